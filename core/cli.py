@@ -1,0 +1,221 @@
+"""The ``flowtui`` command: the TUI by default, plus a headless CLI over the same state.
+
+Every bad input ends in one line on stderr and exit code 2; scripts read ids from
+stdout (``id=$(flowtui add ...)``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import click
+
+from core.control import Control, InputError
+from core.jobs import JobState
+from core.ledger import Ledger
+from core.paths import Paths, resolve_paths
+from core.queue import JobQueue
+from core.render import format_job_detail, format_job_table
+from core.settings import ConfigError, Settings, load_settings
+from core.wake import poke
+
+EXIT_USAGE = 2
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    paths: Paths
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    click.echo(f"flowtui: {message}", err=True)
+    sys.exit(code)
+
+
+class JobIdType(click.ParamType):  # type: ignore[type-arg]
+    name = "ID"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lstrip("#")
+        if not text.isdigit() or int(text) < 1:
+            self.fail(f"bad job id {value!r}: give the number `flowtui jobs` shows", param, ctx)
+        return int(text)
+
+
+JOB_ID = JobIdType()
+
+
+@contextmanager
+def open_control(app: AppContext) -> Iterator[Control]:
+    """The shared state for one CLI command; pokes the engine after each change."""
+    app.paths.ensure_data_dir()
+    ledger = Ledger(app.paths.ledger_db, app.settings.ledger.synchronous)
+    queue = JobQueue(app.paths.queue_db)
+    try:
+        yield Control(app.settings, ledger, queue, lambda: poke(app.paths.wake_fifo))
+    except InputError as error:
+        fail(str(error))
+    finally:
+        ledger.close()
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """flowtui: file changes and messages become durable Claude Code jobs.
+
+    With no command, opens the control centre (a terminal UI) with the engine inside.
+    """
+    paths = resolve_paths()
+    try:
+        settings = load_settings(paths.config_file)
+    except ConfigError as error:
+        fail(str(error))
+    ctx.obj = AppContext(settings=settings, paths=paths)
+    if ctx.invoked_subcommand is None:
+        from tui.app import run_app
+
+        sys.exit(run_app(settings, paths))
+
+
+@cli.command()
+@click.pass_obj
+def serve(app: AppContext) -> None:
+    """Run the engine with no UI until SIGINT/SIGTERM, then stop cleanly."""
+    from core.serve import serve_forever
+
+    sys.exit(serve_forever(app.settings, app.paths))
+
+
+@cli.command()
+@click.argument("prompt")
+@click.option("--workflow", "-w", default="default", show_default=True, help="Workflow to run it with.")
+@click.option("--cwd", type=click.Path(file_okay=False), help="Working directory (default: here).")
+@click.option("--priority", type=int, help="Higher runs first (default: the workflow's).")
+@click.pass_obj
+def add(app: AppContext, prompt: str, workflow: str, cwd: str | None, priority: int | None) -> None:
+    """Queue a job; prints its id alone on stdout."""
+    with open_control(app) as control:
+        job = control.add(prompt, workflow=workflow, cwd=cwd, priority=priority)
+        click.echo(job.id)
+
+
+@cli.command()
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([str(state) for state in JobState]),
+    help="Only jobs in this state (repeatable).",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many jobs.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list with the ledger's field names.")
+@click.pass_obj
+def jobs(app: AppContext, states: tuple[str, ...], limit: int | None, as_json: bool) -> None:
+    """List jobs, newest first."""
+    with open_control(app) as control:
+        found = control.ledger.list_jobs(states=[JobState(state) for state in states], limit=limit)
+        if as_json:
+            click.echo(json.dumps([job.to_dict() for job in found], indent=2))
+        else:
+            click.echo(format_job_table(found))
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.option(
+    "--json", "as_json", is_flag=True, help="A JSON object with the ledger's field names and events."
+)
+@click.pass_obj
+def show(app: AppContext, job_id: int, as_json: bool) -> None:
+    """One job, with its events and the answer text."""
+    with open_control(app) as control:
+        job = control.get(job_id)
+        events = control.ledger.events(job_id)
+        if as_json:
+            data = job.to_dict()
+            data["events"] = [event.to_dict() for event in events]
+            click.echo(json.dumps(data, indent=2))
+        else:
+            click.echo(format_job_detail(job, events))
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.pass_obj
+def retry(app: AppContext, job_id: int) -> None:
+    """Queue a finished job again (a new job, same prompt and workflow); prints the new id."""
+    with open_control(app) as control:
+        job = control.retry(job_id)
+        click.echo(job.id)
+        click.echo(f"queued #{job.id} (retry of #{job_id})", err=True)
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.pass_obj
+def cancel(app: AppContext, job_id: int) -> None:
+    """Cancel a queued job, or end a running one (its whole process group)."""
+    with open_control(app) as control:
+        state = control.cancel(job_id)
+        if state is JobState.CANCELLED:
+            click.echo(f"cancelled #{job_id}")
+        else:
+            click.echo(f"cancelling #{job_id}: the engine is ending its claude process group")
+
+
+@cli.command()
+@click.pass_obj
+def pause(app: AppContext) -> None:
+    """Stop taking new jobs (running ones finish); survives a restart."""
+    with open_control(app) as control:
+        control.pause()
+        click.echo("paused: running jobs finish, queued jobs wait for `flowtui resume`")
+
+
+@cli.command()
+@click.pass_obj
+def resume(app: AppContext) -> None:
+    """Take jobs again."""
+    with open_control(app) as control:
+        control.resume()
+        click.echo("resumed")
+
+
+@cli.command()
+@click.pass_obj
+def doctor(app: AppContext) -> None:
+    """Check the claude command, the data dir, the database and the config."""
+    from core.doctor import run_checks
+
+    checks = run_checks(app.settings, app.paths, os.environ)
+    for check in checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+    sys.exit(0 if all(check.ok for check in checks) else 1)
+
+
+def main() -> None:
+    logging.getLogger().addHandler(logging.NullHandler())
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        fail("aborted", 130)
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "flowtui"
+        click.echo(f"{command}: {error.format_message()}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as error:
+        click.echo(f"flowtui: {error.format_message()}", err=True)
+        sys.exit(error.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)

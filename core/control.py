@@ -1,0 +1,138 @@
+"""Operations on the shared state, the same from the CLI, the TUI and the engine itself.
+
+Each operation commits to the ledger first, then tells the engine (directly when it is
+in this process, through its named pipe when it is another one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.jobs import Job, JobSource, JobState, parse_time
+from core.ledger import Ledger, LedgerError, NewJob
+from core.queue import JobQueue
+from core.settings import ConfigError, Settings
+
+PAUSED_FLAG = "paused"
+
+
+class InputError(Exception):
+    """A bad id or argument, phrased as the one line the user sees."""
+
+
+@dataclass(frozen=True)
+class PauseState:
+    paused: bool
+    reason: str | None
+
+
+class Control:
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: Ledger,
+        queue: JobQueue,
+        notify_engine: Callable[[], object],
+    ) -> None:
+        self.settings = settings
+        self.ledger = ledger
+        self.queue = queue
+        self._notify_engine = notify_engine
+
+    def add(
+        self,
+        prompt: str,
+        workflow: str = "default",
+        cwd: str | Path | None = None,
+        priority: int | None = None,
+        source: JobSource = JobSource.CLI,
+        parent_id: int | None = None,
+    ) -> Job:
+        if not prompt.strip():
+            raise InputError("the prompt is empty: give the text Claude should work on")
+        try:
+            workflow_settings = self.settings.workflow(workflow)
+        except ConfigError as error:
+            raise InputError(str(error)) from None
+        directory = Path(cwd or workflow_settings.cwd or Path.cwd()).expanduser()
+        if not directory.is_dir():
+            raise InputError(f"working directory {directory} does not exist: create it or pass another --cwd")
+        job = self.ledger.create(
+            NewJob(
+                prompt=prompt,
+                workflow=workflow,
+                source=str(source),
+                cwd=str(directory.resolve()),
+                max_attempts=workflow_settings.max_attempts,
+                priority=workflow_settings.priority if priority is None else priority,
+                parent_id=parent_id,
+            ),
+            reason=f"added by {source}",
+        )
+        self.queue.submit(job.id, job.priority)
+        self._notify_engine()
+        return job
+
+    def get(self, job_id: int) -> Job:
+        try:
+            return self.ledger.require(job_id)
+        except LedgerError as error:
+            raise InputError(str(error)) from None
+
+    def retry(self, job_id: int) -> Job:
+        """Queue a finished job again as a new job (source ``retry``) linked to it."""
+        original = self.get(job_id)
+        if not original.state.is_final:
+            raise InputError(
+                f"job #{job_id} is {original.state}: only a finished job can be retried (cancel it first)"
+            )
+        cwd = original.cwd if Path(original.cwd).is_dir() else None
+        if cwd is None:
+            raise InputError(f"job #{job_id}'s working directory {original.cwd} is gone: recreate it")
+        return self.add(
+            original.prompt,
+            workflow=original.workflow,
+            cwd=cwd,
+            priority=original.priority,
+            source=JobSource.RETRY,
+            parent_id=original.id,
+        )
+
+    def cancel(self, job_id: int, reason: str = "cancelled by the user") -> JobState:
+        """Cancel a queued job at once, or ask the engine to end a running one.
+
+        Returns the state the job is in afterwards (``running`` while it is being ended).
+        """
+        job = self.get(job_id)
+        if job.state is JobState.QUEUED and self.ledger.cancel_queued(job_id, reason):
+            self._notify_engine()
+            return JobState.CANCELLED
+        if job.state in (JobState.QUEUED, JobState.RUNNING) and self.ledger.request_cancel(job_id, reason):
+            self._notify_engine()
+            return JobState.RUNNING
+        latest = self.get(job_id)
+        if latest.state.is_final:
+            raise InputError(f"job #{job_id} already {latest.state}: nothing to cancel")
+        raise InputError(f"job #{job_id} changed state while cancelling: try again")
+
+    def pause(self, reason: str = "paused by hand") -> None:
+        self.ledger.set_flag(PAUSED_FLAG, reason)
+        self._notify_engine()
+
+    def resume(self) -> None:
+        self.ledger.set_flag(PAUSED_FLAG, None)
+        self._notify_engine()
+
+    def pause_state(self) -> PauseState:
+        reason = self.ledger.get_flag(PAUSED_FLAG)
+        return PauseState(paused=reason is not None, reason=reason)
+
+    def resubmit_all_queued(self) -> int:
+        """Put every queued job of the ledger into the (empty) queue, delays kept."""
+        jobs = self.ledger.queued()
+        for job in jobs:
+            run_after = parse_time(job.run_after) if job.run_after else None
+            self.queue.submit(job.id, job.priority, run_after)
+        return len(jobs)

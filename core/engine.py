@@ -1,0 +1,289 @@
+"""The engine: recovers what a crash left, runs the workers, and turns runs into ledger rows.
+
+One engine runs per data dir (an flock held for its lifetime). At start it ends any
+Claude process a dead engine left behind, puts that engine's running jobs back in the
+queue (or fails them once their attempts are spent) and rebuilds Huey's queue from the
+ledger. Jobs are therefore run at least once, never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from core.control import Control
+from core.events import EngineChanged, EventBus, JobChanged
+from core.jobs import Job, JobState, RunOutcome, utc_now
+from core.ledger import Ledger
+from core.lock import EngineLock
+from core.paths import Paths
+from core.procs import end_leftover
+from core.queue import JobQueue
+from core.runner import (
+    ClaudeRunner,
+    RunControl,
+    RunRequest,
+)
+from core.settings import ConfigError, Settings
+from core.wake import Doorbell, PokeListener
+from core.workers import WorkerPool
+
+log = logging.getLogger(__name__)
+
+
+class Runner(Protocol):
+    """What runs one attempt: the Claude runner, or a stand-in in benchmarks."""
+
+    def run(
+        self,
+        request: RunRequest,
+        control: RunControl,
+        on_spawn: SpawnCallback,
+        on_note: NoteCallback,
+        on_event: EventCallback | None = None,
+    ) -> RunOutcome: ...
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        paths: Paths,
+        environ: Mapping[str, str] | None = None,
+        runner: Runner | None = None,
+        bus: EventBus | None = None,
+    ) -> None:
+        self.settings = settings
+        self.paths = paths
+        self.bus = bus or EventBus()
+        env = dict(os.environ if environ is None else environ)
+        self.runner: Runner = runner or ClaudeRunner(
+            command=settings.claude_command(env),
+            environ=env,
+            kill_grace_seconds=settings.claude.kill_grace_seconds,
+            max_line_bytes=settings.claude.max_line_bytes,
+        )
+        self.doorbell = Doorbell()
+        self._lock = EngineLock(paths.engine_lock)
+        self._running: dict[int, RunControl] = {}
+        self._running_lock = threading.Lock()
+        self._paused = False
+        self._stopping = False
+        self.ledger: Ledger | None = None
+        self.queue: JobQueue | None = None
+        self.control: Control | None = None
+        self._pool: WorkerPool | None = None
+        self._listener: PokeListener | None = None
+
+    # -- life cycle --------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take the engine lock, recover, and start taking jobs. Raises EngineBusy."""
+        self.paths.ensure_data_dir()
+        self._lock.acquire()
+        try:
+            self.ledger = Ledger(self.paths.ledger_db, self.settings.ledger.synchronous)
+            self.queue = JobQueue(self.paths.queue_db)
+            self.queue.bind(self._run_job)
+            self.control = Control(self.settings, self.ledger, self.queue, self.on_shared_change)
+            self._recover()
+            self._refresh_pause()
+            self._listener = PokeListener(
+                self.paths.wake_fifo,
+                on_poke=self.on_shared_change,
+                idle_timeout=self.settings.engine.idle_sweep_seconds,
+                on_idle=self._sweep,
+            )
+            self._listener.start()
+            self._pool = WorkerPool(
+                self.queue,
+                size=self.settings.engine.workers,
+                doorbell=self.doorbell,
+                is_paused=lambda: self._paused,
+                idle_seconds=self.settings.engine.idle_sweep_seconds,
+            )
+            self._pool.start()
+        except BaseException:
+            self._lock.release()
+            raise
+        log.info("engine started (pid %s, %s workers)", os.getpid(), self.settings.engine.workers)
+
+    def stop(self) -> None:
+        """Stop cleanly: running jobs are ended and queued again without spending an attempt."""
+        self._stopping = True
+        with self._running_lock:
+            controls = list(self._running.values())
+        for run_control in controls:
+            run_control.cancel("engine stopped", interrupted=True)
+        if self._pool is not None:
+            self._pool.stop()
+        if self._listener is not None:
+            self._listener.stop()
+        if self.ledger is not None:
+            self.ledger.close()
+        self._lock.release()
+        log.info("engine stopped")
+
+    def _recover(self) -> None:
+        assert self.ledger is not None and self.queue is not None and self.control is not None
+        for job in self.ledger.orphans():
+            done = end_leftover(job.claude_pid, job.claude_started, self.settings.claude.kill_grace_seconds)
+            if done:
+                self.ledger.note(job.id, done)
+            owner = f"pid {job.owner_pid}" if job.owner_pid else "an engine"
+            new_state = self.ledger.recover_orphan(job, f"interrupted: {owner} died mid-run")
+            log.warning("recovered job #%s left running by %s: now %s", job.id, owner, new_state)
+        self.queue.reset()
+        count = self.control.resubmit_all_queued()
+        log.info("queue rebuilt from the ledger: %s queued jobs", count)
+
+    # -- reacting to the shared state ------------------------------------------
+
+    def on_shared_change(self) -> None:
+        """Something (here or in another process) changed the ledger: look again."""
+        self._refresh_pause()
+        self._apply_cancel_requests()
+        self.doorbell.ring()
+
+    def _sweep(self) -> None:
+        """The idle safety net: queued jobs whose queue entry was lost are submitted again."""
+        assert self.ledger is not None and self.queue is not None
+        try:
+            self.on_shared_change()
+            known = self.queue.known_job_ids()
+            with self._running_lock:
+                running = set(self._running)
+            for job in self.ledger.queued():
+                if job.id not in known and job.id not in running:
+                    self.queue.submit(job.id, job.priority, _eta(job))
+        except Exception:
+            log.exception("idle sweep failed")
+
+    def _refresh_pause(self) -> None:
+        assert self.control is not None
+        state = self.control.pause_state()
+        if state.paused != self._paused:
+            self._paused = state.paused
+            self.bus.publish(EngineChanged(paused=state.paused, reason=state.reason))
+
+    def _apply_cancel_requests(self) -> None:
+        assert self.ledger is not None
+        for job_id in self.ledger.cancel_requested_ids():
+            with self._running_lock:
+                run_control = self._running.get(job_id)
+            if run_control is not None and not run_control.cancel_event.is_set():
+                run_control.cancel("cancelled by the user")
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    # -- running one job -------------------------------------------------------
+
+    def _run_job(self, job_id: int) -> None:
+        """Huey's task body: claim the job, run one attempt, record the outcome."""
+        assert self.ledger is not None
+        if self._stopping or self._paused:
+            # Taken from the queue just as the engine paused or stopped: leave it queued.
+            self._requeue_untouched(job_id)
+            return
+        job = self.ledger.claim(job_id, os.getpid())
+        if job is None:
+            return  # cancelled, already run, or a duplicate queue entry
+        self._publish(job, f"attempt {job.attempts} started")
+        run_control = RunControl()
+        with self._running_lock:
+            self._running[job_id] = run_control
+        try:
+            outcome = self._attempt(job, run_control)
+        except Exception as error:  # the worker must live on whatever one run does
+            log.exception("job #%s crashed its runner", job_id)
+            outcome = RunOutcome(state=JobState.FAILED, error=f"internal error: {error}", retryable=True)
+        finally:
+            with self._running_lock:
+                self._running.pop(job_id, None)
+        self._record(job, outcome, run_control)
+
+    def _attempt(self, job: Job, run_control: RunControl) -> RunOutcome:
+        assert self.ledger is not None
+        try:
+            workflow = self.settings.workflow(job.workflow)
+        except ConfigError as error:
+            return RunOutcome(state=JobState.FAILED, error=str(error))
+        if job.cancel_requested:
+            run_control.cancel("cancelled by the user")
+        transcript = self.paths.transcript_for(job.id, job.attempts)
+        request = RunRequest(
+            job_id=job.id,
+            attempt=job.attempts,
+            prompt=job.prompt,
+            cwd=job.cwd,
+            workflow=workflow,
+            transcript=transcript,
+        )
+
+        def on_spawn(pid: int, started: float) -> None:
+            assert self.ledger is not None
+            self.ledger.record_process(job.id, pid, started, str(transcript))
+            # A cancel may have arrived between the claim and the spawn.
+            if job.id in self.ledger.cancel_requested_ids():
+                run_control.cancel("cancelled by the user")
+
+        def on_note(text: str) -> None:
+            assert self.ledger is not None
+            self.ledger.note(job.id, text)
+
+        return self.runner.run(request, run_control, on_spawn, on_note)
+
+    def _record(self, job: Job, outcome: RunOutcome, run_control: RunControl) -> None:
+        assert self.ledger is not None and self.queue is not None
+        if outcome.state is JobState.CANCELLED and run_control.interrupted:
+            updated = self.ledger.requeue(
+                job.id, "interrupted by engine stop; will run again", None, refund_attempt=True
+            )
+            self._publish(updated, "interrupted by engine stop")
+            return
+        if outcome.state is JobState.FAILED and outcome.retryable and job.attempts < job.max_attempts:
+            delay = _retry_delay(self.settings, job)
+            run_after = datetime.now(UTC) + timedelta(seconds=delay)
+            updated = self.ledger.requeue(
+                job.id,
+                f"attempt {job.attempts} failed: {outcome.error}; retry in {delay:g}s",
+                run_after.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            )
+            self.queue.submit(job.id, job.priority, run_after)
+            self.doorbell.ring()
+            self._publish(updated, f"retry in {delay:g}s")
+            return
+        updated = self.ledger.finish(job.id, outcome)
+        self._publish(updated, outcome.error or str(outcome.state))
+
+    def _requeue_untouched(self, job_id: int) -> None:
+        assert self.ledger is not None and self.queue is not None
+        job = self.ledger.get(job_id)
+        if job is not None and job.state is JobState.QUEUED:
+            self.queue.submit(job.id, job.priority, _eta(job))
+
+    def _publish(self, job: Job, reason: str) -> None:
+        self.bus.publish(JobChanged(job=job, reason=reason))
+
+
+def _retry_delay(settings: Settings, job: Job) -> float:
+    try:
+        base = settings.workflow(job.workflow).retry_delay_seconds
+    except ConfigError:
+        base = 10.0
+    return float(base * (2 ** max(0, job.attempts - 1)))
+
+
+def _eta(job: Job) -> datetime | None:
+    if not job.run_after:
+        return None
+    return datetime.fromisoformat(job.run_after.replace("Z", "+00:00"))
+
+
+__all__ = ["Engine", "utc_now"]

@@ -1,0 +1,63 @@
+"""The engine's event stream: one publisher, many subscribers (TUI, Telegram outbox, tests).
+
+Subscribers are called on the publishing thread and must return quickly; a UI bridge
+posts the event into its own loop. A failing subscriber is logged, never fatal.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from core.jobs import Job
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobChanged:
+    """A job's row changed: it was queued, started, finished, requeued or cancelled."""
+
+    job: Job
+    reason: str
+
+
+@dataclass(frozen=True)
+class EngineChanged:
+    """The engine was paused or resumed, started or stopped."""
+
+    paused: bool
+    reason: str | None
+
+
+Event = JobChanged | EngineChanged
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    def __init__(self) -> None:
+        self._subscribers: list[Subscriber] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, subscriber: Subscriber) -> Callable[[], None]:
+        """Add a subscriber; returns the function that removes it."""
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if subscriber in self._subscribers:
+                    self._subscribers.remove(subscriber)
+
+        return unsubscribe
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception("event subscriber %r failed", subscriber)

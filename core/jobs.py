@@ -1,0 +1,118 @@
+"""The job record and its vocabulary, shared by the ledger, the engine and every surface."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+class JobSource(StrEnum):
+    CLI = "cli"
+    WATCH = "watch"
+    TELEGRAM = "telegram"
+    SCHEDULE = "schedule"
+    RETRY = "retry"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the ``jobs`` table; field names are the ledger's column names."""
+
+    id: int
+    workflow: str
+    prompt: str
+    source: str
+    cwd: str
+    state: JobState
+    attempts: int
+    max_attempts: int
+    priority: int
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    run_after: str | None
+    exit_code: int | None
+    error: str | None
+    cost_usd: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    turns: int | None
+    session_id: str | None
+    answer: str | None
+    transcript_path: str | None
+    parent_id: int | None
+    owner_pid: int | None
+    claude_pid: int | None
+    claude_started: float | None
+    cancel_requested: bool
+
+    @classmethod
+    def from_row(cls, row: Any) -> Job:
+        values = dict(row)
+        values["state"] = JobState(values["state"])
+        values["cancel_requested"] = bool(values["cancel_requested"])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state"] = str(self.state)
+        return data
+
+
+JOB_COLUMNS = tuple(field.name for field in fields(Job))
+
+
+@dataclass(frozen=True)
+class JobEvent:
+    """One line of a job's history: a state change or a notable moment, with why."""
+
+    id: int
+    job_id: int
+    at: str
+    state: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What one attempt of a job came to, as the runner saw it."""
+
+    state: JobState
+    error: str | None = None
+    exit_code: int | None = None
+    cost_usd: float | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    turns: int | None = None
+    session_id: str | None = None
+    answer: str | None = None
+    retryable: bool = False
+
+
+def utc_now() -> str:
+    """Timestamps are ISO 8601 UTC with milliseconds: sortable and readable in sqlite3."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

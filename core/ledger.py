@@ -1,0 +1,351 @@
+"""The job ledger: a SQLite file that is the truth about every job.
+
+Huey's queue only carries job ids; whatever happens to a queue entry (a crash takes
+it, a duplicate appears), the ledger's conditional state changes decide what runs.
+Every state change also appends a row to ``job_events`` with its time and reason.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome, utc_now
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow         TEXT    NOT NULL,
+    prompt           TEXT    NOT NULL,
+    source           TEXT    NOT NULL
+                     CHECK (source IN ('cli', 'watch', 'telegram', 'schedule', 'retry')),
+    cwd              TEXT    NOT NULL,
+    state            TEXT    NOT NULL
+                     CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    max_attempts     INTEGER NOT NULL,
+    priority         INTEGER NOT NULL DEFAULT 0,
+    created_at       TEXT    NOT NULL,
+    started_at       TEXT,
+    finished_at      TEXT,
+    run_after        TEXT,
+    exit_code        INTEGER,
+    error            TEXT,
+    cost_usd         REAL,
+    input_tokens     INTEGER,
+    output_tokens    INTEGER,
+    turns            INTEGER,
+    session_id       TEXT,
+    answer           TEXT,
+    transcript_path  TEXT,
+    parent_id        INTEGER REFERENCES jobs(id),
+    owner_pid        INTEGER,
+    claude_pid       INTEGER,
+    claude_started   REAL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, priority DESC, id);
+CREATE TABLE IF NOT EXISTS job_events (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id  INTEGER NOT NULL REFERENCES jobs(id),
+    at      TEXT    NOT NULL,
+    state   TEXT    NOT NULL,
+    reason  TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events (job_id, id);
+CREATE TABLE IF NOT EXISTS engine_state (
+    key        TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+"""
+
+_SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
+
+
+class LedgerError(Exception):
+    """The ledger could not do what was asked; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What a trigger asks for; the ledger turns it into a queued job."""
+
+    prompt: str
+    workflow: str
+    source: str
+    cwd: str
+    max_attempts: int
+    priority: int = 0
+    parent_id: int | None = None
+
+
+@dataclass(frozen=True)
+class OrphanedJob:
+    """A job found ``running`` with no live engine, and the process it may have left."""
+
+    job: Job
+    new_state: JobState
+
+
+class Ledger:
+    """Thread-safe access to the ledger file; one connection, short transactions."""
+
+    def __init__(self, path: Path, synchronous: str = "normal") -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        with self._write():
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    self._conn.execute(statement)
+            self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction: the write lock is taken up front, so no upgrade deadlock."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+
+    def _event(self, conn: sqlite3.Connection, job_id: int, state: str, reason: str) -> None:
+        conn.execute(
+            "INSERT INTO job_events (job_id, at, state, reason) VALUES (?, ?, ?, ?)",
+            (job_id, utc_now(), state, reason),
+        )
+
+    # -- reading ---------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job | None:
+        with self._lock:
+            row = self._conn.execute(f"{_SELECT_JOB} WHERE id = ?", (job_id,)).fetchone()
+        return Job.from_row(row) if row else None
+
+    def require(self, job_id: int) -> Job:
+        job = self.get(job_id)
+        if job is None:
+            raise LedgerError(f"no job #{job_id}: see `flowtui jobs` for the ids that exist")
+        return job
+
+    def list_jobs(self, states: Sequence[JobState] = (), limit: int | None = None) -> list[Job]:
+        """Jobs newest first, optionally only those in the given states."""
+        query = _SELECT_JOB
+        params: list[object] = []
+        if states:
+            query += f" WHERE state IN ({', '.join('?' for _ in states)})"
+            params.extend(str(state) for state in states)
+        query += " ORDER BY id DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        with self._lock:
+            rows = self._conn.execute(query, params).fetchall()
+        return [Job.from_row(row) for row in rows]
+
+    def events(self, job_id: int) -> list[JobEvent]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, job_id, at, state, reason FROM job_events WHERE job_id = ? ORDER BY id",
+                (job_id,),
+            ).fetchall()
+        return [JobEvent(**dict(row)) for row in rows]
+
+    def counts(self) -> dict[JobState, int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT state, count(*) FROM jobs GROUP BY state").fetchall()
+        found = {JobState(state): count for state, count in rows}
+        return {state: found.get(state, 0) for state in JobState}
+
+    def cancel_requested_ids(self) -> list[int]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM jobs WHERE state = 'running' AND cancel_requested = 1"
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def integrity_problems(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute("PRAGMA integrity_check").fetchall()
+        return [row[0] for row in rows if row[0] != "ok"]
+
+    # -- engine flags (pause survives a restart) ---------------------------------
+
+    def get_flag(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM engine_state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_flag(self, key: str, value: str | None) -> None:
+        with self._write() as conn:
+            if value is None:
+                conn.execute("DELETE FROM engine_state WHERE key = ?", (key,))
+            else:
+                conn.execute(
+                    "INSERT INTO engine_state (key, value, updated_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                    "updated_at = excluded.updated_at",
+                    (key, value, utc_now()),
+                )
+
+    # -- state changes ---------------------------------------------------------
+
+    def create(self, new: NewJob, reason: str) -> Job:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO jobs (workflow, prompt, source, cwd, state, max_attempts, priority,"
+                " created_at, parent_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (
+                    new.workflow,
+                    new.prompt,
+                    new.source,
+                    new.cwd,
+                    new.max_attempts,
+                    new.priority,
+                    utc_now(),
+                    new.parent_id,
+                ),
+            )
+            job_id = cursor.lastrowid
+            assert job_id is not None
+            self._event(conn, job_id, "queued", reason)
+        return self.require(job_id)
+
+    def claim(self, job_id: int, owner_pid: int) -> Job | None:
+        """queued -> running, counting the attempt; None when the job is not queued any more."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
+                " finished_at = NULL, run_after = NULL, owner_pid = ?, claude_pid = NULL,"
+                " claude_started = NULL, cancel_requested = 0"
+                " WHERE id = ? AND state = 'queued'",
+                (utc_now(), owner_pid, job_id),
+            )
+            if cursor.rowcount == 0:
+                return None
+            row = conn.execute("SELECT attempts, max_attempts FROM jobs WHERE id = ?", (job_id,))
+            attempts, max_attempts = row.fetchone()
+            self._event(conn, job_id, "running", f"attempt {attempts} of {max_attempts} started")
+        return self.get(job_id)
+
+    def record_process(self, job_id: int, pid: int, started: float, transcript_path: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE jobs SET claude_pid = ?, claude_started = ?, transcript_path = ? WHERE id = ?",
+                (pid, started, transcript_path, job_id),
+            )
+            self._event(conn, job_id, "running", f"claude started (pid {pid})")
+
+    def finish(self, job_id: int, outcome: RunOutcome) -> Job:
+        """running -> a final state, with what the run reported."""
+        reason = outcome.error or ("cancelled" if outcome.state is JobState.CANCELLED else "done")
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ?,"
+                " cost_usd = coalesce(?, cost_usd), input_tokens = coalesce(?, input_tokens),"
+                " output_tokens = coalesce(?, output_tokens), turns = coalesce(?, turns),"
+                " session_id = coalesce(?, session_id), answer = ?,"
+                " owner_pid = NULL, claude_pid = NULL, claude_started = NULL,"
+                " cancel_requested = 0 WHERE id = ?",
+                (
+                    str(outcome.state),
+                    utc_now(),
+                    outcome.exit_code,
+                    outcome.error,
+                    outcome.cost_usd,
+                    outcome.input_tokens,
+                    outcome.output_tokens,
+                    outcome.turns,
+                    outcome.session_id,
+                    outcome.answer,
+                    job_id,
+                ),
+            )
+            self._event(conn, job_id, str(outcome.state), reason)
+        return self.require(job_id)
+
+    def requeue(self, job_id: int, reason: str, run_after: str | None, refund_attempt: bool = False) -> Job:
+        """running -> queued again (a retry, or a run the engine itself interrupted)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = 'queued', run_after = ?, owner_pid = NULL,"
+                " claude_pid = NULL, claude_started = NULL, cancel_requested = 0,"
+                " attempts = attempts - ? WHERE id = ?",
+                (run_after, 1 if refund_attempt else 0, job_id),
+            )
+            self._event(conn, job_id, "queued", reason)
+        return self.require(job_id)
+
+    def cancel_queued(self, job_id: int, reason: str) -> bool:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET state = 'cancelled', finished_at = ?, run_after = NULL"
+                " WHERE id = ? AND state = 'queued'",
+                (utc_now(), job_id),
+            )
+            if cursor.rowcount:
+                self._event(conn, job_id, "cancelled", reason)
+            return bool(cursor.rowcount)
+
+    def request_cancel(self, job_id: int, reason: str) -> bool:
+        """Mark a running job for cancelling; the engine that runs it ends it."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET cancel_requested = 1 WHERE id = ? AND state = 'running'",
+                (job_id,),
+            )
+            if cursor.rowcount:
+                self._event(conn, job_id, "running", f"cancel requested: {reason}")
+            return bool(cursor.rowcount)
+
+    def orphans(self) -> list[Job]:
+        """Jobs marked running: at engine start, none of them has a live owner."""
+        return self.list_jobs(states=[JobState.RUNNING])
+
+    def recover_orphan(self, job: Job, reason: str) -> JobState:
+        """An interrupted job goes back to queued, or fails once its attempts are spent."""
+        if job.cancel_requested:
+            self.finish(job.id, RunOutcome(state=JobState.CANCELLED, error=f"cancelled ({reason})"))
+            return JobState.CANCELLED
+        if job.attempts >= job.max_attempts:
+            outcome = RunOutcome(
+                state=JobState.FAILED,
+                error=f"{reason}; all {job.max_attempts} attempts spent",
+            )
+            self.finish(job.id, outcome)
+            return JobState.FAILED
+        self.requeue(job.id, f"{reason}; will run again", run_after=None)
+        return JobState.QUEUED
+
+    def queued(self) -> list[Job]:
+        """Queued jobs in the order they should run (priority, then age)."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"{_SELECT_JOB} WHERE state = 'queued' ORDER BY priority DESC, id"
+            ).fetchall()
+        return [Job.from_row(row) for row in rows]
+
+    def note(self, job_id: int, reason: str) -> None:
+        """A history line that is not a state change (for example a skipped stray line)."""
+        with self._write() as conn:
+            state = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
+            self._event(conn, job_id, state, reason)

@@ -1,0 +1,90 @@
+"""Plain-text views of jobs for the CLI (the TUI draws its own)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from core.jobs import Job, JobEvent, JobState, parse_time
+
+STATE_SYMBOLS = {
+    JobState.QUEUED: "…",
+    JobState.RUNNING: "▶",
+    JobState.SUCCEEDED: "✓",
+    JobState.FAILED: "✗",
+    JobState.CANCELLED: "⊘",
+}
+
+
+def excerpt(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def job_timing(job: Job, now: datetime | None = None) -> str:
+    """Duration once started (running so far, or total), else age since queued."""
+    current = now or datetime.now(UTC)
+    if job.started_at:
+        end = parse_time(job.finished_at) if job.finished_at else current
+        return format_duration((end - parse_time(job.started_at)).total_seconds())
+    return format_duration((current - parse_time(job.created_at)).total_seconds()) + " ago"
+
+
+def format_cost(cost: float | None) -> str:
+    return "-" if cost is None else f"${cost:.4f}"
+
+
+def format_job_table(jobs: list[Job]) -> str:
+    if not jobs:
+        return "no jobs yet: queue one with `flowtui add PROMPT`"
+    header = (
+        f"{'ID':>5}  {'STATE':<11} {'WORKFLOW':<12} {'SOURCE':<9} {'TRY':>5} {'TIME':>10} {'COST':>9}  PROMPT"
+    )
+    lines = [header]
+    for job in jobs:
+        lines.append(
+            f"{job.id:>5}  {STATE_SYMBOLS[job.state]} {job.state:<9} {excerpt(job.workflow, 12):<12} "
+            f"{job.source:<9} {job.attempts:>2}/{job.max_attempts:<2} {job_timing(job):>10} "
+            f"{format_cost(job.cost_usd):>9}  {excerpt(job.prompt, 50)}"
+        )
+    return "\n".join(lines)
+
+
+def format_job_detail(job: Job, events: list[JobEvent]) -> str:
+    rows = [
+        ("state", f"{STATE_SYMBOLS[job.state]} {job.state}"),
+        ("workflow", job.workflow),
+        ("source", job.source + (f" (from #{job.parent_id})" if job.parent_id else "")),
+        ("cwd", job.cwd),
+        ("attempts", f"{job.attempts} of {job.max_attempts}"),
+        ("priority", str(job.priority)),
+        ("created", job.created_at),
+        ("started", job.started_at or "-"),
+        ("finished", job.finished_at or "-"),
+        ("exit code", "-" if job.exit_code is None else str(job.exit_code)),
+        ("cost", format_cost(job.cost_usd)),
+        ("tokens", f"{job.input_tokens or 0} in / {job.output_tokens or 0} out"),
+        ("turns", "-" if job.turns is None else str(job.turns)),
+        ("session", job.session_id or "-"),
+        ("transcript", job.transcript_path or "-"),
+    ]
+    if job.error:
+        rows.append(("error", job.error))
+    width = max(len(name) for name, _ in rows)
+    lines = [f"job #{job.id}: {excerpt(job.prompt, 70)}"]
+    lines += [f"  {name:<{width}}  {value}" for name, value in rows]
+    lines.append("")
+    lines.append("events:")
+    lines += [f"  {event.at}  {event.state:<9}  {event.reason}" for event in events]
+    if job.answer:
+        lines += ["", "answer:", job.answer]
+    return "\n".join(lines)

@@ -1,0 +1,259 @@
+"""Running one attempt of a job: the Claude Code CLI in its own process group.
+
+Argv only, never a shell. Every stdout line is appended to the attempt's transcript as
+it arrives; the final ``result`` line decides the outcome together with the exit code
+(the CLI reports API errors as ``subtype: success`` with ``is_error: true``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from core.jobs import JobState, RunOutcome
+from core.procs import end_process_group, process_start_time
+from core.settings import WorkflowSettings
+from core.stream import LineReader, ResultLine, StrayLine, Tick, decode_line
+
+STREAM_FLAGS = ("--output-format", "stream-json", "--verbose", "--include-partial-messages")
+MAX_STRAY_NOTES = 5
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    job_id: int
+    attempt: int
+    prompt: str
+    cwd: str
+    workflow: WorkflowSettings
+    transcript: Path
+    resume_session: str | None = None
+
+
+@dataclass
+class RunControl:
+    """Lets another thread cancel a run; carries the reason into the outcome."""
+
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    reason: str = "cancelled"
+    interrupted: bool = False  # the engine is stopping: requeue instead of cancelling
+
+    def cancel(self, reason: str, interrupted: bool = False) -> None:
+        self.reason = reason
+        self.interrupted = interrupted
+        self.cancel_event.set()
+
+
+def build_argv(command: str, request: RunRequest) -> list[str]:
+    """The CLI's argv; the prompt comes after ``--`` so no prompt is read as an option."""
+    workflow = request.workflow
+    argv = [*shlex.split(command), "-p", *STREAM_FLAGS]
+    if workflow.model:
+        argv += ["--model", workflow.model]
+    if workflow.permission_mode:
+        argv += ["--permission-mode", workflow.permission_mode]
+    if workflow.allowed_tools:
+        argv += ["--allowedTools", ",".join(workflow.allowed_tools)]
+    if workflow.max_turns is not None:
+        argv += ["--max-turns", str(workflow.max_turns)]
+    if workflow.append_system_prompt:
+        argv += ["--append-system-prompt", workflow.append_system_prompt]
+    if request.resume_session:
+        argv += ["--resume", request.resume_session]
+    argv += ["--", request.prompt]
+    return argv
+
+
+SpawnCallback = Callable[[int, float], None]
+NoteCallback = Callable[[str], None]
+EventCallback = Callable[[dict[str, Any]], None]
+
+
+class ClaudeRunner:
+    """Runs the CLI for one attempt and reports what it came to."""
+
+    def __init__(
+        self,
+        command: str,
+        environ: Mapping[str, str],
+        kill_grace_seconds: float,
+        max_line_bytes: int,
+    ) -> None:
+        self.command = command
+        self.environ = dict(environ)
+        self.kill_grace_seconds = kill_grace_seconds
+        self.max_line_bytes = max_line_bytes
+
+    def run(
+        self,
+        request: RunRequest,
+        control: RunControl,
+        on_spawn: SpawnCallback,
+        on_note: NoteCallback,
+        on_event: EventCallback | None = None,
+    ) -> RunOutcome:
+        try:
+            argv = build_argv(self.command, request)
+        except ValueError as error:
+            return _config_failure(f"[claude] command {self.command!r} cannot be split: {error}")
+        request.transcript.parent.mkdir(parents=True, exist_ok=True)
+        stderr_path = request.transcript.with_suffix(".stderr.log")
+        with open(request.transcript, "ab") as transcript, open(stderr_path, "ab") as stderr:
+            try:
+                process = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    cwd=request.cwd,
+                    env=self.environ,
+                    start_new_session=True,
+                )
+            except FileNotFoundError as error:
+                if error.filename == request.cwd or not Path(request.cwd).is_dir():
+                    return _config_failure(
+                        f"working directory {request.cwd} does not exist: create it or "
+                        "queue the job with another --cwd"
+                    )
+                return _config_failure(
+                    f"claude command not found: {argv[0]!r}; install @anthropic-ai/claude-code "
+                    "or set [claude] command (or FLOWTUI_CLAUDE) to its path"
+                )
+            except PermissionError:
+                return _config_failure(
+                    f"claude command {argv[0]!r} is not executable: fix its permissions "
+                    "or set [claude] command to the right file"
+                )
+            except OSError as error:
+                return _config_failure(f"cannot start {argv[0]!r}: {error.strerror}")
+            started = process_start_time(process.pid) or 0.0
+            on_spawn(process.pid, started)
+            assert process.stdout is not None
+            watcher = _Watcher(process, control, self.kill_grace_seconds)
+            result = self._read(process.stdout, transcript, watcher, on_note, on_event)
+            exit_code = process.wait()
+            watcher.finish()
+        return _outcome(result, exit_code, control, stderr_path)
+
+    def _read(
+        self,
+        stdout: IO[bytes],
+        transcript: IO[bytes],
+        watcher: _Watcher,
+        on_note: NoteCallback,
+        on_event: EventCallback | None,
+    ) -> ResultLine | None:
+        result: ResultLine | None = None
+        stray_count = 0
+        for item in LineReader(stdout.fileno(), self.max_line_bytes):
+            if isinstance(item, Tick):
+                watcher.check()
+                continue
+            decoded = item if isinstance(item, StrayLine) else decode_line(item)
+            if isinstance(decoded, StrayLine):
+                stray_count += 1
+                _write_stray(transcript, decoded)
+                if stray_count <= MAX_STRAY_NOTES:
+                    on_note(f"{decoded.reason}: {decoded.excerpt[:80]!r}")
+                continue
+            assert isinstance(item, bytes)
+            transcript.write(item.rstrip(b"\r\n") + b"\n")
+            transcript.flush()
+            if decoded.get("type") == "result":
+                result = ResultLine.from_event(decoded)
+            if on_event is not None:
+                on_event(decoded)
+            watcher.check()
+        if stray_count > MAX_STRAY_NOTES:
+            on_note(f"{stray_count} stray lines skipped in all (see the transcript)")
+        return result
+
+
+class _Watcher:
+    """Ends the process group when the run is cancelled."""
+
+    def __init__(self, process: subprocess.Popen[bytes], control: RunControl, grace: float) -> None:
+        self._process = process
+        self._control = control
+        self._grace = grace
+        self._ending: threading.Thread | None = None
+
+    def check(self) -> None:
+        if self._control.cancel_event.is_set() and self._ending is None:
+            # End the group from a helper thread so this one keeps draining the pipe.
+            self._ending = threading.Thread(
+                target=end_process_group, args=(self._process.pid, self._grace), daemon=True
+            )
+            self._ending.start()
+
+    def finish(self) -> None:
+        self.check()
+        if self._ending is not None:
+            self._ending.join()
+        else:
+            # Claude may exit and leave tools behind in its group: end them too.
+            end_process_group(self._process.pid, self._grace)
+
+
+def _write_stray(transcript: IO[bytes], stray: StrayLine) -> None:
+    record = {"type": "flowtui", "subtype": "stray_line", "reason": stray.reason, "excerpt": stray.excerpt}
+    transcript.write(json.dumps(record).encode() + b"\n")
+    transcript.flush()
+
+
+def _config_failure(message: str) -> RunOutcome:
+    return RunOutcome(state=JobState.FAILED, error=message, retryable=False)
+
+
+def _outcome(result: ResultLine | None, exit_code: int, control: RunControl, stderr_path: Path) -> RunOutcome:
+    if control.cancel_event.is_set():
+        return RunOutcome(
+            state=JobState.CANCELLED,
+            error=control.reason,
+            exit_code=exit_code,
+            session_id=result.session_id if result else None,
+        )
+    if result is None:
+        detail = _last_line(stderr_path)
+        return RunOutcome(
+            state=JobState.FAILED,
+            error=f"claude exited with code {exit_code} without a result line"
+            + (f": {detail}" if detail else ""),
+            exit_code=exit_code,
+            retryable=True,
+        )
+    fields = {
+        "exit_code": exit_code,
+        "cost_usd": result.cost_usd,
+        "input_tokens": result.input_tokens,
+        "output_tokens": result.output_tokens,
+        "turns": result.turns,
+        "session_id": result.session_id,
+        "answer": result.answer,
+    }
+    if exit_code == 0 and not result.is_error:
+        return RunOutcome(state=JobState.SUCCEEDED, **fields)  # type: ignore[arg-type]
+    summary = (result.answer or result.subtype or "error").strip().splitlines()
+    error = summary[0][:300] if summary else "error"
+    if exit_code != 0:
+        error = f"{error} (exit code {exit_code})"
+    status = result.api_error_status
+    retryable = status is None or status >= 500 or status in (408, 409, 429)
+    return RunOutcome(state=JobState.FAILED, error=error, retryable=retryable, **fields)  # type: ignore[arg-type]
+
+
+def _last_line(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - 4096))
+            lines = handle.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:200] if lines else ""

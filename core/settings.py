@@ -1,0 +1,198 @@
+"""The typed config model and its loader.
+
+The config is TOML (``config.toml`` in the config dir). Every key is declared here with
+its meaning, so a typo or a wrong type is reported as one line naming the file and the
+key, and nothing is started or written.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+CLAUDE_ENV = "FLOWTUI_CLAUDE"
+DEFAULT_WORKFLOW = "default"
+
+
+class ConfigError(Exception):
+    """A config problem, already phrased as the one line the user sees."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class EngineSettings(_Section):
+    workers: int = Field(default=1, ge=1, le=64)
+    """How many jobs run at once in this process."""
+
+    idle_sweep_seconds: float = Field(default=30.0, gt=0)
+    """How often an idle engine re-checks the ledger for work it was not told about."""
+
+
+class LedgerSettings(_Section):
+    synchronous: Literal["normal", "full"] = "normal"
+    """SQLite ``synchronous`` for the ledger (WAL mode). ``normal`` survives any process
+    crash; ``full`` also survives power loss at the cost of an fsync per state change."""
+
+
+class ClaudeSettings(_Section):
+    command: str = "claude"
+    """The Claude Code CLI to run (a name on PATH or a path). ``$FLOWTUI_CLAUDE`` overrides it."""
+
+    kill_grace_seconds: float = Field(default=5.0, ge=0)
+    """How long a cancelled job's process group gets after SIGTERM before SIGKILL."""
+
+    max_line_bytes: int = Field(default=1_000_000, ge=1024)
+    """Longest stream-json line accepted; longer lines are recorded as skipped."""
+
+
+class WorkflowSettings(_Section):
+    model: str | None = None
+    """``--model`` for Claude (None: the CLI's default)."""
+
+    permission_mode: str | None = None
+    """``--permission-mode`` (for example ``acceptEdits``)."""
+
+    allowed_tools: list[str] = Field(default_factory=list)
+    """``--allowedTools``: tools Claude may use without asking."""
+
+    max_turns: int | None = Field(default=None, ge=1)
+    """``--max-turns``."""
+
+    append_system_prompt: str | None = None
+    """``--append-system-prompt``."""
+
+    cwd: str | None = None
+    """Working directory for jobs of this workflow (default: where the job was added)."""
+
+    retries: int = Field(default=2, ge=0, le=100)
+    """Extra attempts after a retryable failure or an interrupted run."""
+
+    retry_delay_seconds: float = Field(default=10.0, ge=0)
+    """Delay before a retry; doubles with each further attempt."""
+
+    priority: int = 0
+    """Default priority of this workflow's jobs (higher runs first)."""
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retries + 1
+
+
+class Settings(_Section):
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    claude: ClaudeSettings = Field(default_factory=ClaudeSettings)
+    workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
+
+    def workflow(self, name: str) -> WorkflowSettings:
+        """The named workflow; ``default`` exists even when the config has none."""
+        if name in self.workflows:
+            return self.workflows[name]
+        if name == DEFAULT_WORKFLOW:
+            return WorkflowSettings()
+        known = ", ".join(self.workflow_names())
+        raise ConfigError(
+            f"unknown workflow {name!r}: use one of {known}, or add [workflows.{name}] to the config"
+        )
+
+    def workflow_names(self) -> list[str]:
+        return sorted({DEFAULT_WORKFLOW, *self.workflows})
+
+    def claude_command(self, environ: Mapping[str, str] | None = None) -> str:
+        env = os.environ if environ is None else environ
+        return env.get(CLAUDE_ENV, "").strip() or self.claude.command
+
+
+def load_settings(config_file: Path) -> Settings:
+    """Read and validate the config; a missing file means all defaults."""
+    try:
+        raw_text = config_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{config_file}: cannot read the config: {error}") from None
+    return parse_settings(raw_text, config_file)
+
+
+def parse_settings(raw_text: str, source: Path | str) -> Settings:
+    try:
+        data = tomllib.loads(raw_text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source}: invalid TOML: {error}") from None
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(f"{source}: {_describe_first_error(error)}") from None
+
+
+def _describe_first_error(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    location = [str(part) for part in first["loc"]]
+    key = _key_name(location)
+    kind = first["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(location[:-1])
+        expected = ", ".join(parent.model_fields) if parent else "a known key"
+        return f"{key}: unknown key; expected one of: {expected}"
+    got = _short_repr(first.get("input"))
+    return f"{key}: {_expectation(first)} (got {got})"
+
+
+def _expectation(first: Mapping[str, Any]) -> str:
+    context = first.get("ctx") or {}
+    kind = first["type"]
+    if kind == "literal_error":
+        return f"expected {context.get('expected', 'one of the allowed values')}"
+    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
+        return str(first["msg"]).lower()
+    if kind.endswith("_type"):
+        type_name = kind.removesuffix("_type")
+        return f"expected {_TYPE_WORDS.get(type_name, type_name.replace('_', ' '))}"
+    return str(first["msg"]).lower()
+
+
+_TYPE_WORDS = {
+    "int": "an integer",
+    "float": "a number",
+    "string": "a string",
+    "bool": "true or false",
+    "list": "a list",
+    "dict": "a table",
+    "model": "a table",
+}
+
+
+def _key_name(location: list[str]) -> str:
+    if not location:
+        return "config"
+    if len(location) == 1:
+        return f"key {location[0]!r}"
+    section = ".".join(location[:-1])
+    return f"[{section}] {location[-1]}"
+
+
+def _model_at(location: list[str]) -> type[BaseModel] | None:
+    if location[:1] == ["workflows"]:
+        return WorkflowSettings if len(location) == 2 else None
+    model: type[BaseModel] = Settings
+    for part in location:
+        if part in model.model_fields:
+            annotation = model.model_fields[part].annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                model = annotation
+                continue
+            return None
+        return None
+    return model
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,156 @@
+"""Reading Claude's stream-json output: whole lines out of a pipe, and the final result.
+
+Lines are read from the raw file descriptor so a silent CLI, a cancel request and an
+oversized line are all noticed without blocking; bytes are never held beyond one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StrayLine:
+    """A line that is not a stream-json object; recorded in the transcript and skipped."""
+
+    reason: str
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class Tick:
+    """No complete line arrived within the poll interval (lets the reader check for cancels)."""
+
+
+class LineReader:
+    """Splits a pipe into lines of at most ``max_line_bytes`` bytes."""
+
+    def __init__(self, fd: int, max_line_bytes: int, poll_seconds: float = 0.2) -> None:
+        self._fd = fd
+        self._max = max_line_bytes
+        self._poll = poll_seconds
+        self._buffer = bytearray()
+        self._skipping_oversized = False
+        self.eof = False
+
+    def __iter__(self) -> Iterator[bytes | StrayLine | Tick]:
+        while not self.eof:
+            readable, _, _ = select.select([self._fd], [], [], self._poll)
+            if not readable:
+                yield Tick()
+                continue
+            chunk = os.read(self._fd, 65536)
+            if not chunk:
+                self.eof = True
+                if self._buffer and not self._skipping_oversized:
+                    yield bytes(self._buffer)
+                self._buffer.clear()
+                return
+            yield from self._split(chunk)
+
+    def _split(self, chunk: bytes) -> Iterator[bytes | StrayLine]:
+        start = 0
+        while True:
+            newline = chunk.find(b"\n", start)
+            if newline < 0:
+                self._append(chunk[start:])
+                if self._over_limit():
+                    yield self._oversized()
+                return
+            self._append(chunk[start:newline])
+            start = newline + 1
+            if self._skipping_oversized:
+                self._skipping_oversized = False
+                continue
+            if self._over_limit():
+                yield self._oversized()
+                self._skipping_oversized = False
+                continue
+            line = bytes(self._buffer)
+            self._buffer.clear()
+            yield line
+
+    def _append(self, piece: bytes) -> None:
+        if not self._skipping_oversized:
+            self._buffer.extend(piece)
+
+    def _over_limit(self) -> bool:
+        return not self._skipping_oversized and len(self._buffer) > self._max
+
+    def _oversized(self) -> StrayLine:
+        excerpt = bytes(self._buffer[:120]).decode("utf-8", "replace")
+        self._buffer.clear()
+        self._skipping_oversized = True
+        return StrayLine(f"line over {self._max:,} bytes skipped", excerpt)
+
+
+def decode_line(raw: bytes) -> dict[str, Any] | StrayLine:
+    """One stream-json line as a dict, or why it is not one."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return StrayLine(
+            f"non-UTF-8 bytes at offset {error.start} skipped", raw[:120].decode("utf-8", "replace")
+        )
+    stripped = text.strip()
+    if not stripped:
+        return StrayLine("blank line skipped", "")
+    try:
+        value = json.loads(stripped)
+    except json.JSONDecodeError:
+        return StrayLine("non-JSON line skipped", stripped[:120])
+    if not isinstance(value, dict):
+        return StrayLine("JSON line that is not an object skipped", stripped[:120])
+    return value
+
+
+@dataclass(frozen=True)
+class ResultLine:
+    """The fields of the CLI's final ``result`` line that the ledger keeps."""
+
+    is_error: bool
+    subtype: str | None
+    answer: str | None
+    cost_usd: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+    turns: int | None
+    session_id: str | None
+    api_error_status: int | None
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> ResultLine:
+        raw_usage = event.get("usage")
+        usage: dict[str, Any] = raw_usage if isinstance(raw_usage, dict) else {}
+        answer = event.get("result")
+        status = event.get("api_error_status")
+        return cls(
+            is_error=bool(event.get("is_error", False)),
+            subtype=_str_or_none(event.get("subtype")),
+            answer=answer if isinstance(answer, str) else None,
+            cost_usd=_number_or_none(event.get("total_cost_usd")),
+            input_tokens=_int_or_none(usage.get("input_tokens")),
+            output_tokens=_int_or_none(usage.get("output_tokens")),
+            turns=_int_or_none(event.get("num_turns")),
+            session_id=_str_or_none(event.get("session_id")),
+            api_error_status=_int_or_none(status),
+        )
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number_or_none(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
