@@ -25,8 +25,11 @@ from core.procs import end_leftover
 from core.queue import JobQueue
 from core.runner import (
     ClaudeRunner,
+    EventCallback,
+    NoteCallback,
     RunControl,
     RunRequest,
+    SpawnCallback,
 )
 from core.settings import ConfigError, Settings
 from core.wake import Doorbell, PokeListener
