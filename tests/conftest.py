@@ -39,8 +39,10 @@ def claude_bin() -> str:
     """Path of the real Claude Code CLI; skips the test when it is not installed."""
     found = find_claude_bin()
     if found is None:
-        pytest.skip("real Claude Code CLI not found: set FLOWTUI_TEST_CLAUDE, put `claude` on PATH, "
-                    "or `npm install --prefix .tools @anthropic-ai/claude-code`")
+        pytest.skip(
+            "real Claude Code CLI not found: set FLOWTUI_TEST_CLAUDE, put `claude` on PATH, "
+            "or `npm install --prefix .tools @anthropic-ai/claude-code`"
+        )
     return found
 
 
@@ -59,12 +61,14 @@ def claude_env(tmp_path: Path, standin: MessagesStandIn) -> dict[str, str]:
     home.mkdir(exist_ok=True)
     config.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIP_PREFIXES)}
-    env.update({
-        "ANTHROPIC_BASE_URL": standin.url,
-        "ANTHROPIC_API_KEY": "test-key",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-        "DISABLE_AUTOUPDATER": "1",
-        "HOME": str(home),
-        "CLAUDE_CONFIG_DIR": str(config),
-    })
+    env.update(
+        {
+            "ANTHROPIC_BASE_URL": standin.url,
+            "ANTHROPIC_API_KEY": "test-key",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            "HOME": str(home),
+            "CLAUDE_CONFIG_DIR": str(config),
+        }
+    )
     return env

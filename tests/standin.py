@@ -8,8 +8,10 @@ Point the CLI at it with ``ANTHROPIC_BASE_URL=<standin.url>`` (plus ``ANTHROPIC_
 
 which writes the bound port to FILE and serves until SIGTERM/SIGINT.
 
-Behaviour is chosen by markers in the text of the FIRST user message (the job's prompt), so a test
-can steer a CLI started by another process:
+Behaviour is chosen by markers in the job's prompt, so a test can steer a CLI started by another
+process. The prompt is the text of the first user message of the conversation, with the CLI's
+``<system-reminder>`` blocks removed; after ``--resume`` it is the newest user text message instead
+(the new prompt), so a resumed run obeys its own markers rather than replaying the first prompt's.
 
 - no marker: answer ``done`` (streamed over two text deltas);
 - ``[[reply:TEXT]]``: answer TEXT (TEXT runs up to the first ``]]``);
@@ -84,12 +86,26 @@ def _text_of(content: Any) -> str:
     return "\n".join(parts)
 
 
+def _is_tool_result(message: dict[str, Any]) -> bool:
+    content = message.get("content")
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") == "tool_result" for block in content
+    )
+
+
 def prompt_of(body: dict[str, Any]) -> str:
-    """The job's prompt: the first user message's text without the CLI's ``<system-reminder>`` parts."""
-    for message in body.get("messages") or []:
-        if isinstance(message, dict) and message.get("role") == "user":
-            return _REMINDER.sub("", _text_of(message.get("content"))).strip()
-    return ""
+    """The job's prompt, without the CLI's ``<system-reminder>`` parts.
+
+    That is the newest user message carrying text and no tool_result: in a fresh run (tool round
+    trips included) the first user message, after ``--resume`` the prompt given to the resumed run.
+    """
+    users = [m for m in body.get("messages") or [] if isinstance(m, dict) and m.get("role") == "user"]
+    for message in reversed(users):
+        if not _is_tool_result(message):
+            text = _REMINDER.sub("", _text_of(message.get("content"))).strip()
+            if text:
+                return text
+    return _REMINDER.sub("", _text_of(users[0].get("content"))).strip() if users else ""
 
 
 def last_tool_result(body: dict[str, Any]) -> str | None:
@@ -153,7 +169,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         """Keep test output clean."""
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -189,11 +205,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path.rstrip("/") == "/v1/models":
-            models = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
-                      for m in ("claude-opus-4-8", "claude-sonnet-4-6", "claude-haiku-4-5")]
+            models = [
+                {"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+                for m in ("claude-opus-4-8", "claude-sonnet-4-6", "claude-haiku-4-5")
+            ]
             self.server.standin._record(self.command, self.path, None, "models", "", 200)
-            self._send_json(200, {"data": models, "has_more": False, "first_id": models[0]["id"],
-                                  "last_id": models[-1]["id"]})
+            self._send_json(
+                200,
+                {"data": models, "has_more": False, "first_id": models[0]["id"], "last_id": models[-1]["id"]},
+            )
             return
         self.server.standin._record(self.command, self.path, None, "other", "", 200)
         self._send_json(200, {})
@@ -208,7 +228,9 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0].rstrip("/")
         try:
             if path == "/v1/messages/count_tokens" and isinstance(body, dict):
-                self.server.standin._record(self.command, self.path, body, "count_tokens", prompt_of(body), 200)
+                self.server.standin._record(
+                    self.command, self.path, body, "count_tokens", prompt_of(body), 200
+                )
                 self._send_json(200, {"input_tokens": _tokens(json.dumps(body.get("messages", [])))})
             elif path == "/v1/messages" and isinstance(body, dict):
                 self._messages(body)
@@ -223,7 +245,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _messages(self, body: dict[str, Any]) -> None:
         standin = self.server.standin
         prompt = prompt_of(body)
-        output_format = (body.get("output_config") or {}).get("format")
+        output_format: Any = (body.get("output_config") or {}).get("format")
         if isinstance(output_format, dict):
             kind = "structured"
         elif (body.get("max_tokens") or 0) <= 1:
@@ -287,25 +309,37 @@ class _Handler(BaseHTTPRequestHandler):
         message = f"stand-in {status} error"
         if status == 429:
             headers["retry-after"] = "1"
-            message = "This request would exceed the rate limit for your organization. Please try again later."
+            message = (
+                "This request would exceed the rate limit for your organization. Please try again later."
+            )
         if status >= 500 or status == 429:
             headers["x-should-retry"] = "true"
         if usage_limit:
             reset = int(time.time()) + 3600
             message = "Claude AI usage limit reached"
-            headers.update({
-                "retry-after": "3600",
-                "anthropic-ratelimit-unified-status": "rejected",
-                "anthropic-ratelimit-unified-reset": str(reset),
-                "anthropic-ratelimit-unified-representative-claim": "five_hour",
-                "anthropic-ratelimit-unified-5h-status": "rejected",
-                "anthropic-ratelimit-unified-5h-reset": str(reset),
-            })
-        self._send_json(status, {"type": "error", "error": {"type": error_type, "message": message},
-                                 "request_id": f"req_{uuid.uuid4().hex[:24]}"}, headers)
+            headers.update(
+                {
+                    "retry-after": "3600",
+                    "anthropic-ratelimit-unified-status": "rejected",
+                    "anthropic-ratelimit-unified-reset": str(reset),
+                    "anthropic-ratelimit-unified-representative-claim": "five_hour",
+                    "anthropic-ratelimit-unified-5h-status": "rejected",
+                    "anthropic-ratelimit-unified-5h-reset": str(reset),
+                }
+            )
+        self._send_json(
+            status,
+            {
+                "type": "error",
+                "error": {"type": error_type, "message": message},
+                "request_id": f"req_{uuid.uuid4().hex[:24]}",
+            },
+            headers,
+        )
 
-    def _answer(self, body: dict[str, Any], deltas: list[str], stall: float | None,
-                tool_command: str | None = None) -> None:
+    def _answer(
+        self, body: dict[str, Any], deltas: list[str], stall: float | None, tool_command: str | None = None
+    ) -> None:
         """Send one assistant message: streamed as SSE when asked, else as one JSON message."""
         model = str(body.get("model") or "claude-stand-in")
         message_id = f"msg_{uuid.uuid4().hex[:24]}"
@@ -314,8 +348,12 @@ class _Handler(BaseHTTPRequestHandler):
             tool_input = {"command": tool_command, "description": "run"}
             encoded = json.dumps(tool_input)
             output_tokens = _tokens(encoded) + 10
-            block: dict[str, Any] = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}",
-                                     "name": "Bash", "input": {}}
+            block: dict[str, Any] = {
+                "type": "tool_use",
+                "id": f"toolu_{uuid.uuid4().hex[:24]}",
+                "name": "Bash",
+                "input": {},
+            }
             cut = len(encoded) // 2
             chunks = [encoded[:cut], encoded[cut:]]
             stop_reason = "tool_use"
@@ -326,13 +364,29 @@ class _Handler(BaseHTTPRequestHandler):
             stop_reason = "end_turn"
 
         if not body.get("stream"):
-            final = dict(block, input=tool_input) if tool_command is not None else dict(block, text="".join(deltas))
-            self._send_json(200, {
-                "id": message_id, "type": "message", "role": "assistant", "model": model,
-                "content": [final], "stop_reason": stop_reason, "stop_sequence": None,
-                "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
-                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
-            })
+            final = (
+                dict(block, input=tool_input)
+                if tool_command is not None
+                else dict(block, text="".join(deltas))
+            )
+            self._send_json(
+                200,
+                {
+                    "id": message_id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [final],
+                    "stop_reason": stop_reason,
+                    "stop_sequence": None,
+                    "usage": {
+                        "input_tokens": input_tokens,
+                        "output_tokens": output_tokens,
+                        "cache_creation_input_tokens": 0,
+                        "cache_read_input_tokens": 0,
+                    },
+                },
+            )
             return
 
         self.send_response(200)
@@ -342,34 +396,73 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("connection", "close")
         self.end_headers()
         self.close_connection = True
-        self._event("message_start", {"type": "message_start", "message": {
-            "id": message_id, "type": "message", "role": "assistant", "model": model, "content": [],
-            "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": input_tokens, "cache_creation_input_tokens": 0,
-                      "cache_read_input_tokens": 0, "output_tokens": 1, "service_tier": "standard"},
-        }})
+        self._event(
+            "message_start",
+            {
+                "type": "message_start",
+                "message": {
+                    "id": message_id,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {
+                        "input_tokens": input_tokens,
+                        "cache_creation_input_tokens": 0,
+                        "cache_read_input_tokens": 0,
+                        "output_tokens": 1,
+                        "service_tier": "standard",
+                    },
+                },
+            },
+        )
         self._event("ping", {"type": "ping"})
         index = 0
         if stall is not None:
-            self._event("content_block_start", {"type": "content_block_start", "index": index,
-                                                "content_block": {"type": "text", "text": ""}})
-            self._event("content_block_delta", {"type": "content_block_delta", "index": index,
-                                                "delta": {"type": "text_delta", "text": "partial "}})
+            self._event(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": index,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            )
+            self._event(
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "text_delta", "text": "partial "},
+                },
+            )
             self._sleep(stall)
             if tool_command is not None:
                 self._event("content_block_stop", {"type": "content_block_stop", "index": index})
                 index += 1
         if stall is None or tool_command is not None:
-            self._event("content_block_start", {"type": "content_block_start", "index": index,
-                                                "content_block": block})
+            self._event(
+                "content_block_start", {"type": "content_block_start", "index": index, "content_block": block}
+            )
         for chunk in chunks:
-            delta = ({"type": "input_json_delta", "partial_json": chunk} if tool_command is not None
-                     else {"type": "text_delta", "text": chunk})
-            self._event("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+            delta = (
+                {"type": "input_json_delta", "partial_json": chunk}
+                if tool_command is not None
+                else {"type": "text_delta", "text": chunk}
+            )
+            self._event(
+                "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+            )
         self._event("content_block_stop", {"type": "content_block_stop", "index": index})
-        self._event("message_delta", {"type": "message_delta",
-                                      "delta": {"stop_reason": stop_reason, "stop_sequence": None},
-                                      "usage": {"output_tokens": output_tokens}})
+        self._event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                "usage": {"output_tokens": output_tokens},
+            },
+        )
         self._event("message_stop", {"type": "message_stop"})
 
 
@@ -390,7 +483,9 @@ class _Server(ThreadingHTTPServer):
 class MessagesStandIn:
     """A Messages API stand-in on 127.0.0.1 in a daemon thread; see the module docstring for markers."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, log_file: str | os.PathLike[str] | None = None):
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, log_file: str | os.PathLike[str] | None = None
+    ):
         self._host = host
         self._port = port
         self._log_file = Path(log_file) if log_file else None
@@ -411,8 +506,9 @@ class MessagesStandIn:
         server = _Server((self._host, self._port), _Handler)
         server.standin = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="messages-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="messages-standin", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -431,8 +527,9 @@ class MessagesStandIn:
     def __enter__(self) -> MessagesStandIn:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # -- inspection -------------------------------------------------------------------------
@@ -473,8 +570,15 @@ class MessagesStandIn:
             return self._counts[prompt]
 
     def _record(self, method: str, path: str, body: Any, kind: str, prompt: str, status: int) -> None:
-        entry = {"method": method, "path": path, "body": body, "time": time.time(), "kind": kind,
-                 "prompt": prompt, "status": status}
+        entry = {
+            "method": method,
+            "path": path,
+            "body": body,
+            "time": time.time(),
+            "kind": kind,
+            "prompt": prompt,
+            "status": status,
+        }
         with self._lock:
             self._requests.append(entry)
             if self._log_file is not None:

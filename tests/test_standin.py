@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
-
 from standin import SCRIPT, MessagesStandIn
 
 CLI_ARGS = ["--output-format", "stream-json", "--verbose", "--include-partial-messages"]
@@ -37,8 +36,11 @@ class CliRun:
 
     def of_type(self, kind: str, subtype: str | None = None) -> list[dict[str, Any]]:
         """Lines with this ``type`` (and ``subtype`` when given)."""
-        return [ln for ln in self.lines
-                if ln.get("type") == kind and (subtype is None or ln.get("subtype") == subtype)]
+        return [
+            ln
+            for ln in self.lines
+            if ln.get("type") == kind and (subtype is None or ln.get("subtype") == subtype)
+        ]
 
     @property
     def result(self) -> dict[str, Any]:
@@ -49,9 +51,12 @@ class CliRun:
 
     def text_deltas(self) -> list[str]:
         """Texts of the ``stream_event`` text deltas, in order."""
-        return [ln["event"]["delta"]["text"] for ln in self.of_type("stream_event")
-                if ln["event"].get("type") == "content_block_delta"
-                and ln["event"]["delta"].get("type") == "text_delta"]
+        return [
+            ln["event"]["delta"]["text"]
+            for ln in self.of_type("stream_event")
+            if ln["event"].get("type") == "content_block_delta"
+            and ln["event"]["delta"].get("type") == "text_delta"
+        ]
 
 
 @dataclass
@@ -89,20 +94,35 @@ def _parse(stdout: str) -> list[dict[str, Any]]:
     return lines
 
 
-def run_cli(claude_bin: str, env: dict[str, str], cwd: Path, prompt: str, *extra: str,
-            timeout: float = 60) -> CliRun:
+def run_cli(
+    claude_bin: str, env: dict[str, str], cwd: Path, prompt: str, *extra: str, timeout: float = 60
+) -> CliRun:
     """Run the CLI to completion, the way flowtui does (stdin from /dev/null, stream-json out)."""
     cwd.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(_argv(claude_bin, prompt, extra), env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(
+        _argv(claude_bin, prompt, extra),
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return CliRun(proc.returncode, _parse(proc.stdout), proc.stderr)
 
 
 def start_cli(claude_bin: str, env: dict[str, str], cwd: Path, prompt: str, *extra: str) -> LiveCli:
     """Start the CLI and stream its lines into a queue, to observe them before the run ends."""
     cwd.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(_argv(claude_bin, prompt, extra), env=env, cwd=cwd, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(
+        _argv(claude_bin, prompt, extra),
+        env=env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     live = LiveCli(proc)
 
     def pump(stream: IO[str]) -> None:
@@ -117,11 +137,16 @@ def start_cli(claude_bin: str, env: dict[str, str], cwd: Path, prompt: str, *ext
     return live
 
 
-def post(url: str, body: dict[str, Any], path: str = "/v1/messages?beta=true",
-         timeout: float = 10) -> tuple[int, dict[str, str], bytes]:
+def post(
+    url: str, body: dict[str, Any], path: str = "/v1/messages?beta=true", timeout: float = 10
+) -> tuple[int, dict[str, str], bytes]:
     """POST JSON straight to the stand-in (no CLI), returning status, headers and raw body."""
-    request = urllib.request.Request(url + path, data=json.dumps(body).encode(), method="POST",
-                                     headers={"content-type": "application/json"})
+    request = urllib.request.Request(
+        url + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"content-type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, dict(response.headers), response.read()
@@ -136,18 +161,28 @@ def sse_events(raw: bytes) -> list[dict[str, Any]]:
 
 def user_body(prompt: str, **extra: Any) -> dict[str, Any]:
     """A minimal Messages request shaped like the CLI's (system-reminder block, then the prompt)."""
-    content = [{"type": "text", "text": "<system-reminder>\n[[http:500]] is not a marker here\n"
-                                        "</system-reminder>\n"},
-               {"type": "text", "text": prompt}]
-    return {"model": "claude-test", "max_tokens": 1000, "stream": True,
-            "messages": [{"role": "user", "content": content}], **extra}
+    content = [
+        {
+            "type": "text",
+            "text": "<system-reminder>\n[[http:500]] is not a marker here\n</system-reminder>\n",
+        },
+        {"type": "text", "text": prompt},
+    ]
+    return {
+        "model": "claude-test",
+        "max_tokens": 1000,
+        "stream": True,
+        "messages": [{"role": "user", "content": content}],
+        **extra,
+    }
 
 
 # --------------------------------------------------------------------------- real CLI
 
 
-def test_plain_answer(claude_bin: str, claude_env: dict[str, str], standin: MessagesStandIn,
-                      tmp_path: Path) -> None:
+def test_plain_answer(
+    claude_bin: str, claude_env: dict[str, str], standin: MessagesStandIn, tmp_path: Path
+) -> None:
     """No marker: a normal successful run with the result line flowtui parses."""
     run = run_cli(claude_bin, claude_env, tmp_path / "work", "say something")
     assert run.returncode == 0, run.stderr
@@ -182,14 +217,20 @@ def test_lines_marker(claude_bin: str, claude_env: dict[str, str], tmp_path: Pat
     assert run.result["result"].splitlines() == [f"line {i}" for i in range(1, 6)]
 
 
-def test_bash_tool_round_trip(claude_bin: str, claude_env: dict[str, str], standin: MessagesStandIn,
-                              tmp_path: Path) -> None:
+def test_bash_tool_round_trip(
+    claude_bin: str, claude_env: dict[str, str], standin: MessagesStandIn, tmp_path: Path
+) -> None:
     """``[[bash:...]]``: the CLI really runs the command and the stand-in echoes its output back."""
-    run = run_cli(claude_bin, claude_env, tmp_path / "work", "run it [[bash:echo hi]]",
-                  "--allowedTools", "Bash")
+    run = run_cli(
+        claude_bin, claude_env, tmp_path / "work", "run it [[bash:echo hi]]", "--allowedTools", "Bash"
+    )
     assert run.returncode == 0, run.stderr
-    tool_results = [block for line in run.of_type("user") for block in line["message"]["content"]
-                    if isinstance(block, dict) and block.get("type") == "tool_result"]
+    tool_results = [
+        block
+        for line in run.of_type("user")
+        for block in line["message"]["content"]
+        if isinstance(block, dict) and block.get("type") == "tool_result"
+    ]
     assert len(tool_results) == 1
     assert "hi" in str(tool_results[0]["content"])
     assert tool_results[0].get("is_error") is not True
@@ -212,8 +253,9 @@ def test_http_400_fails_at_once(claude_bin: str, claude_env: dict[str, str], tmp
     assert result["result"].startswith("API Error: 400")
 
 
-def test_http_500_is_retried(claude_bin: str, claude_env: dict[str, str], standin: MessagesStandIn,
-                             tmp_path: Path) -> None:
+def test_http_500_is_retried(
+    claude_bin: str, claude_env: dict[str, str], standin: MessagesStandIn, tmp_path: Path
+) -> None:
     """A 500 makes the CLI announce a retry with a ``system``/``api_retry`` line (then we kill it)."""
     live = start_cli(claude_bin, claude_env, tmp_path / "work", "flaky [[http:500]]")
     try:
@@ -253,8 +295,20 @@ def test_usage_limit_fails_at_once(claude_bin: str, claude_env: dict[str, str], 
     assert "usage limit" in run.result["result"]
 
 
-def test_once_modifier(claude_bin: str, claude_env: dict[str, str], standin: MessagesStandIn,
-                       tmp_path: Path) -> None:
+def test_resume_uses_the_new_prompt(claude_bin: str, claude_env: dict[str, str], tmp_path: Path) -> None:
+    """``--resume`` keeps the session id, and the resumed turn obeys the markers of its own prompt."""
+    first = run_cli(claude_bin, claude_env, tmp_path / "work", "start [[reply:one]]")
+    session = first.result["session_id"]
+    second = run_cli(claude_bin, claude_env, tmp_path / "work", "go on [[reply:two]]", "--resume", session)
+    assert first.result["result"] == "one"
+    assert second.returncode == 0, second.stderr
+    assert second.result["result"] == "two"
+    assert second.result["session_id"] == session
+
+
+def test_once_modifier(
+    claude_bin: str, claude_env: dict[str, str], standin: MessagesStandIn, tmp_path: Path
+) -> None:
     """``[[once]]``: the first run of a prompt gets the fault, a retried job then succeeds."""
     prompt = "retry me [[once]][[http:400]]"
     first = run_cli(claude_bin, claude_env, tmp_path / "work", prompt)
@@ -265,8 +319,7 @@ def test_once_modifier(claude_bin: str, claude_env: dict[str, str], standin: Mes
     assert [r["status"] for r in standin.main_requests()] == [400, 200]
 
 
-def test_stall_shows_partial_text_early(claude_bin: str, claude_env: dict[str, str],
-                                        tmp_path: Path) -> None:
+def test_stall_shows_partial_text_early(claude_bin: str, claude_env: dict[str, str], tmp_path: Path) -> None:
     """``[[stall:S]]``: the partial text reaches the CLI's stdout while the stream is still open."""
     live = start_cli(claude_bin, claude_env, tmp_path / "work", "think [[stall:1.5]]")
     partial_at: float | None = None
@@ -296,14 +349,16 @@ def test_side_requests_never_fault(standin: MessagesStandIn) -> None:
     """Title generation, token counting and probes get quick answers and do not consume ``[[once]]``."""
     prompt = "job [[once]][[http:400]]"
     schema = {"type": "object", "properties": {"title": {"type": "string"}}, "required": ["title"]}
-    status, _, raw = post(standin.url, user_body(prompt, output_config={
-        "format": {"type": "json_schema", "schema": schema}}))
+    status, _, raw = post(
+        standin.url, user_body(prompt, output_config={"format": {"type": "json_schema", "schema": schema}})
+    )
     assert status == 200
     text = "".join(e["delta"]["text"] for e in sse_events(raw) if e["type"] == "content_block_delta")
     assert isinstance(json.loads(text)["title"], str)
 
-    status, _, raw = post(standin.url, {"model": "m", "max_tokens": 1,
-                                        "messages": [{"role": "user", "content": "quota"}]})
+    status, _, raw = post(
+        standin.url, {"model": "m", "max_tokens": 1, "messages": [{"role": "user", "content": "quota"}]}
+    )
     assert status == 200 and json.loads(raw)["type"] == "message"
 
     status, _, raw = post(standin.url, user_body(prompt), path="/v1/messages/count_tokens?beta=true")
@@ -324,7 +379,7 @@ def test_markers_ignore_system_reminders(standin: MessagesStandIn) -> None:
     assert status == 200
     assert standin.requests[-1]["prompt"] == "plain"
     events = sse_events(raw)
-    assert [e["type"] for e in events][0] == "message_start"
+    assert events[0]["type"] == "message_start"
     assert events[-1]["type"] == "message_stop"
 
 
@@ -335,7 +390,7 @@ def test_http_error_shape(standin: MessagesStandIn) -> None:
     assert {k.lower(): v for k, v in headers.items()}["retry-after"] == "1"
     assert json.loads(raw)["error"]["type"] == "rate_limit_error"
     status, _, raw = post(standin.url, user_body("[[http:529]]"))
-    assert status == 529 and json.loads(raw) ["error"]["type"] == "overloaded_error"
+    assert status == 529 and json.loads(raw)["error"]["type"] == "overloaded_error"
 
 
 def test_stop_ends_sleeps_promptly() -> None:
@@ -346,7 +401,7 @@ def test_stop_ends_sleeps_promptly() -> None:
     def call() -> None:
         try:
             outcome.append(post(standin.url, user_body("[[slow:30]]"), timeout=10)[0])
-        except BaseException as exc:  # noqa: BLE001 - any failure is the expected outcome
+        except BaseException as exc:  # any failure is the expected outcome
             outcome.append(exc)
 
     caller = threading.Thread(target=call)
@@ -365,8 +420,20 @@ def test_script_mode(tmp_path: Path) -> None:
     """``python tests/standin.py --port 0 --port-file F`` serves until SIGTERM, for other processes."""
     port_file = tmp_path / "port"
     log_file = tmp_path / "requests.jsonl"
-    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--port", "0", "--port-file", str(port_file),
-                             "--log-file", str(log_file)], stdout=subprocess.DEVNULL, env=os.environ.copy())
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--port",
+            "0",
+            "--port-file",
+            str(port_file),
+            "--log-file",
+            str(log_file),
+        ],
+        stdout=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
     try:
         deadline = time.monotonic() + 10
         while not port_file.exists() and time.monotonic() < deadline:
@@ -375,7 +442,8 @@ def test_script_mode(tmp_path: Path) -> None:
         status, _, raw = post(url, user_body("[[reply:from another process]]"))
         assert status == 200
         assert "from another process" in "".join(
-            e["delta"].get("text", "") for e in sse_events(raw) if e["type"] == "content_block_delta")
+            e["delta"].get("text", "") for e in sse_events(raw) if e["type"] == "content_block_delta"
+        )
         assert json.loads(log_file.read_text().splitlines()[-1])["kind"] == "main"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=5) == 0
@@ -385,11 +453,14 @@ def test_script_mode(tmp_path: Path) -> None:
             proc.wait()
 
 
-@pytest.mark.parametrize("prompt, expected", [
-    ("x [[reply:a]] [[reply:b]]", {"reply": "a"}),
-    ("[[once]][[stall:2]]", {"once": "", "stall": "2"}),
-    ("[[bash:echo 'a]b']]", {"bash": "echo 'a]b'"}),
-])
+@pytest.mark.parametrize(
+    "prompt, expected",
+    [
+        ("x [[reply:a]] [[reply:b]]", {"reply": "a"}),
+        ("[[once]][[stall:2]]", {"once": "", "stall": "2"}),
+        ("[[bash:echo 'a]b']]", {"bash": "echo 'a]b'"}),
+    ],
+)
 def test_parse_markers(prompt: str, expected: dict[str, str]) -> None:
     """Marker values run to the first ``]]``; the first occurrence of a marker wins."""
     from standin import parse_markers
