@@ -8,6 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+import psutil
+
 from core.engine import Engine
 from core.jobs import Job, JobState
 from core.paths import Paths
@@ -57,3 +59,11 @@ def wait_job(engine: Engine, job_id: int, *states: JobState, timeout: float = 30
         return job if job is not None and job.state in states else None
 
     return wait_for(reached, timeout, f"job #{job_id} to be {'/'.join(states)}")
+
+
+def is_gone(pid: int) -> bool:
+    """Gone, or a zombie nobody reaped yet (PID 1 in a container may never reap)."""
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return True

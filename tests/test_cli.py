@@ -3,53 +3,40 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clikit import Flowtui
 from enginekit import wait_for
 from fakeclaude import ok_script
 
 LEDGER_FIELDS = {
-    "id", "workflow", "prompt", "source", "cwd", "state", "attempts", "max_attempts", "priority",
-    "created_at", "started_at", "finished_at", "exit_code", "error", "cost_usd", "input_tokens",
-    "output_tokens", "turns", "session_id", "transcript_path", "answer", "parent_id",
+    "id",
+    "workflow",
+    "prompt",
+    "source",
+    "cwd",
+    "state",
+    "attempts",
+    "max_attempts",
+    "priority",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "exit_code",
+    "error",
+    "cost_usd",
+    "input_tokens",
+    "output_tokens",
+    "turns",
+    "session_id",
+    "transcript_path",
+    "answer",
+    "parent_id",
 }
-
-
-class Flowtui:
-    """Runs ``python -m core`` (what the ``flowtui`` script runs) against one FLOWTUI_HOME."""
-
-    def __init__(self, home: Path, claude: Path) -> None:
-        self.home = home
-        self.env = {**os.environ, "FLOWTUI_HOME": str(home), "FLOWTUI_CLAUDE": str(claude)}
-
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "core", *args]
-
-    def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            self.argv(*args), env=self.env, capture_output=True, text=True, timeout=60, cwd=cwd
-        )
-
-    def ok(self, *args: str, cwd: Path | None = None) -> str:
-        done = self.run(*args, cwd=cwd)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def serve(self) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            self.argv("serve"), env=self.env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
-        )
-        assert process.stderr is not None
-        for line in process.stderr:
-            if "engine running" in line:
-                return process
-        raise AssertionError(f"serve did not start (exit {process.wait()})")
 
 
 @pytest.fixture
@@ -117,7 +104,9 @@ def test_served_job_runs_and_show_json_has_fields_events_and_answer(
         (("frobnicate",), ("No such command 'frobnicate'",)),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(flowtui: Flowtui, args: tuple[str, ...], fragments: tuple[str, ...]) -> None:
+def test_bad_input_is_one_line_and_exit_2(
+    flowtui: Flowtui, args: tuple[str, ...], fragments: tuple[str, ...]
+) -> None:
     assert_one_line_error(flowtui.run(*args), *fragments)
 
 
@@ -139,13 +128,17 @@ def test_retry_queues_a_linked_new_job_and_cancel_rules(flowtui: Flowtui, tmp_pa
     assert (new["source"], new["parent_id"], new["prompt"], new["state"]) == ("retry", 1, "flaky", "queued")
 
 
-def test_pause_and_resume_are_kept_in_the_state(flowtui: Flowtui, served: subprocess.Popen[str], tmp_path: Path) -> None:
+def test_pause_and_resume_are_kept_in_the_state(
+    flowtui: Flowtui, served: subprocess.Popen[str], tmp_path: Path
+) -> None:
     assert "paused" in flowtui.ok("pause")
     job_id = flowtui.ok("add", "later", "--cwd", str(tmp_path)).strip()
     assert "queued" in flowtui.ok("jobs")
     assert json.loads(flowtui.ok("show", job_id, "--json"))["state"] == "queued"
     assert flowtui.ok("resume") == "resumed\n"
-    wait_for(lambda: json.loads(flowtui.ok("show", job_id, "--json"))["state"] == "succeeded", what="job to run")
+    wait_for(
+        lambda: json.loads(flowtui.ok("show", job_id, "--json"))["state"] == "succeeded", what="job to run"
+    )
 
 
 def test_second_serve_refuses_naming_the_pid(flowtui: Flowtui, served: subprocess.Popen[str]) -> None:

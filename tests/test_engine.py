@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import psutil
 import pytest
-from enginekit import home_paths, running_engine, settings_from, wait_for, wait_job
+from enginekit import home_paths, is_gone, running_engine, settings_from, wait_for, wait_job
 from fakeclaude import ok_script, result_line, write_script
 
 from core.engine import Engine
@@ -18,14 +17,6 @@ from core.jobs import JobState
 from core.ledger import Ledger, NewJob
 from core.lock import EngineBusy
 from core.procs import process_start_time
-
-
-def is_gone(pid: int) -> bool:
-    """Gone, or a zombie nobody reaped yet (PID 1 in a container may never reap)."""
-    try:
-        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 def env_with(command: Path | str) -> dict[str, str]:
