@@ -112,10 +112,8 @@ class Child:
         try:
             if self.process.poll() is None:
                 self.process.send_signal(self._stop_signal)
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     self.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    pass
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)  # the group may hold leftovers even after a clean exit
             self.process.wait(timeout=10)
@@ -314,9 +312,13 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--samples", type=int, default=150, help="jobs timed per side (default 150)")
-    parser.add_argument("--cli-runs", type=int, default=5, help="`flowtui add` subprocesses timed (default 5)")
+    parser.add_argument(
+        "--cli-runs", type=int, default=5, help="`flowtui add` subprocesses timed (default 5)"
+    )
     parser.add_argument("--min-gap", type=float, default=0.05, help="shortest gap between jobs, s")
     parser.add_argument("--max-gap", type=float, default=0.30, help="longest gap between jobs, s")
     parser.add_argument("--seed", type=int, default=None, help="random seed for the gaps")
@@ -369,8 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         starts = [start for _, start in cli]
         print(
             f"context: a whole `flowtui add` CLI subprocess takes {statistics.median(walls):.0f} ms "
-            f"(median of {len(cli)}, min {min(walls):.0f}); Claude started {statistics.median(starts):.0f} ms "
-            "after launching it"
+            f"(median of {len(cli)}, min {min(walls):.0f}); "
+            f"Claude started {statistics.median(starts):.0f} ms after launching it"
         )
     return 0
 

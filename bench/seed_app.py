@@ -22,7 +22,7 @@ CLAUDE_ENV = "BENCH_FAKE_CLAUDE"
 huey = SqliteHuey(filename=os.environ[DB_ENV])
 
 
-@huey.task()
+@huey.task()  # type: ignore[untyped-decorator]
 def run_claude(prompt: str) -> int:
     argv = [
         os.environ.get(CLAUDE_ENV, "claude"),

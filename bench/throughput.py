@@ -176,7 +176,7 @@ def make_bare(path: Path, fsync: bool | None) -> tuple[SqliteHuey, Callable[[int
     options = {} if fsync is None else {"fsync": fsync}
     huey = SqliteHuey(name="bare", filename=str(path), results=False, **options)
 
-    @huey.task()
+    @huey.task()  # type: ignore[untyped-decorator]
     def noop(index: int) -> None:
         return None
 
@@ -245,7 +245,9 @@ class Row:
         )
 
     def cells(self) -> str:
-        return f"{self.enqueue:>10,.0f} {self.consume:>10,.0f} {self.combined:>10,.0f} {self.concurrent:>11,.0f}"
+        return (
+            f"{self.enqueue:>10,.0f} {self.consume:>10,.0f} {self.combined:>10,.0f} {self.concurrent:>11,.0f}"
+        )
 
     def ratio_cells(self, other: Row) -> str:
         return (
@@ -264,11 +266,19 @@ def measure_pair(runs: Callable[[bool], Rates], repeat: int) -> Row:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--jobs", type=int, default=2000, help="jobs per run (default 2000)")
-    parser.add_argument("--repeat", type=int, default=3, help="runs per number; the median is shown (default 3)")
-    parser.add_argument("--no-extras", action="store_true", help="skip the synchronous=full and fsync=False lines")
-    parser.add_argument("--tmp-dir", type=Path, default=None, help="parent of the temp dirs (default: system)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per number; the median is shown (default 3)"
+    )
+    parser.add_argument(
+        "--no-extras", action="store_true", help="skip the synchronous=full and fsync=False lines"
+    )
+    parser.add_argument(
+        "--tmp-dir", type=Path, default=None, help="parent of the temp dirs (default: system)"
+    )
     return parser.parse_args(argv)
 
 

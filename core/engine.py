@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from core.control import Control
-from core.events import EngineChanged, EventBus, JobChanged
+from core.events import EngineChanged, EventBus, JobChanged, SharedStateChanged
 from core.jobs import Job, JobState, RunOutcome, utc_now
 from core.ledger import Ledger
 from core.lock import EngineLock
@@ -151,6 +151,7 @@ class Engine:
         self._refresh_pause()
         self._apply_cancel_requests()
         self.doorbell.ring()
+        self.bus.publish(SharedStateChanged())
 
     def _sweep(self) -> None:
         """The idle safety net: queued jobs whose queue entry was lost are submitted again."""

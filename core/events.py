@@ -32,7 +32,12 @@ class EngineChanged:
     reason: str | None
 
 
-Event = JobChanged | EngineChanged
+@dataclass(frozen=True)
+class SharedStateChanged:
+    """Another process changed the ledger (a job added, a pause); views should re-read it."""
+
+
+Event = JobChanged | EngineChanged | SharedStateChanged
 Subscriber = Callable[[Event], None]
 
 

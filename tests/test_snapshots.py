@@ -1,0 +1,16 @@
+"""Snapshot tests of the control centre at 120x36, built like the screenshots are."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tui.demo import demo_app
+from tui.screenshots import SCENES, SIZE
+
+
+@pytest.mark.parametrize(("name", "seed", "keys"), SCENES, ids=[scene[0] for scene in SCENES])
+def test_scene(snap_compare: Any, tmp_path: Path, name: str, seed: bool, keys: tuple[str, ...]) -> None:
+    assert snap_compare(demo_app(tmp_path, seed), press=keys, terminal_size=SIZE)

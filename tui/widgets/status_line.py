@@ -1,0 +1,29 @@
+"""The header line: engine state (with the pause reason) and job counts."""
+
+from __future__ import annotations
+
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from core.jobs import JobState
+
+
+class StatusLine(Static):
+    """Shows whether the queue runs, why it is paused, and how many jobs are where."""
+
+    paused: reactive[bool] = reactive(False)
+
+    def show(self, engine: str, paused: bool, reason: str | None, counts: dict[JobState, int]) -> None:
+        self.paused = paused
+        state = f"⏸ paused ({reason})" if paused else "▶ running"
+        parts = [
+            f"flowtui · {engine}",
+            state,
+            f"{counts.get(JobState.QUEUED, 0)} queued",
+            f"{counts.get(JobState.RUNNING, 0)} running",
+            f"{counts.get(JobState.FAILED, 0)} failed",
+        ]
+        self.update("  ·  ".join(parts))
+
+    def watch_paused(self, paused: bool) -> None:
+        self.set_class(paused, "-paused")
