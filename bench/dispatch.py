@@ -219,7 +219,7 @@ def run_ours(
 
             latencies = measure("ours", submit, stamps, gaps)
             cli = time_cli_add(env, root, stamps, cli_runs)
-        except BaseException:
+        except Exception:
             print(f"flowtui serve output (tail):\n{child.tail()}", file=sys.stderr)
             raise
         finally:
@@ -267,7 +267,7 @@ def run_seed(root: Path, fake: Path, stamps: StampFile, gaps: Sequence[float]) -
     with running(factory) as child:
         try:
             return measure("seed", seed_app.run_claude, stamps, gaps)
-        except BaseException:
+        except Exception:
             print(f"huey_consumer output (tail):\n{child.tail()}", file=sys.stderr)
             raise
 
@@ -332,6 +332,9 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # Ctrl-C, kill and a closed terminal all end in the clean-up below (even when started
+    # from a shell that left SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)

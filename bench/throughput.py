@@ -13,8 +13,9 @@ What is measured, one worker each, same run, same machine, a fresh temp dir per 
 
 Two ways, both reported:
 
-(a) produce, then consume: N jobs are enqueued first (ours with the engine paused), then
-    consumed; prints the enqueue rate, the consume rate and N / (t_enqueue + t_consume).
+(a) produce, then consume: N jobs are enqueued first (ours with the engine paused, so each
+    add still wakes the engine's threads as a real paused engine's would), then consumed;
+    prints the enqueue rate, the consume rate and N / (t_enqueue + t_consume).
 (b) concurrent: the producer (this thread) enqueues N while the worker consumes; prints
     N / (time from the first enqueue until the N-th job is done).
 
@@ -24,7 +25,7 @@ SQLite at ``synchronous=FULL``, so the default bare Huey fsyncs each enqueue and
 while flowtui's ledger runs at ``NORMAL`` in WAL (durable across process crashes, no
 fsync per commit) and its queue at ``OFF`` (the ledger rebuilds it).
 
-Run: ``uv run python bench/throughput.py [--jobs 2000] [--repeat 3]``. No asserts; targets
+Run: ``uv run python bench/throughput.py [--jobs 2000] [--repeat 5]``. No asserts; targets
 to report: >= 1,000 durable jobs/s and >= 0.5x bare Huey. Each number is the median of
 ``--repeat`` runs (ours and bare interleaved).
 """
@@ -271,7 +272,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--jobs", type=int, default=2000, help="jobs per run (default 2000)")
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs per number; the median is shown (default 3)"
+        "--repeat", type=int, default=5, help="runs per number; the median is shown (default 5)"
     )
     parser.add_argument(
         "--no-extras", action="store_true", help="skip the synchronous=full and fsync=False lines"
@@ -288,6 +289,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     jobs, repeat, parent = args.jobs, args.repeat, args.tmp_dir
     where = parent or Path(tempfile.gettempdir())

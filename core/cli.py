@@ -175,6 +175,26 @@ def cancel(app: AppContext, job_id: int) -> None:
 
 
 @cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.pass_obj
+def approve(app: AppContext, job_id: int) -> None:
+    """Let a job that waits for approval run."""
+    with open_control(app) as control:
+        control.approve(job_id, by="the CLI")
+        click.echo(f"approved #{job_id}: queued")
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.pass_obj
+def deny(app: AppContext, job_id: int) -> None:
+    """Refuse a job that waits for approval (it ends cancelled)."""
+    with open_control(app) as control:
+        control.deny(job_id, by="the CLI")
+        click.echo(f"denied #{job_id}: cancelled")
+
+
+@cli.command()
 @click.pass_obj
 def pause(app: AppContext) -> None:
     """Stop taking new jobs (running ones finish); survives a restart."""

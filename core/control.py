@@ -6,12 +6,13 @@ in this process, through its named pipe when it is another one).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.jobs import Job, JobSource, JobState, parse_time
 from core.ledger import Ledger, LedgerError, NewJob
+from core.prompts import base_values, render_prompt
 from core.queue import JobQueue
 from core.settings import ConfigError, Settings
 
@@ -49,31 +50,57 @@ class Control:
         priority: int | None = None,
         source: JobSource = JobSource.CLI,
         parent_id: int | None = None,
+        trigger: str | None = None,
+        template_values: Mapping[str, str] | None = None,
     ) -> Job:
-        if not prompt.strip():
-            raise InputError("the prompt is empty: give the text Claude should work on")
+        """Record and queue a job; the workflow's prompt template gets ``{prompt}`` and the
+        trigger's ``template_values``. Jobs of workflows that need approval wait for it."""
         try:
             workflow_settings = self.settings.workflow(workflow)
         except ConfigError as error:
             raise InputError(str(error)) from None
+        values = {**base_values(prompt), **(template_values or {})}
+        final_prompt = render_prompt(workflow_settings.prompt, values)
+        if not final_prompt.strip():
+            raise InputError("the prompt is empty: give the text Claude should work on")
         directory = Path(cwd or workflow_settings.cwd or Path.cwd()).expanduser()
         if not directory.is_dir():
             raise InputError(f"working directory {directory} does not exist: create it or pass another --cwd")
         job = self.ledger.create(
             NewJob(
-                prompt=prompt,
+                prompt=final_prompt,
                 workflow=workflow,
                 source=str(source),
                 cwd=str(directory.resolve()),
                 max_attempts=workflow_settings.max_attempts,
                 priority=workflow_settings.priority if priority is None else priority,
                 parent_id=parent_id,
+                trigger=trigger,
+                awaiting_approval=workflow_settings.approval,
             ),
-            reason=f"added by {source}",
+            reason=f"added by {source}" + (" (waits for approval)" if workflow_settings.approval else ""),
         )
-        self.queue.submit(job.id, job.priority)
+        if job.state is JobState.QUEUED:
+            self.queue.submit(job.id, job.priority)
         self._notify_engine()
         return job
+
+    def approve(self, job_id: int, by: str = "the user") -> Job:
+        job = self.get(job_id)
+        if not self.ledger.approve(job_id, f"approved by {by}"):
+            raise InputError(f"job #{job_id} is {job.state}: only a job awaiting approval can be approved")
+        self.queue.submit(job_id, job.priority)
+        self._notify_engine()
+        return self.get(job_id)
+
+    def deny(self, job_id: int, by: str = "the user") -> Job:
+        job = self.get(job_id)
+        if job.state is not JobState.AWAITING_APPROVAL or not self.ledger.cancel_queued(
+            job_id, f"denied by {by}"
+        ):
+            raise InputError(f"job #{job_id} is {job.state}: only a job awaiting approval can be denied")
+        self._notify_engine()
+        return self.get(job_id)
 
     def get(self, job_id: int) -> Job:
         try:
@@ -91,14 +118,30 @@ class Control:
         cwd = original.cwd if Path(original.cwd).is_dir() else None
         if cwd is None:
             raise InputError(f"job #{job_id}'s working directory {original.cwd} is gone: recreate it")
-        return self.add(
-            original.prompt,
-            workflow=original.workflow,
-            cwd=cwd,
-            priority=original.priority,
-            source=JobSource.RETRY,
-            parent_id=original.id,
+        return self._add_verbatim(original, JobSource.RETRY, cwd)
+
+    def _add_verbatim(self, original: Job, source: JobSource, cwd: str) -> Job:
+        """A new job with exactly the original's final prompt (no template applied again)."""
+        try:
+            workflow_settings = self.settings.workflow(original.workflow)
+        except ConfigError as error:
+            raise InputError(str(error)) from None
+        job = self.ledger.create(
+            NewJob(
+                prompt=original.prompt,
+                workflow=original.workflow,
+                source=str(source),
+                cwd=cwd,
+                max_attempts=workflow_settings.max_attempts,
+                priority=original.priority,
+                parent_id=original.id,
+                trigger=f"retry of #{original.id}",
+            ),
+            reason=f"retry of #{original.id}",
         )
+        self.queue.submit(job.id, job.priority)
+        self._notify_engine()
+        return job
 
     def cancel(self, job_id: int, reason: str = "cancelled by the user") -> JobState:
         """Cancel a queued job at once, or ask the engine to end a running one.
@@ -106,7 +149,8 @@ class Control:
         Returns the state the job is in afterwards (``running`` while it is being ended).
         """
         job = self.get(job_id)
-        if job.state is JobState.QUEUED and self.ledger.cancel_queued(job_id, reason):
+        waiting = (JobState.QUEUED, JobState.AWAITING_APPROVAL)
+        if job.state in waiting and self.ledger.cancel_queued(job_id, reason):
             self._notify_engine()
             return JobState.CANCELLED
         if job.state in (JobState.QUEUED, JobState.RUNNING) and self.ledger.request_cancel(job_id, reason):

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from core.control import Control
-from core.events import EngineChanged, EventBus, JobChanged, SharedStateChanged
+from core.events import EngineChanged, EventBus, JobChanged, ServiceFailed, SharedStateChanged
 from core.jobs import Job, JobState, RunOutcome, utc_now
 from core.ledger import Ledger
 from core.lock import EngineLock
@@ -51,6 +51,16 @@ class Runner(Protocol):
     ) -> RunOutcome: ...
 
 
+class Service(Protocol):
+    """Something that runs beside the workers for the engine's lifetime (watcher, Telegram...)."""
+
+    name: str
+
+    def start(self, engine: Engine) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 class Engine:
     def __init__(
         self,
@@ -59,6 +69,7 @@ class Engine:
         environ: Mapping[str, str] | None = None,
         runner: Runner | None = None,
         bus: EventBus | None = None,
+        services: Sequence[Service] = (),
     ) -> None:
         self.settings = settings
         self.paths = paths
@@ -71,6 +82,9 @@ class Engine:
             max_line_bytes=settings.claude.max_line_bytes,
         )
         self.doorbell = Doorbell()
+        self.environ = env
+        self.services = list(services)
+        self._started_services: list[Service] = []
         self._lock = EngineLock(paths.engine_lock)
         self._running: dict[int, RunControl] = {}
         self._running_lock = threading.Lock()
@@ -113,11 +127,25 @@ class Engine:
         except BaseException:
             self._lock.release()
             raise
+        for service in self.services:
+            try:
+                service.start(self)
+            except Exception as error:  # one broken service must not stop the queue
+                log.exception("service %s failed to start", service.name)
+                self.bus.publish(ServiceFailed(name=service.name, reason=str(error)))
+            else:
+                self._started_services.append(service)
         log.info("engine started (pid %s, %s workers)", os.getpid(), self.settings.engine.workers)
 
     def stop(self) -> None:
         """Stop cleanly: running jobs are ended and queued again without spending an attempt."""
         self._stopping = True
+        for service in reversed(self._started_services):
+            try:
+                service.stop()
+            except Exception:
+                log.exception("service %s failed to stop", service.name)
+        self._started_services.clear()
         with self._running_lock:
             controls = list(self._running.values())
         for run_control in controls:

@@ -37,7 +37,15 @@ class SharedStateChanged:
     """Another process changed the ledger (a job added, a pause); views should re-read it."""
 
 
-Event = JobChanged | EngineChanged | SharedStateChanged
+@dataclass(frozen=True)
+class ServiceFailed:
+    """A service beside the workers (watcher, Telegram) failed; the reason is one line."""
+
+    name: str
+    reason: str
+
+
+Event = JobChanged | EngineChanged | SharedStateChanged | ServiceFailed
 Subscriber = Callable[[Event], None]
 
 

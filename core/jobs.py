@@ -9,6 +9,7 @@ from typing import Any
 
 
 class JobState(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -40,6 +41,7 @@ class Job:
     prompt: str
     source: str
     cwd: str
+    trigger: str | None
     state: JobState
     attempts: int
     max_attempts: int

@@ -26,8 +26,10 @@ CREATE TABLE IF NOT EXISTS jobs (
     source           TEXT    NOT NULL
                      CHECK (source IN ('cli', 'watch', 'telegram', 'schedule', 'retry')),
     cwd              TEXT    NOT NULL,
+    trigger          TEXT,
     state            TEXT    NOT NULL
-                     CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+                     CHECK (state IN ('awaiting_approval', 'queued', 'running', 'succeeded', 'failed',
+                                      'cancelled')),
     attempts         INTEGER NOT NULL DEFAULT 0,
     max_attempts     INTEGER NOT NULL,
     priority         INTEGER NOT NULL DEFAULT 0,
@@ -84,6 +86,9 @@ class NewJob:
     max_attempts: int
     priority: int = 0
     parent_id: int | None = None
+    trigger: str | None = None
+    """What started it, for people: the changed file, the chat, the schedule."""
+    awaiting_approval: bool = False
 
 
 @dataclass(frozen=True)
@@ -211,14 +216,17 @@ class Ledger:
 
     def create(self, new: NewJob, reason: str) -> Job:
         with self._write() as conn:
+            state = "awaiting_approval" if new.awaiting_approval else "queued"
             cursor = conn.execute(
-                "INSERT INTO jobs (workflow, prompt, source, cwd, state, max_attempts, priority,"
-                " created_at, parent_id) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                "INSERT INTO jobs (workflow, prompt, source, cwd, trigger, state, max_attempts,"
+                " priority, created_at, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.workflow,
                     new.prompt,
                     new.source,
                     new.cwd,
+                    new.trigger,
+                    state,
                     new.max_attempts,
                     new.priority,
                     utc_now(),
@@ -227,7 +235,7 @@ class Ledger:
             )
             job_id = cursor.lastrowid
             assert job_id is not None
-            self._event(conn, job_id, "queued", reason)
+            self._event(conn, job_id, state, reason)
         return self.require(job_id)
 
     def claim(self, job_id: int, owner_pid: int) -> Job | None:
@@ -295,11 +303,23 @@ class Ledger:
             self._event(conn, job_id, "queued", reason)
         return self.require(job_id)
 
+    def approve(self, job_id: int, reason: str) -> bool:
+        """awaiting_approval -> queued."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET state = 'queued' WHERE id = ? AND state = 'awaiting_approval'",
+                (job_id,),
+            )
+            if cursor.rowcount:
+                self._event(conn, job_id, "queued", reason)
+            return bool(cursor.rowcount)
+
     def cancel_queued(self, job_id: int, reason: str) -> bool:
+        """queued (or awaiting approval) -> cancelled."""
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE jobs SET state = 'cancelled', finished_at = ?, run_after = NULL"
-                " WHERE id = ? AND state = 'queued'",
+                " WHERE id = ? AND state IN ('queued', 'awaiting_approval')",
                 (utc_now(), job_id),
             )
             if cursor.rowcount:

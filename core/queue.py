@@ -40,8 +40,13 @@ class JobQueue:
         self._handler(job_id)
 
     def submit(self, job_id: int, priority: int = 0, run_after: datetime | None = None) -> None:
-        task = self._run_job.s(job_id, priority=priority, eta=_naive_utc(run_after))
-        self.huey.enqueue(task)
+        """Queue a job id; with a future ``run_after`` it waits in Huey's schedule instead."""
+        if run_after is not None and run_after > datetime.now(UTC):
+            # An aware datetime keeps its microseconds (Huey truncates naive local ones to
+            # the second), and scheduling directly lets the scheduler see it at once.
+            self.huey.add_schedule(self._run_job.s(job_id, priority=priority, eta=_aware(run_after)))
+        else:
+            self.huey.enqueue(self._run_job.s(job_id, priority=priority))
 
     def take(self) -> Task | None:
         """Dequeue the next task (highest priority, oldest first)."""
@@ -56,6 +61,15 @@ class JobQueue:
         for task in due:
             self.huey.enqueue(task)
         return len(due)
+
+    def seconds_to_next_scheduled(self) -> float | None:
+        """How long until the earliest delayed task is due (None when nothing waits)."""
+        etas = [task.eta for task in self.huey.scheduled() if task.eta is not None]
+        if not etas:
+            return None
+        # Huey keeps etas as naive UTC.
+        due = min(etas).replace(tzinfo=UTC)
+        return max(0.0, (due - datetime.now(UTC)).total_seconds())
 
     def scheduled_count(self) -> int:
         return int(self.huey.scheduled_count())
@@ -75,13 +89,8 @@ class JobQueue:
         self.huey.flush_locks()
 
 
-def _naive_utc(moment: datetime | None) -> datetime | None:
-    # Huey with utc=True compares naive UTC datetimes.
-    if moment is None:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def quiet_huey_logger(handler: logging.Handler) -> None:

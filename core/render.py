@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from core.jobs import Job, JobEvent, JobState, parse_time
 
 STATE_SYMBOLS = {
+    JobState.AWAITING_APPROVAL: "?",
     JobState.QUEUED: "…",
     JobState.RUNNING: "▶",
     JobState.SUCCEEDED: "✓",
@@ -47,12 +48,12 @@ def format_job_table(jobs: list[Job]) -> str:
     if not jobs:
         return "no jobs yet: queue one with `flowtui add PROMPT`"
     header = (
-        f"{'ID':>5}  {'STATE':<11} {'WORKFLOW':<12} {'SOURCE':<9} {'TRY':>5} {'TIME':>10} {'COST':>9}  PROMPT"
+        f"{'ID':>5}  {'STATE':<19} {'WORKFLOW':<12} {'SOURCE':<9} {'TRY':>5} {'TIME':>10} {'COST':>9}  PROMPT"
     )
     lines = [header]
     for job in jobs:
         lines.append(
-            f"{job.id:>5}  {STATE_SYMBOLS[job.state]} {job.state:<9} {excerpt(job.workflow, 12):<12} "
+            f"{job.id:>5}  {STATE_SYMBOLS[job.state]} {job.state:<17} {excerpt(job.workflow, 12):<12} "
             f"{job.source:<9} {job.attempts:>2}/{job.max_attempts:<2} {job_timing(job):>10} "
             f"{format_cost(job.cost_usd):>9}  {excerpt(job.prompt, 50)}"
         )
@@ -65,6 +66,7 @@ def format_job_detail(job: Job, events: list[JobEvent]) -> str:
         ("workflow", job.workflow),
         ("source", job.source + (f" (from #{job.parent_id})" if job.parent_id else "")),
         ("cwd", job.cwd),
+        ("trigger", job.trigger or "-"),
         ("attempts", f"{job.attempts} of {job.max_attempts}"),
         ("priority", str(job.priority)),
         ("created", job.created_at),

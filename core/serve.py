@@ -13,13 +13,15 @@ from core.engine import Engine
 from core.lock import EngineBusy
 from core.logs import configure_logging
 from core.paths import Paths
+from core.services import default_services
 from core.settings import Settings
 
 
 def serve_forever(settings: Settings, paths: Paths) -> int:
     paths.ensure_data_dir()
     configure_logging(paths, to_stderr=True)
-    engine = Engine(settings, paths)
+    environ = dict(os.environ)
+    engine = Engine(settings, paths, environ=environ, services=default_services(settings, paths, environ))
     try:
         engine.start()
     except EngineBusy as busy:

@@ -17,6 +17,7 @@ from core.ledger import Ledger
 from core.lock import EngineBusy, EngineHolder
 from core.paths import Paths
 from core.queue import JobQueue
+from core.services import default_services
 from core.settings import Settings
 from core.wake import poke
 
@@ -48,7 +49,8 @@ class Session:
     @classmethod
     def start(cls, settings: Settings, paths: Paths, environ: Mapping[str, str] | None = None) -> Session:
         """Run the engine here, or attach when another process already runs it."""
-        engine = Engine(settings, paths, environ=environ)
+        env = dict(os.environ if environ is None else environ)
+        engine = Engine(settings, paths, environ=env, services=default_services(settings, paths, env))
         try:
             engine.start()
         except EngineBusy as busy:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 CLAUDE_ENV = "FLOWTUI_CLAUDE"
 DEFAULT_WORKFLOW = "default"
@@ -52,7 +52,39 @@ class ClaudeSettings(_Section):
     """Longest stream-json line accepted; longer lines are recorded as skipped."""
 
 
+DEFAULT_PROMPT = "{prompt}"
+DEFAULT_WATCH_PROMPT = (
+    "These files changed under {watch} ({event}):\n{paths}\n\nLook at the changes and act on them."
+)
+
+NotifyPolicy = Literal["always", "failure", "never"]
+BusyPolicy = Literal["queue", "skip", "restart"]
+
+
 class WorkflowSettings(_Section):
+    prompt: str = DEFAULT_PROMPT
+    """Prompt template. ``{prompt}`` is the text given with the job (CLI, Telegram); watch and
+    schedule triggers fill ``{path}``, ``{paths}``, ``{event}``, ``{watch}`` and ``{now}``."""
+
+    steps: list[str] = Field(default_factory=list)
+    """Further prompts run one after another in the same session; ``{previous}`` is the
+    answer of the step before."""
+
+    notify: NotifyPolicy = "always"
+    """When to send a Telegram notification about a finished job."""
+
+    approval: bool = False
+    """Ask on Telegram (or ``flowtui approve``) before the job runs."""
+
+    timeout_minutes: float = Field(default=30.0, gt=0)
+    """Longest total run time of one attempt."""
+
+    silence_minutes: float = Field(default=10.0, gt=0)
+    """Longest time without an output line before the attempt is ended (the CLI can hang)."""
+
+    daily_usd: float | None = Field(default=None, gt=0)
+    """This workflow's own daily budget (see ``[budget]``)."""
+
     model: str | None = None
     """``--model`` for Claude (None: the CLI's default)."""
 
@@ -85,11 +117,84 @@ class WorkflowSettings(_Section):
         return self.retries + 1
 
 
+class WatchSettings(_Section):
+    path: str
+    """Directory (or file, whose directory is watched) to watch; ``~`` is expanded."""
+
+    workflow: str = DEFAULT_WORKFLOW
+    """Workflow that changes here run."""
+
+    include: list[str] = Field(default_factory=list)
+    """Glob patterns (gitignore style) a changed path must match; empty means everything."""
+
+    exclude: list[str] = Field(default_factory=list)
+    """Glob patterns to ignore, on top of the built-in ignores and ``.gitignore``."""
+
+    recursive: bool = True
+    """Watch subdirectories too."""
+
+    settle_ms: int = Field(default=150, ge=0)
+    """Quiet time that closes a burst of changes into one job."""
+
+    busy: BusyPolicy = "queue"
+    """What a change does while this watch's job runs: queue one more run, skip it, or restart."""
+
+    self_trigger: bool = False
+    """Let changes made by this watch's own running job trigger it again."""
+
+    enabled: bool = True
+
+
+class ScheduleSettings(_Section):
+    cron: str
+    """A cron expression (croniter syntax), in local time."""
+
+    workflow: str = DEFAULT_WORKFLOW
+    """Workflow to run; its prompt template gets ``{now}``."""
+
+    prompt: str | None = None
+    """Text for the workflow's ``{prompt}`` (optional)."""
+
+    enabled: bool = True
+
+
+class TelegramSettings(_Section):
+    api_id: int | None = None
+    """From my.telegram.org; ``$FLOWTUI_TELEGRAM_API_ID`` overrides it."""
+
+    api_hash: SecretStr | None = None
+    """From my.telegram.org; ``$FLOWTUI_TELEGRAM_API_HASH`` overrides it."""
+
+    bot_token: SecretStr | None = None
+    """From @BotFather; ``$FLOWTUI_TELEGRAM_BOT_TOKEN`` overrides it."""
+
+    allowed_users: list[int] = Field(default_factory=list)
+    """Numeric user ids allowed to command flowtui; empty means nobody."""
+
+    notify_chat_id: int | None = None
+    """Chat that receives job notifications."""
+
+
+class BudgetSettings(_Section):
+    daily_usd: float | None = Field(default=None, gt=0)
+    """When the day's recorded cost reaches this, the queue pauses with reason ``budget``."""
+
+
+class UiSettings(_Section):
+    theme: str | None = None
+    """Textual theme name, remembered when picked in the app."""
+
+
 class Settings(_Section):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
     claude: ClaudeSettings = Field(default_factory=ClaudeSettings)
     workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
+    watch: list[WatchSettings] = Field(default_factory=list)
+    schedule: list[ScheduleSettings] = Field(default_factory=list)
+    telegram: TelegramSettings | None = None
+    budget: BudgetSettings = Field(default_factory=BudgetSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
 
     def workflow(self, name: str) -> WorkflowSettings:
         """The named workflow; ``default`` exists even when the config has none."""
@@ -141,6 +246,8 @@ def _describe_first_error(error: ValidationError) -> str:
         parent = _model_at(location[:-1])
         expected = ", ".join(parent.model_fields) if parent else "a known key"
         return f"{key}: unknown key; expected one of: {expected}"
+    if kind == "missing":
+        return f"{key}: required key is missing"
     got = _short_repr(first.get("input"))
     return f"{key}: {_expectation(first)} (got {got})"
 
@@ -174,6 +281,8 @@ def _key_name(location: list[str]) -> str:
         return "config"
     if len(location) == 1:
         return f"key {location[0]!r}"
+    if location[0] in ("watch", "schedule") and location[1].isdigit():
+        return f"[[{location[0]}]] #{int(location[1]) + 1} {'.'.join(location[2:])}".rstrip()
     section = ".".join(location[:-1])
     return f"[{section}] {location[-1]}"
 
@@ -181,6 +290,8 @@ def _key_name(location: list[str]) -> str:
 def _model_at(location: list[str]) -> type[BaseModel] | None:
     if location[:1] == ["workflows"]:
         return WorkflowSettings if len(location) == 2 else None
+    if location[:1] in (["watch"], ["schedule"]) and len(location) == 2:
+        return WatchSettings if location[0] == "watch" else ScheduleSettings
     model: type[BaseModel] = Settings
     for part in location:
         if part in model.model_fields:

@@ -19,6 +19,7 @@ from core.wake import Doorbell
 log = logging.getLogger(__name__)
 
 SCHEDULE_TICK_SECONDS = 1.0
+"""Longest sleep while delayed tasks wait (a safety net; the scheduler wakes at the earliest eta)."""
 
 
 class WorkerPool:
@@ -72,17 +73,24 @@ class WorkerPool:
                 self._queue.execute(task)
             except Exception:
                 log.exception("task %s failed outside its job", task)
+            if task.eta is not None:
+                self._doorbell.ring()  # Huey may have moved an early task to its schedule
 
     def _schedule(self) -> None:
         """Promote delayed retries when due; sleeps until rung while nothing is scheduled."""
+        # Huey's own scheduler ticks once a second; waking at the earliest eta keeps
+        # retry delays exact to a few milliseconds.
         while not self._stopping.is_set():
             seen = self._doorbell.generation
             try:
                 if self._queue.promote_due():
                     self._doorbell.ring()
-                waiting = self._queue.scheduled_count()
+                next_due = self._queue.seconds_to_next_scheduled()
             except Exception:
                 log.exception("could not read the schedule; retrying")
-                waiting = 1
-            timeout = SCHEDULE_TICK_SECONDS if waiting else self._idle_seconds
+                next_due = SCHEDULE_TICK_SECONDS
+            if next_due is None:
+                timeout = self._idle_seconds
+            else:
+                timeout = min(SCHEDULE_TICK_SECONDS, next_due + 0.001)
             self._doorbell.wait(seen, timeout)

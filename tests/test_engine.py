@@ -13,7 +13,7 @@ from enginekit import home_paths, is_gone, running_engine, settings_from, wait_f
 from fakeclaude import ok_script, result_line, write_script
 
 from core.engine import Engine
-from core.jobs import JobState
+from core.jobs import JobState, parse_time
 from core.ledger import Ledger, NewJob
 from core.lock import EngineBusy
 from core.procs import process_start_time
@@ -153,8 +153,12 @@ def test_retryable_failure_is_retried_after_its_delay(tmp_path: Path) -> None:
         job = engine.control.add("x", cwd=tmp_path)
         done = wait_job(engine, job.id, JobState.SUCCEEDED, JobState.FAILED)
         reasons = [event.reason for event in engine.ledger.events(job.id)]
+        events = engine.ledger.events(job.id)
     assert done.state is JobState.SUCCEEDED and done.attempts == 2
     assert any("attempt 1 failed" in reason and "retry in 0.5s" in reason for reason in reasons)
+    failed_at = next(parse_time(e.at) for e in events if e.reason.startswith("attempt 1 failed"))
+    retried_at = next(parse_time(e.at) for e in events if e.reason == "attempt 2 of 3 started")
+    assert (retried_at - failed_at).total_seconds() >= 0.5  # never before its delay
 
 
 def test_pause_survives_restart_and_resume_runs_the_queue(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from core.render import STATE_SYMBOLS, excerpt, format_cost, job_timing
 COLUMNS = ("ID", "State", "Workflow", "Source", "Try", "Time", "Cost", "Prompt")
 
 STATE_STYLES = {
+    JobState.AWAITING_APPROVAL: "bold $warning",
     JobState.QUEUED: "dim",
     JobState.RUNNING: "bold $accent",
     JobState.SUCCEEDED: "$success",
