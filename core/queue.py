@@ -68,7 +68,7 @@ class JobQueue:
         if not etas:
             return None
         # Huey keeps etas as naive UTC.
-        due = min(etas).replace(tzinfo=UTC)
+        due: datetime = min(etas).replace(tzinfo=UTC)
         return max(0.0, (due - datetime.now(UTC)).total_seconds())
 
     def scheduled_count(self) -> int:

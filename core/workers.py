@@ -89,8 +89,9 @@ class WorkerPool:
             except Exception:
                 log.exception("could not read the schedule; retrying")
                 next_due = SCHEDULE_TICK_SECONDS
-            if next_due is None:
-                timeout = self._idle_seconds
-            else:
-                timeout = min(SCHEDULE_TICK_SECONDS, next_due + 0.001)
-            self._doorbell.wait(seen, timeout)
+            self._doorbell.wait(seen, self._schedule_timeout(next_due))
+
+    def _schedule_timeout(self, next_due: float | None) -> float:
+        if next_due is None:
+            return self._idle_seconds
+        return min(SCHEDULE_TICK_SECONDS, next_due + 0.001)
