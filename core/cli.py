@@ -176,6 +176,17 @@ def cancel(app: AppContext, job_id: int) -> None:
 
 @cli.command()
 @click.argument("job_id", type=JOB_ID)
+@click.argument("prompt")
+@click.pass_obj
+def followup(app: AppContext, job_id: int, prompt: str) -> None:
+    """Queue a job that continues job ID's Claude session; prints the new id."""
+    with open_control(app) as control:
+        job = control.followup(job_id, prompt)
+        click.echo(job.id)
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
 @click.pass_obj
 def approve(app: AppContext, job_id: int) -> None:
     """Let a job that waits for approval run."""

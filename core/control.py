@@ -85,6 +85,40 @@ class Control:
         self._notify_engine()
         return job
 
+    def followup(self, job_id: int, prompt: str, source: JobSource = JobSource.CLI) -> Job:
+        """A new job that continues job ``job_id``'s Claude session in the same directory."""
+        parent = self.get(job_id)
+        if not parent.session_id:
+            raise InputError(
+                f"job #{job_id} has no Claude session to continue (it never started one): "
+                "use `flowtui retry` or add a new job"
+            )
+        if not prompt.strip():
+            raise InputError("the follow-up prompt is empty: say what Claude should do next")
+        if not Path(parent.cwd).is_dir():
+            raise InputError(f"job #{job_id}'s working directory {parent.cwd} is gone: recreate it")
+        try:
+            workflow_settings = self.settings.workflow(parent.workflow)
+        except ConfigError as error:
+            raise InputError(str(error)) from None
+        job = self.ledger.create(
+            NewJob(
+                prompt=prompt,
+                workflow=parent.workflow,
+                source=str(source),
+                cwd=parent.cwd,
+                max_attempts=workflow_settings.max_attempts,
+                priority=parent.priority,
+                parent_id=parent.id,
+                trigger=f"follow-up of #{parent.id}",
+                resume_session_id=parent.session_id,
+            ),
+            reason=f"follow-up of #{parent.id} (session {parent.session_id})",
+        )
+        self.queue.submit(job.id, job.priority)
+        self._notify_engine()
+        return job
+
     def approve(self, job_id: int, by: str = "the user") -> Job:
         job = self.get(job_id)
         if not self.ledger.approve(job_id, f"approved by {by}"):

@@ -256,6 +256,7 @@ class Engine:
             cwd=job.cwd,
             workflow=workflow,
             transcript=transcript,
+            resume_session=job.resume_session_id,
         )
 
         def on_spawn(pid: int, started: float) -> None:

@@ -57,6 +57,7 @@ class Job:
     output_tokens: int | None
     turns: int | None
     session_id: str | None
+    resume_session_id: str | None
     answer: str | None
     transcript_path: str | None
     parent_id: int | None

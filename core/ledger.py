@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     output_tokens    INTEGER,
     turns            INTEGER,
     session_id       TEXT,
+    resume_session_id TEXT,
     answer           TEXT,
     transcript_path  TEXT,
     parent_id        INTEGER REFERENCES jobs(id),
@@ -88,6 +89,8 @@ class NewJob:
     parent_id: int | None = None
     trigger: str | None = None
     """What started it, for people: the changed file, the chat, the schedule."""
+    resume_session_id: str | None = None
+    """A follow-up continues this Claude session (``--resume``)."""
     awaiting_approval: bool = False
 
 
@@ -219,7 +222,8 @@ class Ledger:
             state = "awaiting_approval" if new.awaiting_approval else "queued"
             cursor = conn.execute(
                 "INSERT INTO jobs (workflow, prompt, source, cwd, trigger, state, max_attempts,"
-                " priority, created_at, parent_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " priority, created_at, parent_id, resume_session_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     new.workflow,
                     new.prompt,
@@ -231,6 +235,7 @@ class Ledger:
                     new.priority,
                     utc_now(),
                     new.parent_id,
+                    new.resume_session_id,
                 ),
             )
             job_id = cursor.lastrowid
