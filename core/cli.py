@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -62,7 +63,7 @@ def open_control(app: AppContext) -> Iterator[Control]:
     ledger = Ledger(app.paths.ledger_db, app.settings.ledger.synchronous)
     queue = JobQueue(app.paths.queue_db)
     try:
-        yield Control(app.settings, ledger, queue, lambda: poke(app.paths.wake_fifo))
+        yield Control(app.settings, ledger, queue, lambda change: poke(app.paths.wake_fifo))
     except InputError as error:
         fail(str(error))
     finally:
@@ -250,3 +251,7 @@ def main() -> None:
         sys.exit(error.exit_code)
     except BrokenPipeError:
         sys.exit(0)
+    except sqlite3.DatabaseError as error:
+        fail(f"the ledger cannot be used ({error}): run `flowtui doctor`", 1)
+    except OSError as error:
+        fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "), 1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from core.jobs import Job, JobSource, JobState, parse_time
@@ -17,6 +18,17 @@ from core.queue import JobQueue
 from core.settings import ConfigError, Settings
 
 PAUSED_FLAG = "paused"
+
+
+class Change(Enum):
+    """What an operation changed, so an engine in this process re-reads only that."""
+
+    JOBS = "jobs"
+    PAUSE = "pause"
+    CANCEL = "cancel"
+
+
+EngineNotifier = Callable[[Change], object]
 
 
 class InputError(Exception):
@@ -35,7 +47,7 @@ class Control:
         settings: Settings,
         ledger: Ledger,
         queue: JobQueue,
-        notify_engine: Callable[[], object],
+        notify_engine: EngineNotifier,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
@@ -82,7 +94,7 @@ class Control:
         )
         if job.state is JobState.QUEUED:
             self.queue.submit(job.id, job.priority)
-        self._notify_engine()
+        self._notify_engine(Change.JOBS)
         return job
 
     def followup(self, job_id: int, prompt: str, source: JobSource = JobSource.CLI) -> Job:
@@ -116,7 +128,7 @@ class Control:
             reason=f"follow-up of #{parent.id} (session {parent.session_id})",
         )
         self.queue.submit(job.id, job.priority)
-        self._notify_engine()
+        self._notify_engine(Change.JOBS)
         return job
 
     def approve(self, job_id: int, by: str = "the user") -> Job:
@@ -124,7 +136,7 @@ class Control:
         if not self.ledger.approve(job_id, f"approved by {by}"):
             raise InputError(f"job #{job_id} is {job.state}: only a job awaiting approval can be approved")
         self.queue.submit(job_id, job.priority)
-        self._notify_engine()
+        self._notify_engine(Change.JOBS)
         return self.get(job_id)
 
     def deny(self, job_id: int, by: str = "the user") -> Job:
@@ -133,7 +145,7 @@ class Control:
             job_id, f"denied by {by}"
         ):
             raise InputError(f"job #{job_id} is {job.state}: only a job awaiting approval can be denied")
-        self._notify_engine()
+        self._notify_engine(Change.JOBS)
         return self.get(job_id)
 
     def get(self, job_id: int) -> Job:
@@ -174,7 +186,7 @@ class Control:
             reason=f"retry of #{original.id}",
         )
         self.queue.submit(job.id, job.priority)
-        self._notify_engine()
+        self._notify_engine(Change.JOBS)
         return job
 
     def cancel(self, job_id: int, reason: str = "cancelled by the user") -> JobState:
@@ -185,10 +197,10 @@ class Control:
         job = self.get(job_id)
         waiting = (JobState.QUEUED, JobState.AWAITING_APPROVAL)
         if job.state in waiting and self.ledger.cancel_queued(job_id, reason):
-            self._notify_engine()
+            self._notify_engine(Change.JOBS)
             return JobState.CANCELLED
         if job.state in (JobState.QUEUED, JobState.RUNNING) and self.ledger.request_cancel(job_id, reason):
-            self._notify_engine()
+            self._notify_engine(Change.CANCEL)
             return JobState.RUNNING
         latest = self.get(job_id)
         if latest.state.is_final:
@@ -197,11 +209,11 @@ class Control:
 
     def pause(self, reason: str = "paused by hand") -> None:
         self.ledger.set_flag(PAUSED_FLAG, reason)
-        self._notify_engine()
+        self._notify_engine(Change.PAUSE)
 
     def resume(self) -> None:
         self.ledger.set_flag(PAUSED_FLAG, None)
-        self._notify_engine()
+        self._notify_engine(Change.PAUSE)
 
     def pause_state(self) -> PauseState:
         reason = self.ledger.get_flag(PAUSED_FLAG)

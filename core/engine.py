@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from core.control import Control
+from core.control import Change, Control
 from core.events import EngineChanged, EventBus, JobChanged, ServiceFailed, SharedStateChanged
 from core.jobs import Job, JobState, RunOutcome, utc_now
 from core.ledger import Ledger
@@ -105,8 +105,8 @@ class Engine:
         try:
             self.ledger = Ledger(self.paths.ledger_db, self.settings.ledger.synchronous)
             self.queue = JobQueue(self.paths.queue_db)
-            self.queue.bind(self._run_job)
-            self.control = Control(self.settings, self.ledger, self.queue, self.on_shared_change)
+            self.queue.bind(self._run_job, on_scheduled=self._wake_scheduler)
+            self.control = Control(self.settings, self.ledger, self.queue, self._on_local_change)
             self._recover()
             self._refresh_pause()
             self._listener = PokeListener(
@@ -174,6 +174,15 @@ class Engine:
 
     # -- reacting to the shared state ------------------------------------------
 
+    def _on_local_change(self, change: Change) -> None:
+        """This process changed the ledger: re-read only what changed."""
+        if change is Change.PAUSE:
+            self._refresh_pause()
+        elif change is Change.CANCEL:
+            self._apply_cancel_requests()
+        self.doorbell.ring()
+        self.bus.publish(SharedStateChanged())
+
     def on_shared_change(self) -> None:
         """Something (here or in another process) changed the ledger: look again."""
         self._refresh_pause()
@@ -209,6 +218,10 @@ class Engine:
                 run_control = self._running.get(job_id)
             if run_control is not None and not run_control.cancel_event.is_set():
                 run_control.cancel("cancelled by the user")
+
+    def _wake_scheduler(self) -> None:
+        if self._pool is not None:
+            self._pool.wake_scheduler()
 
     @property
     def paused(self) -> bool:
@@ -289,7 +302,6 @@ class Engine:
                 run_after.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             )
             self.queue.submit(job.id, job.priority, run_after)
-            self.doorbell.ring()
             self._publish(updated, f"retry in {delay:g}s")
             return
         updated = self.ledger.finish(job.id, outcome)

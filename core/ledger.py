@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome, utc_now
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -70,6 +70,8 @@ CREATE TABLE IF NOT EXISTS engine_state (
 """
 
 _SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
+# Writes return the changed row in the same statement instead of reading it again.
+_RETURNING_JOB = f" RETURNING {', '.join(JOB_COLUMNS)}"
 
 
 class LedgerError(Exception):
@@ -112,12 +114,26 @@ class Ledger:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
-        self._conn.execute("PRAGMA foreign_keys=ON")
         with self._write():
+            self._migrate_jobs_table()
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     self._conn.execute(statement)
             self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+
+    def _migrate_jobs_table(self) -> None:
+        """Bring an older ``jobs`` table to this schema, keeping every row (SQLite's
+        documented rebuild: create new, copy, drop old, rename)."""
+        existing = [row[1] for row in self._conn.execute("PRAGMA table_info(jobs)")]
+        if not existing or set(existing) == set(JOB_COLUMNS):
+            return
+        create_jobs = SCHEMA.split(";")[0].replace("IF NOT EXISTS jobs", "jobs_migrated")
+        self._conn.execute(create_jobs)
+        common = ", ".join(column for column in JOB_COLUMNS if column in existing)
+        self._conn.execute(f"INSERT INTO jobs_migrated ({common}) SELECT {common} FROM jobs")
+        self._conn.execute("DROP TABLE jobs")
+        self._conn.execute("ALTER TABLE jobs_migrated RENAME TO jobs")
 
     def close(self) -> None:
         with self._lock:
@@ -223,7 +239,7 @@ class Ledger:
             cursor = conn.execute(
                 "INSERT INTO jobs (workflow, prompt, source, cwd, trigger, state, max_attempts,"
                 " priority, created_at, parent_id, resume_session_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + _RETURNING_JOB,
                 (
                     new.workflow,
                     new.prompt,
@@ -238,10 +254,9 @@ class Ledger:
                     new.resume_session_id,
                 ),
             )
-            job_id = cursor.lastrowid
-            assert job_id is not None
-            self._event(conn, job_id, state, reason)
-        return self.require(job_id)
+            job = _single_job(cursor)
+            self._event(conn, job.id, state, reason)
+        return job
 
     def claim(self, job_id: int, owner_pid: int) -> Job | None:
         """queued -> running, counting the attempt; None when the job is not queued any more."""
@@ -250,15 +265,15 @@ class Ledger:
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
                 " finished_at = NULL, run_after = NULL, owner_pid = ?, claude_pid = NULL,"
                 " claude_started = NULL, cancel_requested = 0"
-                " WHERE id = ? AND state = 'queued'",
+                " WHERE id = ? AND state = 'queued'" + _RETURNING_JOB,
                 (utc_now(), owner_pid, job_id),
             )
-            if cursor.rowcount == 0:
+            rows = cursor.fetchall()
+            if not rows:
                 return None
-            row = conn.execute("SELECT attempts, max_attempts FROM jobs WHERE id = ?", (job_id,))
-            attempts, max_attempts = row.fetchone()
-            self._event(conn, job_id, "running", f"attempt {attempts} of {max_attempts} started")
-        return self.get(job_id)
+            job = Job.from_row(rows[0])
+            self._event(conn, job_id, "running", f"attempt {job.attempts} of {job.max_attempts} started")
+        return job
 
     def record_process(self, job_id: int, pid: int, started: float, transcript_path: str) -> None:
         with self._write() as conn:
@@ -272,13 +287,13 @@ class Ledger:
         """running -> a final state, with what the run reported."""
         reason = outcome.error or ("cancelled" if outcome.state is JobState.CANCELLED else "done")
         with self._write() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ?,"
                 " cost_usd = coalesce(?, cost_usd), input_tokens = coalesce(?, input_tokens),"
                 " output_tokens = coalesce(?, output_tokens), turns = coalesce(?, turns),"
                 " session_id = coalesce(?, session_id), answer = ?,"
                 " owner_pid = NULL, claude_pid = NULL, claude_started = NULL,"
-                " cancel_requested = 0 WHERE id = ?",
+                " cancel_requested = 0 WHERE id = ?" + _RETURNING_JOB,
                 (
                     str(outcome.state),
                     utc_now(),
@@ -293,20 +308,22 @@ class Ledger:
                     job_id,
                 ),
             )
+            job = _single_job(cursor)
             self._event(conn, job_id, str(outcome.state), reason)
-        return self.require(job_id)
+        return job
 
     def requeue(self, job_id: int, reason: str, run_after: str | None, refund_attempt: bool = False) -> Job:
         """running -> queued again (a retry, or a run the engine itself interrupted)."""
         with self._write() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "UPDATE jobs SET state = 'queued', run_after = ?, owner_pid = NULL,"
                 " claude_pid = NULL, claude_started = NULL, cancel_requested = 0,"
-                " attempts = attempts - ? WHERE id = ?",
+                " attempts = attempts - ? WHERE id = ?" + _RETURNING_JOB,
                 (run_after, 1 if refund_attempt else 0, job_id),
             )
+            job = _single_job(cursor)
             self._event(conn, job_id, "queued", reason)
-        return self.require(job_id)
+        return job
 
     def approve(self, job_id: int, reason: str) -> bool:
         """awaiting_approval -> queued."""
@@ -374,3 +391,11 @@ class Ledger:
         with self._write() as conn:
             state = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
             self._event(conn, job_id, state, reason)
+
+
+def _single_job(cursor: sqlite3.Cursor) -> Job:
+    """The row a RETURNING write gave back (read to the end, so the statement completes)."""
+    rows = cursor.fetchall()
+    if not rows:
+        raise LedgerError("the job vanished from the ledger while it was being changed")
+    return Job.from_row(rows[0])

@@ -8,12 +8,14 @@ queue from the ledger after any crash (SQLite storage deletes a task as it is ta
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from huey import SqliteHuey
-from huey.api import Task
+if TYPE_CHECKING:
+    from huey.api import Task
 
 RUN_JOB_TASK = "flowtui.run_job"
 
@@ -26,13 +28,18 @@ class JobQueue:
     def __init__(self, path: Path) -> None:
         # fsync off and no result store: the ledger is the durable record and results
         # are written there, so Huey only needs to be fast.
-        self.huey = SqliteHuey(name="flowtui", filename=str(path), results=False, utc=True, fsync=False)
+        self.huey = _sqlite_huey_class()(
+            name="flowtui", filename=str(path), results=False, utc=True, fsync=False
+        )
         self._handler: JobHandler | None = None
+        self._on_scheduled: Callable[[], None] | None = None
         self._run_job = self.huey.task(name=RUN_JOB_TASK)(self._dispatch)
 
-    def bind(self, handler: JobHandler) -> None:
-        """Set what runs a job; only the engine's process binds one."""
+    def bind(self, handler: JobHandler, on_scheduled: Callable[[], None] | None = None) -> None:
+        """Set what runs a job (only the engine's process binds one), and what to tell
+        when a delayed task is added, so the scheduler wakes for it."""
         self._handler = handler
+        self._on_scheduled = on_scheduled
 
     def _dispatch(self, job_id: int) -> None:
         if self._handler is None:
@@ -45,6 +52,8 @@ class JobQueue:
             # An aware datetime keeps its microseconds (Huey truncates naive local ones to
             # the second), and scheduling directly lets the scheduler see it at once.
             self.huey.add_schedule(self._run_job.s(job_id, priority=priority, eta=_aware(run_after)))
+            if self._on_scheduled is not None:
+                self._on_scheduled()
         else:
             self.huey.enqueue(self._run_job.s(job_id, priority=priority))
 
@@ -54,6 +63,8 @@ class JobQueue:
 
     def execute(self, task: Task) -> None:
         self.huey.execute(task)
+        if task.eta is not None and self._on_scheduled is not None:
+            self._on_scheduled()  # Huey moves a task that is not due yet to its schedule
 
     def promote_due(self) -> int:
         """Move delayed tasks whose time has come into the queue; returns how many."""
@@ -98,3 +109,20 @@ def quiet_huey_logger(handler: logging.Handler) -> None:
     logger = logging.getLogger("huey")
     logger.handlers[:] = [handler]
     logger.propagate = False
+
+
+def _sqlite_huey_class() -> Any:
+    """Import SqliteHuey without redis-py.
+
+    Huey's storage module imports redis-py whenever it is installed (about 0.3 s, a third
+    of a CLI command's start-up); the SQLite backend never uses it.
+    """
+    if "huey.storage" not in sys.modules and "redis" not in sys.modules:
+        sys.modules["redis"] = None  # type: ignore[assignment]  # `import redis` raises ImportError
+        try:
+            import huey.storage  # noqa: F401
+        finally:
+            del sys.modules["redis"]
+    from huey import SqliteHuey
+
+    return SqliteHuey

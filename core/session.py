@@ -65,5 +65,5 @@ class Session:
         """The shared state without an engine in this process (attached windows, snapshots)."""
         paths.ensure_data_dir()
         ledger = Ledger(paths.ledger_db, settings.ledger.synchronous)
-        control = Control(settings, ledger, JobQueue(paths.queue_db), lambda: poke(paths.wake_fifo))
+        control = Control(settings, ledger, JobQueue(paths.queue_db), lambda change: poke(paths.wake_fifo))
         return cls(control=control, bus=EventBus(), engine=None, holder=None)

@@ -37,6 +37,9 @@ class WorkerPool:
         self._is_paused = is_paused
         self._idle_seconds = idle_seconds
         self._stopping = threading.Event()
+        # The scheduler has its own bell: it only needs waking for delayed tasks, and
+        # waking it on every added job would cost each job a queue query.
+        self._scheduler_bell = Doorbell()
         self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
@@ -51,6 +54,7 @@ class WorkerPool:
         """Stop taking tasks and wait for the threads (the engine ends running jobs first)."""
         self._stopping.set()
         self._doorbell.ring()
+        self._scheduler_bell.ring()
         for thread in self._threads:
             thread.join(timeout)
 
@@ -73,15 +77,13 @@ class WorkerPool:
                 self._queue.execute(task)
             except Exception:
                 log.exception("task %s failed outside its job", task)
-            if task.eta is not None:
-                self._doorbell.ring()  # Huey may have moved an early task to its schedule
 
     def _schedule(self) -> None:
         """Promote delayed retries when due; sleeps until rung while nothing is scheduled."""
         # Huey's own scheduler ticks once a second; waking at the earliest eta keeps
         # retry delays exact to a few milliseconds.
         while not self._stopping.is_set():
-            seen = self._doorbell.generation
+            seen = self._scheduler_bell.generation
             try:
                 if self._queue.promote_due():
                     self._doorbell.ring()
@@ -89,7 +91,11 @@ class WorkerPool:
             except Exception:
                 log.exception("could not read the schedule; retrying")
                 next_due = SCHEDULE_TICK_SECONDS
-            self._doorbell.wait(seen, self._schedule_timeout(next_due))
+            self._scheduler_bell.wait(seen, self._schedule_timeout(next_due))
+
+    def wake_scheduler(self) -> None:
+        """A delayed task was added: the scheduler re-reads when the next one is due."""
+        self._scheduler_bell.ring()
 
     def _schedule_timeout(self, next_due: float | None) -> float:
         if next_due is None:
