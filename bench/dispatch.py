@@ -211,7 +211,7 @@ def run_ours(
         paths.ensure_data_dir()
         ledger = Ledger(paths.ledger_db, settings.ledger.synchronous)
         queue = JobQueue(paths.queue_db)
-        control = Control(settings, ledger, queue, lambda: poke(paths.wake_fifo))
+        control = Control(settings, ledger, queue, lambda change: poke(paths.wake_fifo))
         try:
 
             def submit(token: str) -> None:
