@@ -12,7 +12,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -129,6 +129,9 @@ def jobs(app: AppContext, states: tuple[str, ...], limit: int | None, as_json: b
         if as_json:
             click.echo(json.dumps([job.to_dict() for job in found], indent=2))
         else:
+            pause = control.pause_state()
+            if pause.paused:
+                click.echo(f"queue {pause.describe()}")
             click.echo(format_job_table(found))
 
 
@@ -149,6 +152,50 @@ def show(app: AppContext, job_id: int, as_json: bool) -> None:
             click.echo(json.dumps(data, indent=2))
         else:
             click.echo(format_job_detail(job, events))
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing while the job runs; end when it ends.")
+@click.option("--raw", is_flag=True, help="The stream-json lines as Claude printed them.")
+@click.option("--attempt", type=click.IntRange(min=1), help="Only this attempt (default: all).")
+@click.pass_obj
+def logs(app: AppContext, job_id: int, follow: bool, raw: bool, attempt: int | None) -> None:
+    """A job's Claude output: text as it streamed, tool calls, retries and the cost."""
+    from core.follow import print_logs
+
+    def write(text: str) -> None:
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    with open_control(app) as control:
+        job = control.get(job_id)
+        if attempt is not None and attempt > max(job.attempts, 1):
+            fail(f"job #{job_id} has had {job.attempts} attempt(s): pick --attempt 1..{max(job.attempts, 1)}")
+        if job.attempts == 0 and not follow:
+            click.echo(
+                f"job #{job_id} has not started yet ({job.state}): use --follow to wait for it", err=True
+            )
+            return
+        with suppress(KeyboardInterrupt):
+            print_logs(control, app.paths, job_id, write, raw=raw, follow=follow, attempt=attempt)
+
+
+@cli.command()
+@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True, help="How many days back.")
+@click.option("--json", "as_json", is_flag=True, help="Per day, workflow and source, as JSON.")
+@click.pass_obj
+def stats(app: AppContext, days: int, as_json: bool) -> None:
+    """Cost, tokens, jobs and failures per day, per workflow and per source."""
+    from core.stats import format_stats
+
+    with open_control(app) as control:
+        collected = control.ledger.stats(days)
+        if as_json:
+            click.echo(json.dumps(collected.to_dict(), indent=2))
+        else:
+            click.echo(format_stats(collected))
 
 
 @cli.command()

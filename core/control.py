@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from core.jobs import Job, JobSource, JobState, parse_time
+from core.clock import parse_time
+from core.jobs import Job, JobSource, JobState
 from core.ledger import Ledger, LedgerError, NewJob
 from core.prompts import base_values, render_prompt
 from core.queue import JobQueue
 from core.settings import ConfigError, Settings
 
 PAUSED_FLAG = "paused"
+PAUSED_UNTIL_FLAG = "paused_until"
 
 
 class Change(Enum):
@@ -39,6 +41,16 @@ class InputError(Exception):
 class PauseState:
     paused: bool
     reason: str | None
+    until: str | None = None
+    """When the engine resumes by itself (a limit's reset, the budget's new day), UTC ISO."""
+
+    def describe(self) -> str:
+        if not self.paused:
+            return "running"
+        if self.until:
+            local = parse_time(self.until).astimezone()
+            return f"paused: {self.reason} (resumes by itself at {local:%H:%M})"
+        return f"paused: {self.reason}"
 
 
 class Control:
@@ -207,17 +219,21 @@ class Control:
             raise InputError(f"job #{job_id} already {latest.state}: nothing to cancel")
         raise InputError(f"job #{job_id} changed state while cancelling: try again")
 
-    def pause(self, reason: str = "paused by hand") -> None:
+    def pause(self, reason: str = "paused by hand", until: str | None = None) -> None:
+        """Stop taking jobs; with ``until`` (UTC ISO) the engine resumes by itself then."""
+        self.ledger.set_flag(PAUSED_UNTIL_FLAG, until)
         self.ledger.set_flag(PAUSED_FLAG, reason)
         self._notify_engine(Change.PAUSE)
 
     def resume(self) -> None:
         self.ledger.set_flag(PAUSED_FLAG, None)
+        self.ledger.set_flag(PAUSED_UNTIL_FLAG, None)
         self._notify_engine(Change.PAUSE)
 
     def pause_state(self) -> PauseState:
         reason = self.ledger.get_flag(PAUSED_FLAG)
-        return PauseState(paused=reason is not None, reason=reason)
+        until = self.ledger.get_flag(PAUSED_UNTIL_FLAG) if reason is not None else None
+        return PauseState(paused=reason is not None, reason=reason, until=until)
 
     def resubmit_all_queued(self) -> int:
         """Put every queued job of the ledger into the (empty) queue, delays kept."""

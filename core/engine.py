@@ -15,10 +15,14 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from core.budget import queue_budget, workflow_budget
+from core.claude_events import ClaudeEvent
+from core.clock import next_local_midnight, parse_time, to_iso
 from core.control import Change, Control
-from core.events import EngineChanged, EventBus, JobChanged, ServiceFailed, SharedStateChanged
-from core.jobs import Job, JobState, RunOutcome, utc_now
+from core.events import EngineChanged, EventBus, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
+from core.jobs import Job, JobState, RunOutcome
 from core.ledger import Ledger
+from core.limits import LimitHit
 from core.lock import EngineLock
 from core.paths import Paths
 from core.procs import end_leftover
@@ -89,6 +93,8 @@ class Engine:
         self._running: dict[int, RunControl] = {}
         self._running_lock = threading.Lock()
         self._paused = False
+        self._paused_until: str | None = None
+        self._resume_timer: threading.Timer | None = None
         self._stopping = False
         self.ledger: Ledger | None = None
         self.queue: JobQueue | None = None
@@ -146,6 +152,8 @@ class Engine:
             except Exception:
                 log.exception("service %s failed to stop", service.name)
         self._started_services.clear()
+        if self._resume_timer is not None:
+            self._resume_timer.cancel()
         with self._running_lock:
             controls = list(self._running.values())
         for run_control in controls:
@@ -207,9 +215,30 @@ class Engine:
     def _refresh_pause(self) -> None:
         assert self.control is not None
         state = self.control.pause_state()
-        if state.paused != self._paused:
+        if state.paused != self._paused or state.until != self._paused_until:
             self._paused = state.paused
+            self._paused_until = state.until
+            self._arm_auto_resume(state.until)
             self.bus.publish(EngineChanged(paused=state.paused, reason=state.reason))
+
+    def _arm_auto_resume(self, until: str | None) -> None:
+        """A pause with an end (a limit's reset, the next budget day) ends by itself."""
+        if self._resume_timer is not None:
+            self._resume_timer.cancel()
+            self._resume_timer = None
+        if until is None or self._stopping:
+            return
+        delay = max(0.0, (parse_time(until) - datetime.now(UTC)).total_seconds())
+        self._resume_timer = threading.Timer(delay, self._auto_resume, args=(until,))
+        self._resume_timer.daemon = True
+        self._resume_timer.start()
+
+    def _auto_resume(self, until: str) -> None:
+        assert self.control is not None
+        state = self.control.pause_state()
+        if state.paused and state.until == until:
+            log.info("resuming by itself after: %s", state.reason)
+            self.control.resume()
 
     def _apply_cancel_requests(self) -> None:
         assert self.ledger is not None
@@ -235,6 +264,8 @@ class Engine:
         if self._stopping or self._paused:
             # Taken from the queue just as the engine paused or stopped: leave it queued.
             self._requeue_untouched(job_id)
+            return
+        if self._over_workflow_budget(job_id):
             return
         job = self.ledger.claim(job_id, os.getpid())
         if job is None:
@@ -283,7 +314,10 @@ class Engine:
             assert self.ledger is not None
             self.ledger.note(job.id, text)
 
-        return self.runner.run(request, run_control, on_spawn, on_note)
+        def on_events(events: list[ClaudeEvent]) -> None:
+            self.bus.publish(JobOutput(job_id=job.id, attempt=job.attempts, events=events))
+
+        return self.runner.run(request, run_control, on_spawn, on_note, on_events)
 
     def _record(self, job: Job, outcome: RunOutcome, run_control: RunControl) -> None:
         assert self.ledger is not None and self.queue is not None
@@ -292,20 +326,56 @@ class Engine:
                 job.id, "interrupted by engine stop; will run again", None, refund_attempt=True
             )
             self._publish(updated, "interrupted by engine stop")
-            return
-        if outcome.state is JobState.FAILED and outcome.retryable and job.attempts < job.max_attempts:
+        elif outcome.limit is not None:
+            self._hit_limit(job, outcome, outcome.limit)
+        elif outcome.state is JobState.FAILED and outcome.retryable and job.attempts < job.max_attempts:
             delay = _retry_delay(self.settings, job)
             run_after = datetime.now(UTC) + timedelta(seconds=delay)
             updated = self.ledger.requeue(
                 job.id,
                 f"attempt {job.attempts} failed: {outcome.error}; retry in {delay:g}s",
-                run_after.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                to_iso(run_after),
+                outcome=outcome,
             )
             self.queue.submit(job.id, job.priority, run_after)
             self._publish(updated, f"retry in {delay:g}s")
-            return
-        updated = self.ledger.finish(job.id, outcome)
-        self._publish(updated, outcome.error or str(outcome.state))
+        else:
+            updated = self.ledger.finish(job.id, outcome)
+            self._publish(updated, outcome.error or str(outcome.state))
+        self._check_queue_budget()
+
+    def _hit_limit(self, job: Job, outcome: RunOutcome, limit: LimitHit) -> None:
+        """Not the job's fault: it waits in the queue (no attempt spent) and the queue pauses."""
+        assert self.ledger is not None and self.queue is not None and self.control is not None
+        until = to_iso(limit.until)
+        local = limit.until.astimezone()
+        reason = f"{limit.kind} until {local:%H:%M}" + ("" if limit.reset_known else " (reset time unknown)")
+        updated = self.ledger.requeue(
+            job.id, f"{reason}: {outcome.error}; will run again", None, refund_attempt=True, outcome=outcome
+        )
+        self.queue.submit(job.id, job.priority)
+        self.control.pause(reason, until=until)
+        self._publish(updated, reason)
+
+    def _check_queue_budget(self) -> None:
+        assert self.ledger is not None and self.control is not None
+        budget = queue_budget(self.ledger, self.settings)
+        if budget is not None and budget.reached and not self._paused:
+            self.control.pause(budget.reason(), until=to_iso(next_local_midnight()))
+
+    def _over_workflow_budget(self, job_id: int) -> bool:
+        """A job of a workflow past its own daily budget waits for tomorrow."""
+        assert self.ledger is not None and self.queue is not None
+        job = self.ledger.get(job_id)
+        if job is None or job.state is not JobState.QUEUED:
+            return False
+        budget = workflow_budget(self.ledger, self.settings, job.workflow)
+        if budget is None or not budget.reached:
+            return False
+        tomorrow = next_local_midnight()
+        if self.ledger.defer(job_id, to_iso(tomorrow), f"waits for tomorrow: {budget.reason(job.workflow)}"):
+            self.queue.submit(job_id, job.priority, tomorrow)
+        return True
 
     def _requeue_untouched(self, job_id: int) -> None:
         assert self.ledger is not None and self.queue is not None
@@ -329,6 +399,3 @@ def _eta(job: Job) -> datetime | None:
     if not job.run_after:
         return None
     return datetime.fromisoformat(job.run_after.replace("Z", "+00:00"))
-
-
-__all__ = ["Engine", "utc_now"]

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.claude_events import ClaudeEvent
 from core.jobs import Job
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,15 @@ class JobChanged:
 
     job: Job
     reason: str
+
+
+@dataclass(frozen=True)
+class JobOutput:
+    """What Claude printed for a running job since the last batch (one read from its pipe)."""
+
+    job_id: int
+    attempt: int
+    events: list[ClaudeEvent]
 
 
 @dataclass(frozen=True)
@@ -45,7 +55,7 @@ class ServiceFailed:
     reason: str
 
 
-Event = JobChanged | EngineChanged | SharedStateChanged | ServiceFailed
+Event = JobChanged | JobOutput | EngineChanged | SharedStateChanged | ServiceFailed
 Subscriber = Callable[[Event], None]
 
 

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from core.clock import parse_time, utc_now
+
+if TYPE_CHECKING:
+    from core.limits import LimitHit
+
+__all__ = ["Job", "JobEvent", "JobSource", "JobState", "RunOutcome", "parse_time", "utc_now"]
 
 
 class JobState(StrEnum):
@@ -91,6 +97,7 @@ class JobEvent:
     at: str
     state: str
     reason: str
+    cost_usd: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -110,12 +117,5 @@ class RunOutcome:
     session_id: str | None = None
     answer: str | None = None
     retryable: bool = False
-
-
-def utc_now() -> str:
-    """Timestamps are ISO 8601 UTC with milliseconds: sortable and readable in sqlite3."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    limit: LimitHit | None = None
+    """Set when the account's usage or rate limit was hit: requeue without an attempt, pause."""

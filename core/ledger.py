@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome, utc_now
+from core.clock import utc_now
+from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome
+from core.stats import Stats, collect_stats
 
 SCHEMA_VERSION = 2
 
@@ -59,7 +61,8 @@ CREATE TABLE IF NOT EXISTS job_events (
     job_id  INTEGER NOT NULL REFERENCES jobs(id),
     at      TEXT    NOT NULL,
     state   TEXT    NOT NULL,
-    reason  TEXT    NOT NULL
+    reason  TEXT    NOT NULL,
+    cost_usd REAL
 );
 CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events (job_id, id);
 CREATE TABLE IF NOT EXISTS engine_state (
@@ -125,6 +128,9 @@ class Ledger:
     def _migrate_jobs_table(self) -> None:
         """Bring an older ``jobs`` table to this schema, keeping every row (SQLite's
         documented rebuild: create new, copy, drop old, rename)."""
+        event_columns = [row[1] for row in self._conn.execute("PRAGMA table_info(job_events)")]
+        if event_columns and "cost_usd" not in event_columns:
+            self._conn.execute("ALTER TABLE job_events ADD COLUMN cost_usd REAL")
         existing = [row[1] for row in self._conn.execute("PRAGMA table_info(jobs)")]
         if not existing or set(existing) == set(JOB_COLUMNS):
             return
@@ -152,10 +158,13 @@ class Ledger:
             else:
                 self._conn.execute("COMMIT")
 
-    def _event(self, conn: sqlite3.Connection, job_id: int, state: str, reason: str) -> None:
+    def _event(
+        self, conn: sqlite3.Connection, job_id: int, state: str, reason: str, cost_usd: float | None = None
+    ) -> None:
+        """A history line; the one ending an attempt carries that attempt's cost (for budgets)."""
         conn.execute(
-            "INSERT INTO job_events (job_id, at, state, reason) VALUES (?, ?, ?, ?)",
-            (job_id, utc_now(), state, reason),
+            "INSERT INTO job_events (job_id, at, state, reason, cost_usd) VALUES (?, ?, ?, ?, ?)",
+            (job_id, utc_now(), state, reason, cost_usd),
         )
 
     # -- reading ---------------------------------------------------------------
@@ -189,7 +198,7 @@ class Ledger:
     def events(self, job_id: int) -> list[JobEvent]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, job_id, at, state, reason FROM job_events WHERE job_id = ? ORDER BY id",
+                "SELECT id, job_id, at, state, reason, cost_usd FROM job_events WHERE job_id = ? ORDER BY id",
                 (job_id,),
             ).fetchall()
         return [JobEvent(**dict(row)) for row in rows]
@@ -206,6 +215,10 @@ class Ledger:
                 "SELECT id FROM jobs WHERE state = 'running' AND cancel_requested = 1"
             ).fetchall()
         return [row[0] for row in rows]
+
+    def stats(self, days: int) -> Stats:
+        with self._lock:
+            return collect_stats(self._conn, days)
 
     def integrity_problems(self) -> list[str]:
         with self._lock:
@@ -289,7 +302,7 @@ class Ledger:
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ?,"
-                " cost_usd = coalesce(?, cost_usd), input_tokens = coalesce(?, input_tokens),"
+                " cost_usd = coalesce(cost_usd + ?, ?, cost_usd), input_tokens = coalesce(?, input_tokens),"
                 " output_tokens = coalesce(?, output_tokens), turns = coalesce(?, turns),"
                 " session_id = coalesce(?, session_id), answer = ?,"
                 " owner_pid = NULL, claude_pid = NULL, claude_started = NULL,"
@@ -300,6 +313,7 @@ class Ledger:
                     outcome.exit_code,
                     outcome.error,
                     outcome.cost_usd,
+                    outcome.cost_usd,
                     outcome.input_tokens,
                     outcome.output_tokens,
                     outcome.turns,
@@ -309,21 +323,62 @@ class Ledger:
                 ),
             )
             job = _single_job(cursor)
-            self._event(conn, job_id, str(outcome.state), reason)
+            self._event(conn, job_id, str(outcome.state), reason, outcome.cost_usd)
         return job
 
-    def requeue(self, job_id: int, reason: str, run_after: str | None, refund_attempt: bool = False) -> Job:
-        """running -> queued again (a retry, or a run the engine itself interrupted)."""
+    def requeue(
+        self,
+        job_id: int,
+        reason: str,
+        run_after: str | None,
+        refund_attempt: bool = False,
+        outcome: RunOutcome | None = None,
+    ) -> Job:
+        """running -> queued again (a retry, or a run the engine itself interrupted); what the
+        ended attempt reported (cost, session, error) is kept."""
+        cost = outcome.cost_usd if outcome else None
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE jobs SET state = 'queued', run_after = ?, owner_pid = NULL,"
                 " claude_pid = NULL, claude_started = NULL, cancel_requested = 0,"
-                " attempts = attempts - ? WHERE id = ?" + _RETURNING_JOB,
-                (run_after, 1 if refund_attempt else 0, job_id),
+                " attempts = attempts - ?, cost_usd = coalesce(cost_usd + ?, ?, cost_usd),"
+                " error = coalesce(?, error), session_id = coalesce(?, session_id)"
+                " WHERE id = ?" + _RETURNING_JOB,
+                (
+                    run_after,
+                    1 if refund_attempt else 0,
+                    cost,
+                    cost,
+                    outcome.error if outcome else None,
+                    outcome.session_id if outcome else None,
+                    job_id,
+                ),
             )
             job = _single_job(cursor)
-            self._event(conn, job_id, "queued", reason)
+            self._event(conn, job_id, "queued", reason, cost)
         return job
+
+    def defer(self, job_id: int, run_after: str, reason: str) -> bool:
+        """A queued job waits until ``run_after`` (a workflow over its budget)."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET run_after = ? WHERE id = ? AND state = 'queued'", (run_after, job_id)
+            )
+            if cursor.rowcount:
+                self._event(conn, job_id, "queued", reason)
+            return bool(cursor.rowcount)
+
+    def spent_since(self, since_utc: str, workflow: str | None = None) -> float:
+        """Recorded cost of attempts that ended at or after ``since_utc``."""
+        query = "SELECT coalesce(sum(e.cost_usd), 0) FROM job_events e"
+        params: list[object] = [since_utc]
+        if workflow is not None:
+            query += " JOIN jobs j ON j.id = e.job_id WHERE e.at >= ? AND j.workflow = ?"
+            params.append(workflow)
+        else:
+            query += " WHERE e.at >= ?"
+        with self._lock:
+            return float(self._conn.execute(query, params).fetchone()[0])
 
     def approve(self, job_id: int, reason: str) -> bool:
         """awaiting_approval -> queued."""

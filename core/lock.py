@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.jobs import utc_now
+from core.clock import utc_now
 
 
 class EngineBusy(Exception):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.jobs import Job, JobEvent, JobState, parse_time
+from core.clock import parse_time
+from core.jobs import Job, JobEvent, JobState
 
 STATE_SYMBOLS = {
     JobState.AWAITING_APPROVAL: "?",

@@ -12,12 +12,15 @@ import os
 import shlex
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from core.claude_events import ClaudeEvent, Finished, Skipped, parse_event
 from core.jobs import JobState, RunOutcome
+from core.limits import detect_limit
 from core.procs import end_process_group, process_start_time
 from core.settings import WorkflowSettings
 from core.stream import LineReader, ResultLine, StrayLine, Tick, decode_line
@@ -36,19 +39,35 @@ class RunRequest:
     transcript: Path
     resume_session: str | None = None
 
+    @property
+    def timeout_seconds(self) -> float:
+        return self.workflow.timeout_minutes * 60
+
+    @property
+    def silence_seconds(self) -> float:
+        return self.workflow.silence_minutes * 60
+
 
 @dataclass
 class RunControl:
-    """Lets another thread cancel a run; carries the reason into the outcome."""
+    """Lets another thread end a run; carries the reason into the outcome."""
 
     cancel_event: threading.Event = field(default_factory=threading.Event)
     reason: str = "cancelled"
     interrupted: bool = False  # the engine is stopping: requeue instead of cancelling
+    timed_out: bool = False  # a time limit ended it: the job fails (and may be retried)
 
     def cancel(self, reason: str, interrupted: bool = False) -> None:
+        if self.cancel_event.is_set():
+            return  # the first reason wins
         self.reason = reason
         self.interrupted = interrupted
         self.cancel_event.set()
+
+    def time_out(self, reason: str) -> None:
+        if not self.cancel_event.is_set():
+            self.timed_out = True
+            self.cancel(reason)
 
 
 def build_argv(command: str, request: RunRequest) -> list[str]:
@@ -73,7 +92,10 @@ def build_argv(command: str, request: RunRequest) -> list[str]:
 
 SpawnCallback = Callable[[int, float], None]
 NoteCallback = Callable[[str], None]
-EventCallback = Callable[[dict[str, Any]], None]
+EventCallback = Callable[[list[ClaudeEvent]], None]
+"""Receives parsed events in batches (one per read from the pipe, at most EVENT_BATCH)."""
+
+EVENT_BATCH = 256
 
 
 class ClaudeRunner:
@@ -136,7 +158,7 @@ class ClaudeRunner:
             started = process_start_time(process.pid) or 0.0
             on_spawn(process.pid, started)
             assert process.stdout is not None
-            watcher = _Watcher(process, control, self.kill_grace_seconds)
+            watcher = _Watcher(process, control, self.kill_grace_seconds, request)
             result = self._read(process.stdout, transcript, watcher, on_note, on_event)
             exit_code = process.wait()
             watcher.finish()
@@ -152,40 +174,71 @@ class ClaudeRunner:
     ) -> ResultLine | None:
         result: ResultLine | None = None
         stray_count = 0
+        batch: list[ClaudeEvent] = []
+
+        def flush() -> None:
+            # Lines reach the transcript file once per read from the pipe, as they arrive;
+            # subscribers get the same moment's events as one batch.
+            transcript.flush()
+            if batch and on_event is not None:
+                on_event(batch.copy())
+            batch.clear()
+
         for item in LineReader(stdout.fileno(), self.max_line_bytes):
             if isinstance(item, Tick):
-                watcher.check()
+                flush()
+                watcher.check(output_seen=not item.idle)
                 continue
             decoded = item if isinstance(item, StrayLine) else decode_line(item)
             if isinstance(decoded, StrayLine):
                 stray_count += 1
                 _write_stray(transcript, decoded)
+                batch.append(Skipped(reason=decoded.reason, excerpt=decoded.excerpt))
                 if stray_count <= MAX_STRAY_NOTES:
                     on_note(f"{decoded.reason}: {decoded.excerpt[:80]!r}")
                 continue
             assert isinstance(item, bytes)
             transcript.write(item.rstrip(b"\r\n") + b"\n")
-            transcript.flush()
-            if decoded.get("type") == "result":
-                result = ResultLine.from_event(decoded)
-            if on_event is not None:
-                on_event(decoded)
-            watcher.check()
+            events = parse_event(decoded)
+            for event in events:
+                if isinstance(event, Finished):
+                    result = event.result
+            batch.extend(events)
+            if len(batch) >= EVENT_BATCH:
+                flush()
+        flush()
         if stray_count > MAX_STRAY_NOTES:
             on_note(f"{stray_count} stray lines skipped in all (see the transcript)")
         return result
 
 
 class _Watcher:
-    """Ends the process group when the run is cancelled."""
+    """Ends the process group when the run is cancelled or runs out of time."""
 
-    def __init__(self, process: subprocess.Popen[bytes], control: RunControl, grace: float) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], control: RunControl, grace: float, request: RunRequest
+    ) -> None:
         self._process = process
         self._control = control
         self._grace = grace
         self._ending: threading.Thread | None = None
+        self._started = time.monotonic()
+        self._last_output = self._started
+        self._timeout = request.timeout_seconds
+        self._silence = request.silence_seconds
 
-    def check(self) -> None:
+    def check(self, output_seen: bool = False) -> None:
+        now = time.monotonic()
+        if output_seen:
+            self._last_output = now
+        if now - self._started > self._timeout:
+            self._control.time_out(
+                f"timed out: the run took longer than the workflow's {format_minutes(self._timeout)} limit"
+            )
+        elif now - self._last_output > self._silence:
+            self._control.time_out(
+                f"timed out: no output for {format_minutes(self._silence)} (the workflow's silence limit)"
+            )
         if self._control.cancel_event.is_set() and self._ending is None:
             # End the group from a helper thread so this one keeps draining the pipe.
             self._ending = threading.Thread(
@@ -194,7 +247,8 @@ class _Watcher:
             self._ending.start()
 
     def finish(self) -> None:
-        self.check()
+        if self._control.cancel_event.is_set() and self._ending is None:
+            self.check()
         if self._ending is not None:
             self._ending.join()
         else:
@@ -212,13 +266,23 @@ def _config_failure(message: str) -> RunOutcome:
     return RunOutcome(state=JobState.FAILED, error=message, retryable=False)
 
 
+def format_minutes(seconds: float) -> str:
+    minutes = seconds / 60
+    if minutes >= 1 and minutes == int(minutes):
+        return f"{int(minutes)} min"
+    return f"{seconds:g} s"
+
+
 def _outcome(result: ResultLine | None, exit_code: int, control: RunControl, stderr_path: Path) -> RunOutcome:
+    session_id = result.session_id if result else None
+    if control.timed_out:
+        error = control.reason
+        return RunOutcome(
+            JobState.FAILED, error=error, exit_code=exit_code, session_id=session_id, retryable=True
+        )
     if control.cancel_event.is_set():
         return RunOutcome(
-            state=JobState.CANCELLED,
-            error=control.reason,
-            exit_code=exit_code,
-            session_id=result.session_id if result else None,
+            JobState.CANCELLED, error=control.reason, exit_code=exit_code, session_id=session_id
         )
     if result is None:
         detail = _last_line(stderr_path)
@@ -229,24 +293,27 @@ def _outcome(result: ResultLine | None, exit_code: int, control: RunControl, std
             exit_code=exit_code,
             retryable=True,
         )
-    fields = {
-        "exit_code": exit_code,
-        "cost_usd": result.cost_usd,
-        "input_tokens": result.input_tokens,
-        "output_tokens": result.output_tokens,
-        "turns": result.turns,
-        "session_id": result.session_id,
-        "answer": result.answer,
-    }
+    reported = RunOutcome(
+        state=JobState.SUCCEEDED,
+        exit_code=exit_code,
+        cost_usd=result.cost_usd,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+        turns=result.turns,
+        session_id=result.session_id,
+        answer=result.answer,
+    )
     if exit_code == 0 and not result.is_error:
-        return RunOutcome(state=JobState.SUCCEEDED, **fields)  # type: ignore[arg-type]
+        return reported
     summary = (result.answer or result.subtype or "error").strip().splitlines()
     error = summary[0][:300] if summary else "error"
     if exit_code != 0:
         error = f"{error} (exit code {exit_code})"
+    limit = detect_limit(result)
     status = result.api_error_status
-    retryable = status is None or status >= 500 or status in (408, 409, 429)
-    return RunOutcome(state=JobState.FAILED, error=error, retryable=retryable, **fields)  # type: ignore[arg-type]
+    # A 4xx other than a limit will not get better by retrying.
+    retryable = limit is not None or status is None or status >= 500 or status in (408, 409)
+    return replace(reported, state=JobState.FAILED, error=error, retryable=retryable, limit=limit)
 
 
 def _last_line(path: Path) -> str:

@@ -24,7 +24,10 @@ class StrayLine:
 
 @dataclass(frozen=True)
 class Tick:
-    """No complete line arrived within the poll interval (lets the reader check for cancels)."""
+    """Nothing more to read right now: a good moment to flush, check cancels and timeouts."""
+
+    idle: bool
+    """True when the poll interval passed with no bytes at all."""
 
 
 class LineReader:
@@ -42,7 +45,7 @@ class LineReader:
         while not self.eof:
             readable, _, _ = select.select([self._fd], [], [], self._poll)
             if not readable:
-                yield Tick()
+                yield Tick(idle=True)
                 continue
             chunk = os.read(self._fd, 65536)
             if not chunk:
@@ -52,6 +55,7 @@ class LineReader:
                 self._buffer.clear()
                 return
             yield from self._split(chunk)
+            yield Tick(idle=False)
 
     def _split(self, chunk: bytes) -> Iterator[bytes | StrayLine]:
         start = 0

@@ -12,8 +12,9 @@ import pytest
 from enginekit import home_paths, is_gone, running_engine, settings_from, wait_for, wait_job
 from fakeclaude import ok_script, result_line, write_script
 
+from core.clock import parse_time
 from core.engine import Engine
-from core.jobs import JobState, parse_time
+from core.jobs import JobState
 from core.ledger import Ledger, NewJob
 from core.lock import EngineBusy
 from core.procs import process_start_time

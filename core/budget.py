@@ -1,0 +1,42 @@
+"""Daily spending limits: the whole queue's (``[budget] daily_usd``) and each workflow's.
+
+Days are the user's local days; spend is the recorded cost of attempts that ended today.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.clock import local_day_start, to_iso
+from core.ledger import Ledger
+from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    spent_usd: float
+    limit_usd: float
+
+    @property
+    def reached(self) -> bool:
+        return self.spent_usd >= self.limit_usd
+
+    def reason(self, scope: str = "budget") -> str:
+        return f"{scope}: ${self.spent_usd:.2f} of ${self.limit_usd:.2f} spent today"
+
+
+def queue_budget(ledger: Ledger, settings: Settings, now: datetime | None = None) -> BudgetState | None:
+    limit = settings.budget.daily_usd
+    if limit is None:
+        return None
+    return BudgetState(ledger.spent_since(to_iso(local_day_start(now))), limit)
+
+
+def workflow_budget(
+    ledger: Ledger, settings: Settings, workflow: str, now: datetime | None = None
+) -> BudgetState | None:
+    limit = settings.workflows[workflow].daily_usd if workflow in settings.workflows else None
+    if limit is None:
+        return None
+    return BudgetState(ledger.spent_since(to_iso(local_day_start(now)), workflow), limit)
