@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
+from core.cli_telegram import notifications, telegram
 from core.control import Control, InputError
 from core.jobs import JobState
 from core.ledger import Ledger
@@ -281,6 +282,10 @@ def doctor(app: AppContext) -> None:
     for check in checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
     sys.exit(0 if all(check.ok for check in checks) else 1)
+
+
+cli.add_command(telegram)
+cli.add_command(notifications)
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -11,7 +10,7 @@ from core.claude_events import parse_event
 from core.control import Control
 from core.jobs import Job
 from core.paths import Paths
-from core.transcript import TranscriptRenderer
+from core.transcript import TranscriptRenderer, decode_transcript_line
 
 FOLLOW_POLL_SECONDS = 0.1
 
@@ -52,17 +51,7 @@ def _render_lines(lines: Iterator[bytes], renderer: TranscriptRenderer, raw: boo
         if raw:
             parts.append(line.decode("utf-8", "replace") + "\n")
             continue
-        try:
-            value = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            value = {
-                "type": "flowtui",
-                "subtype": "stray_line",
-                "reason": "unreadable transcript line",
-                "excerpt": line[:80].decode("utf-8", "replace"),
-            }
-        if isinstance(value, dict):
-            parts.append(renderer.feed_all(parse_event(value)))
+        parts.append(renderer.feed_all(parse_event(decode_transcript_line(line))))
     return "".join(parts)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from core.claude_events import (
     ApiRetry,
@@ -113,26 +114,28 @@ def _finished_line(event: Finished) -> str:
     return f"✓ done {details}".rstrip()
 
 
-def read_transcript_lines(path: Path) -> Iterator[dict[str, object]]:
-    """The JSON objects of a transcript; a damaged line becomes a skipped-line record."""
-    with open(path, "rb") as handle:
-        for raw in handle:
-            try:
-                value = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                value = {
-                    "type": "flowtui",
-                    "subtype": "stray_line",
-                    "reason": "unreadable transcript line",
-                    "excerpt": raw[:80].decode("utf-8", "replace"),
-                }
-            if isinstance(value, dict):
-                yield value
+def decode_transcript_line(raw: bytes) -> dict[str, Any]:
+    """One transcript line; a damaged one becomes a skipped-line record instead of an error."""
+    try:
+        value = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        value = None
+    if isinstance(value, dict):
+        return value
+    excerpt = raw.strip()[:80].decode("utf-8", "replace")
+    return {
+        "type": "flowtui",
+        "subtype": "stray_line",
+        "reason": "unreadable transcript line",
+        "excerpt": excerpt,
+    }
 
 
 def transcript_events(path: Path) -> Iterator[ClaudeEvent]:
-    for line in read_transcript_lines(path):
-        yield from parse_event(line)
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if raw.strip():
+                yield from parse_event(decode_transcript_line(raw))
 
 
 def render_transcript(path: Path) -> str:

@@ -102,6 +102,10 @@ def test_served_job_runs_and_show_json_has_fields_events_and_answer(
         (("add",), ("Missing argument 'PROMPT'",)),
         (("jobs", "--state", "sleeping"), ("'sleeping' is not one of",)),
         (("frobnicate",), ("No such command 'frobnicate'",)),
+        (("logs", "99"), ("no job #99",)),
+        (("followup", "99", "more"), ("no job #99",)),
+        (("approve", "x1"), ("bad job id 'x1'",)),
+        (("stats", "--days", "0"), ("0 is not in the range x>=1",)),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -116,6 +120,16 @@ def test_bad_config_exits_2_and_writes_nothing(flowtui: Flowtui) -> None:
     done = flowtui.run("add", "x")
     assert_one_line_error(done, str(flowtui.home / "config.toml"), "[engine] workerz: unknown key")
     assert sorted(path.name for path in flowtui.home.iterdir()) == ["config.toml"]
+
+
+def test_logs_followup_and_approval_rules(flowtui: Flowtui, tmp_path: Path) -> None:
+    job_id = flowtui.ok("add", "later", "--cwd", str(tmp_path)).strip()
+    done = flowtui.run("logs", job_id)
+    assert done.returncode == 0 and "has not started yet (queued): use --follow to wait for it" in done.stderr
+    assert_one_line_error(flowtui.run("logs", job_id, "--attempt", "3"), "pick --attempt 1..1")
+    assert_one_line_error(flowtui.run("followup", job_id, "more"), "no Claude session to continue")
+    assert_one_line_error(flowtui.run("approve", job_id), "only a job awaiting approval can be approved")
+    assert_one_line_error(flowtui.run("deny", job_id), "only a job awaiting approval can be denied")
 
 
 def test_retry_queues_a_linked_new_job_and_cancel_rules(flowtui: Flowtui, tmp_path: Path) -> None:
