@@ -198,7 +198,8 @@ class ClaudeRunner:
                     on_note(f"{decoded.reason}: {decoded.excerpt[:80]!r}")
                 continue
             assert isinstance(item, bytes)
-            transcript.write(item.rstrip(b"\r\n") + b"\n")
+            transcript.write(item)
+            transcript.write(b"\n")
             events = parse_event(decoded)
             for event in events:
                 if isinstance(event, Finished):
