@@ -219,7 +219,7 @@ class Control:
             raise InputError(f"job #{job_id} already {latest.state}: nothing to cancel")
         raise InputError(f"job #{job_id} changed state while cancelling: try again")
 
-    def pause(self, reason: str = "paused by hand", until: str | None = None) -> None:
+    def pause(self, reason: str = "by hand", until: str | None = None) -> None:
         """Stop taking jobs; with ``until`` (UTC ISO) the engine resumes by itself then."""
         self.ledger.set_flag(PAUSED_UNTIL_FLAG, until)
         self.ledger.set_flag(PAUSED_FLAG, reason)
@@ -242,3 +242,11 @@ class Control:
             run_after = parse_time(job.run_after) if job.run_after else None
             self.queue.submit(job.id, job.priority, run_after)
         return len(jobs)
+
+    def merge_into_queued(self, job_id: int, prompt: str, trigger: str | None, reason: str) -> Job | None:
+        """Give a still-waiting job a new prompt (a watch's later changes join it); None when
+        a worker took it first, so the caller treats it as running."""
+        job = self.ledger.rewrite_waiting(job_id, prompt, trigger, reason)
+        if job is not None:
+            self._notify_engine(Change.JOBS)
+        return job

@@ -155,6 +155,30 @@ def test_pause_and_resume_are_kept_in_the_state(
     )
 
 
+def test_cancel_from_another_terminal_ends_the_running_job(flowtui: Flowtui, tmp_path: Path) -> None:
+    sleeper = tmp_path / "sleepy-claude"
+    sleeper.write_text('#!/bin/sh\necho \'{"type":"system"}\'\nsleep 300\n')
+    sleeper.chmod(0o755)
+    flowtui.env["FLOWTUI_CLAUDE"] = str(sleeper)
+    engine = flowtui.serve()
+    try:
+        job_id = flowtui.ok("add", "long", "--cwd", str(tmp_path)).strip()
+        wait_for(
+            lambda: json.loads(flowtui.ok("show", job_id, "--json"))["claude_pid"], what="claude to start"
+        )
+        assert "cancelling #" in flowtui.ok("cancel", job_id)
+        done = wait_for(
+            lambda: (
+                (data := json.loads(flowtui.ok("show", job_id, "--json")))["state"] == "cancelled" and data
+            ),
+            what="the cancel",
+        )
+        assert done["error"] == "cancelled by the user"
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        engine.wait(timeout=30)
+
+
 def test_second_serve_refuses_naming_the_pid(flowtui: Flowtui, served: subprocess.Popen[str]) -> None:
     done = flowtui.run("serve")
     assert done.returncode == 1

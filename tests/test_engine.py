@@ -173,7 +173,7 @@ def test_pause_survives_restart_and_resume_runs_the_queue(tmp_path: Path) -> Non
     with running_engine(home, environ=env_with(script)) as engine:
         assert engine.control is not None and engine.ledger is not None
         assert engine.paused
-        assert engine.control.pause_state().reason == "paused by hand"
+        assert engine.control.pause_state().reason == "by hand"
         assert engine.ledger.require(job.id).state is JobState.QUEUED
         engine.control.resume()
         assert wait_job(engine, job.id, JobState.SUCCEEDED).attempts == 1
@@ -295,3 +295,21 @@ def test_stop_interrupts_running_job_and_requeues_it_without_spending_an_attempt
     stopped = ledger.require(job.id)
     assert stopped.state is JobState.QUEUED and stopped.attempts == 0
     assert ledger.events(job.id)[-1].reason == "interrupted by engine stop; will run again"
+
+
+def test_workers_run_jobs_side_by_side(tmp_path: Path) -> None:
+    """Two workers: each fake claude waits until both are running, so one worker would hang."""
+    gate = tmp_path / "gate"
+    gate.mkdir()
+    script = write_script(
+        tmp_path / "claude",
+        f'touch {gate}/$$\nwhile [ "$(ls {gate} | wc -l)" -lt 2 ]; do sleep 0.05; done\n'
+        f"echo '{result_line()}'\n",
+    )
+    config = "[engine]\nworkers = 2\n[workflows.default]\ntimeout_minutes = 0.5\nretries = 0"
+    with running_engine(tmp_path / "home", config, environ=env_with(script)) as engine:
+        assert engine.control is not None
+        first = engine.control.add("one", cwd=tmp_path)
+        second = engine.control.add("two", cwd=tmp_path)
+        assert wait_job(engine, first.id, JobState.SUCCEEDED, JobState.FAILED).state is JobState.SUCCEEDED
+        assert wait_job(engine, second.id, JobState.SUCCEEDED, JobState.FAILED).state is JobState.SUCCEEDED

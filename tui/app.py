@@ -81,9 +81,7 @@ class FlowtuiApp(App[int]):
             return
         control = self.session.control
         pause = control.pause_state()
-        self.query_one(StatusLine).show(
-            self.session.describe(), pause.paused, pause.reason, control.ledger.counts()
-        )
+        self.query_one(StatusLine).show(self.session.describe(), pause, control.ledger.counts())
         self.query_one(JobTable).show_jobs(control.ledger.list_jobs(limit=JOB_ROWS_SHOWN), self._clock())
 
     # -- actions --------------------------------------------------------------

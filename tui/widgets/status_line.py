@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from core.control import PauseState
 from core.jobs import JobState
 
 
@@ -13,9 +14,9 @@ class StatusLine(Static):
 
     paused: reactive[bool] = reactive(False)
 
-    def show(self, engine: str, paused: bool, reason: str | None, counts: dict[JobState, int]) -> None:
-        self.paused = paused
-        state = f"⏸ paused ({reason})" if paused else "▶ running"
+    def show(self, engine: str, pause: PauseState, counts: dict[JobState, int]) -> None:
+        self.paused = pause.paused
+        state = f"⏸ {pause.describe()}" if pause.paused else "▶ running"
         parts = [
             f"flowtui · {engine}",
             state,
