@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+import psutil
+
 from core.control import Control
 from core.ledger import Ledger
 from core.paths import HOME_ENV, resolve_paths
@@ -192,9 +194,22 @@ def measure(name: str, submit: Submit, stamps: StampFile, gaps: Sequence[float])
     return latencies
 
 
+IDLE_SECONDS = 10.0
+
+
+def idle_cpu_percent(child: Child, seconds: float = IDLE_SECONDS) -> float:
+    """CPU the idle consumer uses (user + system, % of one core) while no job arrives."""
+    process = psutil.Process(child.process.pid)
+    before = process.cpu_times()
+    time.sleep(seconds)
+    after = process.cpu_times()
+    used = (after.user - before.user) + (after.system - before.system)
+    return 100 * used / seconds
+
+
 def run_ours(
     root: Path, fake: Path, stamps: StampFile, gaps: Sequence[float], cli_runs: int
-) -> tuple[list[float], list[tuple[float, float]]]:
+) -> tuple[list[float], list[tuple[float, float]], float]:
     home = root / "flowtui-home"
     home.mkdir()
     env = {**os.environ, HOME_ENV: str(home), CLAUDE_ENV: str(fake), STAMP_ENV: str(stamps.path)}
@@ -219,12 +234,13 @@ def run_ours(
 
             latencies = measure("ours", submit, stamps, gaps)
             cli = time_cli_add(env, root, stamps, cli_runs)
+            idle = idle_cpu_percent(child)
         except Exception:
             print(f"flowtui serve output (tail):\n{child.tail()}", file=sys.stderr)
             raise
         finally:
             ledger.close()
-    return latencies, cli
+    return latencies, cli, idle
 
 
 def time_cli_add(env: dict[str, str], root: Path, stamps: StampFile, runs: int) -> list[tuple[float, float]]:
@@ -242,7 +258,7 @@ def time_cli_add(env: dict[str, str], root: Path, stamps: StampFile, runs: int) 
     return results
 
 
-def run_seed(root: Path, fake: Path, stamps: StampFile, gaps: Sequence[float]) -> list[float]:
+def run_seed(root: Path, fake: Path, stamps: StampFile, gaps: Sequence[float]) -> tuple[list[float], float]:
     db = root / "seed.db"
     env = {
         **os.environ,
@@ -266,7 +282,8 @@ def run_seed(root: Path, fake: Path, stamps: StampFile, gaps: Sequence[float]) -
 
     with running(factory) as child:
         try:
-            return measure("seed", seed_app.run_claude, stamps, gaps)
+            latencies = measure("seed", seed_app.run_claude, stamps, gaps)
+            return latencies, idle_cpu_percent(child)
         except Exception:
             print(f"huey_consumer output (tail):\n{child.tail()}", file=sys.stderr)
             raise
@@ -353,8 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             fake.write_text(FAKE_CLAUDE)
             fake.chmod(0o755)
             stamps = StampFile(root / "stamps.txt")
-            ours, cli = run_ours(root, fake, stamps, gaps, args.cli_runs)
-            seed_side = run_seed(root, fake, stamps, gaps)
+            ours, cli, ours_idle = run_ours(root, fake, stamps, gaps, args.cli_runs)
+            seed_side, seed_idle = run_seed(root, fake, stamps, gaps)
     except KeyboardInterrupt:
         print("interrupted: children stopped, temp dir removed", file=sys.stderr)
         return 130
@@ -368,6 +385,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"p99 {seed_summary.p99 / ours_summary.p99:.1f}x "
         f"(ours p50 {ours_summary.p50:.1f} ms vs target <= 100 ms: "
         f"{'met' if ours_summary.p50 <= 100 else 'NOT met'})"
+    )
+    print(
+        f"idle CPU over {IDLE_SECONDS:.0f} s with no jobs: ours {ours_idle:.2f}% of a core, "
+        f"seed {seed_idle:.2f}% (its polling back-off)"
     )
     if cli:
         walls = [wall for wall, _ in cli]
