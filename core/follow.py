@@ -18,7 +18,8 @@ Writer = Callable[[str], None]
 
 
 class TranscriptTail:
-    """Reads complete lines appended to one transcript since the last call."""
+    """Reads complete lines appended to one transcript since the last call (1 MiB at most
+    per call, so a reader that falls behind catches up in steps)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -36,6 +37,23 @@ class TranscriptTail:
         data = self._partial + chunk
         *complete, self._partial = data.split(b"\n")
         yield from (line for line in complete if line.strip())
+
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def skip_to(self, offset: int) -> None:
+        """Start reading at the first whole line after ``offset`` (for a tail view)."""
+        try:
+            with open(self.path, "rb") as handle:
+                handle.seek(offset)
+                handle.readline()  # the line cut in half
+                self._offset = handle.tell()
+        except FileNotFoundError:
+            self._offset = 0
+        self._partial = b""
 
     @property
     def caught_up(self) -> bool:

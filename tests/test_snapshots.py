@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 
 from tui.demo import demo_app
-from tui.screenshots import SCENES, SIZE
+from tui.screenshots import SCENES
 
 
-@pytest.mark.parametrize(("name", "seed", "keys"), SCENES, ids=[scene[0] for scene in SCENES])
-def test_scene(snap_compare: Any, tmp_path: Path, name: str, seed: bool, keys: tuple[str, ...]) -> None:
-    assert snap_compare(demo_app(tmp_path, seed), press=keys, terminal_size=SIZE)
+@pytest.mark.parametrize(("name", "seed", "keys", "size"), SCENES, ids=[scene[0] for scene in SCENES])
+def test_scene(
+    snap_compare: Any, tmp_path: Path, name: str, seed: bool, keys: tuple[str, ...], size: tuple[int, int]
+) -> None:
+    assert snap_compare(demo_app(tmp_path, seed), press=keys, terminal_size=size)

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.widgets import Input, Label
+
 from core.jobs import JobSource, JobState
+from core.settings import load_settings
 from tui.demo import demo_app
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.help import HelpScreen
+from tui.screens.job_detail import JobDetailScreen
+from tui.screens.new_job import FollowUpScreen, NewJobScreen
 from tui.widgets.job_table import JobTable
 from tui.widgets.status_line import StatusLine
 
@@ -16,17 +23,17 @@ async def test_pause_key_pauses_and_resumes_the_queue(tmp_path: Path) -> None:
         assert app.session is not None
         await pilot.press("p")
         assert app.session.control.pause_state().paused
-        assert app.query_one(StatusLine).has_class("-paused")
+        assert app.screen.query_one(StatusLine).has_class("-paused")
         await pilot.press("p")
         assert not app.session.control.pause_state().paused
-        assert not app.query_one(StatusLine).has_class("-paused")
+        assert not app.screen.query_one(StatusLine).has_class("-paused")
 
 
 async def test_retry_key_queues_a_retry_of_the_selected_failed_job(tmp_path: Path) -> None:
     app = demo_app(tmp_path, seed=True)
     async with app.run_test(size=(120, 36)) as pilot:
         assert app.session is not None
-        table = app.query_one(JobTable)
+        table = app.screen.query_one(JobTable)
         assert table.selected_job_id == 5  # newest first
         await pilot.press("j", "j", "j")  # 5 -> 4 -> 3 -> 2 (the failed one)
         assert table.selected_job_id == 2
@@ -44,3 +51,75 @@ async def test_cancel_key_cancels_the_selected_queued_job(tmp_path: Path) -> Non
         assert app.session.control.get(5).state is JobState.CANCELLED
         await pilot.press("c")  # already cancelled: an error toast, the app lives on
         assert app.session.control.get(5).state is JobState.CANCELLED
+
+
+async def test_new_job_modal_queues_a_job_and_validates_inline(tmp_path: Path) -> None:
+    app = demo_app(tmp_path, seed=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("n")
+        assert isinstance(app.screen, NewJobScreen)
+        app.screen.query_one("#cwd", Input).value = str(tmp_path / "nope")
+        await pilot.press(*"tidy up", "enter")
+        assert "is not a directory" in str(app.screen.query_one("#error", Label).render())
+        app.screen.query_one("#cwd", Input).value = str(tmp_path)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, NewJobScreen)
+        newest = app.control.ledger.list_jobs(limit=1)[0]
+        assert (newest.prompt, newest.cwd, newest.state) == ("tidy up", str(tmp_path), JobState.QUEUED)
+        await pilot.press("n", "escape")
+        assert not isinstance(app.screen, NewJobScreen)
+
+
+async def test_follow_up_and_details_of_the_finished_job(tmp_path: Path) -> None:
+    app = demo_app(tmp_path, seed=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("j", "j", "j", "j", "u")
+        assert isinstance(app.screen, FollowUpScreen)
+        await pilot.press(*"and now?", "enter")
+        follow = app.control.ledger.list_jobs(limit=1)[0]
+        assert (follow.parent_id, follow.resume_session_id) == (1, "5f1c9e2a-demo")
+        await pilot.press("enter")
+        assert isinstance(app.screen, JobDetailScreen)
+        assert "claude --resume 5f1c9e2a-demo" in str(app.screen.query_one("#facts").render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, JobDetailScreen)
+
+
+async def test_cancel_of_a_running_job_asks_first(tmp_path: Path) -> None:
+    app = demo_app(tmp_path, seed=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("j", "c")  # job 4 is running
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert not app.control.get(4).cancel_requested
+        await pilot.press("c", "y")
+        assert app.control.get(4).cancel_requested
+
+
+async def test_filter_by_state_and_text_then_escape_clears(tmp_path: Path) -> None:
+    app = demo_app(tmp_path, seed=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        table = app.screen.query_one(JobTable)
+        await pilot.press("slash", *"state:failed", "enter")
+        await pilot.pause(0.1)
+        assert [row.value for row in table.rows] == ["2"]
+        await pilot.press("slash", "ctrl+u", *"landlord", "enter")
+        await pilot.pause(0.1)
+        assert [row.value for row in table.rows] == ["3"]
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert len(table.rows) == 5
+
+
+async def test_help_lists_every_key_and_theme_is_remembered(tmp_path: Path) -> None:
+    app = demo_app(tmp_path, seed=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        app.theme = "nord"
+        await pilot.pause()
+    assert load_settings(tmp_path / "config.toml").ui.theme == "nord"
+    again = demo_app(tmp_path, seed=False)
+    assert again.theme == "nord"

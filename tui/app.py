@@ -1,39 +1,42 @@
-"""The control centre: one window that shows the queue and drives the engine inside it."""
+"""The control centre: one window that shows the shared state and drives the engine inside it.
+
+The app owns the session (its engine, or an attachment to another process's) and the
+bridge from core events; the dashboard screen renders and acts. Refreshes are coalesced:
+any number of events within 50 ms cost one re-read of the ledger.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any
 
-from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingType
-from textual.widgets import Footer
+from textual.app import App, SystemCommand
+from textual.screen import Screen
 
+from core.config_edit import set_value
 from core.control import Control, InputError
-from core.events import EngineChanged
+from core.events import JobOutput, ServiceFailed
+from core.overview import read_overview
 from core.paths import Paths
 from core.session import Session
-from core.settings import Settings
+from core.settings import ConfigError, Settings
 from tui.bridge import CoreEvent, connect
-from tui.widgets.job_table import JobTable
-from tui.widgets.status_line import StatusLine
+from tui.screens.dashboard import DashboardScreen
+from tui.sources import Sources
 
-JOB_ROWS_SHOWN = 500
-ATTACHED_REFRESH_SECONDS = 1.0
+log = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 1.0
+COALESCE_SECONDS = 0.05
+ATTACHED_REFRESH_SECONDS = 0.5
 
 
 class FlowtuiApp(App[int]):
     CSS_PATH = "flowtui.tcss"
     TITLE = "flowtui"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "toggle_pause", "Pause/Resume"),
-        Binding("r", "retry", "Retry"),
-        Binding("c", "cancel", "Cancel"),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("q", "quit", "Quit"),
-    ]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual's own type)
 
     def __init__(
         self,
@@ -41,29 +44,34 @@ class FlowtuiApp(App[int]):
         paths: Paths,
         open_session: Callable[[], Session],
         clock: Callable[[], datetime] | None = None,
+        sources: Callable[[Session], Sources] | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.paths = paths
         self._open_session = open_session
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._make_sources = sources
         self.session: Session | None = None
+        self._sources: Sources | None = None
         self._disconnect: Callable[[], None] | None = None
+        self._dirty = True
+        self._output_dirty: set[int] = set()
+        if settings.ui.theme and settings.ui.theme in self.available_themes:
+            self.theme = settings.ui.theme
 
-    def compose(self) -> ComposeResult:
-        yield StatusLine(id="status")
-        table = JobTable(id="jobs")
-        table.border_title = "Jobs"
-        yield table
-        yield Footer()
+    # -- life cycle -----------------------------------------------------------
 
     def on_mount(self) -> None:
         self.session = self._open_session()
+        self._sources = (self._make_sources or self._default_sources)(self.session)
         self._disconnect = connect(self.session.bus, self)
-        # Durations tick while jobs run; an attached window also re-reads what the engine did.
-        interval = 1.0 if self.session.owns_engine else ATTACHED_REFRESH_SECONDS
-        self.set_interval(interval, self.refresh_state)
-        self.refresh_state()
+        self.push_screen(DashboardScreen())
+        self.set_interval(COALESCE_SECONDS, self.apply_pending)
+        interval = REFRESH_SECONDS if self.session.owns_engine else ATTACHED_REFRESH_SECONDS
+        self.set_interval(interval, self.refresh_soon)  # durations tick; attached windows re-read
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        self.refresh_soon()
 
     def on_unmount(self) -> None:
         if self._disconnect is not None:
@@ -71,64 +79,112 @@ class FlowtuiApp(App[int]):
         if self.session is not None:
             self.session.close()
 
-    def on_core_event(self, message: CoreEvent) -> None:
-        if isinstance(message.event, EngineChanged) and message.event.reason == "error":
-            self.notify(str(message.event.reason), severity="error")
-        self.refresh_state()
+    def _default_sources(self, session: Session) -> Sources:
+        environ = session.engine.environ if session.engine is not None else {}
+        return Sources(self.settings, self.paths, session.control, environ)
 
-    def refresh_state(self) -> None:
-        if self.session is None:
-            return
-        control = self.session.control
-        pause = control.pause_state()
-        self.query_one(StatusLine).show(self.session.describe(), pause, control.ledger.counts())
-        self.query_one(JobTable).show_jobs(control.ledger.list_jobs(limit=JOB_ROWS_SHOWN), self._clock())
+    # -- what screens use ------------------------------------------------------
 
-    # -- actions --------------------------------------------------------------
-
-    def _selected(self) -> int | None:
-        job_id = self.query_one(JobTable).selected_job_id
-        if job_id is None:
-            self.notify("no job selected", severity="warning")
-        return job_id
-
-    def action_toggle_pause(self) -> None:
-        assert self.session is not None
-        control = self.session.control
-        if control.pause_state().paused:
-            control.resume()
-            self.notify("queue resumed")
-        else:
-            control.pause()
-            self.notify("queue paused: running jobs finish")
-        self.refresh_state()
-
-    def action_retry(self) -> None:
-        job_id = self._selected()
-        if job_id is not None:
-            self._act(lambda: f"queued #{self._control().retry(job_id).id} (retry of #{job_id})")
-
-    def action_cancel(self) -> None:
-        job_id = self._selected()
-        if job_id is not None:
-            self._act(lambda: f"cancelling #{job_id}: {self._control().cancel(job_id)}")
-
-    def action_cursor_down(self) -> None:
-        self.query_one(JobTable).action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.query_one(JobTable).action_cursor_up()
-
-    def _control(self) -> Control:
+    @property
+    def control(self) -> Control:
         assert self.session is not None
         return self.session.control
 
-    def _act(self, operation: Callable[[], str]) -> None:
+    @property
+    def sources(self) -> Sources:
+        assert self._sources is not None
+        return self._sources
+
+    @property
+    def owns_engine(self) -> bool:
+        return self.session is not None and self.session.owns_engine
+
+    def session_description(self) -> str:
+        return self.session.describe() if self.session is not None else "starting"
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    def refresh_soon(self) -> None:
+        self._dirty = True
+
+    def act(self, operation: Callable[[], Any], message: str | Callable[[Any], str]) -> None:
+        """Run an operation on core; its one-line error becomes a notification, never a crash."""
         try:
-            self.notify(operation())
-        except InputError as error:
+            result = operation()
+        except (InputError, ConfigError) as error:
             self.notify(str(error), severity="error")
-        self.refresh_state()
+        except Exception as error:
+            log.exception("operation failed")
+            self.notify(f"{type(error).__name__}: {error}", severity="error")
+        else:
+            self.notify(message(result) if callable(message) else message)
+        self.refresh_soon()
+
+    # -- events from core -------------------------------------------------------
+
+    def on_core_event(self, message: CoreEvent) -> None:
+        event = message.event
+        if isinstance(event, JobOutput):
+            self._output_dirty.add(event.job_id)
+            return
+        if isinstance(event, ServiceFailed):
+            self.notify(f"{event.name}: {event.reason}", severity="error", timeout=10)
+        self.refresh_soon()
+
+    def apply_pending(self) -> None:
+        """Apply what core changed since the last call (called every 50 ms)."""
+        dashboard = self._dashboard()
+        if dashboard is None or self.session is None:
+            return
+        for job_id in self._output_dirty:
+            dashboard.pull_output(job_id)
+        self._output_dirty.clear()
+        if self._dirty:
+            self._dirty = False
+            try:
+                dashboard.show(read_overview(self.control))
+            except Exception as error:  # a locked or damaged ledger: say so, keep running
+                log.exception("refresh failed")
+                self.notify(f"cannot read the ledger: {error}", severity="error")
+
+    def _dashboard(self) -> DashboardScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                return screen
+        return None
+
+    # -- theme and command palette -------------------------------------------
+
+    def _remember_theme(self, theme: Any) -> None:
+        if theme.name == self.settings.ui.theme:
+            return
+        try:
+            self.settings = set_value(self.paths.config_file, "ui", "theme", theme.name)
+        except (ConfigError, OSError) as error:
+            self.notify(f"theme not saved: {error}", severity="warning")
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        if not isinstance(screen, DashboardScreen):
+            return
+        for title, help_text, action in (
+            ("Pause / resume the queue", "Stop or restart taking jobs", screen.action_toggle_pause),
+            ("New job", "Queue a prompt for Claude", screen.action_new_job),
+            ("Retry job", "Queue the selected finished job again", screen.action_retry),
+            ("Cancel job", "Cancel the selected job", screen.action_cancel),
+            ("Follow up", "Continue the selected job's Claude session", screen.action_follow_up),
+            (
+                "Job details",
+                "Transcript, events, cost and session of the selected job",
+                screen.action_open_job,
+            ),
+            ("Filter jobs", "By text, state:, source:, workflow:", screen.action_filter),
+            ("Approve job", "Let the selected job waiting for approval run", screen.action_approve),
+            ("Deny job", "Refuse the selected job waiting for approval", screen.action_deny),
+            ("Help", "Every key", screen.action_help),
+        ):
+            yield SystemCommand(title, help_text, action)
 
 
 def build_app(
@@ -136,10 +192,11 @@ def build_app(
     paths: Paths,
     open_session: Callable[[], Session] | None = None,
     clock: Callable[[], datetime] | None = None,
+    sources: Callable[[Session], Sources] | None = None,
 ) -> FlowtuiApp:
     """The one factory for the CLI, the tests and the screenshot command."""
     opener = open_session or (lambda: Session.start(settings, paths))
-    return FlowtuiApp(settings, paths, opener, clock)
+    return FlowtuiApp(settings, paths, opener, clock, sources)
 
 
 def run_app(settings: Settings, paths: Paths) -> int:

@@ -5,6 +5,7 @@ Everything is fixed (times, costs, ids) so pictures are the same on every machin
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from core.jobs import JobState, RunOutcome
 from core.ledger import Ledger, NewJob
 from core.paths import Paths
 from core.session import Session
-from core.settings import Settings
+from core.settings import WorkflowSettings, load_settings
 from tui.app import FlowtuiApp, build_app
 
 DEMO_NOW = datetime(2026, 11, 25, 9, 30, 0, tzinfo=UTC)
@@ -23,7 +24,15 @@ _DEMO_JOBS: list[tuple[str, str, str, JobState, RunOutcome | None, tuple[str, st
         "default",
         "watch",
         JobState.SUCCEEDED,
-        RunOutcome(JobState.SUCCEEDED, exit_code=0, cost_usd=0.0213, answer="Three notes added."),
+        RunOutcome(
+            JobState.SUCCEEDED,
+            exit_code=0,
+            cost_usd=0.0213,
+            input_tokens=3420,
+            output_tokens=251,
+            turns=2,
+            answer="Three notes were added today.",
+        ),
         ("09:01:00", "09:01:02", "09:01:31"),
     ),
     (
@@ -61,25 +70,109 @@ _DEMO_JOBS: list[tuple[str, str, str, JobState, RunOutcome | None, tuple[str, st
 ]
 
 
+_DEMO_TRANSCRIPT = [
+    {
+        "type": "system",
+        "subtype": "init",
+        "session_id": "5f1c9e2a-demo",
+        "model": "claude-sonnet-4-6",
+        "cwd": "/home/me/notes",
+        "tools": ["Bash", "Read"],
+    },
+    {
+        "type": "assistant",
+        "message": {
+            "content": [
+                {
+                    "type": "tool_use",
+                    "id": "t1",
+                    "name": "Bash",
+                    "input": {"command": "git diff --stat notes/today.md"},
+                }
+            ]
+        },
+    },
+    {
+        "type": "user",
+        "message": {
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t1",
+                    "content": " notes/today.md | 12 ++++++++----\n"
+                    " 1 file changed, 8 insertions(+), 4 deletions(-)",
+                }
+            ]
+        },
+    },
+    *[
+        {
+            "type": "stream_event",
+            "event": {"type": "content_block_delta", "delta": {"type": "text_delta", "text": piece}},
+        }
+        for piece in (
+            "Three notes were added today:\n",
+            "- call the plumber about the boiler\n",
+            "- book train tickets for Friday\n",
+            "- renew the library books\n",
+        )
+    ],
+    {
+        "type": "assistant",
+        "message": {"content": [{"type": "text", "text": "Three notes were added today: ..."}]},
+    },
+    {
+        "type": "result",
+        "subtype": "success",
+        "is_error": False,
+        "result": "Three notes were added today.",
+        "total_cost_usd": 0.0213,
+        "num_turns": 2,
+        "duration_ms": 29000,
+        "session_id": "5f1c9e2a-demo",
+        "usage": {"input_tokens": 3420, "output_tokens": 251},
+    },
+]
+
+
 def seed_demo_jobs(paths: Paths) -> None:
-    """Five jobs, one in every state, with fixed times."""
+    """Five jobs, one in every state, with fixed times; the finished one has a transcript."""
     paths.ensure_data_dir()
     ledger = Ledger(paths.ledger_db)
     try:
         for prompt, workflow, source, state, outcome, times in _DEMO_JOBS:
-            job = ledger.create(NewJob(prompt, workflow, source, "/", max_attempts=3), "demo")
+            job = ledger.create(NewJob(prompt, workflow, source, "/tmp", max_attempts=3), "added by demo")
             if state is not JobState.QUEUED:
                 ledger.claim(job.id, owner_pid=1)
+            transcript = None
+            if state is JobState.SUCCEEDED:
+                transcript = paths.transcript_for(job.id, 1)
+                transcript.write_text("".join(json.dumps(line) + "\n" for line in _DEMO_TRANSCRIPT))
+                ledger.record_process(job.id, 4242, 0.0, str(transcript))
             if outcome is not None:
                 ledger.finish(job.id, outcome)
-            created, started, finished = (f"2026-11-25T{t}.000Z" if t else None for t in times)
-            ledger._conn.execute(  # fixed times so the pictures never change
-                "UPDATE jobs SET created_at = ?, started_at = ?, finished_at = ?, owner_pid = NULL"
-                " WHERE id = ?",
-                (created, started, finished, job.id),
-            )
+            _freeze_times(ledger, job.id, times, session="5f1c9e2a-demo" if transcript else None)
     finally:
         ledger.close()
+
+
+def _freeze_times(
+    ledger: Ledger, job_id: int, times: tuple[str, str | None, str | None], session: str | None
+) -> None:
+    """Fixed times (and no live pids), so the pictures never change."""
+    created, started, finished = (f"2026-11-25T{t}.000Z" if t else None for t in times)
+    conn = ledger._conn  # demo data only: the ledger has no API for rewriting history, on purpose
+    conn.execute(
+        "UPDATE jobs SET created_at = ?, started_at = ?, finished_at = ?, owner_pid = NULL,"
+        " claude_pid = NULL, claude_started = NULL, session_id = coalesce(?, session_id) WHERE id = ?",
+        (created, started, finished, session, job_id),
+    )
+    stamps = [created, started, started, finished]
+    event_ids = [
+        row[0] for row in conn.execute("SELECT id FROM job_events WHERE job_id = ? ORDER BY id", (job_id,))
+    ]
+    for event_id, stamp in zip(event_ids, stamps, strict=False):
+        conn.execute("UPDATE job_events SET at = ? WHERE id = ?", (stamp or created, event_id))
 
 
 def demo_app(root: Path, seed: bool) -> FlowtuiApp:
@@ -87,5 +180,7 @@ def demo_app(root: Path, seed: bool) -> FlowtuiApp:
     paths = Paths(config_file=root / "config.toml", data_dir=root)
     if seed:
         seed_demo_jobs(paths)
-    settings = Settings.model_validate({"workflows": {"fix-tests": {}, "review": {}}})
+    demo_workflows = {"fix-tests": WorkflowSettings(), "review": WorkflowSettings()}
+    loaded = load_settings(paths.config_file)
+    settings = loaded.model_copy(update={"workflows": {**demo_workflows, **loaded.workflows}})
     return build_app(settings, paths, lambda: Session.detached(settings, paths), clock=lambda: DEMO_NOW)

@@ -15,10 +15,10 @@ OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZE = (120, 36)
 
 
-async def shoot(name: str, seed: bool, keys: tuple[str, ...] = ()) -> Path:
+async def shoot(name: str, seed: bool, keys: tuple[str, ...], size: tuple[int, int]) -> Path:
     with tempfile.TemporaryDirectory() as root:
         app = demo_app(Path(root), seed)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=size) as pilot:
             for key in keys:
                 await pilot.press(key)
             await pilot.pause()
@@ -27,18 +27,27 @@ async def shoot(name: str, seed: bool, keys: tuple[str, ...] = ()) -> Path:
             return target
 
 
-# name, seeded with demo jobs, keys pressed first: the same list the snapshot tests use
-SCENES: tuple[tuple[str, bool, tuple[str, ...]], ...] = (
-    ("first-run", False, ()),
-    ("queue", True, ()),
-    ("paused", True, ("p",)),
+FILTER_KEYS = ("slash", *"state:failed", "enter")
+TO_FINISHED_JOB = ("j", "j", "j", "j")
+
+# name, seeded with demo jobs, keys pressed first, terminal size: the snapshot tests use this list
+SCENES: tuple[tuple[str, bool, tuple[str, ...], tuple[int, int]], ...] = (
+    ("first-run", False, (), SIZE),
+    ("queue", True, (), SIZE),
+    ("output", True, TO_FINISHED_JOB, SIZE),
+    ("paused", True, ("p",), SIZE),
+    ("filter", True, FILTER_KEYS, SIZE),
+    ("job-detail", True, (*TO_FINISHED_JOB, "enter"), SIZE),
+    ("new-job", True, ("n",), SIZE),
+    ("help", True, ("question_mark",), SIZE),
+    ("narrow", True, TO_FINISHED_JOB, (80, 24)),
 )
 
 
 async def main() -> None:
     OUT.mkdir(exist_ok=True)
-    for name, seed, keys in SCENES:
-        print(await shoot(name, seed, keys))
+    for name, seed, keys, size in SCENES:
+        print(await shoot(name, seed, keys, size))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""The header line: engine state (with the pause reason) and job counts."""
+"""The header line: engine state (with the pause reason), job counts, today's cost, Telegram."""
 
 from __future__ import annotations
 
@@ -10,21 +10,23 @@ from core.jobs import JobState
 
 
 class StatusLine(Static):
-    """Shows whether the queue runs, why it is paused, and how many jobs are where."""
-
     paused: reactive[bool] = reactive(False)
 
-    def show(self, engine: str, pause: PauseState, counts: dict[JobState, int]) -> None:
+    def show(
+        self, engine: str, pause: PauseState, counts: dict[JobState, int], spent_today: float, telegram: str
+    ) -> None:
         self.paused = pause.paused
         state = f"⏸ {pause.describe()}" if pause.paused else "▶ running"
         parts = [
-            f"flowtui · {engine}",
+            engine,
             state,
             f"{counts.get(JobState.QUEUED, 0)} queued",
             f"{counts.get(JobState.RUNNING, 0)} running",
             f"{counts.get(JobState.FAILED, 0)} failed",
+            f"${spent_today:.2f} today",
+            telegram,
         ]
-        self.update("  ·  ".join(parts))
+        self.update(" · ".join(parts))
 
     def watch_paused(self, paused: bool) -> None:
         self.set_class(paused, "-paused")

@@ -1,0 +1,59 @@
+"""A DataTable keyed by row id that updates in place: no flicker, the selection kept.
+
+Rows are sorted by their first column (``SORT_KEY`` of its cell, ``SORT_REVERSE``) after
+new rows arrive, so live updates never rebuild the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from textual.widgets import DataTable
+
+
+def _plain(cell: Any) -> str:
+    return str(getattr(cell, "plain", cell))
+
+
+class RowsTable(DataTable[object]):
+    COLUMNS: ClassVar[tuple[str, ...]] = ()
+    SORT_REVERSE: ClassVar[bool] = False
+
+    @staticmethod
+    def sort_key(cell: Any) -> Any:
+        return _plain(cell)
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for column in self.COLUMNS:
+            self.add_column(column, key=column.lower())
+
+    @property
+    def selected_key(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        return row_key.value
+
+    def set_rows(self, rows: Sequence[tuple[str, Sequence[object]]]) -> None:
+        """Rows as (key, cells)."""
+        selected = self.selected_key
+        wanted = {key for key, _ in rows}
+        for row_key in list(self.rows):
+            if row_key.value not in wanted:
+                self.remove_row(row_key)
+        added = False
+        for key, cells in rows:
+            if key in self.rows:
+                for column, value in zip(self.COLUMNS, cells, strict=True):
+                    if self.get_cell(key, column.lower()) != value:
+                        self.update_cell(key, column.lower(), value, update_width=True)
+            else:
+                self.add_row(*cells, key=key)
+                added = True
+        if added and self.COLUMNS:
+            self.sort(self.COLUMNS[0].lower(), key=self.sort_key, reverse=self.SORT_REVERSE)
+        if selected is not None and selected in self.rows:
+            self.move_cursor(row=self.get_row_index(selected), scroll=False)
