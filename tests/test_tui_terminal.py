@@ -1,0 +1,62 @@
+"""End to end in a real terminal: tmux runs `flowtui`, the real Claude CLI answers via the stand-in."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from enginekit import wait_for
+from tmuxkit import TmuxSession, flowtui_command
+
+from core.jobs import JobState
+from core.ledger import Ledger
+
+pytestmark = pytest.mark.claude
+
+
+@pytest.fixture
+def terminal(tmp_path: Path, claude_bin: str, claude_env: dict[str, str]) -> Iterator[TmuxSession]:
+    home = tmp_path / "home"
+    env = {
+        **claude_env,
+        "FLOWTUI_HOME": str(home),
+        "FLOWTUI_CLAUDE": claude_bin,
+        "TERM": "xterm-256color",
+        "PATH": os.environ.get("PATH", ""),
+    }
+    session = TmuxSession(flowtui_command(), env, cwd=tmp_path)
+    yield session
+    session.close()
+
+
+def ledger_jobs(tmp_path: Path) -> list[object]:
+    ledger = Ledger(tmp_path / "home" / "ledger.db")
+    try:
+        return list(ledger.list_jobs())
+    finally:
+        ledger.close()
+
+
+def test_new_job_streams_and_finishes_then_pause_resume_retry(terminal: TmuxSession, tmp_path: Path) -> None:
+    terminal.wait_for_text("▶ running")
+    terminal.keys("n")
+    terminal.wait_for_text("New job")
+    terminal.type("Say hello [[reply:hello from the terminal]]")
+    terminal.keys("Enter")
+    terminal.wait_for_text("queued #1")
+    screen = terminal.wait_for_text("✓ done", timeout=60)
+    assert "hello from the terminal" in screen
+    assert "✓ succeeded" in screen
+    terminal.keys("p")
+    terminal.wait_for_text("⏸ paused: by hand")
+    terminal.keys("r")
+    terminal.wait_for_text("queued #2 (retry of #1)")
+    jobs = ledger_jobs(tmp_path)
+    assert [(job.id, job.state) for job in jobs] == [(2, JobState.QUEUED), (1, JobState.SUCCEEDED)]  # type: ignore[attr-defined]
+    terminal.keys("p")
+    terminal.wait_for_text("▶ running")
+    wait_for(lambda: ledger_jobs(tmp_path)[0].state is JobState.SUCCEEDED, timeout=60, what="the retry")  # type: ignore[attr-defined]
+    terminal.keys("q")
+    wait_for(lambda: not terminal.alive(), timeout=20, what="flowtui to quit")
