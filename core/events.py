@@ -48,6 +48,13 @@ class SharedStateChanged:
 
 
 @dataclass(frozen=True)
+class EngineTakenOver:
+    """The engine this window was attached to stopped; this process runs the engine now."""
+
+    previous_pid: int | None
+
+
+@dataclass(frozen=True)
 class ServiceFailed:
     """A service beside the workers (watcher, Telegram) failed; the reason is one line."""
 
@@ -55,7 +62,27 @@ class ServiceFailed:
     reason: str
 
 
-Event = JobChanged | JobOutput | EngineChanged | SharedStateChanged | ServiceFailed
+@dataclass(frozen=True)
+class NotificationChanged:
+    """A Telegram notification was queued, sent, or failed (its delivery state, for the history pane)."""
+
+    notification_id: int
+    job_id: int | None
+    chat_id: int
+    kind: str
+    state: str
+    error: str | None
+
+
+Event = (
+    JobChanged
+    | JobOutput
+    | EngineChanged
+    | EngineTakenOver
+    | SharedStateChanged
+    | ServiceFailed
+    | NotificationChanged
+)
 Subscriber = Callable[[Event], None]
 
 

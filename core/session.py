@@ -1,18 +1,23 @@
 """What a surface talks to: this process's own engine, or the shared state of another's.
 
-The first process for a data dir runs the engine; a second window attaches to the same
-ledger and drives it through :class:`Control`, whose changes wake the real engine.
+The first process for a data dir runs the engine. A second window attaches: it reads the
+same ledger, its operations wake the real engine, it hears every change through the data
+dir's inotify events, and when that engine's process ends it takes the engine over (said
+on the bus as :class:`EngineTakenOver`), so the window keeps working.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 
+from core.attach import EngineVacancy, SharedStateWatcher
+from core.clock import parse_time
 from core.control import Control
 from core.engine import Engine
-from core.events import EventBus
+from core.events import EngineTakenOver, EventBus, JobOutput, SharedStateChanged
 from core.ledger import Ledger
 from core.lock import EngineBusy, EngineHolder
 from core.paths import Paths
@@ -21,13 +26,31 @@ from core.services import default_services
 from core.settings import Settings
 from core.wake import poke
 
+log = logging.getLogger(__name__)
 
-@dataclass
+
 class Session:
-    control: Control
-    bus: EventBus
-    engine: Engine | None
-    holder: EngineHolder | None
+    def __init__(
+        self,
+        settings: Settings,
+        paths: Paths,
+        control: Control,
+        bus: EventBus,
+        engine: Engine | None,
+        holder: EngineHolder | None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.paths = paths
+        self.control = control
+        self.bus = bus
+        self.engine = engine
+        self.holder = holder
+        self.environ = dict(os.environ if environ is None else environ)
+        self._watcher: SharedStateWatcher | None = None
+        self._vacancy: EngineVacancy | None = None
+        self._lock = threading.Lock()
+        self._closed = False
 
     @property
     def owns_engine(self) -> bool:
@@ -37,33 +60,94 @@ class Session:
         if self.engine is not None:
             return f"engine (pid {os.getpid()})"
         if self.holder is not None:
-            return f"attached to engine (pid {self.holder.pid}, since {self.holder.since[11:16]})"
+            since = parse_time(self.holder.since).astimezone() if self.holder.since[:1].isdigit() else None
+            when = f", since {since:%H:%M}" if since else ""
+            return f"attached to engine (pid {self.holder.pid}{when})"
         return "no engine"
 
     def close(self) -> None:
-        if self.engine is not None:
-            self.engine.stop()
-        else:
-            self.control.ledger.close()
+        """Closing an attached window never touches the engine or its jobs."""
+        with self._lock:
+            self._closed = True
+            if self._vacancy is not None:
+                self._vacancy.cancel()
+            if self._watcher is not None:
+                self._watcher.stop()
+            if self.engine is not None:
+                self.engine.stop()
+            else:
+                self.control.ledger.close()
+
+    # -- starting -----------------------------------------------------------------
 
     @classmethod
     def start(cls, settings: Settings, paths: Paths, environ: Mapping[str, str] | None = None) -> Session:
         """Run the engine here, or attach when another process already runs it."""
         env = dict(os.environ if environ is None else environ)
-        engine = Engine(settings, paths, environ=env, services=default_services(settings, paths, env))
+        bus = EventBus()
+        engine = _new_engine(settings, paths, env, bus)
         try:
             engine.start()
         except EngineBusy as busy:
-            session = cls.detached(settings, paths)
+            session = cls.detached(settings, paths, env, bus)
             session.holder = busy.holder
+            session._attach()
             return session
         assert engine.control is not None
-        return cls(control=engine.control, bus=engine.bus, engine=engine, holder=None)
+        return cls(settings, paths, engine.control, bus, engine, None, env)
 
     @classmethod
-    def detached(cls, settings: Settings, paths: Paths) -> Session:
+    def detached(
+        cls,
+        settings: Settings,
+        paths: Paths,
+        environ: Mapping[str, str] | None = None,
+        bus: EventBus | None = None,
+    ) -> Session:
         """The shared state without an engine in this process (attached windows, snapshots)."""
         paths.ensure_data_dir()
         ledger = Ledger(paths.ledger_db, settings.ledger.synchronous)
         control = Control(settings, ledger, JobQueue(paths.queue_db), lambda change: poke(paths.wake_fifo))
-        return cls(control=control, bus=EventBus(), engine=None, holder=None)
+        return cls(settings, paths, control, bus or EventBus(), None, None, environ)
+
+    # -- attached -------------------------------------------------------------------
+
+    def _attach(self) -> None:
+        self._watcher = SharedStateWatcher(
+            self.paths,
+            on_ledger=lambda: self.bus.publish(SharedStateChanged()),
+            on_output=lambda job_id: self.bus.publish(JobOutput(job_id=job_id, attempt=0, events=[])),
+        )
+        self._watcher.start()
+        self._vacancy = EngineVacancy(self.paths.engine_lock, self._take_over)
+        self._vacancy.start()
+
+    def _take_over(self) -> None:
+        """The engine's process ended: run the engine here (jobs it left are recovered)."""
+        with self._lock:
+            if self._closed or self.engine is not None:
+                return
+            previous = self.holder
+            engine = _new_engine(self.settings, self.paths, self.environ, self.bus)
+            try:
+                engine.start()
+            except EngineBusy as busy:  # another window was quicker: stay attached to it
+                self.holder = busy.holder
+                self._vacancy = EngineVacancy(self.paths.engine_lock, self._take_over)
+                self._vacancy.start()
+                return
+            assert engine.control is not None
+            old_ledger = self.control.ledger
+            self.engine, self.control, self.holder = engine, engine.control, None
+            if self._watcher is not None:
+                self._watcher.stop()
+                self._watcher = None
+            old_ledger.close()
+        log.warning("engine pid %s stopped; this process took it over", previous.pid if previous else "?")
+        self.bus.publish(EngineTakenOver(previous_pid=previous.pid if previous else None))
+
+
+def _new_engine(settings: Settings, paths: Paths, environ: dict[str, str], bus: EventBus) -> Engine:
+    return Engine(
+        settings, paths, environ=environ, bus=bus, services=default_services(settings, paths, environ)
+    )

@@ -17,7 +17,7 @@ from textual.screen import Screen
 
 from core.config_edit import set_value
 from core.control import Control, InputError
-from core.events import JobOutput, ServiceFailed
+from core.events import EngineTakenOver, JobOutput, ServiceFailed
 from core.overview import read_overview
 from core.paths import Paths
 from core.session import Session
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 1.0
 COALESCE_SECONDS = 0.05
-ATTACHED_REFRESH_SECONDS = 0.5
 
 
 class FlowtuiApp(App[int]):
@@ -68,8 +67,9 @@ class FlowtuiApp(App[int]):
         self._disconnect = connect(self.session.bus, self)
         self.push_screen(DashboardScreen())
         self.set_interval(COALESCE_SECONDS, self.apply_pending)
-        interval = REFRESH_SECONDS if self.session.owns_engine else ATTACHED_REFRESH_SECONDS
-        self.set_interval(interval, self.refresh_soon)  # durations tick; attached windows re-read
+        # Changes arrive as events (an attached window hears them through inotify); the
+        # timer only makes durations tick.
+        self.set_interval(REFRESH_SECONDS, self.refresh_soon)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.refresh_soon()
 
@@ -130,6 +130,13 @@ class FlowtuiApp(App[int]):
             return
         if isinstance(event, ServiceFailed):
             self.notify(f"{event.name}: {event.reason}", severity="error", timeout=10)
+        if isinstance(event, EngineTakenOver):
+            self.notify(
+                f"the engine (pid {event.previous_pid}) stopped: this window runs the engine now "
+                "(interrupted jobs run again)",
+                severity="warning",
+                timeout=15,
+            )
         self.refresh_soon()
 
     def apply_pending(self) -> None:
