@@ -15,6 +15,7 @@ from core.lock import read_holder
 from core.paths import Paths
 from core.queue import JobQueue
 from core.settings import Settings
+from core.telegram.status import doctor_check as telegram_check
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ def run_checks(settings: Settings, paths: Paths, environ: Mapping[str, str]) -> 
         _check_queue(paths),
         _check_engine(paths),
         _check_claude(settings, environ),
+        Check("telegram", *telegram_check(settings, paths, environ)),
     ]
 
 

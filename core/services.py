@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from core.engine import Service
 from core.paths import Paths
 from core.settings import Settings
+from core.telegram.service import telegram_services
 
 
 def default_services(settings: Settings, paths: Paths, environ: Mapping[str, str]) -> list[Service]:
     """Every service this config asks for (each registers itself here)."""
     services: list[Service] = []
+    services.extend(telegram_services(settings, environ))
     return services

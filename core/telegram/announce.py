@@ -1,0 +1,111 @@
+"""Deciding which jobs are announced, where, and queueing each announcement exactly once.
+
+Two paths reach here: the engine's ``JobChanged`` events (fast), and a reconcile pass over
+the ledger at start, after any shared change and now and then (complete: jobs added by
+another process, a finish the process died before announcing, jobs failed during crash
+recovery). A row in ``telegram_notices`` per job and kind makes both paths idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from core.control import Control
+from core.jobs import Job, JobState, parse_time, utc_now
+from core.settings import ConfigError, NotifyPolicy, Settings
+from core.telegram.config import TelegramConfig
+from core.telegram.notify import approval_message, finished_messages
+from core.telegram.outbox import Outbox
+from core.telegram.store import Draft, NotificationStore
+
+log = logging.getLogger(__name__)
+
+FINISHED = "finished"
+APPROVAL = "approval"
+SINCE_KEY = "announce_since"
+LOOKBACK = timedelta(days=1)
+"""Reconcile never announces jobs older than this (say, after Telegram was off for a month)."""
+
+
+class Announcer:
+    def __init__(
+        self,
+        settings: Settings,
+        config: TelegramConfig,
+        control: Control,
+        store: NotificationStore,
+        outbox: Outbox,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.control = control
+        self.store = store
+        self.outbox = outbox
+        # Jobs that finished before Telegram was first set up are never announced.
+        self.since = store.first_value(SINCE_KEY, utc_now())
+
+    def policy(self, job: Job) -> NotifyPolicy:
+        try:
+            return self.settings.workflow(job.workflow).notify
+        except ConfigError:
+            return "always"
+
+    def destination(self, job: Job) -> int | None:
+        """The chat a job (or the job it was retried or followed up from) came from, else
+        ``notify_chat_id``."""
+        current: Job | None = job
+        for _ in range(20):  # a chain of retries and follow-ups; bounded against cycles
+            if current is None:
+                break
+            origin = self.store.origin(current.id)
+            if origin is not None:
+                return origin[0]
+            current = self.control.ledger.get(current.parent_id) if current.parent_id else None
+        return self.config.notify_chat_id
+
+    def job_finished(self, job: Job) -> None:
+        if not job.state.is_final:
+            return
+        if job.state is JobState.CANCELLED and job.started_at is None:
+            # cancelled or denied before it ran: whoever did it already got the answer
+            self.store.skip_notice(job.id, FINISHED, "never ran")
+            return
+        policy = self.policy(job)
+        if policy == "never" or (policy == "failure" and job.state is not JobState.FAILED):
+            self.store.skip_notice(job.id, FINISHED, f"policy {policy}")
+            return
+        chat_id = self.destination(job)
+        if chat_id is None:
+            self.store.skip_notice(job.id, FINISHED, "no chat: set [telegram] notify_chat_id")
+            return
+        drafts = [
+            Draft(chat_id=chat_id, text=text, kind="job", job_id=job.id, markup=markup)
+            for text, markup in finished_messages(job)
+        ]
+        self.outbox.enqueue(drafts, notice=(job.id, FINISHED))
+
+    def approval_needed(self, job: Job) -> None:
+        if job.state is not JobState.AWAITING_APPROVAL:
+            return
+        chat_id = self.destination(job)
+        if chat_id is None:
+            self.store.skip_notice(job.id, APPROVAL, "no chat: set [telegram] notify_chat_id")
+            log.warning("job #%s waits for approval but no Telegram chat is set to ask", job.id)
+            return
+        text, markup = approval_message(job)
+        draft = Draft(chat_id=chat_id, text=text, kind="approval", job_id=job.id, markup=markup)
+        self.outbox.enqueue([draft], notice=(job.id, APPROVAL))
+
+    def reconcile(self) -> None:
+        """Announce whatever the ledger shows and no event announced."""
+        for job_id in self.store.unannounced_approvals():
+            job = self.control.ledger.get(job_id)
+            if job is not None:
+                self.approval_needed(job)
+        cutoff = max(parse_time(self.since), datetime.now(UTC) - LOOKBACK)
+        since = cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        for job_id in self.store.unannounced_finished(since):
+            job = self.control.ledger.get(job_id)
+            if job is not None:
+                self.job_finished(job)

@@ -1,0 +1,376 @@
+"""Incoming Telegram messages and button presses, turned into Control operations and short replies.
+
+Deny by default: only ``allowed_users`` are heard; anyone else is ignored without a reply
+(no hint that a bot is listening), logged with their id and counted. Prompts typed as
+several messages in a row become one job: text is held per chat until the chat has been
+quiet for ``burst_seconds``. Replies go through the outbox like everything else, so they
+are paced, retried and recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.config_edit import add_watch, normalise_watch_path, remove_watch
+from core.control import Control, InputError
+from core.jobs import Job, JobSource, JobState
+from core.settings import DEFAULT_WORKFLOW, ConfigError
+from core.telegram.config import TelegramConfig, redact
+from core.telegram.notify import (
+    HELP_TEXT,
+    followup_prompt,
+    jobs_list,
+    split_message,
+    status_text,
+)
+from core.telegram.outbox import Outbox
+from core.telegram.store import Draft, NotificationStore
+
+if TYPE_CHECKING:
+    from pyrogram.types import CallbackQuery, Message, User
+
+log = logging.getLogger(__name__)
+
+BURST_SECONDS = 1.5
+BURST_LONGEST_SECONDS = 6.0
+JOBS_SHOWN = 10
+
+
+@dataclass
+class _Burst:
+    """Text a chat is still typing, not yet a job."""
+
+    chat_id: int
+    workflow: str
+    sender: str
+    first_message_id: int
+    started: float
+    deadline: float
+    texts: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _From:
+    """Who wrote, where, and which message they answered."""
+
+    chat_id: int
+    user_id: int
+    label: str
+    message_id: int
+    reply_to: int | None
+
+    @property
+    def trigger(self) -> str:
+        return f"telegram {self.label} (chat {self.chat_id})"
+
+
+class CommandError(Exception):
+    """A bad command or argument; the message is the reply."""
+
+
+class Bot:
+    """Handles what allowed users send; everything it says goes into the outbox."""
+
+    def __init__(
+        self,
+        config: TelegramConfig,
+        control: Control,
+        outbox: Outbox,
+        store: NotificationStore,
+        config_file: Path,
+        *,
+        answer_callback: Callable[[str, str], Awaitable[None]],
+        clock: Callable[[], float] = time.monotonic,
+        burst_seconds: float = BURST_SECONDS,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.config = config
+        self.control = control
+        self.outbox = outbox
+        self.store = store
+        self.config_file = config_file
+        self.answer_callback = answer_callback
+        self.clock = clock
+        self.burst_seconds = burst_seconds
+        self.on_change = on_change
+        """Told when a job was added or a burst started (the service flushes and reconciles)."""
+        self.username: str | None = None
+        self.denied_count = 0
+        self._bursts: dict[int, _Burst] = {}
+
+    # -- incoming messages ---------------------------------------------------------------
+
+    async def on_message(self, message: Message) -> None:
+        sender = self._allowed_sender(message.from_user, message)
+        if sender is None:
+            return
+        text = (message.text or message.caption or "").strip()
+        if not text:
+            self.reply(sender.chat_id, "send text: a prompt, or a command from /help")
+            return
+        try:
+            self._dispatch(sender, str(text))
+        except (CommandError, InputError, ConfigError) as error:
+            self.reply(sender.chat_id, str(error))
+        except Exception as error:  # a reply beats silence; the log has the traceback
+            log.exception("Telegram message from user %s failed", sender.user_id)
+            self.reply(sender.chat_id, f"flowtui could not do that: {self._safe(error)}")
+
+    def _dispatch(self, sender: _From, text: str) -> None:
+        if text.startswith("/"):
+            self._flush_chat(sender.chat_id)
+            name, _, rest = text.partition(" ")
+            command, _, addressee = name[1:].partition("@")
+            if addressee and self.username and addressee.lower() != self.username.lower():
+                return  # meant for another bot in the same group
+            self._command(sender, command.lower(), rest.strip())
+            return
+        job_id = self.store.job_for_message(sender.chat_id, sender.reply_to) if sender.reply_to else None
+        if job_id is not None:
+            self._flush_chat(sender.chat_id)
+            self._followup(sender, job_id, text)
+            return
+        self._add_to_burst(sender, text, DEFAULT_WORKFLOW)
+
+    def _command(self, sender: _From, command: str, args: str) -> None:
+        handlers: dict[str, Callable[[_From, str], None]] = {
+            "run": self._run,
+            "jobs": self._jobs,
+            "status": self._status,
+            "retry": self._retry,
+            "cancel": self._cancel,
+            "pause": self._pause,
+            "resume": self._resume,
+            "watch": self._watch,
+            "unwatch": self._unwatch,
+            "help": self._help,
+            "start": self._help,
+        }
+        handler = handlers.get(command)
+        if handler is None:
+            raise CommandError(f"unknown command /{command}: /help lists the commands")
+        handler(sender, args)
+
+    def _run(self, sender: _From, args: str) -> None:
+        workflow = DEFAULT_WORKFLOW
+        if args.startswith(("-w ", "--workflow ")):
+            _, workflow, args = [*args.split(maxsplit=2), "", ""][:3]
+        if not args.strip():
+            raise CommandError("usage: /run PROMPT (or /run -w WORKFLOW PROMPT); plain text works too")
+        self.control.settings.workflow(workflow)  # unknown workflow: the ConfigError is the reply
+        self._add_to_burst(sender, args.strip(), workflow)
+
+    def _jobs(self, sender: _From, args: str) -> None:
+        jobs = self.control.ledger.list_jobs(limit=JOBS_SHOWN)
+        pause = self.control.pause_state()
+        self.reply(sender.chat_id, jobs_list(jobs, pause.reason if pause.paused else None))
+
+    def _status(self, sender: _From, args: str) -> None:
+        job = self._job(args, "status")
+        self.reply(sender.chat_id, status_text(job), job_id=job.id)
+
+    def _retry(self, sender: _From, args: str) -> None:
+        original = self._job(args, "retry")
+        job = self.control.retry(original.id)
+        self._queued(sender, job, f"queued #{job.id} (retry of #{original.id})")
+
+    def _cancel(self, sender: _From, args: str) -> None:
+        job = self._job(args, "cancel")
+        state = self.control.cancel(job.id, f"cancelled from Telegram by {sender.label}")
+        if state is JobState.CANCELLED:
+            self.reply(sender.chat_id, f"cancelled #{job.id}", job_id=job.id)
+        else:
+            self.reply(
+                sender.chat_id, f"cancelling #{job.id}: its Claude process is being ended", job_id=job.id
+            )
+
+    def _pause(self, sender: _From, args: str) -> None:
+        self.control.pause(f"paused from Telegram by {sender.label}")
+        self.reply(sender.chat_id, "paused: running jobs finish, queued jobs wait for /resume")
+
+    def _resume(self, sender: _From, args: str) -> None:
+        self.control.resume()
+        self.reply(sender.chat_id, "resumed")
+
+    def _watch(self, sender: _From, args: str) -> None:
+        if not args:
+            raise CommandError("usage: /watch PATH (a directory on the machine flowtui runs on)")
+        path = Path(args).expanduser()
+        if not path.exists():
+            raise CommandError(f"no such file or directory: {path}")
+        add_watch(self.config_file, path)
+        self.reply(sender.chat_id, f"watching {normalise_watch_path(path)} (workflow {DEFAULT_WORKFLOW})")
+
+    def _unwatch(self, sender: _From, args: str) -> None:
+        if not args:
+            raise CommandError("usage: /unwatch PATH")
+        remove_watch(self.config_file, args)
+        self.reply(sender.chat_id, f"stopped watching {normalise_watch_path(args)}")
+
+    def _help(self, sender: _From, args: str) -> None:
+        self.reply(sender.chat_id, HELP_TEXT)
+
+    def _followup(self, sender: _From, job_id: int, text: str) -> None:
+        job = self.control.followup(job_id, text, source=JobSource.TELEGRAM)
+        self._queued(sender, job, f"queued #{job.id} (follow-up of #{job_id})")
+
+    def _job(self, args: str, command: str) -> Job:
+        text = args.strip().lstrip("#")
+        if not text:
+            raise CommandError(f"usage: /{command} ID (the number /jobs shows)")
+        if not text.isdigit() or int(text) < 1:
+            raise CommandError(f"bad job id {args.strip()!r}: give the number /jobs shows")
+        job = self.control.ledger.get(int(text))
+        if job is None:
+            raise CommandError(f"no job #{text}: /jobs lists the latest ids")
+        return job
+
+    def _queued(self, sender: _From, job: Job, text: str) -> None:
+        self.store.record_origin(job.id, sender.chat_id, sender.message_id)
+        if job.state is JobState.AWAITING_APPROVAL:
+            text = f"#{job.id} waits for approval (workflow {job.workflow})"
+        self.reply(sender.chat_id, text, job_id=job.id)
+        self.on_change()
+
+    # -- bursts ----------------------------------------------------------------------------
+
+    def _add_to_burst(self, sender: _From, text: str, workflow: str) -> None:
+        now = self.clock()
+        burst = self._bursts.get(sender.chat_id)
+        if burst is not None and burst.workflow != workflow:
+            self._flush_chat(sender.chat_id)
+            burst = None
+        if burst is None:
+            burst = _Burst(sender.chat_id, workflow, sender.label, sender.message_id, now, now)
+            self._bursts[sender.chat_id] = burst
+        burst.texts.append(text)
+        burst.deadline = min(now + self.burst_seconds, burst.started + BURST_LONGEST_SECONDS)
+        self.on_change()
+
+    def next_deadline(self) -> float | None:
+        return min((burst.deadline for burst in self._bursts.values()), default=None)
+
+    def flush_due(self, now: float | None = None) -> list[Job]:
+        """Queue every burst whose chat has been quiet long enough."""
+        moment = self.clock() if now is None else now
+        due = [chat for chat, burst in self._bursts.items() if burst.deadline <= moment]
+        return [job for chat in due if (job := self._flush_chat(chat)) is not None]
+
+    def flush_all(self) -> list[Job]:
+        return [job for chat in list(self._bursts) if (job := self._flush_chat(chat)) is not None]
+
+    def _flush_chat(self, chat_id: int) -> Job | None:
+        burst = self._bursts.pop(chat_id, None)
+        if burst is None:
+            return None
+        sender = _From(chat_id, 0, burst.sender, burst.first_message_id, None)
+        try:
+            job = self.control.add(
+                "\n".join(burst.texts),
+                workflow=burst.workflow,
+                source=JobSource.TELEGRAM,
+                trigger=sender.trigger,
+            )
+        except (InputError, ConfigError) as error:
+            self.reply(chat_id, str(error))
+            return None
+        merged = f" from {len(burst.texts)} messages" if len(burst.texts) > 1 else ""
+        self._queued(sender, job, f"queued #{job.id}{merged}")
+        return job
+
+    # -- buttons ---------------------------------------------------------------------------
+
+    async def on_callback(self, query: CallbackQuery) -> None:
+        message = query.message
+        sender = self._allowed_sender(query.from_user, message)
+        if sender is None:
+            return
+        data = query.data.decode() if isinstance(query.data, bytes) else str(query.data or "")
+        action, _, raw_id = data.partition(":")
+        try:
+            toast = self._press(sender, action, raw_id)
+        except (CommandError, InputError, ConfigError) as error:
+            toast = str(error)
+            self.reply(sender.chat_id, toast)
+        except Exception as error:
+            log.exception("Telegram button %r failed", data)
+            toast = f"flowtui could not do that: {self._safe(error)}"
+        try:
+            await self.answer_callback(str(query.id), toast)
+        except Exception as error:  # a lost toast is harmless; the chat got the reply
+            log.warning("could not answer a Telegram button press: %s", self._safe(error))
+
+    def _press(self, sender: _From, action: str, raw_id: str) -> str:
+        job = self._job(raw_id, action or "button")
+        if action == "retry":
+            new = self.control.retry(job.id)
+            text = f"queued #{new.id} (retry of #{job.id})"
+            self._queued(sender, new, text)
+            return text
+        if action == "follow":
+            if not job.session_id:
+                raise CommandError(f"job #{job.id} has no Claude session to continue")
+            prompt, markup = followup_prompt(job)
+            self.outbox.enqueue([Draft(sender.chat_id, prompt, "reply", job_id=job.id, markup=markup)])
+            return "reply to the message below"
+        if action == "log":
+            if not job.transcript_path:
+                raise CommandError(f"job #{job.id} has no transcript yet")
+            caption = f"#{job.id} transcript (attempt {job.attempts})"
+            draft = Draft(sender.chat_id, caption, "log", job_id=job.id, document=job.transcript_path)
+            self.outbox.enqueue([draft])
+            return "sending the log"
+        if action == "approve":
+            self.control.approve(job.id, by=f"Telegram user {sender.label}")
+            self.reply(sender.chat_id, f"approved #{job.id}: queued", job_id=job.id)
+            return f"approved #{job.id}"
+        if action == "deny":
+            self.control.deny(job.id, by=f"Telegram user {sender.label}")
+            self.reply(sender.chat_id, f"denied #{job.id}: cancelled", job_id=job.id)
+            return f"denied #{job.id}"
+        raise CommandError(f"unknown button {action!r}")
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _allowed_sender(self, user: User | None, message: Message | None) -> _From | None:
+        """Who sent this, if they may command flowtui; otherwise log, count and return None."""
+        chat = message.chat if message is not None else None
+        chat_id = (
+            chat.id if chat is not None and chat.id is not None else (user.id if user is not None else None)
+        )
+        if user is None or user.id not in self.config.allowed_users or chat_id is None:
+            sender_id = user.id if user is not None else _sender_chat_id(message)
+            self.denied_count += 1
+            total = self.store.count_denied(sender_id) if sender_id is not None else 0
+            log.warning(
+                "ignored a Telegram update from unauthorized sender id %s (chat %s; %s so far from them)",
+                sender_id,
+                chat_id,
+                total,
+            )
+            return None
+        label = f"@{user.username}" if user.username else (user.first_name or str(user.id))
+        reply_to = None
+        if message is not None:
+            reply_to = message.reply_to_message_id or (
+                message.reply_to_message.id if message.reply_to_message is not None else None
+            )
+        return _From(chat_id, user.id, label, message.id if message is not None else 0, reply_to)
+
+    def reply(self, chat_id: int, text: str, job_id: int | None = None) -> None:
+        drafts = [Draft(chat_id, part, "reply", job_id=job_id) for part in split_message(text)]
+        self.outbox.enqueue(drafts)
+
+    def _safe(self, error: BaseException) -> str:
+        return redact(" ".join(str(error).split()) or type(error).__name__, self.config.secrets())
+
+
+def _sender_chat_id(message: Message | None) -> int | None:
+    if message is None or message.sender_chat is None:
+        return None
+    return message.sender_chat.id

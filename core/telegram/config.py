@@ -1,0 +1,141 @@
+"""The Telegram settings as the bot uses them: file keys, environment overrides, and what is missing.
+
+The ``[telegram]`` section turns Telegram on; ``FLOWTUI_TELEGRAM_API_ID``, ``..._API_HASH`` and
+``..._BOT_TOKEN`` override the three credentials so they need not sit in the config file.
+Secrets stay ``SecretStr`` until the one moment the client is built, and every text that
+leaves this package can be passed through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from pydantic import SecretStr
+
+from core.settings import Settings, TelegramSettings
+
+API_ID_ENV = "FLOWTUI_TELEGRAM_API_ID"
+API_HASH_ENV = "FLOWTUI_TELEGRAM_API_HASH"
+BOT_TOKEN_ENV = "FLOWTUI_TELEGRAM_BOT_TOKEN"
+
+NOT_CONFIGURED = (
+    "Telegram not configured: add a [telegram] section to the config with allowed_users "
+    "(your numeric user id) and notify_chat_id, and set api_id and api_hash (from my.telegram.org) "
+    f"and bot_token (from @BotFather) there or in ${API_ID_ENV}, ${API_HASH_ENV}, ${BOT_TOKEN_ENV}"
+)
+
+_BOT_TOKEN_FORM = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+_API_HASH_FORM = re.compile(r"^[0-9a-fA-F]{32}$")
+
+
+class TelegramConfigError(Exception):
+    """The Telegram settings cannot work; the message is one line without any secret."""
+
+
+@dataclass(frozen=True)
+class TelegramConfig:
+    """Everything the bot needs, resolved from the config file and the environment."""
+
+    api_id: int
+    api_hash: SecretStr
+    bot_token: SecretStr
+    allowed_users: frozenset[int] = field(default_factory=frozenset)
+    notify_chat_id: int | None = None
+
+    @property
+    def bot_id(self) -> int:
+        """The bot's own user id: the part of the token before the colon."""
+        return int(self.bot_token.get_secret_value().split(":", 1)[0])
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.api_hash.get_secret_value(), self.bot_token.get_secret_value())
+
+
+def is_configured(settings: Settings) -> bool:
+    return settings.telegram is not None
+
+
+def resolve_config(settings: Settings, environ: Mapping[str, str]) -> TelegramConfig | None:
+    """The bot's config, or None without a ``[telegram]`` section; raises
+    :class:`TelegramConfigError` naming the first key that is missing or malformed."""
+    section = settings.telegram
+    if section is None:
+        return None
+    api_id = _api_id(section, environ)
+    api_hash = _secret(section.api_hash, environ, API_HASH_ENV)
+    bot_token = _secret(section.bot_token, environ, BOT_TOKEN_ENV)
+    if api_id is None:
+        raise TelegramConfigError(_missing("api_id", API_ID_ENV, "my.telegram.org"))
+    if api_hash is None:
+        raise TelegramConfigError(_missing("api_hash", API_HASH_ENV, "my.telegram.org"))
+    if bot_token is None:
+        raise TelegramConfigError(_missing("bot_token", BOT_TOKEN_ENV, "@BotFather"))
+    if api_id < 1:
+        raise TelegramConfigError(f"bad api_id {api_id}: use the number my.telegram.org shows")
+    if not _API_HASH_FORM.match(api_hash.get_secret_value()):
+        raise TelegramConfigError("bad api_hash: expected the 32 hex digits my.telegram.org shows")
+    if not _BOT_TOKEN_FORM.match(bot_token.get_secret_value()):
+        raise TelegramConfigError("bad bot token: expected the form 123456789:AA... that @BotFather gives")
+    return TelegramConfig(
+        api_id=api_id,
+        api_hash=api_hash,
+        bot_token=bot_token,
+        allowed_users=frozenset(section.allowed_users),
+        notify_chat_id=section.notify_chat_id,
+    )
+
+
+def _api_id(section: TelegramSettings, environ: Mapping[str, str]) -> int | None:
+    raw = environ.get(API_ID_ENV, "").strip()
+    if not raw:
+        return section.api_id
+    try:
+        return int(raw)
+    except ValueError:
+        raise TelegramConfigError(f"${API_ID_ENV} must be a number (got {len(raw)} characters)") from None
+
+
+def _secret(value: SecretStr | None, environ: Mapping[str, str], name: str) -> SecretStr | None:
+    raw = environ.get(name, "").strip()
+    if raw:
+        return SecretStr(raw)
+    if value is None or not value.get_secret_value().strip():
+        return None
+    return SecretStr(value.get_secret_value().strip())
+
+
+def _missing(key: str, env: str, where: str) -> str:
+    return f"[telegram] {key} is missing: set it (from {where}) in the config or in ${env}"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced, for logs, errors and stored reasons."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def telegram_status(settings: Settings, environ: Mapping[str, str]) -> str:
+    """One line for the TUI and ``doctor``: not configured (and how), misconfigured, or who may
+    command the bot and where notifications go. Never contains a secret."""
+    try:
+        config = resolve_config(settings, environ)
+    except TelegramConfigError as error:
+        return f"Telegram misconfigured: {error}"
+    if config is None:
+        return NOT_CONFIGURED
+    users = len(config.allowed_users)
+    who = (
+        "nobody may send commands (allowed_users is empty)"
+        if not users
+        else f"{users} allowed user{'s' if users != 1 else ''}"
+    )
+    where = (
+        f"notifications to chat {config.notify_chat_id}"
+        if config.notify_chat_id is not None
+        else "notifications only to the chat a job came from (no notify_chat_id)"
+    )
+    return f"Telegram configured for bot {config.bot_id}: {who}; {where}"

@@ -1,0 +1,332 @@
+"""The one seam between flowtui and Telegram: a few calls, and their pyrogram implementation.
+
+Everything else in the package talks to a :class:`Gateway`, so all of it runs in tests
+with :class:`~core.telegram.recording.RecordingGateway`, where Telegram cannot be reached.
+The pyrogram client is built inside the running event loop (it binds to the loop current
+at construction) and driven with ``start()``/``stop()``, never ``run()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from core.telegram.config import TelegramConfig, redact
+
+if TYPE_CHECKING:
+    from pyrogram import Client
+    from pyrogram.types import CallbackQuery, Message
+
+log = logging.getLogger(__name__)
+
+SESSION_NAME = "flowtui-bot"
+CALL_TIMEOUT_SECONDS = 60.0
+
+MessageCallback = Callable[["Message"], Awaitable[None]]
+CallbackQueryCallback = Callable[["CallbackQuery"], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button; ``data`` comes back in the callback query (at most 64 bytes)."""
+
+    text: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Markup:
+    """What goes under a message: rows of inline buttons, or a prompt to reply to it."""
+
+    rows: tuple[tuple[Button, ...], ...] = ()
+    force_reply: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rows": [[[button.text, button.data] for button in row] for row in self.rows],
+            "force_reply": self.force_reply,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Markup:
+        rows = tuple(tuple(Button(text, value) for text, value in row) for row in data.get("rows", []))
+        return cls(rows=rows, force_reply=bool(data.get("force_reply", False)))
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    id: int
+    username: str | None
+    name: str
+
+    def describe(self) -> str:
+        handle = f"@{self.username}" if self.username else self.name
+        return f"{handle} (id {self.id})"
+
+
+class Gateway(Protocol):
+    """The calls flowtui makes to Telegram; each returns what the rest of flowtui needs."""
+
+    async def start(self, on_message: MessageCallback, on_callback: CallbackQueryCallback) -> BotIdentity:
+        """Connect, log the bot in, and deliver incoming messages and button presses."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    async def get_me(self) -> BotIdentity: ...
+
+    async def send_message(
+        self, chat_id: int, text: str, markup: Markup | None = None, reply_to: int | None = None
+    ) -> int:
+        """Send plain text (no markup parsing, so answers arrive exactly); returns the message id."""
+        ...
+
+    async def send_document(
+        self, chat_id: int, data: bytes, file_name: str, caption: str = "", reply_to: int | None = None
+    ) -> int: ...
+
+    async def answer_callback(self, query_id: str, text: str) -> None:
+        """Acknowledge a button press (a short toast), so the client stops its spinner."""
+        ...
+
+
+GatewayFactory = Callable[[], Gateway]
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+class Failure(Enum):
+    """How the outbox treats a failed call."""
+
+    FLOOD = "flood"  # Telegram said wait N seconds
+    PERMANENT = "permanent"  # this message can never be sent as it is (bad chat, bot blocked)
+    TRANSIENT = "transient"  # network or server trouble: try again later
+
+
+@dataclass(frozen=True)
+class SendError:
+    failure: Failure
+    reason: str
+    wait_seconds: float = 0.0
+
+
+def classify_error(error: BaseException, secrets: Sequence[str] = ()) -> SendError:
+    """Sort an exception from a gateway call: pyrogram's FloodWait, 400/403 refusals, the rest."""
+    from pyrogram import errors
+
+    reason = redact(_describe(error), secrets)
+    if isinstance(error, errors.FloodWait):
+        value = error.value if isinstance(error.value, int | float) else 0
+        return SendError(Failure.FLOOD, f"flood wait {value}s", float(value))
+    if isinstance(error, errors.BadRequest | errors.Forbidden | errors.NotAcceptable):
+        return SendError(Failure.PERMANENT, reason)
+    return SendError(Failure.TRANSIENT, reason)
+
+
+def _describe(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    if isinstance(error, TimeoutError):
+        return "no answer from Telegram in time"
+    if isinstance(error, ConnectionError | OSError) and not text:
+        return "cannot reach Telegram (network)"
+    if text.startswith("Telegram says"):
+        return text
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+# -- pyrogram ------------------------------------------------------------------------------
+
+
+def session_dir(data_dir: Path) -> Path:
+    """The directory holding the bot's session file (its auth key): private to the user."""
+    return data_dir / "telegram"
+
+
+def prepare_session_dir(data_dir: Path) -> Path:
+    directory = session_dir(data_dir)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    session_file = directory / f"{SESSION_NAME}.session"
+    if session_file.exists():
+        os.chmod(session_file, 0o600)
+    return directory
+
+
+def private_storage(name: str, workdir: Path) -> Any:
+    """pyrogram's SQLite session storage whose file is made mode 0600 as soon as it exists,
+    before the auth key is written into it."""
+    from pyrogram.storage import SQLiteStorage
+
+    class PrivateSQLiteStorage(SQLiteStorage):
+        async def open(self) -> None:
+            await super().open()  # type: ignore[no-untyped-call]
+            database = getattr(self, "database", None)
+            if isinstance(database, Path) and database.exists():
+                os.chmod(database, 0o600)
+
+    return PrivateSQLiteStorage(name, workdir=workdir)
+
+
+def build_markup(markup: Markup | None) -> Any:
+    """pyrogram's reply markup for ours (inline keyboard, or a reply prompt)."""
+    if markup is None:
+        return None
+    from pyrogram import types
+
+    if markup.force_reply:
+        return types.ForceReply(selective=True)
+    if not markup.rows:
+        return None
+    return types.InlineKeyboardMarkup(
+        [
+            [types.InlineKeyboardButton(button.text, callback_data=button.data) for button in row]
+            for row in markup.rows
+        ]
+    )
+
+
+@dataclass
+class PyrogramGateway:
+    """The real gateway: one pyrogram (kurigram) bot client, made inside the running loop.
+
+    ``in_memory`` keeps the session out of the data dir (``flowtui telegram check`` uses it
+    so it never touches the running engine's session file).
+    """
+
+    config: TelegramConfig
+    data_dir: Path
+    in_memory: bool = False
+    receive_updates: bool = True
+    _client: Client | None = field(default=None, repr=False)
+
+    def _build_client(self) -> Client:
+        from pyrogram import Client, enums
+
+        loop = asyncio.get_running_loop()
+        common: dict[str, Any] = {
+            "api_id": self.config.api_id,
+            "api_hash": self.config.api_hash.get_secret_value(),
+            "bot_token": self.config.bot_token.get_secret_value(),
+            # FloodWait must reach the outbox, which waits and records it, instead of
+            # pyrogram sleeping inside a send call.
+            "sleep_threshold": 0,
+            "parse_mode": enums.ParseMode.DISABLED,
+            "no_updates": not self.receive_updates,
+            "loop": loop,
+        }
+        if self.in_memory:
+            return Client(SESSION_NAME, in_memory=True, **common)
+        workdir = prepare_session_dir(self.data_dir)
+        return Client(
+            SESSION_NAME, workdir=workdir, storage_engine=private_storage(SESSION_NAME, workdir), **common
+        )
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            raise ConnectionError("the Telegram client is not started")
+        return self._client
+
+    def prepare(self, on_message: MessageCallback, on_callback: CallbackQueryCallback) -> Client:
+        """The client with flowtui's handlers, not yet connected (call inside the running loop)."""
+        from pyrogram import handlers
+
+        client = self._build_client()
+
+        async def message_handler(_client: Client, message: Message) -> None:
+            await on_message(message)
+
+        async def callback_handler(_client: Client, query: CallbackQuery) -> None:
+            await on_callback(query)
+
+        client.add_handler(handlers.MessageHandler(message_handler))
+        client.add_handler(handlers.CallbackQueryHandler(callback_handler))
+        self._client = client
+        return client
+
+    async def start(self, on_message: MessageCallback, on_callback: CallbackQueryCallback) -> BotIdentity:
+        client = self.prepare(on_message, on_callback)
+        try:
+            await client.start()
+        except BaseException:
+            self._client = None
+            await _discard(client)
+            raise
+        return await self.get_me()
+
+    async def stop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and client.is_connected:
+            await client.stop()
+
+    async def get_me(self) -> BotIdentity:
+        me = await asyncio.wait_for(self.client.get_me(), CALL_TIMEOUT_SECONDS)
+        name = " ".join(part for part in (me.first_name, me.last_name) if part) or str(me.id)
+        return BotIdentity(id=me.id, username=me.username, name=name)
+
+    async def send_message(
+        self, chat_id: int, text: str, markup: Markup | None = None, reply_to: int | None = None
+    ) -> int:
+        from pyrogram import types
+
+        sent = await asyncio.wait_for(
+            self.client.send_message(
+                chat_id,
+                text,
+                reply_markup=build_markup(markup),
+                reply_parameters=types.ReplyParameters(message_id=reply_to) if reply_to else None,
+            ),
+            CALL_TIMEOUT_SECONDS,
+        )
+        return _message_id(sent)
+
+    async def send_document(
+        self, chat_id: int, data: bytes, file_name: str, caption: str = "", reply_to: int | None = None
+    ) -> int:
+        from pyrogram import types
+
+        document = io.BytesIO(data)
+        document.name = file_name
+        sent = await asyncio.wait_for(
+            self.client.send_document(
+                chat_id,
+                document,
+                caption=caption,
+                file_name=file_name,
+                force_document=True,
+                reply_parameters=types.ReplyParameters(message_id=reply_to) if reply_to else None,
+            ),
+            CALL_TIMEOUT_SECONDS * 5,
+        )
+        return _message_id(sent)
+
+    async def answer_callback(self, query_id: str, text: str) -> None:
+        await asyncio.wait_for(
+            self.client.answer_callback_query(query_id, text=text[:200]), CALL_TIMEOUT_SECONDS
+        )
+
+
+async def _discard(client: Client) -> None:
+    """Release what a client that failed to start still holds (its session file, threads)."""
+    try:
+        if client.is_connected:
+            await client.disconnect()
+        else:
+            await client.storage.close()  # type: ignore[no-untyped-call]
+    except Exception as error:  # already closed or never opened: nothing left to release
+        log.debug("discarding a Telegram client that failed to start: %s", type(error).__name__)
+    client.executor.shutdown(wait=False)
+
+
+def _message_id(sent: Any) -> int:
+    if sent is None or not isinstance(getattr(sent, "id", None), int):
+        raise ConnectionError("Telegram did not return the sent message")
+    return int(sent.id)

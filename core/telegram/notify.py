@@ -1,0 +1,275 @@
+"""What flowtui says on Telegram: job notifications, approval requests, lists, and how long texts split.
+
+Texts are sent as plain text (pyrogram's markdown would eat unbalanced ``**`` or backticks
+in an answer), but they are split at Telegram's limit like markdown: never inside a code
+block without closing it at the end of one message and reopening it (with its language)
+at the start of the next.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.jobs import Job, JobState
+from core.render import STATE_SYMBOLS, excerpt, format_cost, job_timing
+from core.telegram.gateway import Button, Markup
+
+MESSAGE_LIMIT = 4096
+"""Telegram's limit for one message, counted in UTF-16 code units."""
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_PART_LABEL_ROOM = 12  # " (99/99)" and a little slack
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _take(text: str, units: int) -> tuple[str, str]:
+    """The longest prefix of ``text`` within ``units`` UTF-16 units (never half a character)."""
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > units:
+            return text[:index], text[index:]
+    return text, ""
+
+
+def _size(lines: Sequence[str]) -> int:
+    return sum(utf16_len(line) for line in lines) + max(0, len(lines) - 1)
+
+
+def _cut_line(line: str, limit: int) -> list[str]:
+    """A line longer than ``limit``: cut at the last space that fits, else anywhere."""
+    pieces: list[str] = []
+    rest = line
+    while utf16_len(rest) > limit:
+        head, tail = _take(rest, limit)
+        space = head.rfind(" ")
+        if space > limit // 2:
+            head, tail = head[: space + 1], head[space + 1 :] + tail
+        pieces.append(head)
+        rest = tail
+    pieces.append(rest)
+    return pieces
+
+
+@dataclass
+class _Block:
+    lines: list[str]
+    code: bool
+    closed: bool = True
+
+
+def _blocks(text: str) -> list[_Block]:
+    """Code blocks (fence to fence) stay together; every other line is a block of its own."""
+    blocks: list[_Block] = []
+    fence: str | None = None
+    for line in text.split("\n"):
+        match = _FENCE.match(line)
+        if fence is None:
+            if match:
+                fence = match.group(1)
+                blocks.append(_Block([line], code=True, closed=False))
+            else:
+                blocks.append(_Block([line], code=False))
+            continue
+        blocks[-1].lines.append(line)
+        if match is not None and _closes(line, match.group(1), fence):
+            blocks[-1].closed = True
+            fence = None
+    return blocks
+
+
+def _closes(line: str, marker: str, fence: str) -> bool:
+    """A bare fence of the same character, at least as long as the opening one, closes it."""
+    return line.strip() == marker and marker[0] == fence[0] and len(marker) >= len(fence)
+
+
+def split_message(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """``text`` in parts of at most ``limit`` UTF-16 units; a code block that must be split
+    is closed at the end of one part and reopened (same fence line) at the start of the next."""
+    if utf16_len(text) <= limit:
+        return [text]
+    packer = _Packer(limit)
+    for block in _blocks(text):
+        packer.add(block)
+    return packer.finish()
+
+
+class _Packer:
+    """Fills parts greedily: a block that does not fit starts a new part; only a block
+    larger than a whole part is split (text at spaces, code line by line)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.parts: list[list[str]] = []
+        self.current: list[str] = []
+
+    def fits(self, *lines: str) -> bool:
+        return _size([*self.current, *lines]) <= self.limit
+
+    def flush(self) -> None:
+        if self.current:
+            self.parts.append(self.current)
+        self.current = []
+
+    def finish(self) -> list[str]:
+        self.flush()
+        return ["\n".join(lines) for lines in self.parts]
+
+    def add(self, block: _Block) -> None:
+        if self.fits(*block.lines):
+            self.current.extend(block.lines)
+        elif _size(block.lines) <= self.limit:
+            self.flush()
+            self.current.extend(block.lines)
+        elif block.code:
+            self._add_code(block)
+        else:
+            for piece in _cut_line(block.lines[0], self.limit):
+                if not self.fits(piece):
+                    self.flush()
+                self.current.append(piece)
+
+    def _add_code(self, block: _Block) -> None:
+        opening = block.lines[0]
+        marker = _FENCE.match(opening)
+        close = marker.group(1) if marker else "```"
+        body = block.lines[1:-1] if block.closed else block.lines[1:]
+        room = max(self.limit - _size([opening, close]) - 2, 1)
+        if not self.fits(opening, _cut_line(body[0], room)[0] if body else "", close):
+            self.flush()
+        self.current.append(opening)
+        for line in body:
+            for piece in _cut_line(line, room):
+                self._add_code_line(piece, opening, close)
+        if block.closed:
+            self._add_code_line(block.lines[-1], opening, close, closing=True)
+
+    def _add_code_line(self, line: str, opening: str, close: str, closing: bool = False) -> None:
+        needed = (line,) if closing else (line, close)
+        if not self.fits(*needed):
+            self.current.append(close)
+            self.flush()
+            self.current.append(opening)
+        self.current.append(line)
+
+
+# -- job texts ---------------------------------------------------------------------------
+
+
+def trigger_text(job: Job) -> str:
+    return job.trigger or f"{job.source}"
+
+
+def job_header(job: Job) -> str:
+    attempts = f"{job.attempts} attempt{'s' if job.attempts != 1 else ''}"
+    return (
+        f"{STATE_SYMBOLS[job.state]} #{job.id} {job.state} · workflow {job.workflow}\n"
+        f"trigger: {excerpt(trigger_text(job), 200)}\n"
+        f"took {job_timing(job)} · cost {format_cost(job.cost_usd)} · {attempts}"
+    )
+
+
+def job_body(job: Job) -> str:
+    if job.state is JobState.SUCCEEDED:
+        return job.answer or "(no answer text)"
+    lines = [f"error: {job.error}"] if job.error else []
+    if job.answer and job.answer != job.error:
+        lines.append(job.answer)
+    return "\n\n".join(lines) or f"(the job {job.state} without an error message)"
+
+
+def job_buttons(job: Job) -> Markup:
+    row = [Button("Retry", f"retry:{job.id}")]
+    if job.session_id:
+        row.append(Button("Follow up", f"follow:{job.id}"))
+    if job.transcript_path:
+        row.append(Button("Show log", f"log:{job.id}"))
+    return Markup(rows=(tuple(row),))
+
+
+def finished_messages(job: Job) -> list[tuple[str, Markup | None]]:
+    """The notification for a finished job: one message, or several parts with the buttons
+    under the last; every part names the job, so a reply to any part is a follow-up."""
+    header = job_header(job)
+    body = job_body(job)
+    budget = MESSAGE_LIMIT - utf16_len(header) - 2 - _PART_LABEL_ROOM
+    pieces = split_message(body, max(budget, 512))
+    total = len(pieces)
+    messages: list[tuple[str, Markup | None]] = []
+    for number, piece in enumerate(pieces, start=1):
+        if number == 1:
+            first_line, _, rest = header.partition("\n")
+            label = f" ({number}/{total})" if total > 1 else ""
+            text = f"{first_line}{label}\n{rest}\n\n{piece}"
+        else:
+            text = f"#{job.id} ({number}/{total})\n{piece}"
+        messages.append((text, job_buttons(job) if number == total else None))
+    return messages
+
+
+def approval_message(job: Job) -> tuple[str, Markup]:
+    text = (
+        f"? #{job.id} waits for approval · workflow {job.workflow}\n"
+        f"trigger: {excerpt(trigger_text(job), 200)}\n"
+        f"cwd: {job.cwd}\n\n{_clip(job.prompt, 3000)}"
+    )
+    buttons = (Button("Approve", f"approve:{job.id}"), Button("Deny", f"deny:{job.id}"))
+    return text, Markup(rows=(buttons,))
+
+
+def followup_prompt(job: Job) -> tuple[str, Markup]:
+    return (
+        f"Reply to this message with what Claude should do next in #{job.id}'s session.",
+        Markup(force_reply=True),
+    )
+
+
+def job_line(job: Job) -> str:
+    return (
+        f"{STATE_SYMBOLS[job.state]} #{job.id} {job.state} · {job.workflow} · {job_timing(job)} · "
+        f"{excerpt(job.prompt, 60)}"
+    )
+
+
+def jobs_list(jobs: Sequence[Job], paused_reason: str | None) -> str:
+    lines = [job_line(job) for job in jobs] or ["no jobs yet: send a prompt to queue one"]
+    if paused_reason is not None:
+        lines.insert(0, f"⏸ paused ({paused_reason}): /resume to take jobs again")
+    return "\n".join(lines)
+
+
+def status_text(job: Job) -> str:
+    lines = [
+        f"{STATE_SYMBOLS[job.state]} #{job.id} {job.state} · workflow {job.workflow}",
+        f"trigger: {excerpt(trigger_text(job), 200)}",
+        f"attempts {job.attempts}/{job.max_attempts} · {job_timing(job)} · cost {format_cost(job.cost_usd)}",
+        f"prompt: {_clip(job.prompt, 500)}",
+    ]
+    if job.parent_id:
+        lines.insert(2, f"from #{job.parent_id}")
+    if job.error:
+        lines.append(f"error: {job.error}")
+    if job.answer:
+        lines.append(f"answer:\n{_clip(job.answer, 2500)}")
+    return "\n".join(lines)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+HELP_TEXT = """flowtui commands
+/run PROMPT — queue a job (plain text does the same; messages sent within a moment become one job)
+/jobs — the latest jobs
+/status ID — one job
+/retry ID — run a finished job again
+/cancel ID — cancel a queued or running job
+/pause, /resume — stop or restart taking jobs
+/watch PATH, /unwatch PATH — start or stop watching a directory
+/help — this list
+Reply to a job's message to continue its Claude session."""

@@ -1,0 +1,396 @@
+"""The outbox's tables, in the ledger's SQLite file through their own connection.
+
+A notification is a row before anything is sent (``pending``), then ``sent`` or ``failed``
+with the reason, so nothing is lost to a crash or a dead network, and the history pane
+and ``flowtui notifications`` read delivery state from here. Beside it: which Telegram
+message belongs to which job (replies become follow-ups), which chat a job came from,
+which jobs were already announced, and how often strangers wrote to the bot.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.jobs import utc_now
+from core.telegram.gateway import Markup
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS notifications (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id      INTEGER,
+    chat_id     INTEGER NOT NULL,
+    kind        TEXT    NOT NULL CHECK (kind IN ('job', 'approval', 'reply', 'log')),
+    text        TEXT    NOT NULL,
+    markup      TEXT,
+    document    TEXT,
+    reply_to    INTEGER,
+    state       TEXT    NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    error       TEXT,
+    retry_at    REAL,
+    created_at  TEXT    NOT NULL,
+    sent_at     TEXT,
+    message_id  INTEGER,
+    resent_from INTEGER
+);
+CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (state, chat_id, id);
+CREATE TABLE IF NOT EXISTS notification_messages (
+    chat_id         INTEGER NOT NULL,
+    message_id      INTEGER NOT NULL,
+    job_id          INTEGER NOT NULL,
+    notification_id INTEGER NOT NULL,
+    PRIMARY KEY (chat_id, message_id)
+);
+CREATE TABLE IF NOT EXISTS telegram_origins (
+    job_id     INTEGER PRIMARY KEY,
+    chat_id    INTEGER NOT NULL,
+    message_id INTEGER
+);
+CREATE TABLE IF NOT EXISTS telegram_notices (
+    job_id   INTEGER NOT NULL,
+    kind     TEXT    NOT NULL,
+    decision TEXT    NOT NULL,
+    at       TEXT    NOT NULL,
+    PRIMARY KEY (job_id, kind)
+);
+CREATE TABLE IF NOT EXISTS telegram_denied (
+    user_id  INTEGER PRIMARY KEY,
+    count    INTEGER NOT NULL,
+    first_at TEXT    NOT NULL,
+    last_at  TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS telegram_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+_COLUMNS = (
+    "id, job_id, chat_id, kind, text, markup, document, reply_to, state, attempts, error, retry_at,"
+    " created_at, sent_at, message_id, resent_from"
+)
+JSON_KEYS = ("id", "job_id", "chat_id", "state", "error", "created_at", "sent_at")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A notification to queue."""
+
+    chat_id: int
+    text: str
+    kind: str = "reply"
+    job_id: int | None = None
+    markup: Markup | None = None
+    document: str | None = None
+    """For ``log``: the transcript file rendered and sent as a document."""
+    reply_to: int | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One row of ``notifications``: one Telegram message (or document) and its delivery state."""
+
+    id: int
+    job_id: int | None
+    chat_id: int
+    kind: str
+    text: str
+    markup: Markup | None
+    document: str | None
+    reply_to: int | None
+    state: str
+    attempts: int
+    error: str | None
+    retry_at: float | None
+    created_at: str
+    sent_at: str | None
+    message_id: int | None
+    resent_from: int | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Notification:
+        values = dict(row)
+        values["markup"] = Markup.from_json(json.loads(values["markup"])) if values["markup"] else None
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``--json`` shape (stable keys for scripts)."""
+        return {key: getattr(self, key) for key in JSON_KEYS}
+
+
+class NotificationStore:
+    """Thread-safe access to the Telegram tables; one connection, short transactions."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        with self._write() as conn:
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+
+    def _select(self, where: str, params: Sequence[object] = ()) -> list[Notification]:
+        with self._lock:
+            rows = self._conn.execute(f"SELECT {_COLUMNS} FROM notifications {where}", params).fetchall()
+        return [Notification.from_row(row) for row in rows]
+
+    # -- queueing ------------------------------------------------------------------------
+
+    def enqueue(
+        self, drafts: Sequence[Draft], notice: tuple[int, str] | None = None, decision: str = "queued"
+    ) -> list[Notification]:
+        """Insert ``drafts`` as pending rows in one transaction. With ``notice`` (job id, kind),
+        only the first call for that job and kind inserts anything: announcements happen once."""
+        with self._write() as conn:
+            if notice is not None and not self._claim_notice(conn, notice, decision):
+                return []
+            ids = [
+                conn.execute(
+                    "INSERT INTO notifications (job_id, chat_id, kind, text, markup, document, reply_to,"
+                    " state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING id",
+                    (
+                        draft.job_id,
+                        draft.chat_id,
+                        draft.kind,
+                        draft.text,
+                        json.dumps(draft.markup.to_json()) if draft.markup else None,
+                        draft.document,
+                        draft.reply_to,
+                        utc_now(),
+                    ),
+                ).fetchone()[0]
+                for draft in drafts
+            ]
+        return [self.require(notification_id) for notification_id in ids]
+
+    def skip_notice(self, job_id: int, kind: str, decision: str) -> bool:
+        """Record that a job's announcement was decided against (policy, no chat); once."""
+        with self._write() as conn:
+            return self._claim_notice(conn, (job_id, kind), decision)
+
+    @staticmethod
+    def _claim_notice(conn: sqlite3.Connection, notice: tuple[int, str], decision: str) -> bool:
+        cursor = conn.execute(
+            "INSERT OR IGNORE INTO telegram_notices (job_id, kind, decision, at) VALUES (?, ?, ?, ?)",
+            (notice[0], notice[1], decision, utc_now()),
+        )
+        return bool(cursor.rowcount)
+
+    def notice(self, job_id: int, kind: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT decision FROM telegram_notices WHERE job_id = ? AND kind = ?", (job_id, kind)
+            ).fetchone()
+        return row[0] if row else None
+
+    def resend(self, notification_id: int) -> Notification:
+        """A new pending copy of a notification (the old row keeps its history)."""
+        with self._write() as conn:
+            new_id = conn.execute(
+                "INSERT INTO notifications (job_id, chat_id, kind, text, markup, document, reply_to,"
+                " state, created_at, resent_from) SELECT job_id, chat_id, kind, text, markup, document,"
+                " reply_to, 'pending', ?, id FROM notifications WHERE id = ? RETURNING id",
+                (utc_now(), notification_id),
+            ).fetchone()
+        if new_id is None:
+            raise KeyError(notification_id)
+        return self.require(new_id[0])
+
+    # -- reading -------------------------------------------------------------------------
+
+    def get(self, notification_id: int) -> Notification | None:
+        found = self._select("WHERE id = ?", (notification_id,))
+        return found[0] if found else None
+
+    def require(self, notification_id: int) -> Notification:
+        found = self.get(notification_id)
+        if found is None:
+            raise KeyError(notification_id)
+        return found
+
+    def recent(self, limit: int | None = None, job_id: int | None = None) -> list[Notification]:
+        """Newest first (the history pane and ``flowtui notifications``)."""
+        where = "WHERE job_id = ?" if job_id is not None else ""
+        params: list[object] = [job_id] if job_id is not None else []
+        where += " ORDER BY id DESC"
+        if limit is not None:
+            where += " LIMIT ?"
+            params.append(limit)
+        return self._select(where, params)
+
+    def pending_heads(self) -> list[Notification]:
+        """The oldest pending row of each chat: a chat's messages go out in order."""
+        return self._select(
+            "WHERE id IN (SELECT min(id) FROM notifications WHERE state = 'pending' GROUP BY chat_id)"
+            " ORDER BY id"
+        )
+
+    def state_counts(self) -> dict[str, int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT state, count(*) FROM notifications GROUP BY state").fetchall()
+        return {str(state): int(count) for state, count in rows}
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return int(
+                self._conn.execute("SELECT count(*) FROM notifications WHERE state = 'pending'").fetchone()[0]
+            )
+
+    # -- delivery ------------------------------------------------------------------------
+
+    def mark_sent(self, notification: Notification, message_id: int) -> Notification:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE notifications SET state = 'sent', sent_at = ?, message_id = ?, error = NULL,"
+                " retry_at = NULL, attempts = attempts + 1 WHERE id = ?",
+                (utc_now(), message_id, notification.id),
+            )
+            if notification.job_id is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO notification_messages (chat_id, message_id, job_id,"
+                    " notification_id) VALUES (?, ?, ?, ?)",
+                    (notification.chat_id, message_id, notification.job_id, notification.id),
+                )
+        return self.require(notification.id)
+
+    def mark_retry(
+        self, notification_id: int, error: str, retry_at: float, count_attempt: bool
+    ) -> Notification:
+        """Still pending; try again at ``retry_at`` (epoch seconds)."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE notifications SET error = ?, retry_at = ?, attempts = attempts + ? WHERE id = ?",
+                (error, retry_at, 1 if count_attempt else 0, notification_id),
+            )
+        return self.require(notification_id)
+
+    def mark_failed(self, notification_id: int, error: str) -> Notification:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE notifications SET state = 'failed', error = ?, retry_at = NULL,"
+                " attempts = attempts + 1 WHERE id = ?",
+                (error, notification_id),
+            )
+        return self.require(notification_id)
+
+    def clear_backoff(self) -> int:
+        """After a restart, pending rows are tried at once (the fix may be why it restarted)."""
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE notifications SET retry_at = NULL WHERE state = 'pending' AND retry_at IS NOT NULL"
+            ).rowcount
+
+    def job_for_message(self, chat_id: int, message_id: int) -> int | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT job_id FROM notification_messages WHERE chat_id = ? AND message_id = ?",
+                (chat_id, message_id),
+            ).fetchone()
+        return int(row[0]) if row else None
+
+    # -- where jobs came from ------------------------------------------------------------
+
+    def record_origin(self, job_id: int, chat_id: int, message_id: int | None) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO telegram_origins (job_id, chat_id, message_id) VALUES (?, ?, ?)",
+                (job_id, chat_id, message_id),
+            )
+
+    def origin(self, job_id: int) -> tuple[int, int | None] | None:
+        """(chat id, message id) of the Telegram message that started the job."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT chat_id, message_id FROM telegram_origins WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        return (int(row[0]), row[1]) if row else None
+
+    # -- strangers -----------------------------------------------------------------------
+
+    def count_denied(self, user_id: int) -> int:
+        now = utc_now()
+        with self._write() as conn:
+            row = conn.execute(
+                "INSERT INTO telegram_denied (user_id, count, first_at, last_at) VALUES (?, 1, ?, ?)"
+                " ON CONFLICT(user_id) DO UPDATE SET count = count + 1, last_at = excluded.last_at"
+                " RETURNING count",
+                (user_id, now, now),
+            ).fetchone()
+        return int(row[0])
+
+    def denied_summary(self) -> tuple[int, int]:
+        """(messages ignored, distinct senders) since the data dir was made."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT coalesce(sum(count), 0), count(*) FROM telegram_denied"
+            ).fetchone()
+        return int(row[0]), int(row[1])
+
+    # -- small state ---------------------------------------------------------------------
+
+    def get_state(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM telegram_state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO telegram_state (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def first_value(self, key: str, value: str) -> str:
+        """The stored value, storing ``value`` first if there is none."""
+        with self._write() as conn:
+            conn.execute("INSERT OR IGNORE INTO telegram_state (key, value) VALUES (?, ?)", (key, value))
+            row = conn.execute("SELECT value FROM telegram_state WHERE key = ?", (key,)).fetchone()
+        return str(row[0])
+
+    # -- jobs not yet announced (read from the ledger's own table) ----------------------
+
+    def unannounced_finished(self, since: str) -> list[int]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')"
+                " AND finished_at >= ? AND id NOT IN"
+                " (SELECT job_id FROM telegram_notices WHERE kind = 'finished') ORDER BY id",
+                (since,),
+            ).fetchall()
+        return [int(row[0]) for row in rows]
+
+    def unannounced_approvals(self) -> list[int]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM jobs WHERE state = 'awaiting_approval' AND id NOT IN"
+                " (SELECT job_id FROM telegram_notices WHERE kind = 'approval') ORDER BY id"
+            ).fetchall()
+        return [int(row[0]) for row in rows]
