@@ -14,6 +14,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.new_job import FollowUpScreen, NewJobScreen
 from tui.widgets.job_table import JobTable
+from tui.widgets.side_lists import NotificationList
 from tui.widgets.status_line import StatusLine
 
 
@@ -123,3 +124,16 @@ async def test_help_lists_every_key_and_theme_is_remembered(tmp_path: Path) -> N
     assert load_settings(tmp_path / "config.toml").ui.theme == "nord"
     again = demo_app(tmp_path, seed=False)
     assert again.theme == "nord"
+
+
+async def test_resend_key_queues_a_failed_notification_again(tmp_path: Path) -> None:
+    app = demo_app(tmp_path, seed=True)
+    async with app.run_test(size=(120, 36)) as pilot:
+        notes = app.screen.query_one(NotificationList)
+        notes.focus()
+        await pilot.press("j")  # 3 (waiting) -> 2 (failed)
+        assert notes.selected_notification_id == 2
+        await pilot.press("R")
+        await pilot.pause(0.1)
+        rows = app.sources.notification_rows()
+        assert rows[0].id == 4 and rows[0].state == "pending"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from textual.app import App, SystemCommand
@@ -44,8 +45,11 @@ class FlowtuiApp(App[int]):
         open_session: Callable[[], Session],
         clock: Callable[[], datetime] | None = None,
         sources: Callable[[Session], Sources] | None = None,
+        default_cwd: Path | None = None,
     ) -> None:
         super().__init__()
+        self.default_cwd = default_cwd or Path.cwd()
+        """Where new jobs run unless the user says otherwise."""
         self.settings = settings
         self.paths = paths
         self._open_session = open_session
@@ -80,8 +84,7 @@ class FlowtuiApp(App[int]):
             self.session.close()
 
     def _default_sources(self, session: Session) -> Sources:
-        environ = session.engine.environ if session.engine is not None else {}
-        return Sources(self.settings, self.paths, session.control, environ)
+        return Sources(self.settings, self.paths, session, session.environ)
 
     # -- what screens use ------------------------------------------------------
 
@@ -200,10 +203,11 @@ def build_app(
     open_session: Callable[[], Session] | None = None,
     clock: Callable[[], datetime] | None = None,
     sources: Callable[[Session], Sources] | None = None,
+    default_cwd: Path | None = None,
 ) -> FlowtuiApp:
     """The one factory for the CLI, the tests and the screenshot command."""
     opener = open_session or (lambda: Session.start(settings, paths))
-    return FlowtuiApp(settings, paths, opener, clock, sources)
+    return FlowtuiApp(settings, paths, opener, clock, sources, default_cwd)
 
 
 def run_app(settings: Settings, paths: Paths) -> int:

@@ -14,6 +14,7 @@ from core.ledger import Ledger, NewJob
 from core.paths import Paths
 from core.session import Session
 from core.settings import WorkflowSettings, load_settings
+from core.telegram.store import Draft, NotificationStore
 from tui.app import FlowtuiApp, build_app
 
 DEMO_NOW = datetime(2026, 11, 25, 9, 30, 0, tzinfo=UTC)
@@ -156,6 +157,41 @@ def seed_demo_jobs(paths: Paths) -> None:
         ledger.close()
 
 
+_DEMO_NOTIFICATIONS = [
+    (1, "✓ #1 succeeded · default · watch notes/today.md · 29s · $0.0213", "sent", None, "09:01:32"),
+    (
+        2,
+        "✗ #2 failed · fix-tests · telegram · API Error: 400 prompt is too long",
+        "failed",
+        "chat not found (400)",
+        "09:10:04",
+    ),
+    (3, "⊘ #3 cancelled · default · cli", "pending", None, "09:13:01"),
+]
+
+
+def seed_demo_notifications(paths: Paths) -> None:
+    """Three notifications: sent, failed, and one waiting out a flood limit."""
+    store = NotificationStore(paths.ledger_db)
+    try:
+        for job_id, text, state, error, at in _DEMO_NOTIFICATIONS:
+            (row,) = store.enqueue([Draft(chat_id=11111111, text=text, kind="job", job_id=job_id)])
+            if state == "sent":
+                store.mark_sent(row, message_id=100 + job_id)
+            elif state == "failed":
+                store.mark_failed(row.id, error or "")
+            else:
+                store.mark_retry(row.id, "FloodWait: 42 s", retry_at=4_102_444_800.0, count_attempt=False)
+            stamp = f"2026-11-25T{at}.000Z"
+            store._conn.execute(  # demo data only: fixed times for the pictures
+                "UPDATE notifications SET created_at = ?, sent_at = CASE WHEN sent_at IS NULL THEN NULL"
+                " ELSE ? END WHERE id = ?",
+                (stamp, stamp, row.id),
+            )
+    finally:
+        store.close()
+
+
 def _freeze_times(
     ledger: Ledger, job_id: int, times: tuple[str, str | None, str | None], session: str | None
 ) -> None:
@@ -180,7 +216,14 @@ def demo_app(root: Path, seed: bool) -> FlowtuiApp:
     paths = Paths(config_file=root / "config.toml", data_dir=root)
     if seed:
         seed_demo_jobs(paths)
+        seed_demo_notifications(paths)
     demo_workflows = {"fix-tests": WorkflowSettings(), "review": WorkflowSettings()}
     loaded = load_settings(paths.config_file)
     settings = loaded.model_copy(update={"workflows": {**demo_workflows, **loaded.workflows}})
-    return build_app(settings, paths, lambda: Session.detached(settings, paths), clock=lambda: DEMO_NOW)
+    return build_app(
+        settings,
+        paths,
+        lambda: Session.detached(settings, paths),
+        clock=lambda: DEMO_NOW,
+        default_cwd=Path("/tmp"),
+    )

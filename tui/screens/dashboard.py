@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
@@ -39,6 +38,7 @@ class DashboardScreen(Screen[None]):
         Binding("f", "follow", "Follow", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("R", "resend", "Resend", show=False),
         Binding("y", "approve", "Approve", show=False),
         Binding("N", "deny", "Deny", show=False),
         Binding("j", "cursor_down", "Down", show=False),
@@ -165,7 +165,9 @@ class DashboardScreen(Screen[None]):
                     lambda job: f"queued #{job.id}",
                 )
 
-        self.app.push_screen(NewJobScreen(self.control.settings.workflow_names(), str(Path.cwd())), submitted)
+        self.app.push_screen(
+            NewJobScreen(self.control.settings.workflow_names(), str(self.flowtui.default_cwd)), submitted
+        )
 
     def action_retry(self) -> None:
         job_id = self._selected_job_id()
@@ -223,6 +225,15 @@ class DashboardScreen(Screen[None]):
         job_id = self._selected_job_id()
         if job_id is not None:
             self.flowtui.act(lambda: self.control.deny(job_id, by="the TUI"), f"denied #{job_id}")
+
+    def action_resend(self) -> None:
+        note_id = self.query_one(NotificationList).selected_notification_id
+        if note_id is None:
+            self.notify("no notification selected: tab to the notifications pane first", severity="warning")
+            return
+        self.flowtui.act(
+            lambda: self.flowtui.sources.resend_notification(note_id), lambda new: f"queued #{new}"
+        )
 
     def action_follow(self) -> None:
         self.query_one(OutputPane).follow()

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from rich.text import Text
 
+from core.render import excerpt
 from tui.widgets.rows_table import RowsTable
 
 WATCH_STYLES = {"active": "$success", "missing": "$warning", "error": "bold $error", "disabled": "dim"}
@@ -48,13 +49,13 @@ class WatchList(RowsTable):
         for watch in watches:
             status = _styled(watch.status, WATCH_STYLES, variables)
             if watch.reason:
-                status.append(f" ({watch.reason})", style="dim")
+                status.append(f" ({excerpt(watch.reason, 30)})", style="dim")
             rows.append((watch.path, (watch.path, status, watch.workflow, watch.last_event or "-")))
         self.set_rows(rows)
 
 
 class NotificationList(RowsTable):
-    COLUMNS: ClassVar[tuple[str, ...]] = ("#", "Time", "Job", "Delivery", "Text")
+    COLUMNS: ClassVar[tuple[str, ...]] = ("#", "Time", "Job", "Text", "Delivery")
     SORT_REVERSE: ClassVar[bool] = True
 
     @staticmethod
@@ -67,9 +68,9 @@ class NotificationList(RowsTable):
         for note in notifications:
             state = _styled(note.state, DELIVERY_STYLES, variables)
             if note.error:
-                state.append(f" ({note.error})", style="dim")
+                state.append(f" ({excerpt(note.error, 24)})", style="dim")
             job = f"#{note.job_id}" if note.job_id is not None else "-"
-            rows.append((str(note.id), (str(note.id), note.time, job, state, note.excerpt)))
+            rows.append((str(note.id), (str(note.id), note.time, job, excerpt(note.excerpt, 28), state)))
         self.set_rows(rows)
 
     @property
