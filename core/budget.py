@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.clock import local_day_start, to_iso
-from core.ledger import Ledger
+from core.ledger_api import LedgerStore
 from core.settings import Settings
 
 
@@ -26,7 +26,7 @@ class BudgetState:
         return f"{scope}: ${self.spent_usd:.2f} of ${self.limit_usd:.2f} spent today"
 
 
-def queue_budget(ledger: Ledger, settings: Settings, now: datetime | None = None) -> BudgetState | None:
+def queue_budget(ledger: LedgerStore, settings: Settings, now: datetime | None = None) -> BudgetState | None:
     limit = settings.budget.daily_usd
     if limit is None:
         return None
@@ -34,7 +34,7 @@ def queue_budget(ledger: Ledger, settings: Settings, now: datetime | None = None
 
 
 def workflow_budget(
-    ledger: Ledger, settings: Settings, workflow: str, now: datetime | None = None
+    ledger: LedgerStore, settings: Settings, workflow: str, now: datetime | None = None
 ) -> BudgetState | None:
     limit = settings.workflows[workflow].daily_usd if workflow in settings.workflows else None
     if limit is None:

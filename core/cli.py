@@ -21,12 +21,10 @@ import click
 from core.cli_telegram import notifications, telegram
 from core.control import Control, InputError
 from core.jobs import JobState
-from core.ledger import Ledger
 from core.paths import Paths, resolve_paths
-from core.queue import JobQueue
 from core.render import format_job_detail, format_job_table
 from core.settings import ConfigError, Settings, load_settings
-from core.wake import poke
+from core.state import open_shared_state
 
 EXIT_USAGE = 2
 
@@ -59,16 +57,17 @@ JOB_ID = JobIdType()
 
 @contextmanager
 def open_control(app: AppContext) -> Iterator[Control]:
-    """The shared state for one CLI command; pokes the engine after each change."""
-    app.paths.ensure_data_dir()
-    ledger = Ledger(app.paths.ledger_db, app.settings.ledger.synchronous)
-    queue = JobQueue(app.paths.queue_db)
+    """The shared state for one CLI command; wakes the engine(s) after each change."""
     try:
-        yield Control(app.settings, ledger, queue, lambda change: poke(app.paths.wake_fifo))
+        control = open_shared_state(app.settings, app.paths)
+    except ConfigError as error:
+        fail(str(error))
+    try:
+        yield control
     except InputError as error:
         fail(str(error))
     finally:
-        ledger.close()
+        control.ledger.close()
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -286,6 +285,7 @@ def doctor(app: AppContext) -> None:
 
 cli.add_command(telegram)
 cli.add_command(notifications)
+
 
 
 def main() -> None:

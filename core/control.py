@@ -13,7 +13,8 @@ from pathlib import Path
 
 from core.clock import parse_time
 from core.jobs import Job, JobSource, JobState
-from core.ledger import Ledger, LedgerError, NewJob
+from core.ledger import LedgerError, NewJob
+from core.ledger_api import LedgerStore
 from core.prompts import base_values, render_prompt
 from core.queue import JobQueue
 from core.settings import ConfigError, Settings
@@ -57,7 +58,7 @@ class Control:
     def __init__(
         self,
         settings: Settings,
-        ledger: Ledger,
+        ledger: LedgerStore,
         queue: JobQueue,
         notify_engine: EngineNotifier,
     ) -> None:

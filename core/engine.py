@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+import psutil
+
 from core.budget import queue_budget, workflow_budget
 from core.claude_events import ClaudeEvent
 from core.clock import next_local_midnight, parse_time, to_iso
-from core.control import Change, Control
+from core.control import Change, Control, EngineNotifier
 from core.events import EngineChanged, EventBus, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
 from core.jobs import Job, JobState, RunOutcome
-from core.ledger import Ledger
+from core.leader import LeaderLease
+from core.leases import LeaseKeeper
+from core.ledger_api import LedgerStore, open_ledger
 from core.limits import LimitHit
 from core.lock import EngineLock
 from core.paths import Paths
 from core.procs import end_leftover
 from core.queue import JobQueue
+from core.redis_wake import RedisChangeListener
 from core.runner import (
     ClaudeRunner,
     EventCallback,
@@ -36,10 +42,14 @@ from core.runner import (
     SpawnCallback,
 )
 from core.settings import ConfigError, Settings
+from core.state import change_notifier
 from core.wake import Doorbell, PokeListener
 from core.workers import WorkerPool
 
 log = logging.getLogger(__name__)
+
+LEADER_ONLY_SERVICES = frozenset({"telegram", "schedules"})
+"""Services that must run on exactly one engine when several share a Redis queue."""
 
 
 class Runner(Protocol):
@@ -96,11 +106,17 @@ class Engine:
         self._paused_until: str | None = None
         self._resume_timer: threading.Timer | None = None
         self._stopping = False
-        self.ledger: Ledger | None = None
+        self.owner_host = socket.gethostname()
+        self.redis_url = settings.queue_url(env)
+        self.ledger: LedgerStore | None = None
         self.queue: JobQueue | None = None
         self.control: Control | None = None
         self._pool: WorkerPool | None = None
         self._listener: PokeListener | None = None
+        self._redis_listener: RedisChangeListener | None = None
+        self._leases: LeaseKeeper | None = None
+        self._announce: EngineNotifier | None = None
+        self._leader: LeaderLease | None = None
 
     # -- life cycle --------------------------------------------------------------
 
@@ -109,12 +125,26 @@ class Engine:
         self.paths.ensure_data_dir()
         self._lock.acquire()
         try:
-            self.ledger = Ledger(self.paths.ledger_db, self.settings.ledger.synchronous)
-            self.queue = JobQueue(self.paths.queue_db)
+            self.ledger = open_ledger(self.settings, self.paths, self.environ)
+            self.queue = JobQueue(self.paths.queue_db, self.redis_url)
             self.queue.bind(self._run_job, on_scheduled=self._wake_scheduler)
+            self._announce = change_notifier(self.paths, self.redis_url) if self.redis_url else None
             self.control = Control(self.settings, self.ledger, self.queue, self._on_local_change)
             self._recover()
             self._refresh_pause()
+            if self.redis_url is not None:
+                self._redis_listener = RedisChangeListener(self.redis_url, self.on_shared_change)
+                self._redis_listener.start()
+            self._leases = LeaseKeeper(
+                self.ledger,
+                os.getpid(),
+                self.owner_host,
+                self.settings.queue.lease_seconds,
+                self._running_controls,
+                self._taken_back,
+                self.settings.claude.kill_grace_seconds,
+            )
+            self._leases.start()
             self._listener = PokeListener(
                 self.paths.wake_fifo,
                 on_poke=self.on_shared_change,
@@ -133,7 +163,25 @@ class Engine:
         except BaseException:
             self._lock.release()
             raise
-        for service in self.services:
+        everywhere = [service for service in self.services if not self._leader_only(service)]
+        self._start_services(everywhere)
+        if self.redis_url is not None and len(everywhere) < len(self.services):
+            self._leader = LeaderLease(
+                self.redis_url,
+                f"{self.owner_host} pid {os.getpid()}",
+                self.settings.queue.leader_lease_seconds,
+                on_elected=self._elected,
+                on_deposed=self._deposed,
+            )
+            self._leader.start()
+        log.info("engine started (pid %s, %s workers)", os.getpid(), self.settings.engine.workers)
+
+    def _leader_only(self, service: Service) -> bool:
+        """On a shared queue these run on one engine only; alone, this engine is the leader."""
+        return self.redis_url is not None and service.name in LEADER_ONLY_SERVICES
+
+    def _start_services(self, services: Sequence[Service]) -> None:
+        for service in services:
             try:
                 service.start(self)
             except Exception as error:  # one broken service must not stop the queue
@@ -141,17 +189,38 @@ class Engine:
                 self.bus.publish(ServiceFailed(name=service.name, reason=str(error)))
             else:
                 self._started_services.append(service)
-        log.info("engine started (pid %s, %s workers)", os.getpid(), self.settings.engine.workers)
 
-    def stop(self) -> None:
-        """Stop cleanly: running jobs are ended and queued again without spending an attempt."""
-        self._stopping = True
-        for service in reversed(self._started_services):
+    def _stop_services(self, services: Sequence[Service]) -> None:
+        for service in reversed(services):
+            if service not in self._started_services:
+                continue
+            self._started_services.remove(service)
             try:
                 service.stop()
             except Exception:
                 log.exception("service %s failed to stop", service.name)
-        self._started_services.clear()
+
+    def _elected(self) -> None:
+        self._start_services([service for service in self.services if self._leader_only(service)])
+        self.bus.publish(SharedStateChanged())
+
+    def _deposed(self) -> None:
+        self._stop_services([service for service in self.services if self._leader_only(service)])
+        self.bus.publish(SharedStateChanged())
+
+    @property
+    def leader(self) -> str | None:
+        """Which engine runs Telegram and the schedules (with Redis); this one when alone."""
+        if self._leader is None:
+            return f"{self.owner_host} pid {os.getpid()}"
+        return self._leader.current_leader()
+
+    def stop(self) -> None:
+        """Stop cleanly: running jobs are ended and queued again without spending an attempt."""
+        self._stopping = True
+        if self._leader is not None:
+            self._leader.stop()
+        self._stop_services(list(self._started_services))
         if self._resume_timer is not None:
             self._resume_timer.cancel()
         with self._running_lock:
@@ -160,36 +229,72 @@ class Engine:
             run_control.cancel("engine stopped", interrupted=True)
         if self._pool is not None:
             self._pool.stop()
+        if self._leases is not None:
+            self._leases.stop()
         if self._listener is not None:
             self._listener.stop()
+        if self._redis_listener is not None:
+            self._redis_listener.stop()
         if self.ledger is not None:
             self.ledger.close()
         self._lock.release()
         log.info("engine stopped")
 
     def _recover(self) -> None:
+        """Take back what a dead engine of this data dir left running, and rebuild the queue.
+
+        On a shared (Redis) queue only this machine's dead runs are taken back at once; other
+        machines' runs are theirs until their leases expire.
+        """
         assert self.ledger is not None and self.queue is not None and self.control is not None
         for job in self.ledger.orphans():
+            if self.queue.shared and not self._left_by_dead_engine_here(job):
+                continue
             done = end_leftover(job.claude_pid, job.claude_started, self.settings.claude.kill_grace_seconds)
             if done:
                 self.ledger.note(job.id, done)
             owner = f"pid {job.owner_pid}" if job.owner_pid else "an engine"
             new_state = self.ledger.recover_orphan(job, f"interrupted: {owner} died mid-run")
             log.warning("recovered job #%s left running by %s: now %s", job.id, owner, new_state)
+        if self.queue.shared:
+            self._sweep()  # submit queued jobs whose queue entry was lost; never flush a shared queue
+            return
         self.queue.reset()
         count = self.control.resubmit_all_queued()
         log.info("queue rebuilt from the ledger: %s queued jobs", count)
 
+    def _left_by_dead_engine_here(self, job: Job) -> bool:
+        return job.owner_host == self.owner_host and (
+            job.owner_pid is None or job.owner_pid == os.getpid() or not psutil.pid_exists(job.owner_pid)
+        )
+
+    def _running_controls(self) -> dict[int, RunControl]:
+        with self._running_lock:
+            return dict(self._running)
+
+    def _taken_back(self, job: Job, state: JobState) -> None:
+        """Another engine's expired job is ours to requeue (the queue entry died with it)."""
+        assert self.queue is not None
+        if state is JobState.QUEUED:
+            self.queue.submit(job.id, job.priority)
+        self._announce_change(Change.JOBS)
+        self.on_shared_change()
+
     # -- reacting to the shared state ------------------------------------------
 
     def _on_local_change(self, change: Change) -> None:
-        """This process changed the ledger: re-read only what changed."""
+        """This process changed the ledger: re-read only what changed, and tell other machines."""
         if change is Change.PAUSE:
             self._refresh_pause()
         elif change is Change.CANCEL:
             self._apply_cancel_requests()
         self.doorbell.ring()
+        self._announce_change(change)
         self.bus.publish(SharedStateChanged())
+
+    def _announce_change(self, change: Change) -> None:
+        if self._announce is not None:
+            self._announce(change)
 
     def on_shared_change(self) -> None:
         """Something (here or in another process) changed the ledger: look again."""
@@ -267,7 +372,7 @@ class Engine:
             return
         if self._over_workflow_budget(job_id):
             return
-        job = self.ledger.claim(job_id, os.getpid())
+        job = self.ledger.claim(job_id, os.getpid(), self.owner_host, self.settings.queue.lease_seconds)
         if job is None:
             return  # cancelled, already run, or a duplicate queue entry
         self._publish(job, f"attempt {job.attempts} started")
@@ -321,6 +426,13 @@ class Engine:
 
     def _record(self, job: Job, outcome: RunOutcome, run_control: RunControl) -> None:
         assert self.ledger is not None and self.queue is not None
+        if run_control.lease_lost:
+            # Another engine took the job back while this one could not renew: the row is
+            # theirs now; this run's result must not overwrite it.
+            log.warning(
+                "job #%s: run stopped after losing its lease; left to the engine that took it", job.id
+            )
+            return
         if outcome.state is JobState.CANCELLED and run_control.interrupted:
             updated = self.ledger.requeue(
                 job.id, "interrupted by engine stop; will run again", None, refund_attempt=True

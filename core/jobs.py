@@ -68,6 +68,8 @@ class Job:
     transcript_path: str | None
     parent_id: int | None
     owner_pid: int | None
+    owner_host: str | None
+    lease_until: str | None
     claude_pid: int | None
     claude_started: float | None
     cancel_requested: bool

@@ -12,13 +12,16 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from core.clock import utc_now
+from core.clock import to_iso, utc_now
 from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome
 from core.stats import Stats, collect_stats
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+DEFAULT_LEASE = 30.0
+"""Seconds a running job's lease lasts without renewal (``[queue] lease_seconds``)."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -51,6 +54,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     transcript_path  TEXT,
     parent_id        INTEGER REFERENCES jobs(id),
     owner_pid        INTEGER,
+    owner_host       TEXT,
+    lease_until      TEXT,
     claude_pid       INTEGER,
     claude_started   REAL,
     cancel_requested INTEGER NOT NULL DEFAULT 0
@@ -271,15 +276,18 @@ class Ledger:
             self._event(conn, job.id, state, reason)
         return job
 
-    def claim(self, job_id: int, owner_pid: int) -> Job | None:
-        """queued -> running, counting the attempt; None when the job is not queued any more."""
+    def claim(
+        self, job_id: int, owner_pid: int, owner_host: str = "", lease_seconds: float = DEFAULT_LEASE
+    ) -> Job | None:
+        """queued -> running, counting the attempt and taking a lease on it; None when the job
+        is not queued any more (another worker has it, or it was cancelled)."""
         with self._write() as conn:
             cursor = conn.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
-                " finished_at = NULL, run_after = NULL, owner_pid = ?, claude_pid = NULL,"
-                " claude_started = NULL, cancel_requested = 0"
+                " finished_at = NULL, run_after = NULL, owner_pid = ?, owner_host = ?, lease_until = ?,"
+                " claude_pid = NULL, claude_started = NULL, cancel_requested = 0"
                 " WHERE id = ? AND state = 'queued'" + _RETURNING_JOB,
-                (utc_now(), owner_pid, job_id),
+                (utc_now(), owner_pid, owner_host, lease_deadline(lease_seconds), job_id),
             )
             rows = cursor.fetchall()
             if not rows:
@@ -305,7 +313,8 @@ class Ledger:
                 " cost_usd = coalesce(cost_usd + ?, ?, cost_usd), input_tokens = coalesce(?, input_tokens),"
                 " output_tokens = coalesce(?, output_tokens), turns = coalesce(?, turns),"
                 " session_id = coalesce(?, session_id), answer = ?,"
-                " owner_pid = NULL, claude_pid = NULL, claude_started = NULL,"
+                " owner_pid = NULL, owner_host = NULL, lease_until = NULL, claude_pid = NULL,"
+                " claude_started = NULL,"
                 " cancel_requested = 0 WHERE id = ?" + _RETURNING_JOB,
                 (
                     str(outcome.state),
@@ -339,7 +348,8 @@ class Ledger:
         cost = outcome.cost_usd if outcome else None
         with self._write() as conn:
             cursor = conn.execute(
-                "UPDATE jobs SET state = 'queued', run_after = ?, owner_pid = NULL,"
+                "UPDATE jobs SET state = 'queued', run_after = ?, owner_pid = NULL, owner_host = NULL,"
+                " lease_until = NULL,"
                 " claude_pid = NULL, claude_started = NULL, cancel_requested = 0,"
                 " attempts = attempts - ?, cost_usd = coalesce(cost_usd + ?, ?, cost_usd),"
                 " error = coalesce(?, error), session_id = coalesce(?, session_id)"
@@ -414,12 +424,48 @@ class Ledger:
                 self._event(conn, job_id, "running", f"cancel requested: {reason}")
             return bool(cursor.rowcount)
 
+    def renew_leases(
+        self, job_ids: Sequence[int], owner_pid: int, owner_host: str, lease_seconds: float
+    ) -> set[int]:
+        """Extend the leases this worker holds; returns the ids it still owns (a job missing
+        from the answer was taken back after its lease ran out, and must be stopped here)."""
+        if not job_ids:
+            return set()
+        marks = ", ".join("?" for _ in job_ids)
+        with self._write() as conn:
+            rows = conn.execute(
+                f"UPDATE jobs SET lease_until = ? WHERE id IN ({marks}) AND state = 'running'"
+                " AND owner_pid = ? AND owner_host = ? RETURNING id",
+                (lease_deadline(lease_seconds), *job_ids, owner_pid, owner_host),
+            ).fetchall()
+        return {row[0] for row in rows}
+
+    def expired_leases(self, now_utc: str) -> list[Job]:
+        """Running jobs whose worker stopped renewing (it died, or lost its connection)."""
+        with self._lock:
+            rows = self._conn.execute(
+                f"{_SELECT_JOB} WHERE state = 'running' AND lease_until IS NOT NULL AND lease_until < ?",
+                (now_utc,),
+            ).fetchall()
+        return [Job.from_row(row) for row in rows]
+
     def orphans(self) -> list[Job]:
         """Jobs marked running: at engine start, none of them has a live owner."""
         return self.list_jobs(states=[JobState.RUNNING])
 
-    def recover_orphan(self, job: Job, reason: str) -> JobState:
-        """An interrupted job goes back to queued, or fails once its attempts are spent."""
+    def recover_orphan(self, job: Job, reason: str) -> JobState | None:
+        """An interrupted job goes back to queued, or fails once its attempts are spent.
+
+        Only while it is still the same run (running, same attempt, same owner): when two
+        engines see the same expired lease, one recovers it and the other gets None.
+        """
+        with self._lock:
+            current = self.get(job.id)
+            if current is None or not _same_run(current, job):
+                return None
+            return self._recover(current, reason)
+
+    def _recover(self, job: Job, reason: str) -> JobState:
         if job.cancel_requested:
             self.finish(job.id, RunOutcome(state=JobState.CANCELLED, error=f"cancelled ({reason})"))
             return JobState.CANCELLED
@@ -446,6 +492,50 @@ class Ledger:
         with self._write() as conn:
             state = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()[0]
             self._event(conn, job_id, state, reason)
+
+    def rewrite_waiting(self, job_id: int, prompt: str, trigger: str | None, reason: str) -> Job | None:
+        """Replace a job's prompt while it still waits (queued or awaiting approval), so new
+        changes join it instead of queuing a twin; None once a worker has claimed it."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET prompt = ?, trigger = ?"
+                " WHERE id = ? AND state IN ('queued', 'awaiting_approval')" + _RETURNING_JOB,
+                (prompt, trigger, job_id),
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                return None
+            job = Job.from_row(rows[0])
+            self._event(conn, job_id, str(job.state), reason)
+        return job
+
+    def search(self, text: str, limit: int | None = None) -> list[Job]:
+        """Jobs whose prompt, answer, error or trigger contains ``text``, newest first, so
+        a client can find a job by what it was about (case-insensitive for ASCII, as LIKE)."""
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        columns = ("prompt", "answer", "error", "trigger")
+        query = f"{_SELECT_JOB} WHERE " + " OR ".join(f"{column} LIKE ? ESCAPE '\\'" for column in columns)
+        params: list[object] = [f"%{escaped}%"] * len(columns)
+        query += " ORDER BY id DESC"
+        if limit is not None:
+            query += " LIMIT ?"
+            params.append(limit)
+        with self._lock:
+            rows = self._conn.execute(query, params).fetchall()
+        return [Job.from_row(row) for row in rows]
+
+
+def lease_deadline(lease_seconds: float) -> str:
+    return to_iso(datetime.now(UTC) + timedelta(seconds=lease_seconds))
+
+
+def _same_run(current: Job, seen: Job) -> bool:
+    return (
+        current.state is JobState.RUNNING
+        and current.attempts == seen.attempts
+        and current.owner_pid == seen.owner_pid
+        and current.owner_host == seen.owner_host
+    )
 
 
 def _single_job(cursor: sqlite3.Cursor) -> Job:

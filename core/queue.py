@@ -23,14 +23,30 @@ JobHandler = Callable[[int], None]
 
 
 class JobQueue:
-    """A SqliteHuey holding ``run_job(job_id)`` tasks."""
+    """A Huey (SQLite, or Redis when shared between machines) holding ``run_job(job_id)`` tasks."""
 
-    def __init__(self, path: Path) -> None:
-        # fsync off and no result store: the ledger is the durable record and results
-        # are written there, so Huey only needs to be fast.
-        self.huey = _sqlite_huey_class()(
-            name="flowtui", filename=str(path), results=False, utc=True, fsync=False
-        )
+    def __init__(self, path: Path, redis_url: str | None = None) -> None:
+        self.shared = redis_url is not None
+        if redis_url is None:
+            # fsync off and no result store: the ledger is the durable record and results
+            # are written there, so Huey only needs to be fast.
+            self.huey = _sqlite_huey_class()(
+                name="flowtui", filename=str(path), results=False, utc=True, fsync=False
+            )
+        else:
+            from huey import Huey
+
+            # Blocking reads: a worker waits inside the read, so a job added on any machine
+            # starts at once without polling.
+            self.huey = Huey(
+                name="flowtui",
+                results=False,
+                utc=True,
+                storage_class=_priority_redis_storage(),
+                url=redis_url,
+                blocking=True,
+                read_timeout=1,
+            )
         self._handler: JobHandler | None = None
         self._on_scheduled: Callable[[], None] | None = None
         self._run_job = self.huey.task(name=RUN_JOB_TASK)(self._dispatch)
@@ -56,6 +72,11 @@ class JobQueue:
                 self._on_scheduled()
         else:
             self.huey.enqueue(self._run_job.s(job_id, priority=priority))
+
+    @property
+    def blocking(self) -> bool:
+        """True when ``take`` itself waits for work (Redis); SQLite returns at once."""
+        return self.shared
 
     def take(self) -> Task | None:
         """Dequeue the next task (highest priority, oldest first)."""
@@ -94,7 +115,8 @@ class JobQueue:
         return {int(task.args[0]) for task in tasks if task.args}
 
     def reset(self) -> None:
-        """Drop every task and stale lock; the engine re-submits from the ledger after."""
+        """Drop every task and stale lock; the engine re-submits from the ledger after.
+        Only for a queue this engine alone uses (SQLite): a shared queue is never flushed."""
         self.huey.storage.flush_queue()
         self.huey.storage.flush_schedule()
         self.huey.flush_locks()
@@ -126,3 +148,15 @@ def _sqlite_huey_class() -> Any:
     from huey import SqliteHuey
 
     return SqliteHuey
+
+
+def _priority_redis_storage() -> Any:
+    """Huey's priority Redis storage, importing it afresh if this process first loaded Huey
+    without redis-py (the SQLite path above): reloading rebinds the module's redis names."""
+    import importlib
+
+    import huey.storage
+
+    if huey.storage.Redis is None:
+        importlib.reload(huey.storage)
+    return huey.storage.PriorityRedisStorage

@@ -56,6 +56,7 @@ class RunControl:
     reason: str = "cancelled"
     interrupted: bool = False  # the engine is stopping: requeue instead of cancelling
     timed_out: bool = False  # a time limit ended it: the job fails (and may be retried)
+    lease_lost: bool = False  # another engine took the job back: its ledger row is not ours
 
     def cancel(self, reason: str, interrupted: bool = False) -> None:
         if self.cancel_event.is_set():
@@ -63,6 +64,11 @@ class RunControl:
         self.reason = reason
         self.interrupted = interrupted
         self.cancel_event.set()
+
+    def lose_lease(self, reason: str) -> None:
+        if not self.cancel_event.is_set():
+            self.lease_lost = True
+            self.cancel(reason)
 
     def time_out(self, reason: str) -> None:
         if not self.cancel_event.is_set():

@@ -18,13 +18,12 @@ from core.clock import parse_time
 from core.control import Control
 from core.engine import Engine
 from core.events import EngineTakenOver, EventBus, JobOutput, SharedStateChanged
-from core.ledger import Ledger
 from core.lock import EngineBusy, EngineHolder
 from core.paths import Paths
-from core.queue import JobQueue
+from core.redis_wake import RedisChangeListener
 from core.services import default_services
 from core.settings import Settings
-from core.wake import poke
+from core.state import open_shared_state
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +48,7 @@ class Session:
         self.environ = dict(os.environ if environ is None else environ)
         self._watcher: SharedStateWatcher | None = None
         self._vacancy: EngineVacancy | None = None
+        self._redis_listener: RedisChangeListener | None = None
         self._lock = threading.Lock()
         self._closed = False
 
@@ -73,6 +73,8 @@ class Session:
                 self._vacancy.cancel()
             if self._watcher is not None:
                 self._watcher.stop()
+            if self._redis_listener is not None:
+                self._redis_listener.stop()
             if self.engine is not None:
                 self.engine.stop()
             else:
@@ -105,9 +107,7 @@ class Session:
         bus: EventBus | None = None,
     ) -> Session:
         """The shared state without an engine in this process (attached windows, snapshots)."""
-        paths.ensure_data_dir()
-        ledger = Ledger(paths.ledger_db, settings.ledger.synchronous)
-        control = Control(settings, ledger, JobQueue(paths.queue_db), lambda change: poke(paths.wake_fifo))
+        control = open_shared_state(settings, paths, environ)
         return cls(settings, paths, control, bus or EventBus(), None, None, environ)
 
     # -- attached -------------------------------------------------------------------
@@ -119,6 +119,12 @@ class Session:
             on_output=lambda job_id: self.bus.publish(JobOutput(job_id=job_id, attempt=0, events=[])),
         )
         self._watcher.start()
+        redis_url = self.settings.queue_url(self.environ)
+        if redis_url is not None:  # other machines' changes arrive on the Redis channel
+            self._redis_listener = RedisChangeListener(
+                redis_url, lambda: self.bus.publish(SharedStateChanged())
+            )
+            self._redis_listener.start()
         self._vacancy = EngineVacancy(self.paths.engine_lock, self._take_over)
         self._vacancy.start()
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 CLAUDE_ENV = "FLOWTUI_CLAUDE"
+QUEUE_ENV = "FLOWTUI_QUEUE_URL"
 DEFAULT_WORKFLOW = "default"
 
 
@@ -33,6 +34,21 @@ class EngineSettings(_Section):
 
     idle_sweep_seconds: float = Field(default=30.0, gt=0)
     """How often an idle engine re-checks the ledger for work it was not told about."""
+
+
+class QueueSettings(_Section):
+    backend: str = "sqlite"
+    """``sqlite`` (embedded, one machine) or ``redis://HOST:PORT/DB``: Huey's Redis storage with
+    the ledger beside it, so engines on several machines share one queue.
+    ``$FLOWTUI_QUEUE_URL`` overrides it."""
+
+    lease_seconds: float = Field(default=30.0, ge=3)
+    """A running job's lease: when its worker stops renewing it (death, network cut), the job
+    goes back to the queue after this long and another worker runs it."""
+
+    leader_lease_seconds: float = Field(default=15.0, ge=1)
+    """With Redis, Telegram and the schedules run on one engine, the leader; when it dies,
+    another engine takes over within this time."""
 
 
 class LedgerSettings(_Section):
@@ -188,6 +204,7 @@ class UiSettings(_Section):
 class Settings(_Section):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     ledger: LedgerSettings = Field(default_factory=LedgerSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
     claude: ClaudeSettings = Field(default_factory=ClaudeSettings)
     workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
     watch: list[WatchSettings] = Field(default_factory=list)
@@ -209,6 +226,18 @@ class Settings(_Section):
 
     def workflow_names(self) -> list[str]:
         return sorted({DEFAULT_WORKFLOW, *self.workflows})
+
+    def queue_url(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The Redis URL when the queue is shared, None for the embedded SQLite queue."""
+        env = os.environ if environ is None else environ
+        backend = env.get(QUEUE_ENV, "").strip() or self.queue.backend
+        if backend == "sqlite":
+            return None
+        if not backend.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                f'[queue] backend {backend!r}: expected "sqlite" or a redis:// URL (or set {QUEUE_ENV})'
+            )
+        return backend
 
     def claude_command(self, environ: Mapping[str, str] | None = None) -> str:
         env = os.environ if environ is None else environ

@@ -71,7 +71,8 @@ class WorkerPool:
                 self._doorbell.wait(seen, 1.0)
                 continue
             if task is None:
-                self._doorbell.wait(seen, self._idle_seconds)
+                if not self._queue.blocking:  # a blocking queue already waited for work
+                    self._doorbell.wait(seen, self._idle_seconds)
                 continue
             try:
                 self._queue.execute(task)

@@ -1,20 +1,24 @@
-"""Shared fixtures: the real Claude Code CLI, run offline against the Messages API stand-in."""
+"""Shared fixtures: the real Claude Code CLI, run offline against the Messages API stand-in; a real redis-server."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
 if str(TESTS_DIR) not in sys.path:  # so test modules can `from standin import MessagesStandIn`
     sys.path.insert(0, str(TESTS_DIR))
 
+from rediskit import SERVER_ENV as REDIS_SERVER_ENV  # noqa: E402
+from rediskit import RedisServer, find_redis_server  # noqa: E402
 from standin import MessagesStandIn  # noqa: E402
 
 # Variables that would steer the CLI away from the stand-in (a developer's own login, a parent
@@ -72,3 +76,34 @@ def claude_env(tmp_path: Path, standin: MessagesStandIn) -> dict[str, str]:
         }
     )
     return env
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server for the whole session; skips when it is not installed."""
+    binary = find_redis_server()
+    if binary is None:
+        pytest.skip(
+            "redis-server not found: install it (`apt-get install redis-server`) "
+            f"or set {REDIS_SERVER_ENV} to its path"
+        )
+    with RedisServer(binary) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """``redis://127.0.0.1:PORT/0`` on the session's server, emptied before each test."""
+    url = redis_server.url(0)
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+def redis_prefix() -> str:
+    """A key prefix no other test uses, for isolation beyond the per-test flush."""
+    return f"flowtui-test-{uuid.uuid4().hex[:12]}:"
