@@ -287,6 +287,10 @@ cli.add_command(telegram)
 cli.add_command(notifications)
 
 
+from core.cli_mcp import mcp_command  # noqa: E402
+
+cli.add_command(mcp_command)
+
 
 def main() -> None:
     logging.getLogger().addHandler(logging.NullHandler())
