@@ -152,8 +152,12 @@ class Ledger:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One IMMEDIATE transaction: the write lock is taken up front, so no upgrade deadlock."""
+        """One IMMEDIATE transaction: the write lock is taken up front, so no upgrade deadlock.
+        Nested calls (from this thread) join the transaction already open."""
         with self._lock:
+            if self._conn.in_transaction:
+                yield self._conn
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -459,7 +463,7 @@ class Ledger:
         Only while it is still the same run (running, same attempt, same owner): when two
         engines see the same expired lease, one recovers it and the other gets None.
         """
-        with self._lock:
+        with self._write():  # the check and the change in one transaction, across processes
             current = self.get(job.id)
             if current is None or not _same_run(current, job):
                 return None

@@ -683,14 +683,6 @@ def test_racing_engines_recover_one_expired_lease_once(
     open_store: OpenStore, request: pytest.FixtureRequest
 ) -> None:
     shared = open_store()
-    if isinstance(shared, Ledger):
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="Ledger.recover_orphan checks the run under a per-process lock, then requeues "
-                "in a separate transaction: two processes can both recover it",
-                strict=False,
-            )
-        )
     stores = [open_store() for _ in range(6)]
     job = claimed(shared, add(shared).id, lease=-1)
     (expired,) = shared.expired_leases(utc_now())  # every engine saw the same expired run
