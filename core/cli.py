@@ -70,6 +70,39 @@ def open_control(app: AppContext) -> Iterator[Control]:
         control.ledger.close()
 
 
+def _unreachable_queue(error: Exception) -> bool:
+    try:
+        import redis
+    except ImportError:
+        return False
+    return isinstance(error, redis.ConnectionError | redis.TimeoutError)
+
+
+def _spool_instead(
+    app: AppContext, prompt: str, workflow: str, cwd: str | None, priority: int | None, error: Exception
+) -> None:
+    """The shared queue is unreachable: keep the job locally; this machine's engine queues it later."""
+    from pathlib import Path
+
+    from core.spool import SpooledJob, spool_job
+
+    try:
+        app.settings.workflow(workflow)
+    except ConfigError as problem:
+        fail(str(problem))
+    directory = Path(cwd or Path.cwd()).expanduser()
+    if not directory.is_dir():
+        fail(f"working directory {directory} does not exist: create it or pass another --cwd")
+    if not prompt.strip():
+        fail("the prompt is empty: give the text Claude should work on")
+    path = spool_job(app.paths, SpooledJob(prompt, workflow, str(directory.resolve()), priority))
+    click.echo(
+        f"flowtui: the shared queue is unreachable ({error}); the job waits in {path} and is "
+        "queued by this machine's engine when the queue answers again",
+        err=True,
+    )
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def cli(ctx: click.Context) -> None:
@@ -106,9 +139,14 @@ def serve(app: AppContext) -> None:
 @click.pass_obj
 def add(app: AppContext, prompt: str, workflow: str, cwd: str | None, priority: int | None) -> None:
     """Queue a job; prints its id alone on stdout."""
-    with open_control(app) as control:
-        job = control.add(prompt, workflow=workflow, cwd=cwd, priority=priority)
-        click.echo(job.id)
+    try:
+        with open_control(app) as control:
+            job = control.add(prompt, workflow=workflow, cwd=cwd, priority=priority)
+            click.echo(job.id)
+    except Exception as error:
+        if not _unreachable_queue(error):
+            raise
+        _spool_instead(app, prompt, workflow, cwd, priority, error)
 
 
 @cli.command()
@@ -309,5 +347,9 @@ def main() -> None:
         sys.exit(0)
     except sqlite3.DatabaseError as error:
         fail(f"the ledger cannot be used ({error}): run `flowtui doctor`", 1)
+    except Exception as error:
+        if not _unreachable_queue(error):
+            raise
+        fail(f"the shared queue is unreachable ({error}): check [queue] backend / FLOWTUI_QUEUE_URL", 1)
     except OSError as error:
         fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "), 1)

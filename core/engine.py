@@ -42,6 +42,7 @@ from core.runner import (
     SpawnCallback,
 )
 from core.settings import ConfigError, Settings
+from core.spool import drain_spool
 from core.state import change_notifier
 from core.wake import Doorbell, PokeListener
 from core.workers import WorkerPool
@@ -304,9 +305,11 @@ class Engine:
         self.bus.publish(SharedStateChanged())
 
     def _sweep(self) -> None:
-        """The idle safety net: queued jobs whose queue entry was lost are submitted again."""
-        assert self.ledger is not None and self.queue is not None
+        """The idle safety net: queued jobs whose queue entry was lost are submitted again,
+        and jobs spooled while the shared queue was unreachable are queued."""
+        assert self.ledger is not None and self.queue is not None and self.control is not None
         try:
+            drain_spool(self.control, self.paths)
             self.on_shared_change()
             known = self.queue.known_job_ids()
             with self._running_lock:

@@ -119,3 +119,32 @@ def test_killed_engine_job_is_taken_back_after_its_lease_and_runs_once_at_a_time
     assert any("lease of" in reason and "expired" in reason for reason in events)
     log = runs(tmp_path)
     assert [kind for kind, prompt, _ in log if prompt == "slow one"] == ["start", "start", "end"]
+
+
+def test_job_added_while_redis_is_unreachable_is_spooled_then_queued(
+    tmp_path: Path, redis_url: str, claude: Path
+) -> None:
+    home = engine_home(tmp_path, "lonely")
+    runner = Flowtui(home, claude)
+    runner.env["FLOWTUI_QUEUE_URL"] = "redis://127.0.0.1:1/0"  # nothing listens there
+    added = runner.run("add", "written offline", "--cwd", str(tmp_path))
+    assert added.returncode == 0 and added.stdout == ""
+    assert "the shared queue is unreachable" in added.stderr and "spool" in added.stderr
+    assert len(list((home / "spool").glob("*.json"))) == 1
+    runner.env["FLOWTUI_QUEUE_URL"] = redis_url  # the network is back
+    engine = runner.serve()
+    try:
+        done = wait_for(
+            lambda: (
+                (jobs := json.loads(runner.ok("jobs", "--json"))) and jobs[0]["state"] == "succeeded" and jobs
+            ),
+            timeout=60,
+            what="the spooled job to run",
+        )
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        engine.wait(timeout=30)
+    assert done[0]["prompt"] == "written offline"
+    assert list((home / "spool").glob("*.json")) == []
+    broken = runner.run("jobs")
+    assert broken.returncode == 0
