@@ -60,3 +60,33 @@ def test_new_job_streams_and_finishes_then_pause_resume_retry(terminal: TmuxSess
     wait_for(lambda: ledger_jobs(tmp_path)[0].state is JobState.SUCCEEDED, timeout=60, what="the retry")  # type: ignore[attr-defined]
     terminal.keys("q")
     wait_for(lambda: not terminal.alive(), timeout=20, what="flowtui to quit")
+
+
+def test_window_beside_flowtui_serve_attaches_and_leaves_its_job_alone(tmp_path: Path) -> None:
+    from clikit import Flowtui
+    from fakeclaude import write_script
+
+    sleepy = write_script(tmp_path / "sleepy", 'echo \'{"type":"system"}\'\nsleep 300\n')
+    flowtui = Flowtui(tmp_path / "home", sleepy)
+    served = flowtui.serve()
+    env = {**flowtui.env, "TERM": "xterm-256color"}
+    terminal = TmuxSession(flowtui_command(), env, cwd=tmp_path)
+    try:
+        terminal.wait_for_text(f"attached to engine (pid {served.pid}")
+        job_id = flowtui.ok("add", "long job from the cli", "--cwd", str(tmp_path)).strip()
+        terminal.wait_for_text("long job from the cli")
+        terminal.wait_for_text("▶ running")
+        terminal.keys("p")
+        terminal.wait_for_text("⏸ paused: by hand")
+        assert flowtui.ok("jobs").startswith("queue paused: by hand")
+        terminal.keys("p")
+        terminal.wait_for_text("▶ running")
+        terminal.keys("q")
+        wait_for(lambda: not terminal.alive(), timeout=20, what="the window to quit")
+        job = ledger_jobs(tmp_path)[0]
+        assert job.state is JobState.RUNNING and str(job.id) == job_id  # type: ignore[attr-defined]
+        assert served.poll() is None
+    finally:
+        terminal.close()
+        served.terminate()
+        served.wait(timeout=30)
