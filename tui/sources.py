@@ -78,6 +78,27 @@ class Sources:
             return "Telegram connecting"
         return f"Telegram @{service.identity.username}"
 
+    def leader(self) -> str | None:
+        """With a shared (Redis) queue: the engine that runs Telegram and the schedules."""
+        engine = self.session.engine
+        if engine is not None:
+            return engine.leader if engine.redis_url else None
+        url = self.settings.queue_url(self.environ)
+        if url is None:
+            return None
+        import redis
+
+        from core.leader import LEADER_KEY
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        try:
+            value = client.get(LEADER_KEY)
+        except redis.RedisError:
+            return "unknown (Redis unreachable)"
+        finally:
+            client.close()
+        return value.decode() if isinstance(value, bytes) else "none yet"
+
     def _service(self, wanted: Callable[[object], bool]) -> object | None:
         engine = self.session.engine
         if engine is None:

@@ -90,8 +90,9 @@ class DashboardScreen(Screen[None]):
 
     def show(self, overview: Overview) -> None:
         app = self.flowtui
+        leader = app.sources.leader()
         self.query_one(StatusLine).show(
-            app.session_description(),
+            app.session_description() + (f" · leader: {leader}" if leader else ""),
             overview.pause,
             overview.counts,
             overview.spent_today_usd,

@@ -56,6 +56,7 @@ class JobTable(RowsTable):
             f"{job.attempts}/{job.max_attempts}",
             job_timing(job, now),
             format_cost(job.cost_usd),
+            f"{job.owner_host} {job.owner_pid}" if job.owner_host and job.owner_pid else "",
             excerpt(job.prompt, 60),
         )
 
