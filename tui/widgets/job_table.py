@@ -30,6 +30,7 @@ class JobTable(RowsTable):
         "Try",
         "Time",
         "Cost",
+        "Runs on",
         "Prompt",
     )
     SORT_REVERSE: ClassVar[bool] = True
