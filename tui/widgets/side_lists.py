@@ -55,7 +55,7 @@ class WatchList(RowsTable):
 
 
 class NotificationList(RowsTable):
-    COLUMNS: ClassVar[tuple[str, ...]] = ("#", "Time", "Job", "Text", "Delivery")
+    COLUMNS: ClassVar[tuple[str, ...]] = ("#", "Time", "Job", "Delivery", "Text")
     SORT_REVERSE: ClassVar[bool] = True
 
     @staticmethod
@@ -68,9 +68,9 @@ class NotificationList(RowsTable):
         for note in notifications:
             state = _styled(note.state, DELIVERY_STYLES, variables)
             if note.error:
-                state.append(f" ({excerpt(note.error, 24)})", style="dim")
+                state.append(f" ({excerpt(note.error, 18)})", style="dim")
             job = f"#{note.job_id}" if note.job_id is not None else "-"
-            rows.append((str(note.id), (str(note.id), note.time, job, excerpt(note.excerpt, 28), state)))
+            rows.append((str(note.id), (str(note.id), note.time, job, state, excerpt(note.excerpt, 40))))
         self.set_rows(rows)
 
     @property
