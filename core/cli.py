@@ -325,6 +325,11 @@ cli.add_command(telegram)
 cli.add_command(notifications)
 
 
+from core.cli_watch import schedules, watch  # noqa: E402  (they use fail/open_control above)
+
+cli.add_command(watch)
+cli.add_command(schedules)
+
 from core.cli_mcp import mcp_command  # noqa: E402
 
 cli.add_command(mcp_command)

@@ -6,12 +6,18 @@ from collections.abc import Mapping
 
 from core.engine import Service
 from core.paths import Paths
+from core.schedules import ScheduleService
 from core.settings import Settings
+from core.steps import StepsService
 from core.telegram.service import telegram_services
+from core.watch.service import WatchService
 
 
 def default_services(settings: Settings, paths: Paths, environ: Mapping[str, str]) -> list[Service]:
     """Every service this config asks for (each registers itself here)."""
     services: list[Service] = []
     services.extend(telegram_services(settings, environ))
+    services.append(WatchService(paths.config_file))
+    services.append(ScheduleService())
+    services.append(StepsService())
     return services

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real Claude Code CLI, run offline against the Messages API stand-in; a real redis-server."""
+"""Shared fixtures: the real Claude Code CLI run offline against the Messages API stand-in, and redis."""
 
 from __future__ import annotations
 

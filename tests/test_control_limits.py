@@ -17,7 +17,10 @@ def env_with(command: Path) -> dict[str, str]:
 
 def test_total_run_time_limit_fails_the_job_and_retries_it(tmp_path: Path) -> None:
     script = write_script(tmp_path / "claude", 'while true; do echo \'{"type":"system"}\'; sleep 0.1; done\n')
-    config = "[workflows.default]\ntimeout_minutes = 0.01\nretries = 1\nretry_delay_seconds = 0\n[claude]\nkill_grace_seconds = 0.2"
+    config = (
+        "[workflows.default]\ntimeout_minutes = 0.01\nretries = 1\nretry_delay_seconds = 0\n"
+        "[claude]\nkill_grace_seconds = 0.2"
+    )
     with running_engine(tmp_path / "home", config, environ=env_with(script)) as engine:
         assert engine.control is not None
         job = engine.control.add("x", cwd=tmp_path)

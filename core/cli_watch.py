@@ -1,0 +1,287 @@
+"""``flowtui watch add/rm/ls/test`` and ``flowtui schedules``.
+
+Adding and removing edit ``config.toml`` with tomlkit (the user's comments and layout
+survive) and poke a running engine, which applies the change at once. ``watch ls`` reads
+the status a running engine keeps in the ledger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from core.clock import parse_time
+from core.lock import read_holder
+from core.render import excerpt
+from core.settings import DEFAULT_WORKFLOW, ConfigError, Settings, WatchSettings
+from core.wake import poke
+
+if TYPE_CHECKING:
+    from core.cli import AppContext
+
+
+def _fail(message: str) -> NoReturn:
+    from core.cli import fail  # core.cli registers these commands: import it late
+
+    fail(message)
+
+
+def _pattern_problem(patterns: tuple[str, ...]) -> str | None:
+    from pathspec import GitIgnoreSpec
+
+    for pattern in patterns:
+        try:
+            GitIgnoreSpec.from_lines([pattern])
+        except (ValueError, TypeError) as error:
+            return f"bad glob {pattern!r}: {error}"
+    return None
+
+
+@click.group()
+def watch() -> None:
+    """Watched paths: changes there become jobs (see `[[watch]]` in the config)."""
+
+
+@watch.command("add")
+@click.argument("path")
+@click.option("--workflow", "-w", default=DEFAULT_WORKFLOW, show_default=True, help="Workflow to run.")
+@click.option("--include", multiple=True, help="Only paths matching this glob count (repeatable).")
+@click.option("--exclude", multiple=True, help="Paths matching this glob never count (repeatable).")
+@click.pass_obj
+def watch_add(
+    app: AppContext, path: str, workflow: str, include: tuple[str, ...], exclude: tuple[str, ...]
+) -> None:
+    """Watch PATH (a directory, or a file); a running engine starts watching at once."""
+    from core.config_edit import add_watch  # tomlkit: only for the commands that edit
+
+    if workflow not in app.settings.workflow_names():
+        known = ", ".join(app.settings.workflow_names())
+        _fail(f"unknown workflow {workflow!r}: use one of {known}, or add [workflows.{workflow}] first")
+    problem = _pattern_problem(include) or _pattern_problem(exclude)
+    if problem:
+        _fail(problem)
+    try:
+        settings = add_watch(
+            app.paths.config_file,
+            path,
+            workflow=None if workflow == DEFAULT_WORKFLOW else workflow,
+            include=list(include),
+            exclude=list(exclude),
+        )
+    except ConfigError as error:
+        _fail(str(error))
+    except (OSError, RuntimeError) as error:  # resolving a symlink loop, an unreadable parent
+        _fail(f"cannot watch {path}: {error}")
+    added = settings.watch[-1]
+    _poke(app)
+    click.echo(f"watching {added.path} (workflow {added.workflow})")
+    if not os.path.exists(added.path):
+        click.echo(f"note: {added.path} does not exist yet: it is watched once it appears", err=True)
+
+
+@watch.command("rm")
+@click.argument("path")
+@click.pass_obj
+def watch_rm(app: AppContext, path: str) -> None:
+    """Stop watching PATH (a running engine stops at once)."""
+    from core.config_edit import normalise_watch_path, remove_watch
+
+    try:
+        remove_watch(app.paths.config_file, path)
+        stored = normalise_watch_path(path)
+    except ConfigError as error:
+        _fail(str(error))
+    except (OSError, RuntimeError) as error:
+        _fail(f"cannot resolve {path}: {error}")
+    _poke(app)
+    click.echo(f"stopped watching {stored}")
+
+
+def _poke(app: AppContext) -> None:
+    if app.paths.wake_fifo.exists():
+        poke(app.paths.wake_fifo)
+
+
+@watch.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list with every watch's settings and status.")
+@click.pass_obj
+def watch_ls(app: AppContext, as_json: bool) -> None:
+    """Watched paths with their status (active, missing, error) and last change."""
+    rows = _watch_rows(app)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no watches yet: add one with `flowtui watch add PATH`")
+        return
+    click.echo(f"{'PATH':<40} {'WORKFLOW':<12} {'STATUS':<9} {'LAST CHANGE':<19}  REASON")
+    for row in rows:
+        click.echo(
+            f"{excerpt(row['path'], 40):<40} {excerpt(row['workflow'], 12):<12} {row['status']:<9} "
+            f"{_local(row['last_event']):<19}  {row['reason']}".rstrip()
+        )
+
+
+def _watch_rows(app: AppContext) -> list[dict[str, Any]]:
+    from core.cli import open_control
+    from core.watch.status import read_statuses
+    from core.watch.watcher import watch_key
+
+    engine = read_holder(app.paths.engine_lock)
+    with open_control(app) as control:
+        statuses = read_statuses(control.ledger) if engine is not None else {}
+    rows: list[dict[str, Any]] = []
+    for watch_settings in app.settings.watch:
+        key = watch_key(watch_settings.path)
+        status = statuses.get(key)
+        row: dict[str, Any] = {"path": key, **watch_settings.model_dump(exclude={"path"})}
+        if status is not None:
+            row.update(status.to_dict())
+            row["status"] = row.pop("state")
+        else:
+            row.update(_offline_status(watch_settings, key, engine is not None))
+        rows.append(row)
+    return rows
+
+
+def _offline_status(watch_settings: WatchSettings, key: str, engine_running: bool) -> dict[str, Any]:
+    """Status when no engine reports one: what can be told from here."""
+    if not watch_settings.enabled:
+        status, reason = "disabled", "enabled = false"
+    elif engine_running:
+        status, reason = "starting", "the engine has not reported on it yet"
+    elif not os.path.exists(key):
+        status, reason = "missing", "does not exist (and no engine is running)"
+    else:
+        status, reason = "inactive", "no engine is running: start one with `flowtui serve` or `flowtui`"
+    return {"status": status, "reason": reason, "last_event": None, "since": None}
+
+
+def _local(stamp: str | None) -> str:
+    if not stamp:
+        return "-"
+    return parse_time(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+@watch.command("test")
+@click.argument("path")
+@click.option("--json", "as_json", is_flag=True, help="The verdict of every watch as JSON.")
+@click.pass_obj
+def watch_test(app: AppContext, path: str, as_json: bool) -> None:
+    """Which watch a change to PATH triggers, and the exact prompt it would queue.
+
+    Nothing is queued. Exits 1 when no watch takes the change.
+    """
+    verdicts = explain_change(app.settings, path)
+    if as_json:
+        click.echo(json.dumps({"path": _absolute(path), "watches": verdicts}, indent=2))
+    elif not verdicts:
+        click.echo(f"{_absolute(path)}: outside every watched path")
+    else:
+        for verdict in verdicts:
+            word = "counts" if verdict["counts"] else "ignored"
+            heading = f"watch {verdict['watch']} (workflow {verdict['workflow']})"
+            click.echo(f"{heading}: {word}: {verdict['reason']}")
+            if verdict["counts"]:
+                click.echo(f"  would queue a job: trigger {verdict['trigger']!r}, cwd {verdict['cwd']}")
+                click.echo("  prompt:")
+                for line in verdict["prompt"].splitlines() or [""]:
+                    click.echo(f"    {line}")
+    if not any(verdict["counts"] for verdict in verdicts):
+        raise SystemExit(1)
+
+
+def _absolute(path: str) -> str:
+    """Absolute with symlinked folders resolved (as the watcher sees the change)."""
+    expanded = Path(os.path.expanduser(path))
+    try:
+        parent = expanded.parent.resolve()
+    except (OSError, RuntimeError):
+        parent = Path(os.path.abspath(expanded.parent))
+    return str(parent / expanded.name) if expanded.name else str(parent)
+
+
+def explain_change(settings: Settings, path: str) -> list[dict[str, Any]]:
+    """For each watch containing ``path``: whether a change there counts, why, and the job."""
+    from core.watch.prompt import final_prompt, template_values, trigger_text
+    from core.watch.rules import WatchRules
+    from core.watch.watcher import watch_key
+
+    target = _absolute(path)
+    verdicts: list[dict[str, Any]] = []
+    for watch_settings in settings.watch:
+        root = watch_key(watch_settings.path)
+        only_file = Path(root).name if os.path.isfile(root) else None
+        directory = Path(root).parent if only_file else Path(root)
+        try:
+            rules = WatchRules(
+                directory,
+                include=watch_settings.include,
+                exclude=watch_settings.exclude,
+                recursive=watch_settings.recursive,
+                only_file=only_file,
+            )
+        except ValueError as error:
+            verdicts.append(
+                {"watch": root, "workflow": watch_settings.workflow, "counts": False, "reason": str(error)}
+            )
+            continue
+        rel = rules.relative(target)
+        if rel is None or (only_file is not None and target != root):
+            continue
+        verdict = rules.check(rel, os.path.isdir(target))
+        entry: dict[str, Any] = {
+            "watch": root,
+            "workflow": watch_settings.workflow,
+            "counts": verdict.counts and watch_settings.enabled,
+            "reason": verdict.reason if watch_settings.enabled else "the watch is disabled (enabled = false)",
+        }
+        if entry["counts"]:
+            try:
+                workflow = settings.workflow(watch_settings.workflow)
+            except ConfigError as error:
+                entry.update(counts=False, reason=str(error))
+            else:
+                # A path that is not there yet is tested as its creation.
+                changes = {rel: "modified" if os.path.lexists(target) else "added"}
+                values = template_values(root, directory, changes, datetime.now().astimezone())
+                entry["trigger"] = trigger_text(changes)
+                entry["cwd"] = workflow.cwd or str(directory)
+                entry["prompt"] = final_prompt(workflow, values)
+        verdicts.append(entry)
+    return verdicts
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of the schedules.")
+@click.pass_obj
+def schedules(app: AppContext, as_json: bool) -> None:
+    """The `[[schedule]]` entries: cron, workflow, last and next run."""
+    from core.cli import open_control
+    from core.schedules import describe_schedules
+
+    with open_control(app) as control:
+        infos = describe_schedules(app.settings, control.ledger)
+    if as_json:
+        click.echo(json.dumps([info.to_dict() for info in infos], indent=2))
+        return
+    if not infos:
+        click.echo("no schedules: add a [[schedule]] with `cron` and `workflow` to the config")
+        return
+    click.echo(f"{'#':>2}  {'CRON':<18} {'WORKFLOW':<12} {'NEXT RUN':<19} {'LAST RUN':<19}  STATUS")
+    for info in infos:
+        status = info.problem or ("ok" if info.schedule.enabled else "disabled")
+        click.echo(
+            f"{info.number:>2}  {excerpt(info.schedule.cron, 18):<18} "
+            f"{excerpt(info.schedule.workflow, 12):<12} "
+            f"{_when(info.next_run):<19} {_when(info.last_run):<19}  {status}"
+        )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"

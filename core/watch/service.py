@@ -1,0 +1,264 @@
+"""The engine service that runs every ``[[watch]]`` and follows the config file.
+
+All watches share one asyncio loop in one thread. ``flowtui watch add/rm`` edit
+``config.toml`` and poke the engine; the service then re-reads the file (it also checks it
+twice a second, for hand edits) and starts, stops or restarts only the watches that
+changed, so the others keep every event. A config that does not load leaves the running
+watches as they are and is reported in one line on the event bus and in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio.to_thread
+
+from core.clock import utc_now
+from core.events import Event, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
+from core.jobs import Job, JobSource, JobState
+from core.ledger_api import LedgerStore
+from core.settings import ConfigError, WatchSettings, load_settings
+from core.watch.activity import ActivityLog
+from core.watch.snapshot import SnapshotStore
+from core.watch.status import WatchStatus, write_statuses
+from core.watch.watcher import WatchContext, WatchTarget, wait_any, watch_key
+
+if TYPE_CHECKING:
+    from core.engine import Engine
+
+log = logging.getLogger(__name__)
+
+CONFIG_CHECK_SECONDS = 0.5
+"""How often the config file's size and mtime are compared (a poke checks at once)."""
+STATUS_WRITE_DELAY = 0.2
+"""Status changes are written to the ledger at most this often."""
+SNAPSHOT_DIR = "watch"
+"""Folder of the data dir that keeps each watch's snapshot between runs."""
+
+Signature = tuple[int, int, int] | None
+
+
+def config_signature(path: Path) -> Signature:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+class StatusBoard:
+    """Every watch's status, written to the ledger shortly after it changes."""
+
+    def __init__(self, ledger: LedgerStore) -> None:
+        self._ledger = ledger
+        self._statuses: dict[str, WatchStatus] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._writing: asyncio.Task[None] | None = None
+
+    def report(self, path: str, status: WatchStatus) -> None:
+        self._statuses[path] = status
+        if self._handle is None:
+            loop = asyncio.get_running_loop()
+            self._handle = loop.call_later(STATUS_WRITE_DELAY, self._write_soon)
+
+    def forget(self, path: str) -> None:
+        if self._statuses.pop(path, None) is not None:
+            self.report_all()
+
+    def report_all(self) -> None:
+        if self._handle is None:
+            self._handle = asyncio.get_running_loop().call_later(STATUS_WRITE_DELAY, self._write_soon)
+
+    def _write_soon(self) -> None:
+        self._handle = None
+        statuses = dict(self._statuses)
+        self._writing = asyncio.ensure_future(asyncio.to_thread(write_statuses, self._ledger, statuses))
+
+    async def flush(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        if self._writing is not None:
+            await asyncio.gather(self._writing, return_exceptions=True)
+        await asyncio.to_thread(write_statuses, self._ledger, dict(self._statuses))
+
+
+class WatchService:
+    """Runs the configured watches beside the workers (see the module docstring)."""
+
+    name = "watch"
+
+    def __init__(self, config_file: Path | None = None) -> None:
+        self._config_file = config_file
+        self._activities = ActivityLog()
+        self._targets: dict[str, WatchTarget] = {}
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+        self._config_poke: asyncio.Event | None = None
+        self._unsubscribe: object = None
+        self._engine: Engine | None = None
+        self._board: StatusBoard | None = None
+        self._failure: BaseException | None = None
+
+    # -- the Service protocol ------------------------------------------------------
+
+    def start(self, engine: Engine) -> None:
+        self._engine = engine
+        # watchfiles logs every batch at INFO: the job rows already say what changed.
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)
+        if self._config_file is None:
+            self._config_file = engine.paths.config_file
+        self._thread = threading.Thread(target=self._run_loop, name="flowtui-watch", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=30)
+        if self._failure is not None:
+            raise RuntimeError(f"the watcher did not start: {self._failure}") from self._failure
+        unsubscribe = engine.bus.subscribe(self._on_event)
+        self._unsubscribe = unsubscribe
+
+    def stop(self) -> None:
+        if callable(self._unsubscribe):
+            self._unsubscribe()
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def statuses(self) -> dict[str, WatchStatus]:
+        """The current status of each watch (for tests and an in-process UI)."""
+        return {path: target.status for path, target in self._targets.items()}
+
+    def target(self, path: str) -> WatchTarget | None:
+        """The running watch on ``path`` (any spelling of it), if any."""
+        return self._targets.get(watch_key(path))
+
+    # -- the loop ------------------------------------------------------------------
+
+    def _run_loop(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as error:  # reported to start(), or logged once running
+            self._failure = error
+            log.exception("the watch service stopped")
+        finally:
+            self._ready.set()
+
+    async def _main(self) -> None:
+        assert self._engine is not None and self._engine.ledger is not None
+        assert self._config_file is not None
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self._config_poke = asyncio.Event()
+        self._board = StatusBoard(self._engine.ledger)
+        signature = config_signature(self._config_file)
+        await self._apply(self._engine.settings.watch)
+        self._ready.set()
+        follower = asyncio.create_task(self._follow_config(signature))
+        await self._stopping.wait()
+        await follower  # it ends at the stop event (cancelling wait_for can be lost on 3.11)
+        await asyncio.gather(*(target.stop() for target in self._targets.values()))
+        await self._board.flush()
+
+    async def _apply(self, watches: list[WatchSettings]) -> None:
+        """Make the running watches match the config: only changed ones restart."""
+        assert self._engine is not None and self._board is not None
+        engine = self._engine
+        assert engine.control is not None
+        wanted: dict[str, WatchSettings] = {}
+        for watch in watches:
+            key = watch_key(watch.path)
+            if key in wanted:
+                self._report_problem(f"{key} is watched twice in the config: the second [[watch]] is ignored")
+                continue
+            wanted[key] = watch
+        for key, target in list(self._targets.items()):
+            if wanted.get(key) != target.settings:
+                del self._targets[key]
+                await target.stop()
+                self._board.forget(key)
+        context = WatchContext(
+            control=engine.control,
+            bus=engine.bus,
+            store=SnapshotStore(engine.paths.data_dir / SNAPSHOT_DIR),
+            activities=self._activities,
+            report=self._board.report,
+        )
+        for key, watch in wanted.items():
+            if key in self._targets:
+                continue
+            if not watch.enabled:
+                disabled = WatchStatus(state="disabled", reason="enabled = false", since=utc_now())
+                self._board.report(key, disabled)
+                continue
+            target = WatchTarget(watch, context)
+            self._targets[key] = target
+            target.start()
+        # Each awatch holds one of anyio's worker threads while it waits.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = max(40, 2 * len(self._targets) + 10)
+
+    async def _follow_config(self, signature: Signature) -> None:
+        assert self._config_poke is not None and self._config_file is not None
+        assert self._stopping is not None
+        while True:
+            await wait_any(self._config_poke, self._stopping, timeout=CONFIG_CHECK_SECONDS)
+            if self._stopping.is_set():
+                return
+            self._config_poke.clear()
+            current = config_signature(self._config_file)
+            if current == signature:
+                continue
+            signature = current
+            if current is None:
+                self._report_problem(f"{self._config_file} was removed: the watches keep running as they are")
+                continue
+            try:
+                settings = await asyncio.to_thread(load_settings, self._config_file)
+            except ConfigError as error:
+                self._report_problem(f"config not applied, the watches keep running as they are: {error}")
+                continue
+            log.info("config changed: applying %d watch(es)", len(settings.watch))
+            await self._apply(settings.watch)
+
+    def _report_problem(self, reason: str) -> None:
+        assert self._engine is not None
+        log.warning("%s", reason)
+        self._engine.bus.publish(ServiceFailed(name=self.name, reason=reason))
+
+    # -- engine events (any thread) --------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, JobOutput):
+            self._activities.output(event.job_id, event.events, time.monotonic())
+        elif isinstance(event, JobChanged) and event.job.source == JobSource.WATCH:
+            job = event.job
+            now = time.monotonic()
+            if job.state is JobState.RUNNING:
+                if not self._activities.running(job.id):
+                    self._activities.started(job.id, job.cwd, now)
+            else:
+                self._activities.ended(job.id, now)
+            self._call_soon(self._route_job, job)
+        elif isinstance(event, SharedStateChanged) and self._config_poke is not None:
+            self._call_soon(self._config_poke.set)
+
+    def _route_job(self, job: Job) -> None:
+        for target in self._targets.values():
+            if target.wants(job):
+                target.job_changed(job)
+
+    def _call_soon(self, callback: object, *args: object) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the service is stopping
+            loop.call_soon_threadsafe(callback, *args)  # type: ignore[arg-type]

@@ -1,0 +1,491 @@
+"""One ``[[watch]]`` at run time: ``watchfiles.awatch`` on its directory, re-armed as needed.
+
+A watch follows its root through everything a tree can do: a root that does not exist yet
+or was deleted is looked for every quarter second and watched again once it is back; a
+root replaced by another directory, an unreadable directory that became readable, or a
+burst big enough to overflow the kernel's queue leads to a re-arm or a rescan against
+the snapshot, so no change is lost. Changes count once they settle (``settle_ms`` of
+quiet): they are then compared with the snapshot, the running job's own are dropped,
+and the rest go to the watch's :class:`~core.watch.batching.Dispatcher`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import os
+import stat
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from watchfiles import Change, awatch
+
+from core.clock import utc_now
+from core.control import Control
+from core.events import EventBus, ServiceFailed
+from core.jobs import Job
+from core.settings import WatchSettings
+from core.watch.activity import DELIVERY_MARGIN, ActivityLog
+from core.watch.batching import Dispatcher
+from core.watch.rules import GITIGNORE, VENV_MARKER, WatchRules
+from core.watch.snapshot import SnapshotStore
+from core.watch.status import WatchState, WatchStatus
+from core.watch.tree import WatchedTree
+
+log = logging.getLogger(__name__)
+
+MISSING_RETRY_SECONDS = 0.25
+"""How often a missing root is looked for."""
+ERROR_RETRY_SECONDS = 1.0
+"""How often an unreadable root (or a symlink loop) is tried again."""
+RESCAN_BURST = 2_000
+"""A batch this large may have overflowed the kernel's queue (whose loss watchfiles does not
+report): the tree is rescanned against the snapshot when it settles."""
+SAVE_DELAY_SECONDS = 1.0
+"""Snapshots are saved at most this often (and at stop)."""
+RECENT_JOBS = 16
+"""How many of a watch's latest jobs are remembered (a change may still be from one of them)."""
+TIMEOUT_MS = 1_000
+"""How often an idle watch checks that its root is still the directory it armed."""
+
+
+@dataclass(frozen=True)
+class Timing:
+    """watchfiles' grouping, chosen so a burst is held back no longer than ``settle_ms``."""
+
+    step_ms: int
+    debounce_ms: int
+    wait_seconds: float
+    """Quiet still needed after watchfiles delivers (it already waited ``step_ms``)."""
+
+    @property
+    def holding_seconds(self) -> float:
+        """The longest watchfiles holds a change back during a burst: a step before it looks,
+        the debounce, and a step more before it notices the debounce is over."""
+        return (self.debounce_ms + 2 * self.step_ms) / 1000
+
+    @property
+    def delivery_seconds(self) -> float:
+        """How long after it was made a change may reach the watcher."""
+        return self.holding_seconds + DELIVERY_MARGIN
+
+
+HOLDING_MARGIN_SECONDS = 0.03
+"""Thread hand-offs and intake between two deliveries of one burst, on a loaded machine."""
+
+
+def timing_for(settle_ms: int) -> Timing:
+    """watchfiles' step and debounce for a settle time, and our wait after each delivery.
+
+    watchfiles waits ``step`` of quiet before delivering, so the wait after a delivery is
+    the rest of the settle time. Within a burst, deliveries come at most ``holding_seconds``
+    apart; the wait must be longer, or a burst still in progress would be cut in two.
+    """
+    step = min(50, max(5, settle_ms // 10))
+    timing = Timing(step_ms=step, debounce_ms=step, wait_seconds=0.0)
+    if settle_ms == 0:
+        return timing  # no batching beyond what watchfiles groups itself
+    wait = max((settle_ms - step) / 1000, timing.holding_seconds + HOLDING_MARGIN_SECONDS)
+    return Timing(step_ms=step, debounce_ms=step, wait_seconds=wait)
+
+
+@dataclass(frozen=True)
+class WatchContext:
+    """What every watch shares."""
+
+    control: Control
+    bus: EventBus
+    store: SnapshotStore
+    activities: ActivityLog
+    report: Callable[[str, WatchStatus], None]
+    """Where status changes go (the service's board, persisted in the ledger)."""
+
+
+def watch_key(path: str) -> str:
+    """The form a watch path is compared in: absolute, ``~`` expanded, symlinks resolved."""
+    expanded = os.path.expanduser(path)
+    try:
+        return str(Path(expanded).resolve())
+    except (OSError, RuntimeError):  # a symlink loop: report it on the watch, not here
+        return os.path.abspath(expanded)
+
+
+class WatchTarget:
+    """One watch's life: probe, arm, take changes, settle them, re-arm."""
+
+    def __init__(self, settings: WatchSettings, context: WatchContext) -> None:
+        self.settings = settings
+        self.path = watch_key(settings.path)
+        self._context = context
+        self._timing = timing_for(settings.settle_ms)
+        self._status = WatchStatus(state="starting", reason="not armed yet", since=utc_now())
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._rules: WatchRules | None = None
+        self._tree = WatchedTree(self.path, context.store)
+        self._was_active = False
+        self._pending: dict[str, float] = {}
+        self._rescan_all = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._save_timer: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._dispatcher: Dispatcher | None = None
+        self.job_ids: tuple[int, ...] = ()
+        """This watch's recent jobs and their follow-ups (workflow steps), newest last: their
+        own changes are not triggers. Replaced whole, so other threads read it safely."""
+
+    # -- life cycle --------------------------------------------------------------
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"watch {self.path}")
+
+    async def stop(self) -> None:
+        """Stop watching; changes not settled yet are found again by the next start's rescan."""
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+        for handle in (self._timer, self._save_timer):
+            if handle is not None:
+                handle.cancel()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        await self._save()
+
+    @property
+    def status(self) -> WatchStatus:
+        return self._status
+
+    def knows(self, rel: str) -> bool:
+        """Whether ``rel`` is in the snapshot: a burst that created it has settled and gone
+        where the busy policy sends it (tests wait on this)."""
+        return rel in self._tree.files
+
+    @property
+    def held_paths(self) -> set[str]:
+        """Changes waiting for this watch's running job to end."""
+        return self._dispatcher.held_paths if self._dispatcher is not None else set()
+
+    def wants(self, job: Job) -> bool:
+        if job.id in self.job_ids:
+            return True
+        if job.parent_id is not None and job.parent_id in self.job_ids:
+            self._remember_job(job.id)  # a step of this watch's job: its changes are its own too
+            return True
+        return False
+
+    def _remember_job(self, job_id: int) -> None:
+        self.job_ids = (*self.job_ids[-(RECENT_JOBS - 1) :], job_id)
+
+    def job_changed(self, job: Job) -> None:
+        """The engine reported a change of one of this watch's jobs (loop thread)."""
+        self._spawn(self._hand_on(job))
+
+    async def _hand_on(self, job: Job) -> None:
+        async with self._lock:
+            if self._dispatcher is None:
+                return
+            created = await asyncio.to_thread(self._dispatcher.job_changed, job)
+            self._after_dispatch(created)
+
+    # -- probing and arming ------------------------------------------------------
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            layout = self._probe()
+            if isinstance(layout, WatchStatus):
+                self._set_status(layout.state, layout.reason)
+                delay = MISSING_RETRY_SECONDS if layout.state == "missing" else ERROR_RETRY_SECONDS
+                await self._sleep(delay)
+                continue
+            directory, only_file = layout
+            try:
+                await self._watch(self._rules_for(directory, only_file))
+            except FileNotFoundError:
+                continue  # gone between the probe and the arm: probe again
+            except OSError as error:
+                self._set_status("error", _describe_os_error(error))
+                await self._sleep(ERROR_RETRY_SECONDS)
+            except ValueError as error:  # a glob pathspec refuses
+                self._set_status("error", f"bad include/exclude pattern: {error}")
+                await self._sleep(ERROR_RETRY_SECONDS)
+            except Exception as error:  # a watch must report, never take the service down
+                log.exception("watch %s failed", self.path)
+                self._set_status("error", f"watcher failed: {error}")
+                await self._sleep(ERROR_RETRY_SECONDS)
+
+    def _probe(self) -> tuple[Path, str | None] | WatchStatus:
+        """Where to watch (the directory, and the file when the root is a file), or why not."""
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            if not self._tree.ready:
+                self._tree.start_empty()
+            reason = "was deleted" if self._was_active else "does not exist yet"
+            return WatchStatus(state="missing", reason=f"{reason}: watched again once it appears")
+        except OSError as error:
+            return WatchStatus(state="error", reason=_describe_os_error(error))
+        if stat.S_ISDIR(info.st_mode):
+            try:
+                with os.scandir(self.path):
+                    pass
+            except OSError as error:
+                return WatchStatus(state="error", reason=_describe_os_error(error))
+            return Path(self.path), None
+        parent = Path(self.path).parent
+        return parent, Path(self.path).name
+
+    def _rules_for(self, directory: Path, only_file: str | None) -> WatchRules:
+        rules = self._rules
+        if rules is None or rules.directory != directory or rules.only_file != only_file:
+            rules = WatchRules(
+                directory,
+                include=self.settings.include,
+                exclude=self.settings.exclude,
+                recursive=self.settings.recursive,
+                only_file=only_file,
+            )
+            self._rules = rules
+        if self._dispatcher is None:
+            self._dispatcher = Dispatcher(
+                self.settings,
+                self.path,
+                directory,
+                self._context.control,
+                self._context.bus,
+            )
+        self._dispatcher.directory = directory
+        return rules
+
+    async def _watch(self, rules: WatchRules) -> None:
+        """Watch until stopped or until the root needs probing again."""
+        timing = self._timing
+        stop_event = asyncio.Event()
+        changes_stream = awatch(
+            rules.directory,
+            watch_filter=None,
+            debounce=timing.debounce_ms,
+            step=timing.step_ms,
+            stop_event=stop_event,
+            rust_timeout=TIMEOUT_MS,
+            yield_on_timeout=True,
+            recursive=rules.recursive,
+            ignore_permission_denied=True,
+        )
+        next_batch: asyncio.Future[set[tuple[Change, str]]] = asyncio.ensure_future(anext(changes_stream))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            # One turn of the loop runs the generator up to its first wait: the watch is
+            # armed (or failed) before the tree is scanned, so nothing falls in between.
+            await asyncio.sleep(0)
+            if next_batch.done():
+                next_batch.result()
+            armed = os.stat(rules.directory)
+            await self._rescan_on_arm(rules)
+            while True:
+                waiting: set[asyncio.Future[Any]] = {next_batch, stopper}
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                if stopper in done:
+                    return
+                try:
+                    changes = next_batch.result()
+                except StopAsyncIteration:
+                    return
+                arrived = time.monotonic()
+                if len(changes) >= RESCAN_BURST:
+                    self._rescan_all = True
+                if self._intake(rules, changes, arrived) or not _same_directory(rules.directory, armed):
+                    self._rescan_all = True
+                    self._schedule_settle()
+                    return
+                next_batch = asyncio.ensure_future(anext(changes_stream))
+        finally:
+            stop_event.set()
+            stopper.cancel()
+            await asyncio.gather(next_batch, return_exceptions=True)
+            await changes_stream.aclose()
+
+    async def _rescan_on_arm(self, rules: WatchRules) -> None:
+        async with self._lock:
+            changed = await asyncio.to_thread(self._tree.scan_on_arm, rules)
+        problems = self._tree.problems
+        if problems:
+            noun = "directory" if len(problems) == 1 else "directories"
+            self._set_status("active", f"{len(problems)} {noun} cannot be read: {'; '.join(problems[:3])}")
+        else:
+            self._set_status("active", "")
+        if changed:
+            now = time.monotonic()
+            for rel in changed:
+                self._pending.setdefault(rel, now)
+            self._schedule_settle()
+
+    # -- taking changes ----------------------------------------------------------
+
+    def _intake(self, rules: WatchRules, changes: set[tuple[Change, str]], arrived: float) -> bool:
+        """Note the changes that count; True when the watch must be re-armed."""
+        rearm = False
+        directory = str(rules.directory)
+        real_parents: dict[str, str] = {}
+        accepted = 0
+        for change, path in changes:
+            if path == directory:
+                rearm = rearm or change == Change.deleted
+                continue
+            parent, name = os.path.split(path)
+            real_parent = real_parents.get(parent)
+            if real_parent is None:
+                # notify follows symlinked directories and may report a path through a link.
+                real_parent = real_parents[parent] = os.path.realpath(parent)
+            rel = rules.relative(os.path.join(real_parent, name))
+            if rel is None:
+                continue
+            if name in (GITIGNORE, VENV_MARKER):
+                rules.forget(rel)
+            if rel in self._tree.problem_dirs:
+                rearm = True  # its permissions changed: notify must add its watches
+            is_dir = os.path.isdir(os.path.join(real_parent, name))
+            if not rules.counts(rel, is_dir):
+                continue
+            self._pending[rel] = arrived
+            accepted += 1
+        if accepted:
+            self._status = WatchStatus(
+                state=self._status.state,
+                reason=self._status.reason,
+                last_event=utc_now(),
+                since=self._status.since,
+            )
+            self._context.report(self.path, self._status)
+        if accepted or self._rescan_all:
+            self._schedule_settle()
+        return rearm
+
+    def _schedule_settle(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._timing.wait_seconds, lambda: self._spawn(self._settle()))
+
+    async def _settle(self) -> None:
+        async with self._lock:
+            if not self._pending and not self._rescan_all:
+                return
+            rules = self._rules
+            if rules is None or self._dispatcher is None:
+                return
+            pending, self._pending = self._pending, {}
+            rescan, self._rescan_all = self._rescan_all, False
+            created = await asyncio.to_thread(self._settle_in_thread, rules, pending, rescan)
+            self._after_dispatch(created)
+        self._schedule_save()
+
+    def _settle_in_thread(self, rules: WatchRules, pending: dict[str, float], rescan: bool) -> Job | None:
+        """Compare the settled paths with the snapshot, drop the job's own, dispatch the rest."""
+        assert self._dispatcher is not None
+        comparison = self._tree.compare(rules, pending, rescan, time.monotonic())
+        counted = {
+            rel: kind
+            for rel, kind in comparison.changes.items()
+            if not self._made_by_own_job(str(rules.directory / rel), comparison.arrivals[rel])
+        }
+        if len(counted) < len(comparison.changes):
+            dropped = len(comparison.changes) - len(counted)
+            log.info("watch %s: %d change(s) made by its own job ignored", self.path, dropped)
+        created = self._dispatcher.settled(counted)
+        self._tree.commit(comparison)
+        return created
+
+    def _made_by_own_job(self, path: str, arrived: float) -> bool:
+        if self.settings.self_trigger or not self.job_ids:
+            return False
+        return self._context.activities.owns(self.job_ids, path, arrived, self._timing.delivery_seconds)
+
+    def _after_dispatch(self, created: Job | None) -> None:
+        assert self._dispatcher is not None
+        if created is not None and created.id not in self.job_ids:
+            self._remember_job(created.id)
+        problem = self._dispatcher.problem
+        if problem is not None:
+            # A job could not be queued (an unknown workflow, a missing cwd): say so on the watch.
+            self._set_status("error", problem)
+        elif created is not None and self._status.state == "error":
+            self._set_status("active", "")
+        self._tree.keep_pre_images(self._dispatcher.held_paths)
+
+    # -- snapshots, status ---------------------------------------------------------
+
+    def _schedule_save(self) -> None:
+        if self._save_timer is None:
+            loop = asyncio.get_running_loop()
+            self._save_timer = loop.call_later(SAVE_DELAY_SECONDS, lambda: self._spawn(self._save()))
+
+    async def _save(self) -> None:
+        self._save_timer = None
+        async with self._lock:
+            if self._rules is not None and self._tree.ready:
+                await asyncio.to_thread(self._tree.save, self._rules, self.held_paths)
+
+    def _set_status(self, state: WatchState, reason: str) -> None:
+        current = self._status
+        self._was_active = self._was_active or state == "active"
+        if current.state == state and current.reason == reason:
+            return
+        self._status = WatchStatus(
+            state=state,
+            reason=reason,
+            last_event=current.last_event,
+            since=utc_now() if current.state != state else current.since,
+        )
+        self._context.report(self.path, self._status)
+        if state in ("missing", "error"):
+            log.warning("watch %s: %s: %s", self.path, state, reason)
+            self._context.bus.publish(ServiceFailed(name=f"watch {self.path}", reason=f"{state}: {reason}"))
+        elif current.state != state:
+            log.info("watch %s: %s", self.path, state)
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _sleep(self, seconds: float) -> None:
+        await wait_any(self._stop, timeout=seconds)
+
+
+async def wait_any(*events: asyncio.Event, timeout: float) -> None:
+    """Until one of ``events`` is set or ``timeout`` passes.
+
+    ``asyncio.wait_for`` is avoided: on Python 3.11 a cancel that meets its timeout can be
+    swallowed, and a task that ignores its cancel never stops.
+    """
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+def _same_directory(directory: Path, armed: os.stat_result) -> bool:
+    try:
+        now = os.stat(directory)
+    except OSError:
+        return False
+    return (now.st_ino, now.st_dev) == (armed.st_ino, armed.st_dev)
+
+
+def _describe_os_error(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return f"symlink loop: {error.filename or ''}".rstrip(": ")
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return f"cannot be read: permission denied ({error.filename or ''})".replace(" ()", "")
+    if error.errno == errno.ENOTDIR:
+        return f"a path component is not a directory: {error.filename or ''}".rstrip(": ")
+    return f"{error.strerror or error}"

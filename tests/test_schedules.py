@@ -1,0 +1,131 @@
+"""Cron schedules: due runs become jobs, runs missed while down run once, problems are reported."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from enginekit import home_paths, settings_from, wait_for
+from fakeclaude import ok_script
+
+from core.clock import to_iso
+from core.engine import Engine
+from core.events import Event, ServiceFailed
+from core.jobs import JobSource
+from core.ledger import Ledger
+from core.schedules import ScheduleService, describe_schedules, schedule_key
+from core.settings import ScheduleSettings
+
+DIGEST = """
+[workflows.digest]
+prompt = "Write the digest; it is {now}. {prompt}"
+cwd = "{cwd}"
+
+[[schedule]]
+cron = "0 * * * *"
+workflow = "digest"
+prompt = "Be brief."
+"""
+
+
+class FakeClock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@contextmanager
+def scheduled(
+    home: Path, config: str, service: ScheduleService, claude: Path
+) -> Iterator[tuple[Engine, list[Event]]]:
+    engine = Engine(
+        settings_from(config),
+        home_paths(home),
+        environ={**os.environ, "FLOWTUI_CLAUDE": str(claude)},
+        services=[service],
+    )
+    events: list[Event] = []
+    engine.bus.subscribe(events.append)
+    engine.start()
+    try:
+        yield engine, events
+    finally:
+        engine.stop()
+
+
+def test_a_due_schedule_queues_one_job_and_remembers_it(tmp_path: Path) -> None:
+    clock = FakeClock(datetime(2026, 11, 25, 9, 10).astimezone())
+    service = ScheduleService(now=clock)
+    config = DIGEST.replace("{cwd}", str(tmp_path))
+    with scheduled(tmp_path / "home", config, service, ok_script(tmp_path / "claude")) as (engine, _):
+        assert engine.ledger is not None
+        assert engine.ledger.list_jobs() == []  # first sight: counting starts now
+        clock.now += timedelta(minutes=49)
+        assert service.tick() == []  # 09:59: not yet
+        clock.now += timedelta(minutes=1, seconds=2)
+        (job,) = service.tick()
+        assert job.source == JobSource.SCHEDULE and job.workflow == "digest"
+        assert job.prompt == f"Write the digest; it is {clock.now.isoformat(timespec='seconds')}. Be brief."
+        assert job.trigger == "schedule 0 * * * *" and job.cwd == str(tmp_path)
+        assert service.tick() == []  # the same hour does not run twice
+
+
+def test_runs_missed_while_down_run_once_at_start(tmp_path: Path) -> None:
+    now = datetime(2026, 11, 25, 14, 30).astimezone()
+    home = tmp_path / "home"
+    home.mkdir()
+    schedule = ScheduleSettings(cron="0 * * * *", workflow="digest", prompt="Be brief.")
+    ledger = Ledger(home / "ledger.db")
+    ledger.set_flag(schedule_key(schedule), to_iso(now - timedelta(hours=5)))  # down since 09:30
+    ledger.close()
+    service = ScheduleService(now=FakeClock(now))
+    config = DIGEST.replace("{cwd}", str(tmp_path))
+    with scheduled(home, config, service, ok_script(tmp_path / "claude")) as (engine, _):
+        assert engine.ledger is not None
+        (job,) = engine.ledger.list_jobs()
+        assert job.trigger == "schedule 0 * * * * (5 runs missed while flowtui was down: run once)"
+        assert engine.ledger.get_flag(schedule_key(schedule)) == to_iso(now)
+        assert service.tick() == []
+
+
+def test_bad_schedules_are_reported_and_skipped(tmp_path: Path) -> None:
+    config = """
+[[schedule]]
+cron = "every day at noon"
+
+[[schedule]]
+cron = "0 12 * * *"
+workflow = "nowhere"
+
+[[schedule]]
+cron = "* * * * *"
+"""
+    clock = FakeClock(datetime(2026, 11, 25, 9, 0, 30).astimezone())
+    service = ScheduleService(now=clock)
+    with scheduled(tmp_path / "home", config, service, ok_script(tmp_path / "claude")) as (engine, events):
+        clock.now += timedelta(minutes=1)
+        assert service.tick() == []  # the third has no prompt at all
+        reasons = [event.reason for event in events if isinstance(event, ServiceFailed)]
+        assert any("#1: invalid cron expression 'every day at noon'" in reason for reason in reasons)
+        assert any("#2: unknown workflow 'nowhere'" in reason for reason in reasons)
+        assert any("the prompt is empty" in reason for reason in reasons)
+        assert engine.ledger is not None and engine.ledger.list_jobs() == []
+        infos = describe_schedules(engine.settings, engine.ledger, clock.now)
+        assert [info.problem is None for info in infos] == [False, False, True]
+
+
+def test_the_service_thread_fires_on_time(tmp_path: Path) -> None:
+    config = f'[[schedule]]\ncron = "* * * * * *"\nprompt = "tick"\n[workflows.default]\ncwd = "{tmp_path}"\n'
+    with scheduled(tmp_path / "home", config, ScheduleService(), ok_script(tmp_path / "claude")) as (
+        engine,
+        _,
+    ):
+        assert engine.ledger is not None
+        ledger = engine.ledger
+        job = wait_for(lambda: ledger.list_jobs(), what="a job from the every-second schedule")[0]
+        assert job.prompt == "tick" and job.source == JobSource.SCHEDULE
