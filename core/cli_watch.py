@@ -31,17 +31,6 @@ def _fail(message: str) -> NoReturn:
     fail(message)
 
 
-def _pattern_problem(patterns: tuple[str, ...]) -> str | None:
-    from pathspec import GitIgnoreSpec
-
-    for pattern in patterns:
-        try:
-            GitIgnoreSpec.from_lines([pattern])
-        except (ValueError, TypeError) as error:
-            return f"bad glob {pattern!r}: {error}"
-    return None
-
-
 @click.group()
 def watch() -> None:
     """Watched paths: changes there become jobs (see `[[watch]]` in the config)."""
@@ -57,12 +46,12 @@ def watch_add(
     app: AppContext, path: str, workflow: str, include: tuple[str, ...], exclude: tuple[str, ...]
 ) -> None:
     """Watch PATH (a directory, or a file); a running engine starts watching at once."""
-    from core.config_edit import add_watch  # tomlkit: only for the commands that edit
+    from core.config_edit import add_watch, glob_problem  # tomlkit: only for the commands that edit
 
     if workflow not in app.settings.workflow_names():
         known = ", ".join(app.settings.workflow_names())
         _fail(f"unknown workflow {workflow!r}: use one of {known}, or add [workflows.{workflow}] first")
-    problem = _pattern_problem(include) or _pattern_problem(exclude)
+    problem = glob_problem(include) or glob_problem(exclude)
     if problem:
         _fail(problem)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,18 @@ def _write(config_file: Path, document: tomlkit.TOMLDocument) -> Settings:
         Path(temp_name).unlink(missing_ok=True)
         raise
     return settings
+
+
+def glob_problem(patterns: Sequence[str]) -> str | None:
+    """Refuse an include/exclude pattern the watcher could not compile, before it is saved."""
+    from pathspec import GitIgnoreSpec
+
+    for pattern in patterns:
+        try:
+            GitIgnoreSpec.from_lines([pattern])
+        except (ValueError, TypeError) as error:
+            return f"bad glob {pattern!r}: {error}"
+    return None
 
 
 def normalise_watch_path(path: str | Path) -> str:

@@ -206,7 +206,7 @@ class FlowtuiTools:
                 raise ToolError(
                     f"unknown workflow {workflow!r}: use one of {known}, or add [workflows.{workflow}] first"
                 )
-            problem = _glob_problem(include) or _glob_problem(exclude)
+            problem = config_edit.glob_problem(include) or config_edit.glob_problem(exclude)
             if problem:
                 raise ToolError(problem)
             try:
@@ -284,18 +284,6 @@ def _summary(job: Job) -> dict[str, Any]:
         "prompt_excerpt": excerpt(job.prompt, EXCERPT_WIDTH),
         "answer_excerpt": excerpt(job.answer, EXCERPT_WIDTH) if job.answer else None,
     }
-
-
-def _glob_problem(patterns: tuple[str, ...]) -> str | None:
-    """Refuse a pattern the watcher could not compile, before it reaches config.toml."""
-    from pathspec import GitIgnoreSpec
-
-    for pattern in patterns:
-        try:
-            GitIgnoreSpec.from_lines([pattern])
-        except (ValueError, TypeError) as error:
-            return f"bad glob {pattern!r}: {error}"
-    return None
 
 
 def build_server(tools: FlowtuiTools) -> MCPServer[Any]:
