@@ -13,8 +13,9 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.new_job import FollowUpScreen, NewJobScreen
+from tui.screens.watch_dialogs import AddWatchScreen
 from tui.widgets.job_table import JobTable
-from tui.widgets.side_lists import NotificationList
+from tui.widgets.side_lists import NotificationList, WatchList
 from tui.widgets.status_line import StatusLine
 
 
@@ -137,3 +138,25 @@ async def test_resend_key_queues_a_failed_notification_again(tmp_path: Path) -> 
         await pilot.pause(0.1)
         rows = app.sources.notification_rows()
         assert rows[0].id == 4 and rows[0].state == "pending"
+
+
+async def test_add_test_and_remove_a_watch_from_the_keyboard(tmp_path: Path) -> None:
+    watched = tmp_path / "notes"
+    watched.mkdir()
+    app = demo_app(tmp_path / "home", seed=False)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("a")
+        assert isinstance(app.screen, AddWatchScreen)
+        await pilot.press(*str(watched), "tab", "tab", *"*.md", "enter")
+        await pilot.pause()
+        assert load_settings(tmp_path / "home" / "config.toml").watch[0].path == str(watched)
+        await pilot.press("t", *str(watched / "today.md"), "enter")
+        verdict = str(app.screen.query_one("#verdict").render())
+        assert "counts" in verdict and "today.md" in verdict
+        await pilot.press("escape")
+        watches = app.screen.query_one(WatchList)
+        await pilot.pause(0.1)
+        app.apply_pending()
+        watches.focus()
+        await pilot.press("d", "y")
+        assert load_settings(tmp_path / "home" / "config.toml").watch == []

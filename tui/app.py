@@ -192,6 +192,10 @@ class FlowtuiApp(App[int]):
             ("Filter jobs", "By text, state:, source:, workflow:", screen.action_filter),
             ("Approve job", "Let the selected job waiting for approval run", screen.action_approve),
             ("Deny job", "Refuse the selected job waiting for approval", screen.action_deny),
+            ("Add watch path", "Watch a directory; changes there become jobs", screen.action_add_watch),
+            ("Remove watch path", "Stop watching the selected path", screen.action_remove_watch),
+            ("Test a path", "Which watch a change there triggers, and its prompt", screen.action_test_path),
+            ("Resend notification", "Send the selected failed notification again", screen.action_resend),
             ("Help", "Every key", screen.action_help),
         ):
             yield SystemCommand(title, help_text, action)

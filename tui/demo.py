@@ -15,6 +15,7 @@ from core.paths import Paths
 from core.session import Session
 from core.settings import WorkflowSettings, load_settings
 from core.telegram.store import Draft, NotificationStore
+from core.watch.status import WatchStatus, write_statuses
 from tui.app import FlowtuiApp, build_app
 
 DEMO_NOW = datetime(2026, 11, 25, 9, 30, 0, tzinfo=UTC)
@@ -170,6 +171,37 @@ _DEMO_NOTIFICATIONS = [
 ]
 
 
+_DEMO_CONFIG = """\
+[[watch]]
+path = "/home/me/notes"
+include = ["*.md"]
+
+[[watch]]
+path = "/home/me/src/shop"
+workflow = "fix-tests"
+
+[[watch]]
+path = "/mnt/usb/photos"
+"""
+
+
+def seed_demo_watches(paths: Paths) -> None:
+    """Three watches: active, active with a recent change, and one whose path is missing."""
+    paths.config_file.write_text(_DEMO_CONFIG)
+    ledger = Ledger(paths.ledger_db)
+    try:
+        write_statuses(
+            ledger,
+            {
+                "/home/me/notes": WatchStatus("active", last_event="2026-11-25T09:00:58.000Z"),
+                "/home/me/src/shop": WatchStatus("active", last_event="2026-11-25T09:09:57.000Z"),
+                "/mnt/usb/photos": WatchStatus("missing", reason="the path does not exist (yet)"),
+            },
+        )
+    finally:
+        ledger.close()
+
+
 def seed_demo_notifications(paths: Paths) -> None:
     """Three notifications: sent, failed, and one waiting out a flood limit."""
     store = NotificationStore(paths.ledger_db)
@@ -217,6 +249,7 @@ def demo_app(root: Path, seed: bool) -> FlowtuiApp:
     if seed:
         seed_demo_jobs(paths)
         seed_demo_notifications(paths)
+        seed_demo_watches(paths)
     demo_workflows = {"fix-tests": WorkflowSettings(), "review": WorkflowSettings()}
     loaded = load_settings(paths.config_file)
     settings = loaded.model_copy(update={"workflows": {**demo_workflows, **loaded.workflows}})

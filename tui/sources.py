@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Mapping
 
 from core.clock import parse_time
+from core.config_edit import add_watch, remove_watch
 from core.paths import Paths
 from core.session import Session
-from core.settings import Settings
+from core.settings import DEFAULT_WORKFLOW, ConfigError, Settings, load_settings
 from core.telegram.service import TelegramService
 from core.telegram.status import recent_notifications
 from core.telegram.store import NotificationStore
 from core.wake import poke
+from core.watch.status import read_statuses
+from core.watch.watcher import watch_key
 from tui.widgets.side_lists import NotificationRow, WatchRow
 
 NOTIFICATION_ROWS = 50
@@ -35,12 +39,58 @@ class Sources:
         self.paths = paths
         self.session = session
         self.environ = environ
+        self._config_stamp: int | None = None
+
+    def current_settings(self) -> Settings:
+        """The config as it is on disk now (watch add/rm and the theme edit it); re-read only
+        when the file changed, and kept as it was when an edit made it invalid."""
+        try:
+            stamp = self.paths.config_file.stat().st_mtime_ns
+        except FileNotFoundError:
+            stamp = 0
+        if stamp != self._config_stamp:
+            self._config_stamp = stamp
+            # The engine reports a broken config; the panes keep the last good one.
+            with contextlib.suppress(ConfigError):
+                self.settings = load_settings(self.paths.config_file)
+        return self.settings
 
     def watch_rows(self) -> list[WatchRow]:
-        return [
-            WatchRow(watch.path, watch.workflow, "active" if watch.enabled else "disabled", None, None)
-            for watch in self.settings.watch
-        ]
+        statuses = read_statuses(self.session.control.ledger)
+        rows = []
+        for watch in self.current_settings().watch:
+            status = statuses.get(watch_key(watch.path))
+            if not watch.enabled:
+                state, reason, last = "disabled", None, None
+            elif status is None:
+                state, reason, last = "starting" if self.session.engine else "unknown", None, None
+            else:
+                state, reason, last = status.state, status.reason or None, status.last_event
+            rows.append(
+                WatchRow(watch.path, watch.workflow, state, reason, local_clock(last) if last else None)
+            )
+        return rows
+
+    def add_watch(self, path: str, workflow: str, include: list[str], exclude: list[str]) -> str:
+        settings = add_watch(
+            self.paths.config_file,
+            path,
+            workflow=None if workflow == DEFAULT_WORKFLOW else workflow,
+            include=include,
+            exclude=exclude,
+        )
+        poke(self.paths.wake_fifo)
+        self.settings = settings
+        return settings.watch[-1].path
+
+    def remove_watch(self, path: str) -> None:
+        self.settings = remove_watch(self.paths.config_file, path)
+        poke(self.paths.wake_fifo)
+
+    def explain(self, path: str) -> list[dict[str, object]]:
+        from core.cli_watch import explain_change
+
+        return explain_change(self.current_settings(), path)
 
     def notification_rows(self) -> list[NotificationRow]:
         now = time.time()

@@ -18,6 +18,7 @@ from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen
 from tui.screens.job_detail import JobDetailScreen
 from tui.screens.new_job import FollowUpScreen, NewJobRequest, NewJobScreen
+from tui.screens.watch_dialogs import AddWatchScreen, TestPathScreen, WatchRequest
 from tui.widgets.job_table import JobTable
 from tui.widgets.output_pane import OutputPane
 from tui.widgets.side_lists import NotificationList, WatchList
@@ -38,6 +39,9 @@ class DashboardScreen(Screen[None]):
         Binding("f", "follow", "Follow", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("a", "add_watch", "Add watch"),
+        Binding("d", "remove_watch", "Remove watch", show=False),
+        Binding("t", "test_path", "Test path", show=False),
         Binding("R", "resend", "Resend", show=False),
         Binding("y", "approve", "Approve", show=False),
         Binding("N", "deny", "Deny", show=False),
@@ -226,6 +230,35 @@ class DashboardScreen(Screen[None]):
         job_id = self._selected_job_id()
         if job_id is not None:
             self.flowtui.act(lambda: self.control.deny(job_id, by="the TUI"), f"denied #{job_id}")
+
+    def action_add_watch(self) -> None:
+        def submitted(request: WatchRequest | None) -> None:
+            if request is not None:
+                sources = self.flowtui.sources
+                self.flowtui.act(
+                    lambda: sources.add_watch(
+                        request.path, request.workflow, request.include, request.exclude
+                    ),
+                    lambda path: f"watching {path}",
+                )
+
+        workflows = self.flowtui.sources.current_settings().workflow_names()
+        self.app.push_screen(AddWatchScreen(workflows), submitted)
+
+    def action_remove_watch(self) -> None:
+        path = self.query_one(WatchList).selected_key
+        if path is None:
+            self.notify("no watch selected: tab to the watched paths pane first", severity="warning")
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.flowtui.act(lambda: self.flowtui.sources.remove_watch(path), f"stopped watching {path}")
+
+        self.app.push_screen(ConfirmScreen(f"Stop watching {path}?", yes="Remove"), confirmed)
+
+    def action_test_path(self) -> None:
+        self.app.push_screen(TestPathScreen(self.flowtui.sources.explain))
 
     def action_resend(self) -> None:
         note_id = self.query_one(NotificationList).selected_notification_id
