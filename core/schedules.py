@@ -131,7 +131,9 @@ class ScheduleService:
         self._reported: set[str] = set()
 
     def start(self, engine: Engine) -> None:
+        """Start (again: with a shared queue the schedules move between engines' leaders)."""
         self._engine = engine
+        self._stop = threading.Event()
         self._report_bad_schedules()
         self.tick()  # runs what was missed while flowtui was down, once each
         self._thread = threading.Thread(target=self._run, name="flowtui-schedules", daemon=True)

@@ -129,3 +129,9 @@ def test_the_service_thread_fires_on_time(tmp_path: Path) -> None:
         ledger = engine.ledger
         job = wait_for(lambda: ledger.list_jobs(), what="a job from the every-second schedule")[0]
         assert job.prompt == "tick" and job.source == JobSource.SCHEDULE
+        # Deposed and elected again (a shared queue's leader moves): it ticks again.
+        (service,) = [service for service in engine.services if isinstance(service, ScheduleService)]
+        service.stop()
+        count = len(ledger.list_jobs())
+        service.start(engine)
+        wait_for(lambda: len(ledger.list_jobs()) > count, what="a tick after the restart")

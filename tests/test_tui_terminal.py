@@ -31,6 +31,17 @@ def terminal(tmp_path: Path, claude_bin: str, claude_env: dict[str, str]) -> Ite
     session.close()
 
 
+def watch_state(tmp_path: Path, path: Path) -> str | None:
+    from core.watch.status import read_statuses
+
+    ledger = Ledger(tmp_path / "home" / "ledger.db")
+    try:
+        status = read_statuses(ledger).get(str(path.resolve()))
+    finally:
+        ledger.close()
+    return status.state if status else None
+
+
 def ledger_jobs(tmp_path: Path) -> list[object]:
     ledger = Ledger(tmp_path / "home" / "ledger.db")
     try:
@@ -46,9 +57,9 @@ def test_new_job_streams_and_finishes_then_pause_resume_retry(terminal: TmuxSess
     terminal.type("Say hello [[reply:hello from the terminal]]")
     terminal.keys("Enter")
     terminal.wait_for_text("queued #1")
-    screen = terminal.wait_for_text("✓ done", timeout=60)
+    terminal.wait_for_text("✓ done", timeout=60)
+    screen = terminal.wait_for_text("✓ succeeded", timeout=30)
     assert "hello from the terminal" in screen
-    assert "✓ succeeded" in screen
     terminal.keys("p")
     terminal.wait_for_text("⏸ paused: by hand")
     terminal.keys("r")
@@ -58,6 +69,19 @@ def test_new_job_streams_and_finishes_then_pause_resume_retry(terminal: TmuxSess
     terminal.keys("p")
     terminal.wait_for_text("▶ running")
     wait_for(lambda: ledger_jobs(tmp_path)[0].state is JobState.SUCCEEDED, timeout=60, what="the retry")  # type: ignore[attr-defined]
+    # add a watch path from the keyboard, then a file saved there becomes a job
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    terminal.keys("a")
+    terminal.wait_for_text("Add a watch path")
+    terminal.type(str(notes))
+    terminal.keys("Enter")
+    wait_for(lambda: watch_state(tmp_path, notes) == "active", timeout=30, what="the watch to be active")
+    (notes / "today.md").write_text("buy milk\n")
+    wait_for(lambda: len(ledger_jobs(tmp_path)) == 3, timeout=30, what="the file change to become a job")
+    newest = ledger_jobs(tmp_path)[0]
+    assert newest.source == "watch" and "today.md" in newest.prompt  # type: ignore[attr-defined]
+    wait_for(lambda: ledger_jobs(tmp_path)[0].state is JobState.SUCCEEDED, timeout=60, what="the watch job")  # type: ignore[attr-defined]
     terminal.keys("q")
     wait_for(lambda: not terminal.alive(), timeout=20, what="flowtui to quit")
 

@@ -108,6 +108,18 @@ class FlowtuiApp(App[int]):
     def now(self) -> datetime:
         return self._clock()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: Any = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Messages carry user text (prompts, paths, `[workflows.x]` in errors): never markup."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     def refresh_soon(self) -> None:
         self._dirty = True
 

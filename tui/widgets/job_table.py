@@ -52,13 +52,13 @@ class JobTable(RowsTable):
         return (
             Text(str(job.id), justify="right"),
             state,
-            excerpt(job.workflow, 14),
+            Text(excerpt(job.workflow, 14)),
             job.source,
             f"{job.attempts}/{job.max_attempts}",
             job_timing(job, now),
             format_cost(job.cost_usd),
             f"{job.owner_host} {job.owner_pid}" if job.owner_host and job.owner_pid else "",
-            excerpt(job.prompt, 60),
+            Text(excerpt(job.prompt, 60)),  # user text: never read as markup
         )
 
     def _state_style(self, state: JobState) -> str:

@@ -50,7 +50,8 @@ class WatchList(RowsTable):
             status = _styled(watch.status, WATCH_STYLES, variables)
             if watch.reason:
                 status.append(f" ({excerpt(watch.reason, 30)})", style="dim")
-            rows.append((watch.path, (watch.path, status, watch.workflow, watch.last_event or "-")))
+            cells = (Text(watch.path), status, Text(watch.workflow), watch.last_event or "-")
+            rows.append((watch.path, cells))
         self.set_rows(rows)
 
 
@@ -70,7 +71,9 @@ class NotificationList(RowsTable):
             if note.error:
                 state.append(f" ({excerpt(note.error, 18)})", style="dim")
             job = f"#{note.job_id}" if note.job_id is not None else "-"
-            rows.append((str(note.id), (str(note.id), note.time, job, state, excerpt(note.excerpt, 40))))
+            rows.append(
+                (str(note.id), (str(note.id), note.time, job, state, Text(excerpt(note.excerpt, 40))))
+            )
         self.set_rows(rows)
 
     @property
