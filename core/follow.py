@@ -21,8 +21,9 @@ class TranscriptTail:
     """Reads complete lines appended to one transcript since the last call (1 MiB at most
     per call, so a reader that falls behind catches up in steps)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, max_read: int = 1 << 20) -> None:
         self.path = path
+        self.max_read = max_read
         self._offset = 0
         self._partial = b""
 
@@ -30,7 +31,7 @@ class TranscriptTail:
         try:
             with open(self.path, "rb") as handle:
                 handle.seek(self._offset)
-                chunk = handle.read(1 << 20)
+                chunk = handle.read(self.max_read)
         except FileNotFoundError:
             return
         self._offset += len(chunk)

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from core.claude_events import (
     ApiRetry,
     AssistantText,
@@ -117,8 +119,8 @@ def _finished_line(event: Finished) -> str:
 def decode_transcript_line(raw: bytes) -> dict[str, Any]:
     """One transcript line; a damaged one becomes a skipped-line record instead of an error."""
     try:
-        value = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         value = None
     if isinstance(value, dict):
         return value

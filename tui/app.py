@@ -120,6 +120,10 @@ class FlowtuiApp(App[int]):
         """Messages carry user text (prompts, paths, `[workflows.x]` in errors): never markup."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
+    def output_pending(self, job_id: int) -> None:
+        """The output pane is behind this job's transcript: pull again on the next tick."""
+        self._output_dirty.add(job_id)
+
     def refresh_soon(self) -> None:
         self._dirty = True
 
@@ -159,9 +163,10 @@ class FlowtuiApp(App[int]):
         dashboard = self._dashboard()
         if dashboard is None or self.session is None:
             return
-        for job_id in self._output_dirty:
-            dashboard.pull_output(job_id)
-        self._output_dirty.clear()
+        dirty, self._output_dirty = self._output_dirty, set()
+        for job_id in dirty:
+            if dashboard.pull_output(job_id):
+                self._output_dirty.add(job_id)  # still behind: keep catching up, 512 KiB a tick
         if self._dirty:
             self._dirty = False
             try:

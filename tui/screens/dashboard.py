@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from tui.app import FlowtuiApp
 
 
+NOTHING_SHOWN = (0, 0)
+
+
 class DashboardScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "toggle_pause", "Pause/Resume"),
@@ -116,8 +119,8 @@ class DashboardScreen(Screen[None]):
         job_id = table.selected_job_id
         output = self.query_one(OutputPane)
         if job_id is None:
-            if self._shown_job is not None or output.job_id is None:
-                self._shown_job = None
+            if self._shown_job != NOTHING_SHOWN:
+                self._shown_job = NOTHING_SHOWN
                 output.show_job(None, [])
             return
         job = self.control.ledger.get(job_id)
@@ -133,12 +136,17 @@ class DashboardScreen(Screen[None]):
             output.border_title = f"Output · #{job.id}"
         else:
             output.pull()
+        if output.behind:
+            self.flowtui.output_pending(job.id)
 
-    def pull_output(self, job_id: int) -> None:
-        """New output for ``job_id`` was published: read it if that job is shown."""
+    def pull_output(self, job_id: int) -> bool:
+        """New output for ``job_id`` was published: read it if that job is shown; True
+        while the pane is still behind the transcript."""
         output = self.query_one(OutputPane)
-        if output.job_id == job_id:
-            output.pull()
+        if output.job_id != job_id:
+            return False
+        output.pull()
+        return output.behind
 
     def on_data_table_row_highlighted(self, event: JobTable.RowHighlighted) -> None:
         if event.data_table.id == "jobs":

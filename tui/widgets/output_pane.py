@@ -18,6 +18,8 @@ from core.follow import TranscriptTail
 from core.transcript import TranscriptRenderer, decode_transcript_line
 
 MAX_LINES = 5_000
+PULL_BYTES = 512 * 1024
+"""Read at most this much per pull, so one pull never holds the UI long (the rest follows)."""
 TAIL_BYTES = 2_000_000
 """A finished job's transcript is shown from its last 2 MB (``flowtui logs`` has it all)."""
 
@@ -32,12 +34,14 @@ class OutputPane(Log):
         self.job_id: int | None = None
         self._tail: TranscriptTail | None = None
         self._renderer = TranscriptRenderer()
+        self._open_line = False  # the last line shown is still being streamed
 
     def show_job(self, job_id: int | None, transcripts: list[Path]) -> None:
         """Switch to a job (or to nothing): earlier attempts are shown whole (up to their
         last 2 MB), and the latest one is read so far and then followed."""
         self.job_id = job_id
         self.clear()
+        self._open_line = False
         self._tail = None
         self.follow()
         if job_id is None:
@@ -57,7 +61,7 @@ class OutputPane(Log):
 
     def _start(self, path: Path, job_id: int) -> None:
         self._renderer = TranscriptRenderer()
-        self._tail = TranscriptTail(path)
+        self._tail = TranscriptTail(path, max_read=PULL_BYTES)
         size = self._tail.size()
         if size > TAIL_BYTES:
             self._tail.skip_to(size - TAIL_BYTES)
@@ -72,10 +76,31 @@ class OutputPane(Log):
         for line in self._tail.new_lines():
             count += 1
             parts.append(self._renderer.feed_all(parse_event(decode_transcript_line(line))))
-        text = "".join(parts)
-        if text:
-            self.write(text, scroll_end=self.following)
+        self._append("".join(parts))
         return count
+
+    @property
+    def behind(self) -> bool:
+        """More of the transcript is on disk than was read (a fast job outran the pane)."""
+        return self._tail is not None and not self._tail.caught_up
+
+    def _append(self, text: str) -> None:
+        """One batched redraw per pull: Log.write redraws line by line (~28 µs a line), so
+        whole lines go through write_lines and only a streamed line's ends through write."""
+        if not text:
+            return
+        if self._open_line:
+            head, newline, text = text.partition("\n")
+            self.write(head + newline, scroll_end=self.following)
+            self._open_line = not newline
+            if not newline:
+                return
+        *whole, rest = text.split("\n")
+        if whole:
+            self.write_lines(whole, scroll_end=self.following)
+        if rest:
+            self.write(rest, scroll_end=self.following)
+            self._open_line = True
 
     def follow(self) -> None:
         self.following = True
@@ -88,11 +113,13 @@ class OutputPane(Log):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        # Scrolling up holds the view; scrolling back to the end follows again.
+        # Scrolling up holds the view; scrolling back to the end follows again. (Only flags
+        # here: scrolling from inside a scroll animation's last step breaks the animator.)
         if new < old and not self.is_vertical_scroll_end:
             self.hold()
         elif self.is_vertical_scroll_end and not self.following:
-            self.follow()
+            self.following = True
+            self.auto_scroll = True
 
     def watch_following(self, following: bool) -> None:
         self.set_class(not following, "-holding")
