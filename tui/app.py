@@ -166,7 +166,7 @@ class FlowtuiApp(App[int]):
         dirty, self._output_dirty = self._output_dirty, set()
         for job_id in dirty:
             if dashboard.pull_output(job_id):
-                self._output_dirty.add(job_id)  # still behind: keep catching up, 512 KiB a tick
+                self._output_dirty.add(job_id)  # still behind: keep catching up, a time-boxed pull a tick
         if self._dirty:
             self._dirty = False
             try:

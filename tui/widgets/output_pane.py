@@ -8,6 +8,7 @@ up, then holds; ``follow()`` resumes.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from textual.reactive import reactive
@@ -18,8 +19,10 @@ from core.follow import TranscriptTail
 from core.transcript import TranscriptRenderer, decode_transcript_line
 
 MAX_LINES = 5_000
-PULL_BYTES = 512 * 1024
-"""Read at most this much per pull, so one pull never holds the UI long (the rest follows)."""
+PULL_BYTES = 128 * 1024
+"""One read from the transcript; a pull reads these until PULL_BUDGET is spent."""
+PULL_BUDGET_SECONDS = 0.006
+"""A pull stops after this long, so keys stay answered while a fast job floods the pane."""
 TAIL_BYTES = 2_000_000
 """A finished job's transcript is shown from its last 2 MB (``flowtui logs`` has it all)."""
 
@@ -68,14 +71,19 @@ class OutputPane(Log):
             self.write(f"… earlier output is in `flowtui logs {job_id}`\n")
 
     def pull(self) -> int:
-        """Render what was appended to the transcript since the last pull; returns lines read."""
+        """Render what was appended to the transcript since the last pull, within a time
+        budget (the app pulls again while ``behind``); returns lines read."""
         if self._tail is None:
             return 0
+        deadline = time.perf_counter() + PULL_BUDGET_SECONDS
         parts = []
         count = 0
-        for line in self._tail.new_lines():
-            count += 1
-            parts.append(self._renderer.feed_all(parse_event(decode_transcript_line(line))))
+        while True:
+            for line in self._tail.new_lines():
+                count += 1
+                parts.append(self._renderer.feed_all(parse_event(decode_transcript_line(line))))
+            if self._tail.caught_up or time.perf_counter() > deadline:
+                break
         self._append("".join(parts))
         return count
 
