@@ -14,7 +14,7 @@ import socket
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import psutil
 
@@ -24,7 +24,6 @@ from core.clock import next_local_midnight, parse_time, to_iso
 from core.control import Change, Control, EngineNotifier
 from core.events import EngineChanged, EventBus, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
 from core.jobs import Job, JobState, RunOutcome
-from core.leader import LeaderLease
 from core.leases import LeaseKeeper
 from core.ledger_api import LedgerStore, open_ledger
 from core.limits import LimitHit
@@ -32,7 +31,6 @@ from core.lock import EngineLock
 from core.paths import Paths
 from core.procs import end_leftover
 from core.queue import JobQueue
-from core.redis_wake import RedisChangeListener
 from core.runner import (
     ClaudeRunner,
     EventCallback,
@@ -46,6 +44,10 @@ from core.spool import drain_spool
 from core.state import change_notifier
 from core.wake import Doorbell, PokeListener
 from core.workers import WorkerPool
+
+if TYPE_CHECKING:
+    from core.leader import LeaderLease
+    from core.redis_wake import RedisChangeListener
 
 log = logging.getLogger(__name__)
 
@@ -114,10 +116,10 @@ class Engine:
         self.control: Control | None = None
         self._pool: WorkerPool | None = None
         self._listener: PokeListener | None = None
-        self._redis_listener: RedisChangeListener | None = None
+        self._redis_listener: RedisChangeListener | None = None  # with Redis only
         self._leases: LeaseKeeper | None = None
         self._announce: EngineNotifier | None = None
-        self._leader: LeaderLease | None = None
+        self._leader: LeaderLease | None = None  # with Redis only
 
     # -- life cycle --------------------------------------------------------------
 
@@ -134,6 +136,8 @@ class Engine:
             self._recover()
             self._refresh_pause()
             if self.redis_url is not None:
+                from core.redis_wake import RedisChangeListener  # redis-py only when shared
+
                 self._redis_listener = RedisChangeListener(self.redis_url, self.on_shared_change)
                 self._redis_listener.start()
             self._leases = LeaseKeeper(
@@ -167,6 +171,8 @@ class Engine:
         everywhere = [service for service in self.services if not self._leader_only(service)]
         self._start_services(everywhere)
         if self.redis_url is not None and len(everywhere) < len(self.services):
+            from core.leader import LeaderLease
+
             self._leader = LeaderLease(
                 self.redis_url,
                 f"{self.owner_host} pid {os.getpid()}",

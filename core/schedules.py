@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from croniter import croniter
-
 from core.clock import parse_time, to_iso
 from core.control import Control, InputError
 from core.events import ServiceFailed
@@ -49,6 +47,8 @@ def schedule_key(schedule: ScheduleSettings) -> str:
 
 def cron_problem(expression: str) -> str | None:
     """Why a cron expression is refused, or None when croniter takes it."""
+    from croniter import croniter  # imported when schedules are used (it pulls in dateutil)
+
     try:
         croniter(expression, local_now())
     except (ValueError, KeyError, TypeError) as error:
@@ -58,11 +58,15 @@ def cron_problem(expression: str) -> str | None:
 
 def next_after(expression: str, moment: datetime) -> datetime:
     """The first time ``expression`` fires after ``moment`` (local time)."""
+    from croniter import croniter
+
     following: datetime = croniter(expression, moment.astimezone()).get_next(datetime)
     return following
 
 
 def count_missed(expression: str, last: datetime, now: datetime) -> int:
+    from croniter import croniter
+
     iterator = croniter(expression, last.astimezone())
     count = 0
     while count < MISSED_COUNT_CAP and iterator.get_next(datetime) <= now:

@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from core.attach import EngineVacancy, SharedStateWatcher
 from core.clock import parse_time
@@ -20,10 +21,12 @@ from core.engine import Engine
 from core.events import EngineTakenOver, EventBus, JobOutput, SharedStateChanged
 from core.lock import EngineBusy, EngineHolder
 from core.paths import Paths
-from core.redis_wake import RedisChangeListener
 from core.services import default_services
 from core.settings import Settings
 from core.state import open_shared_state
+
+if TYPE_CHECKING:
+    from core.redis_wake import RedisChangeListener
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ class Session:
         self.environ = dict(os.environ if environ is None else environ)
         self._watcher: SharedStateWatcher | None = None
         self._vacancy: EngineVacancy | None = None
-        self._redis_listener: RedisChangeListener | None = None
+        self._redis_listener: RedisChangeListener | None = None  # with Redis only
         self._lock = threading.Lock()
         self._closed = False
 
@@ -121,6 +124,8 @@ class Session:
         self._watcher.start()
         redis_url = self.settings.queue_url(self.environ)
         if redis_url is not None:  # other machines' changes arrive on the Redis channel
+            from core.redis_wake import RedisChangeListener
+
             self._redis_listener = RedisChangeListener(
                 redis_url, lambda: self.bus.publish(SharedStateChanged())
             )
