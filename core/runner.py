@@ -76,6 +76,15 @@ class RunControl:
             self.cancel(reason)
 
 
+ARGV_PROMPT_LIMIT = 100_000
+"""Longer prompts go to the CLI's stdin: Linux refuses a single argument over 128 KiB
+(a 10,000-file burst makes a ~600 KB prompt)."""
+
+
+def prompt_via_stdin(prompt: str) -> bool:
+    return len(prompt.encode("utf-8")) > ARGV_PROMPT_LIMIT
+
+
 def build_argv(command: str, request: RunRequest) -> list[str]:
     """The CLI's argv; the prompt comes after ``--`` so no prompt is read as an option."""
     workflow = request.workflow
@@ -92,7 +101,8 @@ def build_argv(command: str, request: RunRequest) -> list[str]:
         argv += ["--append-system-prompt", workflow.append_system_prompt]
     if request.resume_session:
         argv += ["--resume", request.resume_session]
-    argv += ["--", request.prompt]
+    if not prompt_via_stdin(request.prompt):
+        argv += ["--", request.prompt]
     return argv
 
 
@@ -137,7 +147,7 @@ class ClaudeRunner:
             try:
                 process = subprocess.Popen(
                     argv,
-                    stdin=subprocess.DEVNULL,
+                    stdin=subprocess.PIPE if prompt_via_stdin(request.prompt) else subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=stderr,
                     cwd=request.cwd,
@@ -163,6 +173,8 @@ class ClaudeRunner:
                 return _config_failure(f"cannot start {argv[0]!r}: {error.strerror}")
             started = process_start_time(process.pid) or 0.0
             on_spawn(process.pid, started)
+            if process.stdin is not None:
+                _feed_prompt(process.stdin, request.prompt)
             assert process.stdout is not None
             watcher = _Watcher(process, control, self.kill_grace_seconds, request)
             result = self._read(process.stdout, transcript, watcher, on_note, on_event)
@@ -261,6 +273,19 @@ class _Watcher:
         else:
             # Claude may exit and leave tools behind in its group: end them too.
             end_process_group(self._process.pid, self._grace)
+
+
+def _feed_prompt(stdin: IO[bytes], prompt: str) -> None:
+    """Write a long prompt from a thread, so a CLI that reads slowly never blocks this one."""
+
+    def feed() -> None:
+        try:
+            stdin.write(prompt.encode("utf-8"))
+            stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass  # the CLI exited early; its exit code and output say why
+
+    threading.Thread(target=feed, name="flowtui-prompt", daemon=True).start()
 
 
 def _write_stray(transcript: IO[bytes], stray: StrayLine) -> None:

@@ -209,3 +209,17 @@ def test_crash_after_the_result_line_before_the_ledger_update(
     job = assert_recovered(flowtui, job_id, pid)
     assert job["answer"] == "finally"
     assert any(reason == f"ended leftover claude process group {pid}" for reason in reasons(job))
+
+
+def test_a_prompt_too_long_for_argv_reaches_claude_on_stdin(
+    tmp_path: Path, claude_bin: str, claude_env: dict[str, str]
+) -> None:
+    """A 10,000-file burst makes a ~600 KB prompt; Linux refuses arguments over 128 KiB."""
+    paths = "\n".join(f"/home/me/notes/file-{n:05d}.md" for n in range(20_000))
+    with running_engine(tmp_path / "home", environ=engine_env(claude_env, claude_bin)) as engine:
+        assert engine.control is not None
+        job = engine.control.add(f"These changed [[reply:all read]]:\n{paths}", cwd=tmp_path)
+        done = wait_job(engine, job.id, JobState.SUCCEEDED, JobState.FAILED, timeout=90)
+    assert len(job.prompt.encode()) > 500_000
+    assert done.state is JobState.SUCCEEDED, done.error
+    assert done.answer == "all read"
