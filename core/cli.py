@@ -11,7 +11,7 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -27,6 +27,15 @@ from core.settings import ConfigError, Settings, load_settings
 from core.state import open_shared_state
 
 EXIT_USAGE = 2
+
+UiLauncher = Callable[[Settings, Paths], int]
+_ui_launcher: UiLauncher | None = None
+
+
+def set_ui_launcher(launcher: UiLauncher) -> None:
+    """The UI registers how to open itself, so core never imports it (``flowtui`` with no command)."""
+    global _ui_launcher
+    _ui_launcher = launcher
 
 
 @dataclass
@@ -117,9 +126,9 @@ def cli(ctx: click.Context) -> None:
         fail(str(error))
     ctx.obj = AppContext(settings=settings, paths=paths)
     if ctx.invoked_subcommand is None:
-        from tui.app import run_app
-
-        sys.exit(run_app(settings, paths))
+        if _ui_launcher is None:
+            fail("this entry point has no UI: run `flowtui` (or `python -m tui`) for the control centre")
+        sys.exit(_ui_launcher(settings, paths))
 
 
 @cli.command()

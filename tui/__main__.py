@@ -1,0 +1,5 @@
+"""``python -m tui`` is the ``flowtui`` command."""
+
+from tui.entry import main
+
+main()
