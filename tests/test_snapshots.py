@@ -7,12 +7,16 @@ from typing import Any
 
 import pytest
 
-from tui.demo import demo_app
-from tui.screenshots import SCENES
+from tui.screenshots import SCENES, scene_app
 
 
 @pytest.mark.parametrize(("name", "seed", "keys", "size"), SCENES, ids=[scene[0] for scene in SCENES])
 def test_scene(
-    snap_compare: Any, tmp_path: Path, name: str, seed: bool, keys: tuple[str, ...], size: tuple[int, int]
+    snap_compare: Any,
+    tmp_path: Path,
+    name: str,
+    seed: bool | str,
+    keys: tuple[str, ...],
+    size: tuple[int, int],
 ) -> None:
-    assert snap_compare(demo_app(tmp_path, seed), press=keys, terminal_size=size)
+    assert snap_compare(scene_app(tmp_path, seed), press=keys, terminal_size=size)

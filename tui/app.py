@@ -25,10 +25,15 @@ from core.session import Session
 from core.settings import ConfigError, Settings
 from tui.bridge import CoreEvent, connect
 from tui.screens.dashboard import DashboardScreen
+from tui.screens.error import ErrorScreen
 from tui.sources import Sources
 
 log = logging.getLogger(__name__)
 
+STARTUP_HINT = (
+    "Run `flowtui doctor` to see what is wrong (config, data dir, ledger, queue, claude); "
+    "the log is in the data dir's logs/flowtui.log. Press q to quit."
+)
 REFRESH_SECONDS = 1.0
 COALESCE_SECONDS = 0.05
 
@@ -66,7 +71,12 @@ class FlowtuiApp(App[int]):
     # -- life cycle -----------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.session = self._open_session()
+        try:
+            self.session = self._open_session()
+        except Exception as error:  # a damaged ledger, Redis away, a full disk: say so, do not crash
+            log.exception("cannot open the shared state")
+            self.push_screen(ErrorScreen(f"{type(error).__name__}: {error}", STARTUP_HINT))
+            return
         self._sources = (self._make_sources or self._default_sources)(self.session)
         self._disconnect = connect(self.session.bus, self)
         self.push_screen(DashboardScreen())

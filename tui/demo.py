@@ -137,6 +137,63 @@ _DEMO_TRANSCRIPT = [
 ]
 
 
+_DEMO_STREAMING = [
+    {
+        "type": "system",
+        "subtype": "init",
+        "session_id": "9b7d-demo",
+        "model": "claude-sonnet-4-6",
+        "cwd": "/home/me/src/shop",
+        "tools": ["Bash", "Read"],
+    },
+    {
+        "type": "assistant",
+        "message": {
+            "content": [
+                {
+                    "type": "tool_use",
+                    "id": "t1",
+                    "name": "Bash",
+                    "input": {"command": "git diff main...feature/export"},
+                }
+            ]
+        },
+    },
+    {
+        "type": "user",
+        "message": {
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t1",
+                    "content": "\n".join(f"+ line {n}" for n in range(14)),
+                }
+            ]
+        },
+    },
+    {
+        "type": "system",
+        "subtype": "api_retry",
+        "attempt": 1,
+        "max_retries": 10,
+        "retry_delay_ms": 2100,
+        "error_status": 529,
+    },
+    *[
+        {
+            "type": "stream_event",
+            "event": {"type": "content_block_delta", "delta": {"type": "text_delta", "text": piece}},
+        }
+        for piece in (
+            "Risks in feature/export:\n",
+            "1. The CSV writer ignores the locale's ",
+            "decimal separator.\n",
+            "2. Exports over 10,000 rows ",
+        )
+    ],
+]
+
+
 def seed_demo_jobs(paths: Paths) -> None:
     """Five jobs, one in every state, with fixed times; the finished one has a transcript."""
     paths.ensure_data_dir()
@@ -147,9 +204,10 @@ def seed_demo_jobs(paths: Paths) -> None:
             if state is not JobState.QUEUED:
                 ledger.claim(job.id, owner_pid=1)
             transcript = None
-            if state is JobState.SUCCEEDED:
+            if state in (JobState.SUCCEEDED, JobState.RUNNING):
+                lines = _DEMO_TRANSCRIPT if state is JobState.SUCCEEDED else _DEMO_STREAMING
                 transcript = paths.transcript_for(job.id, 1)
-                transcript.write_text("".join(json.dumps(line) + "\n" for line in _DEMO_TRANSCRIPT))
+                transcript.write_text("".join(json.dumps(line) + "\n" for line in lines))
                 ledger.record_process(job.id, 4242, 0.0, str(transcript))
             if outcome is not None:
                 ledger.finish(job.id, outcome)
@@ -260,3 +318,25 @@ def demo_app(root: Path, seed: bool) -> FlowtuiApp:
         clock=lambda: DEMO_NOW,
         default_cwd=Path("/tmp"),
     )
+
+
+def budget_paused_app(root: Path) -> FlowtuiApp:
+    """The demo state with the queue paused by the daily budget until midnight."""
+    app = demo_app(root, seed=True)
+    ledger = Ledger(root / "ledger.db")
+    try:
+        ledger.set_flag("paused_until", "2026-11-26T00:00:00.000Z")
+        ledger.set_flag("paused", "budget: $20.00 of $20.00 spent today")
+    finally:
+        ledger.close()
+    return app
+
+
+def broken_app(root: Path) -> FlowtuiApp:
+    """The app when the shared state cannot be opened (the error screen's picture)."""
+    paths = Paths(config_file=root / "config.toml", data_dir=root)
+
+    def refuse() -> Session:
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    return build_app(load_settings(paths.config_file), paths, refuse, clock=lambda: DEMO_NOW)

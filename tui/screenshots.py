@@ -9,15 +9,25 @@ import asyncio
 import tempfile
 from pathlib import Path
 
-from tui.demo import demo_app
+from tui.app import FlowtuiApp
+from tui.demo import broken_app, budget_paused_app, demo_app
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZE = (120, 36)
 
 
-async def shoot(name: str, seed: bool, keys: tuple[str, ...], size: tuple[int, int]) -> Path:
+def scene_app(root: Path, seed: bool | str) -> FlowtuiApp:
+    """A scene's app: empty, seeded with the demo state, or one whose state cannot open."""
+    if seed == "broken":
+        return broken_app(root)
+    if seed == "budget":
+        return budget_paused_app(root)
+    return demo_app(root, bool(seed))
+
+
+async def shoot(name: str, seed: bool | str, keys: tuple[str, ...], size: tuple[int, int]) -> Path:
     with tempfile.TemporaryDirectory() as root:
-        app = demo_app(Path(root), seed)
+        app = scene_app(Path(root), seed)
         async with app.run_test(size=size) as pilot:
             for key in keys:
                 await pilot.press(key)
@@ -31,16 +41,19 @@ FILTER_KEYS = ("slash", *"state:failed", "enter")
 TO_FINISHED_JOB = ("j", "j", "j", "j")
 
 # name, seeded with demo jobs, keys pressed first, terminal size: the snapshot tests use this list
-SCENES: tuple[tuple[str, bool, tuple[str, ...], tuple[int, int]], ...] = (
+SCENES: tuple[tuple[str, bool | str, tuple[str, ...], tuple[int, int]], ...] = (
     ("first-run", False, (), SIZE),
     ("queue", True, (), SIZE),
     ("output", True, TO_FINISHED_JOB, SIZE),
     ("paused", True, ("p",), SIZE),
+    ("paused-by-budget", "budget", (), SIZE),
+    ("streaming", True, ("j",), SIZE),
     ("filter", True, FILTER_KEYS, SIZE),
     ("job-detail", True, (*TO_FINISHED_JOB, "enter"), SIZE),
     ("new-job", True, ("n",), SIZE),
     ("help", True, ("question_mark",), SIZE),
     ("narrow", True, TO_FINISHED_JOB, (80, 24)),
+    ("error", "broken", (), SIZE),
 )
 
 

@@ -48,15 +48,15 @@ class OutputPane(Log):
         self._tail = None
         self.follow()
         if job_id is None:
-            self.write("no job selected\n")
+            self.write_lines(["no job selected"])
             return
         existing = [path for path in transcripts if path.exists()]
         if not existing:
-            self.write(f"job #{job_id} has not started yet\n")
+            self.write_lines([f"job #{job_id} has not started yet"])
             return
         for number, path in enumerate(existing, start=1):
             if len(existing) > 1:
-                self.write(f"── attempt {number} ──\n")
+                self._append(f"── attempt {number} ──\n")
             self._start(path, job_id)
             while self.pull():  # earlier attempts are complete: read them to the end
                 if path == existing[-1]:
@@ -68,7 +68,7 @@ class OutputPane(Log):
         size = self._tail.size()
         if size > TAIL_BYTES:
             self._tail.skip_to(size - TAIL_BYTES)
-            self.write(f"… earlier output is in `flowtui logs {job_id}`\n")
+            self._append(f"… earlier output is in `flowtui logs {job_id}`\n")
 
     def pull(self) -> int:
         """Render what was appended to the transcript since the last pull, within a time
@@ -94,20 +94,21 @@ class OutputPane(Log):
 
     def _append(self, text: str) -> None:
         """One batched redraw per pull: Log.write redraws line by line (~28 µs a line), so
-        whole lines go through write_lines and only a streamed line's ends through write."""
+        whole lines go through write_lines and only a streamed line's ends through write.
+        The Log's last line is either complete, or the line still streaming (``_open_line``)."""
         if not text:
             return
-        if self._open_line:
-            head, newline, text = text.partition("\n")
-            self.write(head + newline, scroll_end=self.following)
-            self._open_line = not newline
-            if not newline:
-                return
         *whole, rest = text.split("\n")
+        if self._open_line:
+            if not whole:
+                self.write(rest, scroll_end=self.following)  # the line streams on
+                return
+            self.write(whole.pop(0), scroll_end=self.following)  # the open line ends
+            self._open_line = False
         if whole:
             self.write_lines(whole, scroll_end=self.following)
         if rest:
-            self.write(rest, scroll_end=self.following)
+            self.write(("\n" if self.line_count else "") + rest, scroll_end=self.following)
             self._open_line = True
 
     def follow(self) -> None:
