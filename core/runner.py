@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -75,6 +77,12 @@ class RunControl:
             self.timed_out = True
             self.cancel(reason)
 
+
+# The kernel ends Claude when the engine dies (PR_SET_PDEATHSIG, set by util-linux's setpriv,
+# which then execs the CLI under the same pid), so a killed engine never leaves a run going
+# that another engine is about to take back. Without setpriv, leftovers are ended at recovery.
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+DIE_WITH_ENGINE: tuple[str, ...] = (_SETPRIV, "--pdeathsig", "KILL", "--") if _SETPRIV else ()
 
 ARGV_PROMPT_LIMIT = 100_000
 """Longer prompts go to the CLI's stdin: Linux refuses a single argument over 128 KiB
@@ -141,12 +149,29 @@ class ClaudeRunner:
             argv = build_argv(self.command, request)
         except ValueError as error:
             return _config_failure(f"[claude] command {self.command!r} cannot be split: {error}")
+        launch = [*DIE_WITH_ENGINE, *argv]
+        if DIE_WITH_ENGINE and not Path(request.cwd).is_dir():
+            return _config_failure(
+                f"working directory {request.cwd} does not exist: create it or "
+                "queue the job with another --cwd"
+            )
+        if DIE_WITH_ENGINE and shutil.which(argv[0], path=self.environ.get("PATH")) is None:
+            # setpriv would report it as its own exit 127: say it the way a direct start would
+            if Path(argv[0]).exists():
+                return _config_failure(
+                    f"claude command {argv[0]!r} is not executable: fix its permissions "
+                    "or set [claude] command to the right file"
+                )
+            return _config_failure(
+                f"claude command not found: {argv[0]!r}; install @anthropic-ai/claude-code "
+                "or set [claude] command (or FLOWTUI_CLAUDE) to its path"
+            )
         request.transcript.parent.mkdir(parents=True, exist_ok=True)
         stderr_path = request.transcript.with_suffix(".stderr.log")
         with open(request.transcript, "ab") as transcript, open(stderr_path, "ab") as stderr:
             try:
                 process = subprocess.Popen(
-                    argv,
+                    launch,
                     stdin=subprocess.PIPE if prompt_via_stdin(request.prompt) else subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=stderr,
