@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -148,3 +150,50 @@ def test_job_added_while_redis_is_unreachable_is_spooled_then_queued(
     assert list((home / "spool").glob("*.json")) == []
     broken = runner.run("jobs")
     assert broken.returncode == 0
+
+
+def test_schedule_fires_once_per_tick_while_the_leader_is_killed_twice(
+    tmp_path: Path, redis_url: str, claude: Path
+) -> None:
+    """Three engines, a schedule every 4 s, the leader killed twice: each tick runs once."""
+    import redis
+
+    from core.leader import LEADER_KEY
+
+    config = (
+        CONFIG.replace("lease_seconds = 3", "lease_seconds = 3\nleader_lease_seconds = 2")
+        + '[[schedule]]\ncron = "* * * * * */4"\nprompt = "tick"\n'
+    )
+    engines: list[tuple[Flowtui, subprocess.Popen[str]]] = []
+    for name in ("a", "b", "c"):
+        home = tmp_path / name
+        home.mkdir()
+        (home / "config.toml").write_text(config)
+        runner = Flowtui(home, claude)
+        runner.env["FLOWTUI_QUEUE_URL"] = redis_url
+        engines.append((runner, runner.serve()))
+    client = redis.Redis.from_url(redis_url)
+    try:
+        started = time.monotonic()
+        for _ in range(2):
+            time.sleep(9)
+            leader = wait_for(lambda: client.get(LEADER_KEY), timeout=10, what="a leader").decode()
+            pid = int(leader.rsplit(" ", 1)[1])
+            victim = next(process for _, process in engines if process.pid == pid)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=10)
+        time.sleep(9)
+        elapsed = time.monotonic() - started
+        survivor = next(runner for runner, process in engines if process.poll() is None)
+        ticks = [job for job in json.loads(survivor.ok("jobs", "--json")) if job["source"] == "schedule"]
+    finally:
+        for _, process in engines:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                process.wait(timeout=30)
+        client.close()
+    created = sorted(datetime.fromisoformat(job["created_at"].replace("Z", "+00:00")) for job in ticks)
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(created)]
+    assert all(gap > 2 for gap in gaps), gaps  # never twice for one tick
+    expected = elapsed / 4
+    assert expected - 3 <= len(ticks) <= expected + 1, (len(ticks), expected)  # and none lost
