@@ -194,6 +194,8 @@ def test_schedule_fires_once_per_tick_while_the_leader_is_killed_twice(
         client.close()
     created = sorted(datetime.fromisoformat(job["created_at"].replace("Z", "+00:00")) for job in ticks)
     gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(created)]
-    assert all(gap > 2 for gap in gaps), gaps  # never twice for one tick
-    expected = elapsed / 4
-    assert expected - 3 <= len(ticks) <= expected + 1, (len(ticks), expected)  # and none lost
+    # A tick missed during a hand-over runs late, once; the next one comes on time. So the jobs
+    # are exactly one per tick between the first and the last: none doubled, none lost.
+    ticks_spanned = round((created[-1] - created[0]).total_seconds() / 4) + 1
+    assert len(ticks) == ticks_spanned, gaps
+    assert len(ticks) >= elapsed / 4 - 3, (len(ticks), elapsed)
