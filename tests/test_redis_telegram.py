@@ -31,7 +31,7 @@ def test_three_engines_one_bot_and_each_update_handled_once(tmp_path: Path, redi
     try:
         for round_number in range(2):
             live = wait_for(lambda: [g for g in gateways if g.started], timeout=20, what="a connected bot")
-            assert len(live) == 1, (round_number, [e.leader for e in engines])  # only the leader polls Telegram
+            assert len(live) == 1, [e.leader for e in engines]  # only the leader polls Telegram
             live[0].deliver_threadsafe(message(f"/run round {round_number}"))
             wait_for(
                 lambda n=round_number: any(
