@@ -149,6 +149,7 @@ class FlowtuiApp(App[int]):
         else:
             self.notify(message(result) if callable(message) else message)
         self.refresh_soon()
+        self.apply_pending()  # what a key changed shows at once, not on the next tick
 
     # -- events from core -------------------------------------------------------
 
