@@ -8,24 +8,20 @@ machines sharing one queue). Both pass the same contract tests
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from core.jobs import Job, JobEvent, JobState, RunOutcome
 from core.ledger import DEFAULT_LEASE, Ledger, NewJob
-from core.settings import ConfigError
+from core.settings import QUEUE_ENV, shared_queue_url
 from core.stats import Stats
 
 if TYPE_CHECKING:
     from core.paths import Paths
     from core.settings import Settings
 
-QUEUE_URL_ENV = "FLOWTUI_QUEUE_URL"
+QUEUE_URL_ENV = QUEUE_ENV
 """Overrides ``[queue] backend``: ``sqlite`` or ``redis://HOST:PORT/DB``."""
-
-SQLITE_BACKEND = "sqlite"
-REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @runtime_checkable
@@ -147,25 +143,12 @@ class LedgerStore(Protocol):
     def rewrite_waiting(self, job_id: int, prompt: str, trigger: str | None, reason: str) -> Job | None: ...
 
 
-def queue_backend(settings: Settings, environ: Mapping[str, str] | None = None) -> str:
-    """``sqlite`` or a Redis URL: ``$FLOWTUI_QUEUE_URL``, else ``[queue] backend``."""
-    env = os.environ if environ is None else environ
-    configured = str(getattr(getattr(settings, "queue", None), "backend", SQLITE_BACKEND))
-    backend = env.get(QUEUE_URL_ENV, "").strip() or configured.strip() or SQLITE_BACKEND
-    if backend != SQLITE_BACKEND and not backend.startswith(REDIS_SCHEMES):
-        raise ConfigError(
-            f"queue backend {backend!r} is not understood: use {SQLITE_BACKEND!r} or a "
-            f"redis://HOST:PORT/DB URL ([queue] backend, or ${QUEUE_URL_ENV})"
-        )
-    return backend
-
-
 def open_ledger(settings: Settings, paths: Paths, environ: Mapping[str, str] | None = None) -> LedgerStore:
     """The configured ledger: SQLite in the data dir, or Redis when a Redis URL is set."""
-    backend = queue_backend(settings, environ)
-    if backend == SQLITE_BACKEND:
+    redis_url = shared_queue_url(settings.queue.backend, environ)
+    if redis_url is None:
         return Ledger(paths.ledger_db, settings.ledger.synchronous)
     # Imported here so the embedded default never loads the Redis client.
     from core.redis_ledger import RedisLedger
 
-    return RedisLedger(backend)
+    return RedisLedger(redis_url)

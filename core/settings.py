@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 CLAUDE_ENV = "FLOWTUI_CLAUDE"
 QUEUE_ENV = "FLOWTUI_QUEUE_URL"
+SQLITE_BACKEND = "sqlite"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 DEFAULT_WORKFLOW = "default"
 
 
@@ -229,19 +231,25 @@ class Settings(_Section):
 
     def queue_url(self, environ: Mapping[str, str] | None = None) -> str | None:
         """The Redis URL when the queue is shared, None for the embedded SQLite queue."""
-        env = os.environ if environ is None else environ
-        backend = env.get(QUEUE_ENV, "").strip() or self.queue.backend
-        if backend == "sqlite":
-            return None
-        if not backend.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(
-                f'[queue] backend {backend!r}: expected "sqlite" or a redis:// URL (or set {QUEUE_ENV})'
-            )
-        return backend
+        return shared_queue_url(self.queue.backend, environ)
 
     def claude_command(self, environ: Mapping[str, str] | None = None) -> str:
         env = os.environ if environ is None else environ
         return env.get(CLAUDE_ENV, "").strip() or self.claude.command
+
+
+def shared_queue_url(configured: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """``$FLOWTUI_QUEUE_URL``, else ``[queue] backend``: a Redis URL, or None for SQLite."""
+    env = os.environ if environ is None else environ
+    backend = env.get(QUEUE_ENV, "").strip() or configured.strip() or SQLITE_BACKEND
+    if backend == SQLITE_BACKEND:
+        return None
+    if not backend.startswith(REDIS_SCHEMES):
+        raise ConfigError(
+            f"queue backend {backend!r} is not understood: use {SQLITE_BACKEND!r} or a "
+            f"redis://HOST:PORT/DB URL ([queue] backend, or ${QUEUE_ENV})"
+        )
+    return backend
 
 
 def load_settings(config_file: Path) -> Settings:
