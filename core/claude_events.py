@@ -96,6 +96,9 @@ ClaudeEvent = (
     | Unknown
 )
 
+ANSWER_EVENTS = (TextDelta, AssistantText, ToolCall, ToolResult, Finished)
+"""Events that show Claude has begun to answer (a run is no longer cheap to start over)."""
+
 RESULT_PREVIEW_LINES = 4
 _SUMMARY_KEYS = ("command", "file_path", "path", "pattern", "url", "query", "description", "prompt")
 

@@ -244,6 +244,12 @@ class Control:
             self.queue.submit(job.id, job.priority, run_after)
         return len(jobs)
 
+    def release(self, job: Job) -> None:
+        """Hand Huey a job the ledger has queued but Huey does not (a watch held it back)."""
+        run_after = parse_time(job.run_after) if job.run_after else None
+        self.queue.submit(job.id, job.priority, run_after)
+        self._notify_engine(Change.JOBS)
+
     def merge_into_queued(self, job_id: int, prompt: str, trigger: str | None, reason: str) -> Job | None:
         """Give a still-waiting job a new prompt (a watch's later changes join it); None when
         a worker took it first, so the caller treats it as running."""

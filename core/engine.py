@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 import psutil
 
 from core.budget import queue_budget, workflow_budget
-from core.claude_events import ClaudeEvent
+from core.claude_events import ANSWER_EVENTS, ClaudeEvent
 from core.clock import next_local_midnight, parse_time, to_iso
 from core.control import Change, Control, EngineNotifier
 from core.events import EngineChanged, EventBus, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LEADER_ONLY_SERVICES = frozenset({"telegram", "schedules"})
+SUPERSEDE_WAIT_SECONDS = 10.0
+"""How long a watch waits for a superseded run to end (its reader notices within 0.2 s)."""
 """Services that must run on exactly one engine when several share a Redis queue."""
 
 
@@ -396,7 +398,23 @@ class Engine:
         finally:
             with self._running_lock:
                 self._running.pop(job_id, None)
-        self._record(job, outcome, run_control)
+        try:
+            self._record(job, outcome, run_control)
+        finally:
+            run_control.recorded.set()
+
+    def supersede(self, job_id: int, reason: str, wait_seconds: float = SUPERSEDE_WAIT_SECONDS) -> bool:
+        """Stop a run of this engine that Claude has not answered yet and put its job back in
+        the ledger's queue (no attempt spent) but not in Huey's: the watch that started it on
+        a burst's first change holds it until the burst settles, then queues it with every path.
+
+        False when the run is not here, Claude already answers, or it did not end in time.
+        """
+        with self._running_lock:
+            run_control = self._running.get(job_id)
+        if run_control is None or not run_control.supersede(reason):
+            return False
+        return run_control.recorded.wait(wait_seconds)
 
     def _attempt(self, job: Job, run_control: RunControl) -> RunOutcome:
         assert self.ledger is not None
@@ -429,6 +447,8 @@ class Engine:
             self.ledger.note(job.id, text)
 
         def on_events(events: list[ClaudeEvent]) -> None:
+            if not run_control.answered and any(isinstance(event, ANSWER_EVENTS) for event in events):
+                run_control.mark_answered()
             self.bus.publish(JobOutput(job_id=job.id, attempt=job.attempts, events=events))
 
         return self.runner.run(request, run_control, on_spawn, on_note, on_events)
@@ -442,7 +462,11 @@ class Engine:
                 "job #%s: run stopped after losing its lease; left to the engine that took it", job.id
             )
             return
-        if outcome.state is JobState.CANCELLED and run_control.interrupted:
+        if outcome.state is JobState.CANCELLED and run_control.superseded:
+            # Back to queued, out of Huey's queue: the watch queues it again once the burst settles.
+            updated = self.ledger.requeue(job.id, run_control.reason, None, refund_attempt=True)
+            self._publish(updated, run_control.reason)
+        elif outcome.state is JobState.CANCELLED and run_control.interrupted:
             updated = self.ledger.requeue(
                 job.id, "interrupted by engine stop; will run again", None, refund_attempt=True
             )

@@ -59,13 +59,36 @@ class RunControl:
     interrupted: bool = False  # the engine is stopping: requeue instead of cancelling
     timed_out: bool = False  # a time limit ended it: the job fails (and may be retried)
     lease_lost: bool = False  # another engine took the job back: its ledger row is not ours
+    superseded: bool = False  # more of the burst that queued it arrived: it waits for the rest
+    answered: bool = False  # Claude has begun to answer: too late to supersede the run
+    recorded: threading.Event = field(default_factory=threading.Event)
+    """Set once the engine has written the run's outcome to the ledger."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def cancel(self, reason: str, interrupted: bool = False) -> None:
-        if self.cancel_event.is_set():
-            return  # the first reason wins
-        self.reason = reason
-        self.interrupted = interrupted
-        self.cancel_event.set()
+        with self._lock:
+            if self.cancel_event.is_set():
+                return  # the first reason wins
+            self.reason = reason
+            self.interrupted = interrupted
+            self.cancel_event.set()
+
+    def supersede(self, reason: str) -> bool:
+        """End a run Claude has not answered yet, so its job can start over with more input.
+
+        False when it is too late: Claude began answering, or the run is ending anyway.
+        """
+        with self._lock:
+            if self.answered or self.cancel_event.is_set():
+                return False
+            self.superseded = True
+            self.reason = reason
+            self.cancel_event.set()
+            return True
+
+    def mark_answered(self) -> None:
+        with self._lock:
+            self.answered = True
 
     def lose_lease(self, reason: str) -> None:
         if not self.cancel_event.is_set():
@@ -285,8 +308,10 @@ class _Watcher:
             )
         if self._control.cancel_event.is_set() and self._ending is None:
             # End the group from a helper thread so this one keeps draining the pipe.
+            # A superseded run has produced nothing worth a graceful end.
+            grace = 0.0 if self._control.superseded else self._grace
             self._ending = threading.Thread(
-                target=end_process_group, args=(self._process.pid, self._grace), daemon=True
+                target=end_process_group, args=(self._process.pid, grace), daemon=True
             )
             self._ending.start()
 

@@ -154,6 +154,11 @@ class WatchSettings(_Section):
     settle_ms: int = Field(default=150, ge=0)
     """Quiet time that closes a burst of changes into one job."""
 
+    eager: bool = True
+    """Start Claude on a burst's first change instead of after the settle time. Should more of
+    the burst follow before Claude answers, that run is stopped (no attempt spent) and the job
+    starts again once the burst settles, with every changed path."""
+
     busy: BusyPolicy = "queue"
     """What a change does while this watch's job runs: queue one more run, skip it, or restart."""
 

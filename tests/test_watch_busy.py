@@ -18,7 +18,7 @@ from watchkit import (
 )
 
 from core.jobs import JobState
-from core.watch.watcher import timing_for
+from core.watch.timing import timing_for
 
 
 def test_changes_join_the_job_while_it_is_still_queued(tmp_path: Path) -> None:
@@ -59,6 +59,7 @@ def test_busy_queue_runs_once_more_with_everything_that_changed(tmp_path: Path) 
         w.wait_state(notes, "active")
         (notes / "a.md").write_text("a")
         first = w.wait_state_of(w.wait_jobs(1)[0], JobState.RUNNING)
+        w.wait_quiet(notes)
         target = w.target(notes)
         (notes / "b.md").write_text("b")
         wait_for(lambda: target.held_paths == {"b.md"}, what="b.md to be held")
@@ -79,6 +80,7 @@ def test_busy_skip_drops_changes_made_while_it_runs(tmp_path: Path) -> None:
         w.wait_state(notes, "active")
         (notes / "a.md").write_text("a")
         first = w.wait_state_of(w.wait_jobs(1)[0], JobState.RUNNING)
+        w.wait_quiet(notes)
         target = w.target(notes)
         (notes / "skipped.md").write_text("while busy")
         wait_for(lambda: target.knows("skipped.md"), what="the busy burst to settle")
@@ -96,6 +98,7 @@ def test_busy_restart_cancels_the_run_and_reruns_with_both_changes(tmp_path: Pat
         w.wait_state(notes, "active")
         (notes / "a.md").write_text("a")
         first = w.wait_state_of(w.wait_jobs(1)[0], JobState.RUNNING)
+        w.wait_quiet(notes)
         (notes / "b.md").write_text("b")
         assert w.wait_done(first).state is JobState.CANCELLED
         second = w.wait_jobs(2)[-1]

@@ -39,6 +39,11 @@ class Watching:
     def wait_state(self, path: Path, state: str) -> None:
         wait_for(lambda: self.state(path) == state, what=f"watch {path} to be {state}")
 
+    def wait_quiet(self, path: Path) -> None:
+        """Until the watch's burst has settled: later changes are a burst of their own."""
+        target = self.target(path)
+        wait_for(lambda: target.quiet, what=f"the burst on {path} to settle")
+
     def jobs(self) -> list[Job]:
         assert self.engine.ledger is not None
         return sorted(self.engine.ledger.list_jobs(), key=lambda job: job.id)
@@ -71,7 +76,9 @@ def watch_block(path: Path, extra: str = FAST_SETTLE) -> str:
 
 
 @contextmanager
-def watching(home: Path, config: str, claude: Path) -> Iterator[Watching]:
+def watching(
+    home: Path, config: str, claude: Path, environ: dict[str, str] | None = None
+) -> Iterator[Watching]:
     """An engine whose config is a real file (so live edits apply), with the watch service."""
     home.mkdir(parents=True, exist_ok=True)
     config_file = home / "config.toml"
@@ -80,7 +87,7 @@ def watching(home: Path, config: str, claude: Path) -> Iterator[Watching]:
     engine = Engine(
         load_settings(config_file),
         home_paths(home),
-        environ={**os.environ, "FLOWTUI_CLAUDE": str(claude)},
+        environ={**(environ or os.environ), "FLOWTUI_CLAUDE": str(claude)},
         services=[service],
     )
     events: list[Event] = []

@@ -4,8 +4,15 @@ One :class:`Dispatcher` per watch keeps the watch's latest job. While that job w
 the queue, new changes are merged into its prompt (no twin is queued). While it runs,
 the watch's busy policy decides: ``queue`` holds the changes for one more run after it,
 ``skip`` drops them, ``restart`` cancels the run and holds its changes together with
-the new ones for the next run. The dispatcher's methods are called one at a time (the
-watcher serialises them) from a worker thread, since they write to the ledger.
+the new ones for the next run.
+
+With ``eager`` (the default), a burst's first change on an idle watch queues its job at
+once, so Claude starts without waiting for the settle time. When more of the same burst
+arrives before Claude answers, that run is superseded: the engine ends it and puts the job
+back in the ledger's queue (no attempt spent) but not in Huey's, the later changes join
+it, and it is released to Huey when the burst settles. A burst is still one job with every
+path; a save is still answered at once. The dispatcher's methods are called one at a time
+(the watcher serialises them) from a worker thread, since they write to the ledger.
 """
 
 from __future__ import annotations
@@ -26,6 +33,10 @@ from core.watch.snapshot import ADDED, DELETED, MODIFIED
 log = logging.getLogger(__name__)
 
 WAITING_STATES = (JobState.QUEUED, JobState.AWAITING_APPROVAL)
+SUPERSEDED_REASON = "started again with the rest of its burst of changes"
+
+Supersede = Callable[[int, str], bool]
+"""Ends a run Claude has not answered yet and puts its job back, out of Huey (the engine's)."""
 
 
 def merge_kind(first: str, second: str) -> str | None:
@@ -63,6 +74,7 @@ class Dispatcher:
         control: Control,
         bus: EventBus,
         now: Callable[[], datetime] | None = None,
+        supersede: Supersede | None = None,
     ) -> None:
         self.watch = watch
         self.watch_path = watch_path
@@ -74,6 +86,11 @@ class Dispatcher:
         self._job_changes: dict[str, str] = {}
         self._held: dict[str, str] = {}
         self._restart_requested = False
+        self._supersede = supersede
+        self._early_job: int | None = None
+        """The job the current burst queued on its first change, until the burst settles."""
+        self._parked = False
+        """Its run was superseded: the ledger has it queued, Huey will once the burst settles."""
         self.problem: str | None = None
         """Why the last job could not be queued or joined (an unknown workflow, a missing cwd)."""
 
@@ -82,6 +99,44 @@ class Dispatcher:
         """Changes waiting for the running job to end (not in any job yet)."""
         return set(self._held)
 
+    def idle(self) -> bool:
+        """Nothing of this watch waits, runs or is held: new changes may start a job at once
+        (also within a burst whose early job has already ended: it cannot be one job now)."""
+        if self._held:
+            return False
+        job = self._current_job()
+        if job is None or job.state.is_final:
+            self._early_job, self._parked = None, False
+            return True
+        return False
+
+    def start_early(self, changes: Mapping[str, str]) -> Job | None:
+        """A burst's first changes on an idle watch: its job is queued now, not once it settles."""
+        job = self._create(changes)
+        if job is not None:
+            self._early_job = job.id
+        return job
+
+    def hold_back(self) -> None:
+        """More of the burst arrived: supersede the early job's run unless Claude answers already."""
+        if self._early_job is None or self._parked or self._supersede is None:
+            return
+        job = self._current_job()
+        if job is None or job.id != self._early_job or job.state is not JobState.RUNNING:
+            return
+        if self._supersede(job.id, SUPERSEDED_REASON):
+            self._parked = True
+
+    def burst_settled(self) -> Job | None:
+        """The burst is over: a superseded early job goes to Huey with all it gathered."""
+        early, parked = self._early_job, self._parked
+        self._early_job, self._parked = None, False
+        job = self._current_job() if parked else None
+        if job is None or job.id != early or job.state not in WAITING_STATES:
+            return None
+        self._control.release(job)
+        return job
+
     def settled(self, changes: Mapping[str, str]) -> Job | None:
         """A burst settled: join the waiting job, apply the busy policy, or queue a job.
 
@@ -89,6 +144,7 @@ class Dispatcher:
         """
         if not changes:
             return None
+        self.hold_back()  # the early job may have been claimed after the last hold-back
         job = self._current_job()
         if job is not None and job.state in WAITING_STATES:
             joined = self._join(job, changes)

@@ -191,6 +191,7 @@ class WatchService:
             store=SnapshotStore(engine.paths.data_dir / SNAPSHOT_DIR),
             activities=self._activities,
             report=self._board.report,
+            supersede=engine.supersede,
         )
         for key, watch in wanted.items():
             if key in self._targets:

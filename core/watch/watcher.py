@@ -29,12 +29,13 @@ from core.control import Control
 from core.events import EventBus, ServiceFailed
 from core.jobs import Job
 from core.settings import WatchSettings
-from core.watch.activity import DELIVERY_MARGIN, ActivityLog
-from core.watch.batching import Dispatcher
+from core.watch.activity import ActivityLog
+from core.watch.batching import Dispatcher, Supersede
 from core.watch.rules import GITIGNORE, VENV_MARKER, WatchRules
 from core.watch.snapshot import SnapshotStore
 from core.watch.status import WatchState, WatchStatus
-from core.watch.tree import WatchedTree
+from core.watch.timing import timing_for
+from core.watch.tree import Comparison, WatchedTree
 
 log = logging.getLogger(__name__)
 
@@ -54,46 +55,6 @@ TIMEOUT_MS = 1_000
 
 
 @dataclass(frozen=True)
-class Timing:
-    """watchfiles' grouping, chosen so a burst is held back no longer than ``settle_ms``."""
-
-    step_ms: int
-    debounce_ms: int
-    wait_seconds: float
-    """Quiet still needed after watchfiles delivers (it already waited ``step_ms``)."""
-
-    @property
-    def holding_seconds(self) -> float:
-        """The longest watchfiles holds a change back during a burst: a step before it looks,
-        the debounce, and a step more before it notices the debounce is over."""
-        return (self.debounce_ms + 2 * self.step_ms) / 1000
-
-    @property
-    def delivery_seconds(self) -> float:
-        """How long after it was made a change may reach the watcher."""
-        return self.holding_seconds + DELIVERY_MARGIN
-
-
-HOLDING_MARGIN_SECONDS = 0.03
-"""Thread hand-offs and intake between two deliveries of one burst, on a loaded machine."""
-
-
-def timing_for(settle_ms: int) -> Timing:
-    """watchfiles' step and debounce for a settle time, and our wait after each delivery.
-
-    watchfiles waits ``step`` of quiet before delivering, so the wait after a delivery is
-    the rest of the settle time. Within a burst, deliveries come at most ``holding_seconds``
-    apart; the wait must be longer, or a burst still in progress would be cut in two.
-    """
-    step = min(50, max(5, settle_ms // 10))
-    timing = Timing(step_ms=step, debounce_ms=step, wait_seconds=0.0)
-    if settle_ms == 0:
-        return timing  # no batching beyond what watchfiles groups itself
-    wait = max((settle_ms - step) / 1000, timing.holding_seconds + HOLDING_MARGIN_SECONDS)
-    return Timing(step_ms=step, debounce_ms=step, wait_seconds=wait)
-
-
-@dataclass(frozen=True)
 class WatchContext:
     """What every watch shares."""
 
@@ -103,6 +64,8 @@ class WatchContext:
     activities: ActivityLog
     report: Callable[[str, WatchStatus], None]
     """Where status changes go (the service's board, persisted in the ledger)."""
+    supersede: Supersede | None = None
+    """The engine's way to restart a run with the rest of its burst (``eager`` watches)."""
 
 
 def watch_key(path: str) -> str:
@@ -131,6 +94,8 @@ class WatchTarget:
         self._was_active = False
         self._pending: dict[str, float] = {}
         self._rescan_all = False
+        self._in_burst = False
+        """Changes arrived and have not settled yet."""
         self._timer: asyncio.TimerHandle | None = None
         self._save_timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -154,6 +119,10 @@ class WatchTarget:
                 handle.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        if self._dispatcher is not None:
+            # A held-back early job must not wait for a burst this watch no longer sees end.
+            async with self._lock:
+                await asyncio.to_thread(self._dispatcher.burst_settled)
         await self._save()
 
     @property
@@ -164,6 +133,11 @@ class WatchTarget:
         """Whether ``rel`` is in the snapshot: a burst that created it has settled and gone
         where the busy policy sends it (tests wait on this)."""
         return rel in self._tree.files
+
+    @property
+    def quiet(self) -> bool:
+        """No burst is open: the last changes settled (tests wait on this)."""
+        return not self._in_burst and not self._pending
 
     @property
     def held_paths(self) -> set[str]:
@@ -257,6 +231,7 @@ class WatchTarget:
                 directory,
                 self._context.control,
                 self._context.bus,
+                supersede=self._context.supersede,
             )
         self._dispatcher.directory = directory
         return rules
@@ -361,6 +336,10 @@ class WatchTarget:
                 since=self._status.since,
             )
             self._context.report(self.path, self._status)
+        if accepted:
+            self._in_burst = True
+            if self.settings.eager:
+                self._spawn(self._settle_early())
         if accepted or self._rescan_all:
             self._schedule_settle()
         return rearm
@@ -371,9 +350,25 @@ class WatchTarget:
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self._timing.wait_seconds, lambda: self._spawn(self._settle()))
 
+    async def _settle_early(self) -> None:
+        """Changes on an idle watch queue its job at once (``eager``); on a busy one they wait
+        for the settle, and a run of this burst that Claude has not answered is superseded."""
+        async with self._lock:
+            rules = self._rules
+            if rules is None or self._dispatcher is None or not self._pending or self._rescan_all:
+                return
+            pending, self._pending = self._pending, {}
+            taken, created = await asyncio.to_thread(self._early_in_thread, rules, pending)
+            if not taken:
+                self._pending = {**pending, **self._pending}
+                return
+            self._after_dispatch(created)
+        self._schedule_save()
+
     async def _settle(self) -> None:
         async with self._lock:
-            if not self._pending and not self._rescan_all:
+            closing, self._in_burst = self._in_burst, False
+            if not self._pending and not self._rescan_all and not closing:
                 return
             rules = self._rules
             if rules is None or self._dispatcher is None:
@@ -384,9 +379,30 @@ class WatchTarget:
             self._after_dispatch(created)
         self._schedule_save()
 
-    def _settle_in_thread(self, rules: WatchRules, pending: dict[str, float], rescan: bool) -> Job | None:
-        """Compare the settled paths with the snapshot, drop the job's own, dispatch the rest."""
+    def _early_in_thread(self, rules: WatchRules, pending: dict[str, float]) -> tuple[bool, Job | None]:
         assert self._dispatcher is not None
+        if not self._dispatcher.idle():
+            self._dispatcher.hold_back()
+            return False, None
+        comparison, counted = self._count(rules, pending, rescan=False)
+        created = self._dispatcher.start_early(counted)
+        self._tree.commit(comparison)
+        return True, created
+
+    def _settle_in_thread(self, rules: WatchRules, pending: dict[str, float], rescan: bool) -> Job | None:
+        assert self._dispatcher is not None
+        created = None
+        if pending or rescan:
+            comparison, counted = self._count(rules, pending, rescan)
+            created = self._dispatcher.settled(counted)
+            self._tree.commit(comparison)
+        released = self._dispatcher.burst_settled()
+        return created or released
+
+    def _count(
+        self, rules: WatchRules, pending: dict[str, float], rescan: bool
+    ) -> tuple[Comparison, dict[str, str]]:
+        """Compare the paths with the snapshot and drop the changes the watch's own job made."""
         comparison = self._tree.compare(rules, pending, rescan, time.monotonic())
         counted = {
             rel: kind
@@ -396,9 +412,7 @@ class WatchTarget:
         if len(counted) < len(comparison.changes):
             dropped = len(comparison.changes) - len(counted)
             log.info("watch %s: %d change(s) made by its own job ignored", self.path, dropped)
-        created = self._dispatcher.settled(counted)
-        self._tree.commit(comparison)
-        return created
+        return comparison, counted
 
     def _made_by_own_job(self, path: str, arrived: float) -> bool:
         if self.settings.self_trigger or not self.job_ids:
