@@ -22,6 +22,7 @@ from core.engine import Engine
 from core.events import Event, EventBus
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger import Ledger
+from core.ledger_api import LedgerStore
 from core.paths import Paths
 from core.queue import JobQueue
 from core.settings import Settings
@@ -124,7 +125,7 @@ class BotKit:
     home: Path
     paths: Paths
     settings: Settings
-    ledger: Ledger
+    ledger: LedgerStore
     control: Control
     store: NotificationStore
     gateway: RecordingGateway
@@ -161,13 +162,18 @@ class BotKit:
 
 @contextmanager
 def bot_kit(
-    home: Path, config_text: str = TELEGRAM_CONFIG, allowed: tuple[int, ...] = (ALICE, BOB)
+    home: Path,
+    config_text: str = TELEGRAM_CONFIG,
+    allowed: tuple[int, ...] = (ALICE, BOB),
+    ledger: LedgerStore | None = None,
 ) -> Iterator[BotKit]:
+    """``ledger``: another store than the data dir's SQLite file (Redis), closed by the caller."""
     paths = home_paths(home)
     paths.ensure_data_dir()
     paths.config_file.write_text(config_text)
     settings = settings_from(config_text)
-    ledger = Ledger(paths.ledger_db)
+    own_ledger = ledger is None
+    ledger = Ledger(paths.ledger_db) if ledger is None else ledger
     control = Control(settings, ledger, JobQueue(paths.queue_db), lambda change: None)
     store = NotificationStore(paths.ledger_db)
     clock = FakeClock()
@@ -192,7 +198,8 @@ def bot_kit(
         yield kit
     finally:
         store.close()
-        ledger.close()
+        if own_ledger:
+            ledger.close()
 
 
 async def started(kit: BotKit) -> BotKit:

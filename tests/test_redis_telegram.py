@@ -7,9 +7,10 @@ from pathlib import Path
 
 from enginekit import home_paths, settings_from, wait_for
 from fakeclaude import ok_script
-from telegramkit import TELEGRAM_CONFIG, message
+from telegramkit import TELEGRAM_CONFIG, bot_kit, message, started
 
 from core.engine import Engine
+from core.redis_ledger import RedisLedger
 from core.telegram.recording import RecordingGateway
 from core.telegram.service import TelegramService
 
@@ -49,3 +50,25 @@ def test_three_engines_one_bot_and_each_update_handled_once(tmp_path: Path, redi
     finally:
         for engine in engines:
             engine.stop()
+
+
+async def test_reconcile_reads_the_jobs_from_the_redis_ledger(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    """The notices live in the local SQLite file, the jobs in Redis: the catch-up pass reads
+    the jobs through the ledger and announces each finished one once."""
+    ledger = RedisLedger(redis_url, prefix=redis_prefix)
+    try:
+        config = TELEGRAM_CONFIG + "\n[workflows.careful]\napproval = true\n"
+        with bot_kit(tmp_path / "home", config, ledger=ledger) as made:
+            kit = await started(made)
+            job = kit.finish(kit.control.add("finished while no event told").id)
+            waiting = kit.control.add("needs a yes", workflow="careful")
+            kit.announcer.reconcile()
+            kit.announcer.reconcile()
+            texts = await kit.drain()
+            assert len(texts) == 2
+            assert kit.store.notice(job.id, "finished") is not None
+            assert kit.store.notice(waiting.id, "approval") is not None
+    finally:
+        ledger.close()

@@ -26,6 +26,9 @@ APPROVAL = "approval"
 SINCE_KEY = "announce_since"
 LOOKBACK = timedelta(days=1)
 """Reconcile never announces jobs older than this (say, after Telegram was off for a month)."""
+RECONCILE_WINDOW = 2_000
+"""Reconcile looks at this many of the newest finished jobs (events announce the rest)."""
+FINAL_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
 class Announcer:
@@ -99,13 +102,20 @@ class Announcer:
 
     def reconcile(self) -> None:
         """Announce whatever the ledger shows and no event announced."""
-        for job_id in self.store.unannounced_approvals():
-            job = self.control.ledger.get(job_id)
-            if job is not None:
+        ledger = self.control.ledger
+        waiting = ledger.list_jobs(states=[JobState.AWAITING_APPROVAL])
+        announced = self.store.noticed(APPROVAL, [job.id for job in waiting])
+        for job in sorted(waiting, key=lambda job: job.id):
+            if job.id not in announced:
                 self.approval_needed(job)
         cutoff = max(parse_time(self.since), datetime.now(UTC) - LOOKBACK)
         since = cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        for job_id in self.store.unannounced_finished(since):
-            job = self.control.ledger.get(job_id)
-            if job is not None:
+        finished = [
+            job
+            for job in ledger.list_jobs(states=FINAL_STATES, limit=RECONCILE_WINDOW)
+            if job.finished_at is not None and job.finished_at >= since
+        ]
+        announced = self.store.noticed(FINISHED, [job.id for job in finished])
+        for job in sorted(finished, key=lambda job: job.id):
+            if job.id not in announced:
                 self.job_finished(job)

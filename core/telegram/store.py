@@ -76,6 +76,8 @@ _COLUMNS = (
     "id, job_id, chat_id, kind, text, markup, document, reply_to, state, attempts, error, retry_at,"
     " created_at, sent_at, message_id, resent_from"
 )
+NOTICE_QUERY_CHUNK = 500
+"""Job ids per query (SQLite allows 32,766 parameters; smaller chunks keep the lock short)."""
 JSON_KEYS = ("id", "job_id", "chat_id", "state", "error", "created_at", "sent_at")
 
 
@@ -375,22 +377,19 @@ class NotificationStore:
             row = conn.execute("SELECT value FROM telegram_state WHERE key = ?", (key,)).fetchone()
         return str(row[0])
 
-    # -- jobs not yet announced (read from the ledger's own table) ----------------------
+    # -- which jobs were announced --------------------------------------------------------
 
-    def unannounced_finished(self, since: str) -> list[int]:
+    def noticed(self, kind: str, job_ids: Sequence[int]) -> set[int]:
+        """Those of ``job_ids`` that already have a ``kind`` notice (the jobs themselves live
+        in the ledger, SQLite or Redis, so they are read through it, not from this file)."""
+        noticed: set[int] = set()
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled')"
-                " AND finished_at >= ? AND id NOT IN"
-                " (SELECT job_id FROM telegram_notices WHERE kind = 'finished') ORDER BY id",
-                (since,),
-            ).fetchall()
-        return [int(row[0]) for row in rows]
-
-    def unannounced_approvals(self) -> list[int]:
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT id FROM jobs WHERE state = 'awaiting_approval' AND id NOT IN"
-                " (SELECT job_id FROM telegram_notices WHERE kind = 'approval') ORDER BY id"
-            ).fetchall()
-        return [int(row[0]) for row in rows]
+            for index in range(0, len(job_ids), NOTICE_QUERY_CHUNK):
+                chunk = list(job_ids[index : index + NOTICE_QUERY_CHUNK])
+                marks = ", ".join("?" for _ in chunk)
+                rows = self._conn.execute(
+                    f"SELECT job_id FROM telegram_notices WHERE kind = ? AND job_id IN ({marks})",
+                    (kind, *chunk),
+                ).fetchall()
+                noticed.update(int(row[0]) for row in rows)
+        return noticed
