@@ -13,21 +13,20 @@ import os
 import socket
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 import psutil
 
-from core.budget import queue_budget, workflow_budget
 from core.claude_events import ANSWER_EVENTS, ClaudeEvent
-from core.clock import next_local_midnight, parse_time, to_iso
+from core.clock import parse_time
 from core.control import Change, Control, EngineNotifier
 from core.events import EngineChanged, EventBus, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
 from core.jobs import Job, JobState, RunOutcome
 from core.leases import LeaseKeeper
 from core.ledger_api import LedgerStore, open_ledger
-from core.limits import LimitHit
 from core.lock import EngineLock
+from core.outcomes import Outcomes, queue_eta
 from core.paths import Paths
 from core.procs import end_leftover
 from core.queue import JobQueue
@@ -135,6 +134,9 @@ class Engine:
             self.queue.bind(self._run_job, on_scheduled=self._wake_scheduler)
             self._announce = change_notifier(self.paths, self.redis_url) if self.redis_url else None
             self.control = Control(self.settings, self.ledger, self.queue, self._on_local_change)
+            self._outcomes = Outcomes(
+                self.settings, self.ledger, self.queue, self.control, self._publish, lambda: self._paused
+            )
             self._recover()
             self._refresh_pause()
             if self.redis_url is not None:
@@ -324,7 +326,7 @@ class Engine:
                 running = set(self._running)
             for job in self.ledger.queued():
                 if job.id not in known and job.id not in running:
-                    self.queue.submit(job.id, job.priority, _eta(job))
+                    self.queue.submit(job.id, job.priority, queue_eta(job))
         except Exception:
             log.exception("idle sweep failed")
 
@@ -379,9 +381,9 @@ class Engine:
         assert self.ledger is not None
         if self._stopping or self._paused:
             # Taken from the queue just as the engine paused or stopped: leave it queued.
-            self._requeue_untouched(job_id)
+            self._outcomes.requeue_untouched(job_id)
             return
-        if self._over_workflow_budget(job_id):
+        if self._outcomes.over_workflow_budget(job_id):
             return
         job = self.ledger.claim(job_id, os.getpid(), self.owner_host, self.settings.queue.lease_seconds)
         if job is None:
@@ -399,7 +401,7 @@ class Engine:
             with self._running_lock:
                 self._running.pop(job_id, None)
         try:
-            self._record(job, outcome, run_control)
+            self._outcomes.record(job, outcome, run_control)
         finally:
             run_control.recorded.set()
 
@@ -453,94 +455,5 @@ class Engine:
 
         return self.runner.run(request, run_control, on_spawn, on_note, on_events)
 
-    def _record(self, job: Job, outcome: RunOutcome, run_control: RunControl) -> None:
-        assert self.ledger is not None and self.queue is not None
-        if run_control.lease_lost:
-            # Another engine took the job back while this one could not renew: the row is
-            # theirs now; this run's result must not overwrite it.
-            log.warning(
-                "job #%s: run stopped after losing its lease; left to the engine that took it", job.id
-            )
-            return
-        if outcome.state is JobState.CANCELLED and run_control.superseded:
-            # Back to queued, out of Huey's queue: the watch queues it again once the burst settles.
-            updated = self.ledger.requeue(job.id, run_control.reason, None, refund_attempt=True)
-            self._publish(updated, run_control.reason)
-        elif outcome.state is JobState.CANCELLED and run_control.interrupted:
-            updated = self.ledger.requeue(
-                job.id, "interrupted by engine stop; will run again", None, refund_attempt=True
-            )
-            self._publish(updated, "interrupted by engine stop")
-        elif outcome.limit is not None:
-            self._hit_limit(job, outcome, outcome.limit)
-        elif outcome.state is JobState.FAILED and outcome.retryable and job.attempts < job.max_attempts:
-            delay = _retry_delay(self.settings, job)
-            run_after = datetime.now(UTC) + timedelta(seconds=delay)
-            updated = self.ledger.requeue(
-                job.id,
-                f"attempt {job.attempts} failed: {outcome.error}; retry in {delay:g}s",
-                to_iso(run_after),
-                outcome=outcome,
-            )
-            self.queue.submit(job.id, job.priority, run_after)
-            self._publish(updated, f"retry in {delay:g}s")
-        else:
-            updated = self.ledger.finish(job.id, outcome)
-            self._publish(updated, outcome.error or str(outcome.state))
-        self._check_queue_budget()
-
-    def _hit_limit(self, job: Job, outcome: RunOutcome, limit: LimitHit) -> None:
-        """Not the job's fault: it waits in the queue (no attempt spent) and the queue pauses."""
-        assert self.ledger is not None and self.queue is not None and self.control is not None
-        until = to_iso(limit.until)
-        local = limit.until.astimezone()
-        reason = f"{limit.kind} until {local:%H:%M}" + ("" if limit.reset_known else " (reset time unknown)")
-        updated = self.ledger.requeue(
-            job.id, f"{reason}: {outcome.error}; will run again", None, refund_attempt=True, outcome=outcome
-        )
-        self.queue.submit(job.id, job.priority)
-        self.control.pause(reason, until=until)
-        self._publish(updated, reason)
-
-    def _check_queue_budget(self) -> None:
-        assert self.ledger is not None and self.control is not None
-        budget = queue_budget(self.ledger, self.settings)
-        if budget is not None and budget.reached and not self._paused:
-            self.control.pause(budget.reason(), until=to_iso(next_local_midnight()))
-
-    def _over_workflow_budget(self, job_id: int) -> bool:
-        """A job of a workflow past its own daily budget waits for tomorrow."""
-        assert self.ledger is not None and self.queue is not None
-        job = self.ledger.get(job_id)
-        if job is None or job.state is not JobState.QUEUED:
-            return False
-        budget = workflow_budget(self.ledger, self.settings, job.workflow)
-        if budget is None or not budget.reached:
-            return False
-        tomorrow = next_local_midnight()
-        if self.ledger.defer(job_id, to_iso(tomorrow), f"waits for tomorrow: {budget.reason(job.workflow)}"):
-            self.queue.submit(job_id, job.priority, tomorrow)
-        return True
-
-    def _requeue_untouched(self, job_id: int) -> None:
-        assert self.ledger is not None and self.queue is not None
-        job = self.ledger.get(job_id)
-        if job is not None and job.state is JobState.QUEUED:
-            self.queue.submit(job.id, job.priority, _eta(job))
-
     def _publish(self, job: Job, reason: str) -> None:
         self.bus.publish(JobChanged(job=job, reason=reason))
-
-
-def _retry_delay(settings: Settings, job: Job) -> float:
-    try:
-        base = settings.workflow(job.workflow).retry_delay_seconds
-    except ConfigError:
-        base = 10.0
-    return float(base * (2 ** max(0, job.attempts - 1)))
-
-
-def _eta(job: Job) -> datetime | None:
-    if not job.run_after:
-        return None
-    return datetime.fromisoformat(job.run_after.replace("Z", "+00:00"))

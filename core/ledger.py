@@ -17,65 +17,11 @@ from pathlib import Path
 
 from core.clock import to_iso, utc_now
 from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome
+from core.ledger_schema import create_or_migrate
 from core.stats import Stats, collect_stats
 
-SCHEMA_VERSION = 3
 DEFAULT_LEASE = 30.0
 """Seconds a running job's lease lasts without renewal (``[queue] lease_seconds``)."""
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id               INTEGER PRIMARY KEY AUTOINCREMENT,
-    workflow         TEXT    NOT NULL,
-    prompt           TEXT    NOT NULL,
-    source           TEXT    NOT NULL
-                     CHECK (source IN ('cli', 'watch', 'telegram', 'schedule', 'retry')),
-    cwd              TEXT    NOT NULL,
-    trigger          TEXT,
-    state            TEXT    NOT NULL
-                     CHECK (state IN ('awaiting_approval', 'queued', 'running', 'succeeded', 'failed',
-                                      'cancelled')),
-    attempts         INTEGER NOT NULL DEFAULT 0,
-    max_attempts     INTEGER NOT NULL,
-    priority         INTEGER NOT NULL DEFAULT 0,
-    created_at       TEXT    NOT NULL,
-    started_at       TEXT,
-    finished_at      TEXT,
-    run_after        TEXT,
-    exit_code        INTEGER,
-    error            TEXT,
-    cost_usd         REAL,
-    input_tokens     INTEGER,
-    output_tokens    INTEGER,
-    turns            INTEGER,
-    session_id       TEXT,
-    resume_session_id TEXT,
-    answer           TEXT,
-    transcript_path  TEXT,
-    parent_id        INTEGER REFERENCES jobs(id),
-    owner_pid        INTEGER,
-    owner_host       TEXT,
-    lease_until      TEXT,
-    claude_pid       INTEGER,
-    claude_started   REAL,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, priority DESC, id);
-CREATE TABLE IF NOT EXISTS job_events (
-    id      INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id  INTEGER NOT NULL REFERENCES jobs(id),
-    at      TEXT    NOT NULL,
-    state   TEXT    NOT NULL,
-    reason  TEXT    NOT NULL,
-    cost_usd REAL
-);
-CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events (job_id, id);
-CREATE TABLE IF NOT EXISTS engine_state (
-    key        TEXT PRIMARY KEY,
-    value      TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-"""
 
 _SELECT_JOB = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs"
 # Writes return the changed row in the same statement instead of reading it again.
@@ -123,28 +69,8 @@ class Ledger:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
         with self._write():
-            self._migrate_jobs_table()
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self._conn.execute(statement)
-            self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            create_or_migrate(self._conn)
         self._conn.execute("PRAGMA foreign_keys=ON")
-
-    def _migrate_jobs_table(self) -> None:
-        """Bring an older ``jobs`` table to this schema, keeping every row (SQLite's
-        documented rebuild: create new, copy, drop old, rename)."""
-        event_columns = [row[1] for row in self._conn.execute("PRAGMA table_info(job_events)")]
-        if event_columns and "cost_usd" not in event_columns:
-            self._conn.execute("ALTER TABLE job_events ADD COLUMN cost_usd REAL")
-        existing = [row[1] for row in self._conn.execute("PRAGMA table_info(jobs)")]
-        if not existing or set(existing) == set(JOB_COLUMNS):
-            return
-        create_jobs = SCHEMA.split(";")[0].replace("IF NOT EXISTS jobs", "jobs_migrated")
-        self._conn.execute(create_jobs)
-        common = ", ".join(column for column in JOB_COLUMNS if column in existing)
-        self._conn.execute(f"INSERT INTO jobs_migrated ({common}) SELECT {common} FROM jobs")
-        self._conn.execute("DROP TABLE jobs")
-        self._conn.execute("ALTER TABLE jobs_migrated RENAME TO jobs")
 
     def close(self) -> None:
         with self._lock:

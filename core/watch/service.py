@@ -28,7 +28,8 @@ from core.settings import ConfigError, WatchSettings, load_settings
 from core.watch.activity import ActivityLog
 from core.watch.snapshot import SnapshotStore
 from core.watch.status import WatchStatus, write_statuses
-from core.watch.watcher import WatchContext, WatchTarget, wait_any, watch_key
+from core.watch.timing import wait_any
+from core.watch.watcher import WatchContext, WatchTarget, watch_key
 
 if TYPE_CHECKING:
     from core.engine import Engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 from dataclasses import asdict, dataclass
@@ -57,3 +58,13 @@ def write_statuses(ledger: LedgerStore, statuses: dict[str, WatchStatus]) -> Non
 
 def status_flag() -> str:
     return STATUS_FLAG_PREFIX + socket.gethostname()
+
+
+def describe_os_error(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return f"symlink loop: {error.filename or ''}".rstrip(": ")
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return f"cannot be read: permission denied ({error.filename or ''})".replace(" ()", "")
+    if error.errno == errno.ENOTDIR:
+        return f"a path component is not a directory: {error.filename or ''}".rstrip(": ")
+    return f"{error.strerror or error}"

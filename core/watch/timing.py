@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from core.watch.activity import DELIVERY_MARGIN
@@ -45,3 +46,17 @@ def timing_for(settle_ms: int) -> Timing:
         return timing  # no batching beyond what watchfiles groups itself
     wait = max((settle_ms - step) / 1000, timing.holding_seconds + HOLDING_MARGIN_SECONDS)
     return Timing(step_ms=step, debounce_ms=step, wait_seconds=wait)
+
+
+async def wait_any(*events: asyncio.Event, timeout: float) -> None:
+    """Until one of ``events`` is set or ``timeout`` passes.
+
+    ``asyncio.wait_for`` is avoided: on Python 3.11 a cancel that meets its timeout can be
+    swallowed, and a task that ignores its cancel never stops.
+    """
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

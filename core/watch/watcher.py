@@ -12,7 +12,6 @@ and the rest go to the watch's :class:`~core.watch.batching.Dispatcher`.
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import os
 import stat
@@ -33,8 +32,8 @@ from core.watch.activity import ActivityLog
 from core.watch.batching import Dispatcher, Supersede
 from core.watch.rules import GITIGNORE, VENV_MARKER, WatchRules
 from core.watch.snapshot import SnapshotStore
-from core.watch.status import WatchState, WatchStatus
-from core.watch.timing import timing_for
+from core.watch.status import WatchState, WatchStatus, describe_os_error
+from core.watch.timing import timing_for, wait_any
 from core.watch.tree import Comparison, WatchedTree
 
 log = logging.getLogger(__name__)
@@ -182,7 +181,7 @@ class WatchTarget:
             except FileNotFoundError:
                 continue  # gone between the probe and the arm: probe again
             except OSError as error:
-                self._set_status("error", _describe_os_error(error))
+                self._set_status("error", describe_os_error(error))
                 await self._sleep(ERROR_RETRY_SECONDS)
             except ValueError as error:  # a glob pathspec refuses
                 self._set_status("error", f"bad include/exclude pattern: {error}")
@@ -202,13 +201,13 @@ class WatchTarget:
             reason = "was deleted" if self._was_active else "does not exist yet"
             return WatchStatus(state="missing", reason=f"{reason}: watched again once it appears")
         except OSError as error:
-            return WatchStatus(state="error", reason=_describe_os_error(error))
+            return WatchStatus(state="error", reason=describe_os_error(error))
         if stat.S_ISDIR(info.st_mode):
             try:
                 with os.scandir(self.path):
                     pass
             except OSError as error:
-                return WatchStatus(state="error", reason=_describe_os_error(error))
+                return WatchStatus(state="error", reason=describe_os_error(error))
             return Path(self.path), None
         parent = Path(self.path).parent
         return parent, Path(self.path).name
@@ -473,33 +472,9 @@ class WatchTarget:
         await wait_any(self._stop, timeout=seconds)
 
 
-async def wait_any(*events: asyncio.Event, timeout: float) -> None:
-    """Until one of ``events`` is set or ``timeout`` passes.
-
-    ``asyncio.wait_for`` is avoided: on Python 3.11 a cancel that meets its timeout can be
-    swallowed, and a task that ignores its cancel never stops.
-    """
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()
-
-
 def _same_directory(directory: Path, armed: os.stat_result) -> bool:
     try:
         now = os.stat(directory)
     except OSError:
         return False
     return (now.st_ino, now.st_dev) == (armed.st_ino, armed.st_dev)
-
-
-def _describe_os_error(error: OSError) -> str:
-    if error.errno == errno.ELOOP:
-        return f"symlink loop: {error.filename or ''}".rstrip(": ")
-    if error.errno in (errno.EACCES, errno.EPERM):
-        return f"cannot be read: permission denied ({error.filename or ''})".replace(" ()", "")
-    if error.errno == errno.ENOTDIR:
-        return f"a path component is not a directory: {error.filename or ''}".rstrip(": ")
-    return f"{error.strerror or error}"
