@@ -4,6 +4,9 @@ comes before Claude answers, restarts that run (no attempt spent) so the burst s
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from standin import MessagesStandIn
 from watchkit import Watching, changed_paths, watch_block, watching
 
 from core.events import JobOutput
-from core.jobs import JobState
+from core.jobs import Job, JobState
 from core.wake import poke
 from core.watch.batching import SUPERSEDED_REASON
 
@@ -36,16 +39,37 @@ def logging_script(path: Path, starts: Path, release: Path, answer_first: bool =
     )
 
 
-def test_the_rest_of_a_burst_restarts_the_unanswered_run_as_one_job(tmp_path: Path) -> None:
+@dataclass(frozen=True)
+class Setup:
+    notes: Path
+    starts: Path
+    release: Path
+    claude: Path
+
+
+def setup(tmp_path: Path, answer_first: bool = False) -> Setup:
+    """A watched ``notes`` directory and a logging stand-in that runs until released."""
     notes = tmp_path / "notes"
     notes.mkdir()
     starts, release = tmp_path / "starts.log", tmp_path / "release"
-    claude = logging_script(tmp_path / "claude", starts, release)
-    with watching(tmp_path / "home", watch_block(notes, LONG_SETTLE), claude) as w:
-        w.wait_state(notes, "active")
-        (notes / "a.md").write_text("a")
+    claude = logging_script(tmp_path / "claude", starts, release, answer_first)
+    return Setup(notes, starts, release, claude)
+
+
+@contextmanager
+def first_run(tmp_path: Path, s: Setup) -> Iterator[tuple[Watching, Job]]:
+    """An eager watch whose first file's job runs (unanswered), its burst still open."""
+    with watching(tmp_path / "home", watch_block(s.notes, LONG_SETTLE), s.claude) as w:
+        w.wait_state(s.notes, "active")
+        (s.notes / "a.md").write_text("a")
         # Claude starts long before the 3 s settle time is over.
-        first = w.wait_state_of(w.wait_jobs(1)[0], JobState.RUNNING)
+        yield w, w.wait_state_of(w.wait_jobs(1)[0], JobState.RUNNING)
+
+
+def test_the_rest_of_a_burst_restarts_the_unanswered_run_as_one_job(tmp_path: Path) -> None:
+    s = setup(tmp_path)
+    notes, starts, release = s.notes, s.starts, s.release
+    with first_run(tmp_path, s) as (w, first):
         assert changed_paths(first, notes) == ["a.md"]
         assert not w.target(notes).quiet
         (notes / "b.md").write_text("b")
@@ -67,10 +91,8 @@ def test_the_rest_of_a_burst_restarts_the_unanswered_run_as_one_job(tmp_path: Pa
 
 
 def test_a_run_claude_already_answers_is_not_restarted(tmp_path: Path) -> None:
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    starts, release = tmp_path / "starts.log", tmp_path / "release"
-    claude = logging_script(tmp_path / "claude", starts, release, answer_first=True)
+    s = setup(tmp_path, answer_first=True)
+    notes, starts, release, claude = s.notes, s.starts, s.release, s.claude
     with watching(tmp_path / "home", watch_block(notes, LONG_SETTLE), claude) as w:
         w.wait_state(notes, "active")
         (notes / "a.md").write_text("a")
@@ -94,11 +116,9 @@ def test_a_run_claude_already_answers_is_not_restarted(tmp_path: Path) -> None:
 
 
 def test_a_lazy_watch_waits_for_the_burst_to_settle(tmp_path: Path) -> None:
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    starts, release = tmp_path / "starts.log", tmp_path / "release"
+    s = setup(tmp_path)
+    notes, starts, release, claude = s.notes, s.starts, s.release, s.claude
     release.write_text("go")
-    claude = logging_script(tmp_path / "claude", starts, release)
     config = watch_block(notes, "settle_ms = 1500\neager = false\n")
     with watching(tmp_path / "home", config, claude) as w:
         w.wait_state(notes, "active")
@@ -115,14 +135,9 @@ def test_a_lazy_watch_waits_for_the_burst_to_settle(tmp_path: Path) -> None:
 
 def test_a_held_back_job_is_queued_when_its_watch_is_removed(tmp_path: Path) -> None:
     """A watch that stops mid-burst must not leave its superseded job out of the queue."""
-    notes = tmp_path / "notes"
-    notes.mkdir()
-    starts, release = tmp_path / "starts.log", tmp_path / "release"
-    claude = logging_script(tmp_path / "claude", starts, release)
-    with watching(tmp_path / "home", watch_block(notes, LONG_SETTLE), claude) as w:
-        w.wait_state(notes, "active")
-        (notes / "a.md").write_text("a")
-        first = w.wait_state_of(w.wait_jobs(1)[0], JobState.RUNNING)
+    s = setup(tmp_path)
+    notes, release = s.notes, s.release
+    with first_run(tmp_path, s) as (w, first):
         (notes / "b.md").write_text("b")
         wait_for(lambda: _superseded(w, first.id), what="the first run to be superseded")
         config_file = tmp_path / "home" / "config.toml"
