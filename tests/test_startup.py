@@ -7,10 +7,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from textual.widgets import Static
+
 from core.paths import Paths
 from core.session import Session
 from core.settings import Settings
 from tui.app import build_app
+from tui.screens.error import ErrorScreen
 from tui.widgets.job_table import JobTable
 from tui.widgets.status_line import StatusLine
 
@@ -81,3 +85,15 @@ async def test_window_closed_before_its_engine_started_leaves_the_lock_free(tmp_
         assert after.owns_engine
     finally:
         after.close()
+
+
+async def test_engine_that_cannot_start_shows_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(session: Session) -> None:
+        raise OSError("the queue file is read-only")
+
+    monkeypatch.setattr(Session, "start_engine", refuse)
+    app = build_app(Settings(), data_paths(tmp_path))
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_until(lambda: isinstance(app.screen, ErrorScreen))
+        await pilot.pause()  # composed
+        assert "OSError: the queue file is read-only" in str(app.screen.query_one(".error", Static).render())
