@@ -45,9 +45,12 @@ ignores every argument after its own two (flowtui's ``-p ... -- PROMPT``).
    size=(120, 36))``; the child has imported only the standard library when its
    "imports" part begins.
    - ours: as the ``flowtui`` command does it: ``core.cli`` imported, ``run_app``'s steps
-     (data dir, logging to a file), ``build_app`` with ``Session.start`` (a real engine) on
-     an empty temp data dir; the first frame of the DashboardScreen (its ``on_mount``
-     reads the ledger first, so that frame shows the state).
+     (data dir, logging to a file), ``build_app`` with its own opener on an empty temp data
+     dir; the first frame of the DashboardScreen (its ``on_mount`` reads the ledger first,
+     so that frame shows the state). Like the command, the window opens the shared state
+     (``Session.open``) and starts its real engine (``Session.start_engine``: lock,
+     recovery, workers, services) in a thread after that first frame; the engine's start
+     is therefore not in this number.
    - bare: a Textual app with Header, DataTable (5 rows), Log and Footer.
    Medians, split into interpreter start, imports and app start to the first frame.
    Target: ours <= 1.5x bare.

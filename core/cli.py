@@ -6,6 +6,7 @@ stdout (``id=$(flowtui add ...)``).
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
@@ -14,11 +15,10 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import click
 
-from core.cli_telegram import notifications, telegram
 from core.control import Control, InputError
 from core.jobs import JobState
 from core.paths import Paths, resolve_paths
@@ -112,7 +112,33 @@ def _spool_instead(
     )
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """Command groups kept in their own modules are imported when named (or listed by
+    ``--help``): ``flowtui`` alone, which opens the control centre, never loads them."""
+
+    LAZY: ClassVar[dict[str, str]] = {
+        "telegram": "core.cli_telegram:telegram",
+        "notifications": "core.cli_telegram:notifications",
+        "watch": "core.cli_watch:watch",
+        "schedules": "core.cli_watch:schedules",
+        "mcp": "core.cli_mcp:mcp_command",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            module_name, attribute = self.LAZY[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(command, click.Command) and command.name == cmd_name
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """flowtui: file changes and messages become durable Claude Code jobs.
@@ -328,20 +354,6 @@ def doctor(app: AppContext) -> None:
     for check in checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
     sys.exit(0 if all(check.ok for check in checks) else 1)
-
-
-cli.add_command(telegram)
-cli.add_command(notifications)
-
-
-from core.cli_watch import schedules, watch  # noqa: E402  (they use fail/open_control above)
-
-cli.add_command(watch)
-cli.add_command(schedules)
-
-from core.cli_mcp import mcp_command  # noqa: E402
-
-cli.add_command(mcp_command)
 
 
 def main() -> None:

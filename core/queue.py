@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,29 +28,54 @@ class JobQueue:
 
     def __init__(self, path: Path, redis_url: str | None = None) -> None:
         self.shared = redis_url is not None
-        if redis_url is None:
-            # fsync off and no result store: the ledger is the durable record and results
-            # are written there, so Huey only needs to be fast.
-            self.huey = _sqlite_huey_class()(
-                name="flowtui", filename=str(path), results=False, utc=True, fsync=False
-            )
-        else:
-            from huey import Huey
-
-            # Blocking reads: a worker waits inside the read, so a job added on any machine
-            # starts at once without polling.
-            self.huey = Huey(
-                name="flowtui",
-                results=False,
-                utc=True,
-                storage_class=_priority_redis_storage(),
-                url=redis_url,
-                blocking=True,
-                read_timeout=1,
-            )
+        self._path = path
+        self._redis_url = redis_url
+        self._huey: Any = None
+        self._run_job: Any = None
+        self._huey_lock = threading.Lock()
         self._handler: JobHandler | None = None
         self._on_scheduled: Callable[[], None] | None = None
-        self._run_job = self.huey.task(name=RUN_JOB_TASK)(self._dispatch)
+
+    @property
+    def huey(self) -> Any:
+        """Huey, imported and opened on first use: a window that only reads the ledger
+        (its first frame, an attached window) never pays for it."""
+        return self._opened()[0]
+
+    @property
+    def _task(self) -> Any:
+        """The ``run_job`` task registered on this queue's Huey."""
+        return self._opened()[1]
+
+    def _opened(self) -> tuple[Any, Any]:
+        if self._huey is None:
+            with self._huey_lock:
+                if self._huey is None:
+                    huey = self._open_huey()
+                    self._run_job = huey.task(name=RUN_JOB_TASK)(self._dispatch)
+                    self._huey = huey
+        return self._huey, self._run_job
+
+    def _open_huey(self) -> Any:
+        if self._redis_url is None:
+            # fsync off and no result store: the ledger is the durable record and results
+            # are written there, so Huey only needs to be fast.
+            return _sqlite_huey_class()(
+                name="flowtui", filename=str(self._path), results=False, utc=True, fsync=False
+            )
+        from huey import Huey
+
+        # Blocking reads: a worker waits inside the read, so a job added on any machine
+        # starts at once without polling.
+        return Huey(
+            name="flowtui",
+            results=False,
+            utc=True,
+            storage_class=_priority_redis_storage(),
+            url=self._redis_url,
+            blocking=True,
+            read_timeout=1,
+        )
 
     def bind(self, handler: JobHandler, on_scheduled: Callable[[], None] | None = None) -> None:
         """Set what runs a job (only the engine's process binds one), and what to tell
@@ -67,11 +93,11 @@ class JobQueue:
         if run_after is not None and run_after > datetime.now(UTC):
             # An aware datetime keeps its microseconds (Huey truncates naive local ones to
             # the second), and scheduling directly lets the scheduler see it at once.
-            self.huey.add_schedule(self._run_job.s(job_id, priority=priority, eta=_aware(run_after)))
+            self.huey.add_schedule(self._task.s(job_id, priority=priority, eta=_aware(run_after)))
             if self._on_scheduled is not None:
                 self._on_scheduled()
         else:
-            self.huey.enqueue(self._run_job.s(job_id, priority=priority))
+            self.huey.enqueue(self._task.s(job_id, priority=priority))
 
     @property
     def blocking(self) -> bool:

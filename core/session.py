@@ -4,6 +4,10 @@ The first process for a data dir runs the engine. A second window attaches: it r
 same ledger, its operations wake the real engine, it hears every change through the data
 dir's inotify events, and when that engine's process ends it takes the engine over (said
 on the bus as :class:`EngineTakenOver`), so the window keeps working.
+
+A window opens in two steps (:meth:`Session.open`, then :meth:`Session.start_engine` from a
+thread): the shared state is readable at once for the first frame, and the engine with its
+services (and their imports) starts while the window is already on screen.
 """
 
 from __future__ import annotations
@@ -14,19 +18,22 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from core.attach import EngineVacancy, SharedStateWatcher
 from core.clock import parse_time
 from core.control import Control
-from core.engine import Engine
 from core.events import EngineTakenOver, EventBus, JobOutput, SharedStateChanged
 from core.lock import EngineBusy, EngineHolder
 from core.paths import Paths
-from core.services import default_services
 from core.settings import Settings
 from core.state import open_shared_state
 
 if TYPE_CHECKING:
+    from core.attach import EngineVacancy, SharedStateWatcher
+    from core.engine import Engine
+    from core.ledger_api import LedgerStore
     from core.redis_wake import RedisChangeListener
+
+# The engine, its services and the attached window's watchers are imported by the methods
+# that start them: a window draws its first frame before it pays for them.
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +59,11 @@ class Session:
         self._watcher: SharedStateWatcher | None = None
         self._vacancy: EngineVacancy | None = None
         self._redis_listener: RedisChangeListener | None = None  # with Redis only
+        self._retired_ledgers: list[LedgerStore] = []
         self._lock = threading.Lock()
         self._closed = False
+        self.engine_pending = False
+        """Opened by :meth:`open`: :meth:`start_engine` is still to be called."""
 
     @property
     def owns_engine(self) -> bool:
@@ -62,6 +72,8 @@ class Session:
     def describe(self) -> str:
         if self.engine is not None:
             return f"engine (pid {os.getpid()})"
+        if self.engine_pending:
+            return "starting the engine"
         if self.holder is not None:
             since = parse_time(self.holder.since).astimezone() if self.holder.since[:1].isdigit() else None
             when = f", since {since:%H:%M}" if since else ""
@@ -82,6 +94,8 @@ class Session:
                 self.engine.stop()
             else:
                 self.control.ledger.close()
+            for ledger in self._retired_ledgers:
+                ledger.close()
 
     # -- starting -----------------------------------------------------------------
 
@@ -102,6 +116,36 @@ class Session:
         return cls(settings, paths, engine.control, bus, engine, None, env)
 
     @classmethod
+    def open(cls, settings: Settings, paths: Paths, environ: Mapping[str, str] | None = None) -> Session:
+        """The shared state at once, the engine later: call :meth:`start_engine` (it blocks,
+        so from a thread) once the window shows what the ledger holds."""
+        session = cls.detached(settings, paths, environ)
+        session.engine_pending = True
+        return session
+
+    def start_engine(self) -> None:
+        """Run the engine here, or attach when another process already runs it (for a
+        session from :meth:`open`). Raises what the engine's start raises, EngineBusy aside."""
+        with self._lock:
+            if self._closed or not self.engine_pending:
+                return
+            engine = _new_engine(self.settings, self.paths, self.environ, self.bus)
+            try:
+                engine.start()
+            except EngineBusy as busy:
+                self.holder = busy.holder
+                self._attach()
+            else:
+                assert engine.control is not None
+                # Screens may be reading through the old control on the UI thread right now:
+                # its ledger is closed with the session, not under their feet.
+                self._retired_ledgers.append(self.control.ledger)
+                self.engine, self.control = engine, engine.control
+            finally:
+                self.engine_pending = False
+        self.bus.publish(SharedStateChanged())
+
+    @classmethod
     def detached(
         cls,
         settings: Settings,
@@ -116,6 +160,8 @@ class Session:
     # -- attached -------------------------------------------------------------------
 
     def _attach(self) -> None:
+        from core.attach import EngineVacancy, SharedStateWatcher
+
         self._watcher = SharedStateWatcher(
             self.paths,
             on_ledger=lambda: self.bus.publish(SharedStateChanged()),
@@ -135,6 +181,8 @@ class Session:
 
     def _take_over(self) -> None:
         """The engine's process ended: run the engine here (jobs it left are recovered)."""
+        from core.attach import EngineVacancy
+
         with self._lock:
             if self._closed or self.engine is not None:
                 return
@@ -159,6 +207,9 @@ class Session:
 
 
 def _new_engine(settings: Settings, paths: Paths, environ: dict[str, str], bus: EventBus) -> Engine:
+    from core.engine import Engine
+    from core.services import default_services
+
     return Engine(
         settings, paths, environ=environ, bus=bus, services=default_services(settings, paths, environ)
     )

@@ -15,8 +15,8 @@ from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
-from core.config_edit import set_value
 from core.control import Control, InputError
 from core.events import EngineTakenOver, JobOutput, ServiceFailed
 from core.overview import read_overview
@@ -36,6 +36,7 @@ STARTUP_HINT = (
 )
 REFRESH_SECONDS = 1.0
 COALESCE_SECONDS = 0.05
+ENGINE_WORKER = "engine start"
 
 
 class FlowtuiApp(App[int]):
@@ -86,12 +87,27 @@ class FlowtuiApp(App[int]):
         self.set_interval(REFRESH_SECONDS, self.refresh_soon)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         self.refresh_soon()
+        if self.session.engine_pending:
+            # The first frame shows the ledger; the engine and its services start behind it.
+            self.call_after_refresh(self._start_engine)
 
     def on_unmount(self) -> None:
         if self._disconnect is not None:
             self._disconnect()
         if self.session is not None:
             self.session.close()
+
+    def _start_engine(self) -> None:
+        session = self.session
+        if session is not None:
+            self.run_worker(session.start_engine, name=ENGINE_WORKER, thread=True, exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.name != ENGINE_WORKER or event.state is not WorkerState.ERROR:
+            return
+        error = event.worker.error
+        log.error("the engine did not start", exc_info=error)
+        self.push_screen(ErrorScreen(f"{type(error).__name__}: {error}", STARTUP_HINT))
 
     def _default_sources(self, session: Session) -> Sources:
         return Sources(self.settings, self.paths, session, session.environ)
@@ -195,6 +211,8 @@ class FlowtuiApp(App[int]):
     # -- theme and command palette -------------------------------------------
 
     def _remember_theme(self, theme: Any) -> None:
+        from core.config_edit import set_value  # tomlkit, only when the theme changes
+
         if theme.name == self.settings.ui.theme:
             return
         try:
@@ -237,8 +255,10 @@ def build_app(
     sources: Callable[[Session], Sources] | None = None,
     default_cwd: Path | None = None,
 ) -> FlowtuiApp:
-    """The one factory for the CLI, the tests and the screenshot command."""
-    opener = open_session or (lambda: Session.start(settings, paths))
+    """The one factory for the CLI, the tests and the screenshot command. Without
+    ``open_session`` the window opens the shared state and starts the engine after its
+    first frame (see :meth:`Session.open`)."""
+    opener = open_session or (lambda: Session.open(settings, paths))
     return FlowtuiApp(settings, paths, opener, clock, sources, default_cwd)
 
 

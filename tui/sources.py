@@ -1,4 +1,8 @@
-"""Where the side panes' rows come from: the watcher's and Telegram's state in core."""
+"""Where the side panes' rows come from: the watcher's and Telegram's state in core.
+
+The watcher, the Telegram service and the config editor (watchfiles, pathspec, tomlkit) are
+imported where they are used: the first frame of a window without watches needs none of them.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,13 @@ import time
 from collections.abc import Callable, Mapping
 
 from core.clock import parse_time
-from core.config_edit import add_watch, remove_watch
 from core.paths import Paths
 from core.session import Session
 from core.settings import DEFAULT_WORKFLOW, ConfigError, Settings, load_settings
-from core.telegram.service import TelegramService
 from core.telegram.status import recent_notifications
 from core.telegram.store import NotificationStore
 from core.wake import poke
 from core.watch.status import read_statuses
-from core.watch.watcher import watch_key
 from tui.widgets.side_lists import NotificationRow, WatchRow
 
 NOTIFICATION_ROWS = 50
@@ -56,14 +57,20 @@ class Sources:
         return self.settings
 
     def watch_rows(self) -> list[WatchRow]:
+        watches = self.current_settings().watch
+        if not watches:
+            return []
+        from core.watch.watcher import watch_key
+
         statuses = read_statuses(self.session.control.ledger)
         rows = []
-        for watch in self.current_settings().watch:
+        for watch in watches:
             status = statuses.get(watch_key(watch.path))
             if not watch.enabled:
                 state, reason, last = "disabled", None, None
             elif status is None:
-                state, reason, last = "starting" if self.session.engine else "unknown", None, None
+                starting = self.session.engine is not None or self.session.engine_pending
+                state, reason, last = "starting" if starting else "unknown", None, None
             else:
                 state, reason, last = status.state, status.reason or None, status.last_event
             rows.append(
@@ -72,6 +79,8 @@ class Sources:
         return rows
 
     def add_watch(self, path: str, workflow: str, include: list[str], exclude: list[str]) -> str:
+        from core.config_edit import add_watch
+
         settings = add_watch(
             self.paths.config_file,
             path,
@@ -84,6 +93,8 @@ class Sources:
         return settings.watch[-1].path
 
     def remove_watch(self, path: str) -> None:
+        from core.config_edit import remove_watch
+
         self.settings = remove_watch(self.paths.config_file, path)
         poke(self.paths.wake_fifo)
 
@@ -119,6 +130,8 @@ class Sources:
     def telegram_state(self) -> str:
         if self.settings.telegram is None:
             return "Telegram not configured"
+        from core.telegram.service import TelegramService
+
         service = self._service(lambda service: isinstance(service, TelegramService))
         if not isinstance(service, TelegramService):
             return "Telegram: in the engine" if not self.session.owns_engine else "Telegram: off"

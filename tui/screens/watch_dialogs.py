@@ -14,8 +14,6 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, Select, Static
 
-from core.config_edit import glob_problem
-
 
 class PathSuggester(Suggester):
     """Completes the last part of a path from the directories on disk (→ accepts)."""
@@ -99,6 +97,8 @@ class AddWatchScreen(ModalScreen[WatchRequest | None]):
         path = self.query_one("#path", Input).value.strip()
         include = split_globs(self.query_one("#include", Input).value)
         exclude = split_globs(self.query_one("#exclude", Input).value)
+        from core.config_edit import glob_problem  # tomlkit: not before the first frame
+
         error, _ = path_problem(path)
         error = error or glob_problem(include) or glob_problem(exclude)
         if error:
