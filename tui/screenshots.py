@@ -54,6 +54,11 @@ SCENES: tuple[tuple[str, bool | str, tuple[str, ...], tuple[int, int]], ...] = (
     ("help", True, ("question_mark",), SIZE),
     ("narrow", True, TO_FINISHED_JOB, (80, 24)),
     ("error", "broken", (), SIZE),
+    ("confirm-cancel", True, ("j", "c"), SIZE),
+    ("follow-up", True, (*TO_FINISHED_JOB, "u"), SIZE),
+    ("add-watch", True, ("a",), SIZE),
+    ("test-path", True, ("t",), SIZE),
+    ("remove-watch", True, ("tab", "tab", "d"), SIZE),
 )
 
 
