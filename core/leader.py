@@ -44,7 +44,10 @@ class LeaderLease:
         on_elected: Callable[[], None],
         on_deposed: Callable[[], None],
     ) -> None:
-        self._client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        # A renewal that hangs must fail well before the lease could expire, so a leader cut
+        # off from Redis stops its services before another engine can take the lease.
+        timeout = max(0.2, min(5.0, lease_seconds / 4))
+        self._client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
         self.identity = identity
         self._lease_ms = int(lease_seconds * 1000)
         self._on_elected = on_elected
