@@ -7,6 +7,7 @@ the status a running engine keeps in the ledger.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import datetime
@@ -128,7 +129,7 @@ def _watch_rows(app: AppContext) -> list[dict[str, Any]]:
     for watch_settings in app.settings.watch:
         key = watch_key(watch_settings.path)
         status = statuses.get(key)
-        row: dict[str, Any] = {"path": key, **watch_settings.model_dump(exclude={"path"})}
+        row: dict[str, Any] = {**dataclasses.asdict(watch_settings), "path": key}
         if status is not None:
             row.update(status.to_dict())
             row["status"] = row.pop("state")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from core.config_check import Problem, SecretStr, bounded, build, describe
 
 CLAUDE_ENV = "FLOWTUI_CLAUDE"
 QUEUE_ENV = "FLOWTUI_QUEUE_URL"
@@ -26,47 +27,50 @@ class ConfigError(Exception):
     """A config problem, already phrased as the one line the user sees."""
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+# Every section is an immutable, keyword-built dataclass; core.config_check builds them from TOML.
 
 
-class EngineSettings(_Section):
-    workers: int = Field(default=1, ge=1, le=64)
+@dataclass(frozen=True, kw_only=True)
+class EngineSettings:
+    workers: int = bounded(1, ge=1, le=64)
     """How many jobs run at once in this process."""
 
-    idle_sweep_seconds: float = Field(default=30.0, gt=0)
+    idle_sweep_seconds: float = bounded(30.0, gt=0)
     """How often an idle engine re-checks the ledger for work it was not told about."""
 
 
-class QueueSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class QueueSettings:
     backend: str = "sqlite"
     """``sqlite`` (embedded, one machine) or ``redis://HOST:PORT/DB``: Huey's Redis storage with
     the ledger beside it, so engines on several machines share one queue.
     ``$FLOWTUI_QUEUE_URL`` overrides it."""
 
-    lease_seconds: float = Field(default=30.0, ge=3)
+    lease_seconds: float = bounded(30.0, ge=3)
     """A running job's lease: when its worker stops renewing it (death, network cut), the job
     goes back to the queue after this long and another worker runs it."""
 
-    leader_lease_seconds: float = Field(default=15.0, ge=1)
+    leader_lease_seconds: float = bounded(15.0, ge=1)
     """With Redis, Telegram and the schedules run on one engine, the leader; when it dies,
     another engine takes over within this time."""
 
 
-class LedgerSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class LedgerSettings:
     synchronous: Literal["normal", "full"] = "normal"
     """SQLite ``synchronous`` for the ledger (WAL mode). ``normal`` survives any process
     crash; ``full`` also survives power loss at the cost of an fsync per state change."""
 
 
-class ClaudeSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class ClaudeSettings:
     command: str = "claude"
     """The Claude Code CLI to run (a name on PATH or a path). ``$FLOWTUI_CLAUDE`` overrides it."""
 
-    kill_grace_seconds: float = Field(default=5.0, ge=0)
+    kill_grace_seconds: float = bounded(5.0, ge=0)
     """How long a cancelled job's process group gets after SIGTERM before SIGKILL."""
 
-    max_line_bytes: int = Field(default=1_000_000, ge=1024)
+    max_line_bytes: int = bounded(1_000_000, ge=1024)
     """Longest stream-json line accepted; longer lines are recorded as skipped."""
 
 
@@ -79,12 +83,13 @@ NotifyPolicy = Literal["always", "failure", "never"]
 BusyPolicy = Literal["queue", "skip", "restart"]
 
 
-class WorkflowSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class WorkflowSettings:
     prompt: str = DEFAULT_PROMPT
     """Prompt template. ``{prompt}`` is the text given with the job (CLI, Telegram); watch and
     schedule triggers fill ``{path}``, ``{paths}``, ``{event}``, ``{watch}`` and ``{now}``."""
 
-    steps: list[str] = Field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
     """Further prompts run one after another in the same session; ``{previous}`` is the
     answer of the step before."""
 
@@ -94,13 +99,13 @@ class WorkflowSettings(_Section):
     approval: bool = False
     """Ask on Telegram (or ``flowtui approve``) before the job runs."""
 
-    timeout_minutes: float = Field(default=30.0, gt=0)
+    timeout_minutes: float = bounded(30.0, gt=0)
     """Longest total run time of one attempt."""
 
-    silence_minutes: float = Field(default=10.0, gt=0)
+    silence_minutes: float = bounded(10.0, gt=0)
     """Longest time without an output line before the attempt is ended (the CLI can hang)."""
 
-    daily_usd: float | None = Field(default=None, gt=0)
+    daily_usd: float | None = bounded(None, gt=0)
     """This workflow's own daily budget (see ``[budget]``)."""
 
     model: str | None = None
@@ -109,10 +114,10 @@ class WorkflowSettings(_Section):
     permission_mode: str | None = None
     """``--permission-mode`` (for example ``acceptEdits``)."""
 
-    allowed_tools: list[str] = Field(default_factory=list)
+    allowed_tools: list[str] = field(default_factory=list)
     """``--allowedTools``: tools Claude may use without asking."""
 
-    max_turns: int | None = Field(default=None, ge=1)
+    max_turns: int | None = bounded(None, ge=1)
     """``--max-turns``."""
 
     append_system_prompt: str | None = None
@@ -121,10 +126,10 @@ class WorkflowSettings(_Section):
     cwd: str | None = None
     """Working directory for jobs of this workflow (default: where the job was added)."""
 
-    retries: int = Field(default=2, ge=0, le=100)
+    retries: int = bounded(2, ge=0, le=100)
     """Extra attempts after a retryable failure or an interrupted run."""
 
-    retry_delay_seconds: float = Field(default=10.0, ge=0)
+    retry_delay_seconds: float = bounded(10.0, ge=0)
     """Delay before a retry; doubles with each further attempt."""
 
     priority: int = 0
@@ -135,23 +140,24 @@ class WorkflowSettings(_Section):
         return self.retries + 1
 
 
-class WatchSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class WatchSettings:
     path: str
     """Directory (or file, whose directory is watched) to watch; ``~`` is expanded."""
 
     workflow: str = DEFAULT_WORKFLOW
     """Workflow that changes here run."""
 
-    include: list[str] = Field(default_factory=list)
+    include: list[str] = field(default_factory=list)
     """Glob patterns (gitignore style) a changed path must match; empty means everything."""
 
-    exclude: list[str] = Field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
     """Glob patterns to ignore, on top of the built-in ignores and ``.gitignore``."""
 
     recursive: bool = True
     """Watch subdirectories too."""
 
-    settle_ms: int = Field(default=150, ge=0)
+    settle_ms: int = bounded(150, ge=0)
     """Quiet time that closes a burst of changes into one job."""
 
     eager: bool = True
@@ -168,7 +174,8 @@ class WatchSettings(_Section):
     enabled: bool = True
 
 
-class ScheduleSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class ScheduleSettings:
     cron: str
     """A cron expression (croniter syntax), in local time."""
 
@@ -181,7 +188,8 @@ class ScheduleSettings(_Section):
     enabled: bool = True
 
 
-class TelegramSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class TelegramSettings:
     api_id: int | None = None
     """From my.telegram.org; ``$FLOWTUI_TELEGRAM_API_ID`` overrides it."""
 
@@ -191,34 +199,37 @@ class TelegramSettings(_Section):
     bot_token: SecretStr | None = None
     """From @BotFather; ``$FLOWTUI_TELEGRAM_BOT_TOKEN`` overrides it."""
 
-    allowed_users: list[int] = Field(default_factory=list)
+    allowed_users: list[int] = field(default_factory=list)
     """Numeric user ids allowed to command flowtui; empty means nobody."""
 
     notify_chat_id: int | None = None
     """Chat that receives job notifications."""
 
 
-class BudgetSettings(_Section):
-    daily_usd: float | None = Field(default=None, gt=0)
+@dataclass(frozen=True, kw_only=True)
+class BudgetSettings:
+    daily_usd: float | None = bounded(None, gt=0)
     """When the day's recorded cost reaches this, the queue pauses with reason ``budget``."""
 
 
-class UiSettings(_Section):
+@dataclass(frozen=True, kw_only=True)
+class UiSettings:
     theme: str | None = None
     """Textual theme name, remembered when picked in the app."""
 
 
-class Settings(_Section):
-    engine: EngineSettings = Field(default_factory=EngineSettings)
-    ledger: LedgerSettings = Field(default_factory=LedgerSettings)
-    queue: QueueSettings = Field(default_factory=QueueSettings)
-    claude: ClaudeSettings = Field(default_factory=ClaudeSettings)
-    workflows: dict[str, WorkflowSettings] = Field(default_factory=dict)
-    watch: list[WatchSettings] = Field(default_factory=list)
-    schedule: list[ScheduleSettings] = Field(default_factory=list)
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    claude: ClaudeSettings = field(default_factory=ClaudeSettings)
+    workflows: dict[str, WorkflowSettings] = field(default_factory=dict)
+    watch: list[WatchSettings] = field(default_factory=list)
+    schedule: list[ScheduleSettings] = field(default_factory=list)
     telegram: TelegramSettings | None = None
-    budget: BudgetSettings = Field(default_factory=BudgetSettings)
-    ui: UiSettings = Field(default_factory=UiSettings)
+    budget: BudgetSettings = field(default_factory=BudgetSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
 
     def workflow(self, name: str) -> WorkflowSettings:
         """The named workflow; ``default`` exists even when the config has none."""
@@ -274,78 +285,6 @@ def parse_settings(raw_text: str, source: Path | str) -> Settings:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{source}: invalid TOML: {error}") from None
     try:
-        return Settings.model_validate(data)
-    except ValidationError as error:
-        raise ConfigError(f"{source}: {_describe_first_error(error)}") from None
-
-
-def _describe_first_error(error: ValidationError) -> str:
-    first = error.errors(include_url=False)[0]
-    location = [str(part) for part in first["loc"]]
-    key = _key_name(location)
-    kind = first["type"]
-    if kind == "extra_forbidden":
-        parent = _model_at(location[:-1])
-        expected = ", ".join(parent.model_fields) if parent else "a known key"
-        return f"{key}: unknown key; expected one of: {expected}"
-    if kind == "missing":
-        return f"{key}: required key is missing"
-    got = _short_repr(first.get("input"))
-    return f"{key}: {_expectation(first)} (got {got})"
-
-
-def _expectation(first: Mapping[str, Any]) -> str:
-    context = first.get("ctx") or {}
-    kind = first["type"]
-    if kind == "literal_error":
-        return f"expected {context.get('expected', 'one of the allowed values')}"
-    if kind in {"greater_than_equal", "greater_than", "less_than_equal", "less_than"}:
-        return str(first["msg"]).lower()
-    if kind.endswith("_type"):
-        type_name = kind.removesuffix("_type")
-        return f"expected {_TYPE_WORDS.get(type_name, type_name.replace('_', ' '))}"
-    return str(first["msg"]).lower()
-
-
-_TYPE_WORDS = {
-    "int": "an integer",
-    "float": "a number",
-    "string": "a string",
-    "bool": "true or false",
-    "list": "a list",
-    "dict": "a table",
-    "model": "a table",
-}
-
-
-def _key_name(location: list[str]) -> str:
-    if not location:
-        return "config"
-    if len(location) == 1:
-        return f"key {location[0]!r}"
-    if location[0] in ("watch", "schedule") and location[1].isdigit():
-        return f"[[{location[0]}]] #{int(location[1]) + 1} {'.'.join(location[2:])}".rstrip()
-    section = ".".join(location[:-1])
-    return f"[{section}] {location[-1]}"
-
-
-def _model_at(location: list[str]) -> type[BaseModel] | None:
-    if location[:1] == ["workflows"]:
-        return WorkflowSettings if len(location) == 2 else None
-    if location[:1] in (["watch"], ["schedule"]) and len(location) == 2:
-        return WatchSettings if location[0] == "watch" else ScheduleSettings
-    model: type[BaseModel] = Settings
-    for part in location:
-        if part in model.model_fields:
-            annotation = model.model_fields[part].annotation
-            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-                model = annotation
-                continue
-            return None
-        return None
-    return model
-
-
-def _short_repr(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+        return build(Settings, data)
+    except Problem as problem:
+        raise ConfigError(f"{source}: {describe(problem)}") from None

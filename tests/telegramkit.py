@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from enginekit import home_paths, settings_from
-from pydantic import SecretStr
 from pyrogram import enums, types
 
+from core.config_check import SecretStr
 from core.control import Control
 from core.engine import Engine
 from core.events import Event, EventBus

@@ -57,6 +57,12 @@ retries = 0
         ("[engine]\nworkers = 0", "[engine] workers: input should be greater than or equal to 1"),
         ("[engine\nworkers = 1", "invalid TOML: Expected ']' at the end of a table declaration (at line 1"),
         ('[workflows.a]\nallowed_tools = "Bash"', "[workflows.a] allowed_tools: expected a list"),
+        ("[engine]\nworkers = true", "[engine] workers: expected an integer (got True)"),
+        ("[budget]\ndaily_usd = 0", "[budget] daily_usd: input should be greater than 0 (got 0.0)"),
+        ("engine = 3", "key 'engine': expected a table (got 3)"),
+        ('[[watch]]\nworkflow = "x"', "[[watch]] #1 path: required key is missing"),
+        ('[[watch]]\npath = "x"\nbusy = "often"', "[[watch]] #1 busy: expected 'queue', 'skip' or 'restart'"),
+        ('[telegram]\nallowed_users = ["me"]', "[telegram.allowed_users] 0: expected an integer (got 'me')"),
     ],
 )
 def test_bad_config_is_one_line_naming_file_and_key(text: str, expected: str) -> None:
@@ -90,3 +96,14 @@ def test_platformdirs_without_flowtui_home() -> None:
     assert paths.config_file.name == "config.toml"
     assert "flowtui" in str(paths.config_file.parent)
     assert "flowtui" in str(paths.data_dir)
+
+
+def test_secrets_never_show_and_numbers_widen() -> None:
+    settings = parse_settings('[telegram]\nbot_token = "123:abc"\n[queue]\nlease_seconds = 10', "c.toml")
+    assert settings.telegram is not None and settings.telegram.bot_token is not None
+    assert "abc" not in repr(settings) and "abc" not in str(settings.telegram.bot_token)
+    assert settings.telegram.bot_token.get_secret_value() == "123:abc"
+    assert settings.queue.lease_seconds == 10.0 and isinstance(settings.queue.lease_seconds, float)
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("[telegram]\nbot_token = 123456", "c.toml")
+    assert "123456" not in str(caught.value)

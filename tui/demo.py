@@ -5,6 +5,7 @@ Everything is fixed (times, costs, ids) so pictures are the same on every machin
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -310,7 +311,7 @@ def demo_app(root: Path, seed: bool) -> FlowtuiApp:
         seed_demo_watches(paths)
     demo_workflows = {"fix-tests": WorkflowSettings(), "review": WorkflowSettings()}
     loaded = load_settings(paths.config_file)
-    settings = loaded.model_copy(update={"workflows": {**demo_workflows, **loaded.workflows}})
+    settings = dataclasses.replace(loaded, workflows={**demo_workflows, **loaded.workflows})
     return build_app(
         settings,
         paths,

@@ -12,8 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from pydantic import SecretStr
-
+from core.config_check import SecretStr
 from core.settings import Settings, TelegramSettings
 
 API_ID_ENV = "FLOWTUI_TELEGRAM_API_ID"
