@@ -44,7 +44,8 @@ ignores every argument after its own two (flowtui's ``-p ... -- PROMPT``).
    to the end of the first frame (hooked as above) of ``run_async(headless=True,
    size=(120, 36))``; the child has imported only the standard library when its
    "imports" part begins.
-   - ours: as the ``flowtui`` command does it: ``core.cli`` imported, ``run_app``'s steps
+   - ours: as ``flowtui`` run alone does it: ``tui.entry`` imported (not the CLI parser),
+     ``run_app``'s steps
      (data dir, logging to a file), ``build_app`` with its own opener on an empty temp data
      dir; the first frame of the DashboardScreen (its ``on_mount`` reads the ledger first,
      so that frame shows the state). Like the command, the window opens the shared state
@@ -560,7 +561,7 @@ async def child_memory(side: str, options: dict[str, Any]) -> dict[str, Any]:
 async def child_startup(side: str, options: dict[str, Any], entered: float) -> dict[str, Any]:
     imports_started = time.time()
     if side == "ours":
-        import core.cli  # noqa: F401 - what the `flowtui` command imports before the UI
+        import tui.entry  # noqa: F401 - the `flowtui` command (alone, it skips the CLI parser)
         from core.logs import configure_logging
         from core.paths import HOME_ENV, resolve_paths
         from core.settings import load_settings

@@ -1,11 +1,18 @@
-"""The ``flowtui`` command: core's CLI, with the control centre as what runs without a command."""
+"""The ``flowtui`` command: core's CLI, with the control centre as what runs without a command.
+
+``flowtui`` alone goes straight to the window without loading the command-line parser
+(click): the window's start-up is a feature, and the parser is a fifth of its extra imports.
+"""
 
 from __future__ import annotations
 
-from core.cli import main as cli_main
-from core.cli import set_ui_launcher
+import logging
+import sys
+
 from core.paths import Paths
-from core.settings import Settings
+from core.settings import ConfigError, Settings
+
+EXIT_USAGE = 2
 
 
 def _open_control_centre(settings: Settings, paths: Paths) -> int:
@@ -14,6 +21,26 @@ def _open_control_centre(settings: Settings, paths: Paths) -> int:
     return run_app(settings, paths)
 
 
+def open_without_command() -> int:
+    """What ``flowtui`` with no arguments does: the same steps as the CLI's group, then the UI."""
+    from core.paths import resolve_paths
+    from core.settings import load_settings
+
+    logging.getLogger().addHandler(logging.NullHandler())
+    paths = resolve_paths()
+    try:
+        settings = load_settings(paths.config_file)
+    except ConfigError as error:
+        print(f"flowtui: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    return _open_control_centre(settings, paths)
+
+
 def main() -> None:
+    if len(sys.argv) <= 1:
+        sys.exit(open_without_command())
+    from core.cli import main as cli_main
+    from core.cli import set_ui_launcher
+
     set_ui_launcher(_open_control_centre)
     cli_main()

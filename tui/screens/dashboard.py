@@ -14,11 +14,6 @@ from core.control import Control
 from core.jobs import JobState
 from core.overview import Overview
 from tui.job_filter import JobFilter
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.help import HelpScreen
-from tui.screens.job_detail import JobDetailScreen
-from tui.screens.new_job import FollowUpScreen, NewJobRequest, NewJobScreen
-from tui.screens.watch_dialogs import AddWatchScreen, TestPathScreen, WatchRequest
 from tui.widgets.job_table import JobTable
 from tui.widgets.output_pane import OutputPane
 from tui.widgets.side_lists import NotificationList, WatchList
@@ -26,6 +21,8 @@ from tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
     from tui.app import FlowtuiApp
+    from tui.screens.new_job import NewJobRequest
+    from tui.screens.watch_dialogs import WatchRequest
 
 
 NOTHING_SHOWN = (0, 0)
@@ -171,6 +168,8 @@ class DashboardScreen(Screen[None]):
             self.flowtui.act(self.control.pause, "queue paused: running jobs finish")
 
     def action_new_job(self) -> None:
+        from tui.screens.new_job import NewJobScreen
+
         def submitted(request: NewJobRequest | None) -> None:
             if request is not None:
                 self.flowtui.act(
@@ -190,6 +189,8 @@ class DashboardScreen(Screen[None]):
             )
 
     def action_cancel(self) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
         job_id = self._selected_job_id()
         if job_id is None:
             return
@@ -207,6 +208,8 @@ class DashboardScreen(Screen[None]):
             confirmed(True)
 
     def action_follow_up(self) -> None:
+        from tui.screens.new_job import FollowUpScreen
+
         job_id = self._selected_job_id()
         if job_id is None:
             return
@@ -224,6 +227,8 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(FollowUpScreen(job_id, job.session_id), submitted)
 
     def action_open_job(self) -> None:
+        from tui.screens.job_detail import JobDetailScreen
+
         job_id = self._selected_job_id()
         if job_id is not None:
             job = self.control.get(job_id)
@@ -240,6 +245,8 @@ class DashboardScreen(Screen[None]):
             self.flowtui.act(lambda: self.control.deny(job_id, by="the TUI"), f"denied #{job_id}")
 
     def action_add_watch(self) -> None:
+        from tui.screens.watch_dialogs import AddWatchScreen
+
         def submitted(request: WatchRequest | None) -> None:
             if request is not None:
                 sources = self.flowtui.sources
@@ -254,6 +261,8 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(AddWatchScreen(workflows), submitted)
 
     def action_remove_watch(self) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
         path = self.query_one(WatchList).selected_key
         if path is None:
             self.notify("no watch selected: tab to the watched paths pane first", severity="warning")
@@ -266,6 +275,8 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(ConfirmScreen(f"Stop watching {path}?", yes="Remove"), confirmed)
 
     def action_test_path(self) -> None:
+        from tui.screens.watch_dialogs import TestPathScreen
+
         self.app.push_screen(TestPathScreen(self.flowtui.sources.explain))
 
     def action_resend(self) -> None:
@@ -315,9 +326,13 @@ class DashboardScreen(Screen[None]):
             self.focused.scroll_up()
 
     def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
         self.app.push_screen(HelpScreen())
 
     def action_request_quit(self) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
         running = self.control.ledger.counts()[JobState.RUNNING]
         if running and self.flowtui.owns_engine:
             question = (
