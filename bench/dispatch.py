@@ -347,16 +347,25 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    # Ctrl-C, kill and a closed terminal all end in the clean-up below (even when started
-    # from a shell that left SIGINT ignored).
+def interrupt_on_signals() -> None:
+    """Ctrl-C, kill and a closed terminal all raise KeyboardInterrupt, so the bench's clean-up
+    runs (even when started from a shell that left SIGINT ignored)."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
+
+
+def random_gaps(args: argparse.Namespace) -> tuple[int, list[float]]:
+    """``--samples`` gaps between ``--min-gap`` and ``--max-gap``, and the seed that made them."""
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
     rng = random.Random(seed)
-    gaps = [rng.uniform(args.min_gap, args.max_gap) for _ in range(args.samples)]
+    return seed, [rng.uniform(args.min_gap, args.max_gap) for _ in range(args.samples)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    interrupt_on_signals()
+    seed, gaps = random_gaps(args)
     expected = args.samples * (statistics.fmean(gaps) + 0.03) * 2
     print(
         f"dispatch latency: {args.samples} jobs per side, gaps {args.min_gap * 1000:.0f}-"

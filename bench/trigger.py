@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import random
 import signal
 import statistics
 import sys
@@ -45,7 +44,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 from dispatch import (
     READY_TEXT,
@@ -57,7 +55,9 @@ from dispatch import (
     Child,
     StampFile,
     Summary,
+    interrupt_on_signals,
     measure,
+    random_gaps,
     running,
 )
 
@@ -346,18 +346,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGHUP, _raise_interrupt)
-    seed = args.seed if args.seed is not None else random.randrange(1 << 30)
-    rng = random.Random(seed)
-    gaps = [rng.uniform(args.min_gap, args.max_gap) for _ in range(args.samples)]
+    interrupt_on_signals()
+    seed, gaps = random_gaps(args)
     expected = args.samples * (statistics.fmean(gaps) + 0.1) * 3 + (0 if args.no_burst else 20)
     print(
         f"trigger latency: {args.samples} saves per side, gaps {args.min_gap * 1000:.0f}-"

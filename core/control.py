@@ -240,14 +240,12 @@ class Control:
         """Put every queued job of the ledger into the (empty) queue, delays kept."""
         jobs = self.ledger.queued()
         for job in jobs:
-            run_after = parse_time(job.run_after) if job.run_after else None
-            self.queue.submit(job.id, job.priority, run_after)
+            self.queue.submit(job.id, job.priority, job.eta)
         return len(jobs)
 
     def release(self, job: Job) -> None:
         """Hand Huey a job the ledger has queued but Huey does not (a watch held it back)."""
-        run_after = parse_time(job.run_after) if job.run_after else None
-        self.queue.submit(job.id, job.priority, run_after)
+        self.queue.submit(job.id, job.priority, job.eta)
         self._notify_engine(Change.JOBS)
 
     def merge_into_queued(self, job_id: int, prompt: str, trigger: str | None, reason: str) -> Job | None:

@@ -26,7 +26,7 @@ from core.jobs import Job, JobState, RunOutcome
 from core.leases import LeaseKeeper
 from core.ledger_api import LedgerStore, open_ledger
 from core.lock import EngineLock
-from core.outcomes import Outcomes, queue_eta
+from core.outcomes import Outcomes
 from core.paths import Paths
 from core.procs import end_leftover
 from core.queue import JobQueue
@@ -326,7 +326,7 @@ class Engine:
                 running = set(self._running)
             for job in self.ledger.queued():
                 if job.id not in known and job.id not in running:
-                    self.queue.submit(job.id, job.priority, queue_eta(job))
+                    self.queue.submit(job.id, job.priority, job.eta)
         except Exception:
             log.exception("idle sweep failed")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +74,11 @@ class Job:
     claude_pid: int | None
     claude_started: float | None
     cancel_requested: bool
+
+    @property
+    def eta(self) -> datetime | None:
+        """When the queue may run it (a retry's delay, tomorrow for a budget), None for now."""
+        return parse_time(self.run_after) if self.run_after else None
 
     @classmethod
     def from_row(cls, row: Any) -> Job:

@@ -110,7 +110,7 @@ class Outcomes:
     def requeue_untouched(self, job_id: int) -> None:
         job = self.ledger.get(job_id)
         if job is not None and job.state is JobState.QUEUED:
-            self.queue.submit(job.id, job.priority, queue_eta(job))
+            self.queue.submit(job.id, job.priority, job.eta)
 
 
 def retry_delay(settings: Settings, job: Job) -> float:
@@ -119,9 +119,3 @@ def retry_delay(settings: Settings, job: Job) -> float:
     except ConfigError:
         base = 10.0
     return float(base * (2 ** max(0, job.attempts - 1)))
-
-
-def queue_eta(job: Job) -> datetime | None:
-    if not job.run_after:
-        return None
-    return datetime.fromisoformat(job.run_after.replace("Z", "+00:00"))

@@ -4,12 +4,15 @@ restart it; the job's own changes never trigger it again unless the watch asks f
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from enginekit import wait_for
 from fakeclaude import ok_script
 from watchkit import (
     FAST_SETTLE,
+    Watching,
     blocking_script,
     changed_paths,
     self_editing_script,
@@ -17,7 +20,7 @@ from watchkit import (
     watching,
 )
 
-from core.jobs import JobState
+from core.jobs import Job, JobState
 from core.watch.timing import timing_for
 
 
@@ -45,21 +48,24 @@ def test_changes_join_the_job_while_it_is_still_queued(tmp_path: Path) -> None:
         assert len(w.jobs()) == 1
 
 
-def _busy_setup(tmp_path: Path, policy: str) -> tuple[Path, Path, str]:
+@contextmanager
+def _busy(tmp_path: Path, policy: str) -> Iterator[tuple[Watching, Path, Path, Job]]:
+    """A watch with busy ``policy`` whose first job runs (until released), its burst settled:
+    the next change meets a running job."""
     notes = tmp_path / "notes"
     notes.mkdir()
     release = tmp_path / "release"
     config = watch_block(notes, f'{FAST_SETTLE}busy = "{policy}"\n')
-    return notes, release, config
-
-
-def test_busy_queue_runs_once_more_with_everything_that_changed(tmp_path: Path) -> None:
-    notes, release, config = _busy_setup(tmp_path, "queue")
     with watching(tmp_path / "home", config, blocking_script(tmp_path / "claude", release)) as w:
         w.wait_state(notes, "active")
         (notes / "a.md").write_text("a")
         first = w.wait_state_of(w.wait_jobs(1)[0], JobState.RUNNING)
         w.wait_quiet(notes)
+        yield w, notes, release, first
+
+
+def test_busy_queue_runs_once_more_with_everything_that_changed(tmp_path: Path) -> None:
+    with _busy(tmp_path, "queue") as (w, notes, release, first):
         target = w.target(notes)
         (notes / "b.md").write_text("b")
         wait_for(lambda: target.held_paths == {"b.md"}, what="b.md to be held")
@@ -75,12 +81,7 @@ def test_busy_queue_runs_once_more_with_everything_that_changed(tmp_path: Path) 
 
 
 def test_busy_skip_drops_changes_made_while_it_runs(tmp_path: Path) -> None:
-    notes, release, config = _busy_setup(tmp_path, "skip")
-    with watching(tmp_path / "home", config, blocking_script(tmp_path / "claude", release)) as w:
-        w.wait_state(notes, "active")
-        (notes / "a.md").write_text("a")
-        first = w.wait_state_of(w.wait_jobs(1)[0], JobState.RUNNING)
-        w.wait_quiet(notes)
+    with _busy(tmp_path, "skip") as (w, notes, release, first):
         target = w.target(notes)
         (notes / "skipped.md").write_text("while busy")
         wait_for(lambda: target.knows("skipped.md"), what="the busy burst to settle")
@@ -93,12 +94,7 @@ def test_busy_skip_drops_changes_made_while_it_runs(tmp_path: Path) -> None:
 
 
 def test_busy_restart_cancels_the_run_and_reruns_with_both_changes(tmp_path: Path) -> None:
-    notes, release, config = _busy_setup(tmp_path, "restart")
-    with watching(tmp_path / "home", config, blocking_script(tmp_path / "claude", release)) as w:
-        w.wait_state(notes, "active")
-        (notes / "a.md").write_text("a")
-        first = w.wait_state_of(w.wait_jobs(1)[0], JobState.RUNNING)
-        w.wait_quiet(notes)
+    with _busy(tmp_path, "restart") as (w, notes, release, first):
         (notes / "b.md").write_text("b")
         assert w.wait_done(first).state is JobState.CANCELLED
         second = w.wait_jobs(2)[-1]

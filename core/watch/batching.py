@@ -105,16 +105,13 @@ class Dispatcher:
         if self._held:
             return False
         job = self._current_job()
-        if job is None or job.state.is_final:
-            self._early_job, self._parked = None, False
-            return True
-        return False
+        return job is None or job.state.is_final
 
     def start_early(self, changes: Mapping[str, str]) -> Job | None:
         """A burst's first changes on an idle watch: its job is queued now, not once it settles."""
         job = self._create(changes)
         if job is not None:
-            self._early_job = job.id
+            self._early_job, self._parked = job.id, False
         return job
 
     def hold_back(self) -> None:
