@@ -1,14 +1,14 @@
 """Daily spending limits: the whole queue's (``[budget] daily_usd``) and each workflow's.
 
-Days are the user's local days; spend is the recorded cost of attempts that ended today.
+Days are the user's local days (the ledger's clock, in its zone's rules); spend is the
+recorded cost of attempts that ended today.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
-from core.clock import local_day_start, to_iso
+from core.clock import to_iso
 from core.ledger_api import LedgerStore
 from core.settings import Settings
 
@@ -26,17 +26,15 @@ class BudgetState:
         return f"{scope}: ${self.spent_usd:.2f} of ${self.limit_usd:.2f} spent today"
 
 
-def queue_budget(ledger: LedgerStore, settings: Settings, now: datetime | None = None) -> BudgetState | None:
+def queue_budget(ledger: LedgerStore, settings: Settings) -> BudgetState | None:
     limit = settings.budget.daily_usd
     if limit is None:
         return None
-    return BudgetState(ledger.spent_since(to_iso(local_day_start(now))), limit)
+    return BudgetState(ledger.spent_since(to_iso(ledger.clock.day_start())), limit)
 
 
-def workflow_budget(
-    ledger: LedgerStore, settings: Settings, workflow: str, now: datetime | None = None
-) -> BudgetState | None:
+def workflow_budget(ledger: LedgerStore, settings: Settings, workflow: str) -> BudgetState | None:
     limit = settings.workflows[workflow].daily_usd if workflow in settings.workflows else None
     if limit is None:
         return None
-    return BudgetState(ledger.spent_since(to_iso(local_day_start(now)), workflow), limit)
+    return BudgetState(ledger.spent_since(to_iso(ledger.clock.day_start()), workflow), limit)

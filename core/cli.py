@@ -19,6 +19,7 @@ from typing import Any, ClassVar, NoReturn
 
 import click
 
+from core.clock import SYSTEM_CLOCK, Clock
 from core.control import Control, InputError
 from core.jobs import JobState
 from core.paths import Paths, resolve_paths
@@ -42,6 +43,8 @@ def set_ui_launcher(launcher: UiLauncher) -> None:
 class AppContext:
     settings: Settings
     paths: Paths
+    clock: Clock = SYSTEM_CLOCK
+    """The one wall clock every command reads (the system's, in its zone's rules)."""
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -68,7 +71,7 @@ JOB_ID = JobIdType()
 def open_control(app: AppContext) -> Iterator[Control]:
     """The shared state for one CLI command; wakes the engine(s) after each change."""
     try:
-        control = open_shared_state(app.settings, app.paths)
+        control = open_shared_state(app.settings, app.paths, clock=app.clock)
     except ConfigError as error:
         fail(str(error))
     try:
@@ -205,7 +208,7 @@ def jobs(app: AppContext, states: tuple[str, ...], limit: int | None, as_json: b
             pause = control.pause_state()
             if pause.paused:
                 click.echo(f"queue {pause.describe()}")
-            click.echo(format_job_table(found))
+            click.echo(format_job_table(found, app.clock.now()))
 
 
 @cli.command()

@@ -46,7 +46,7 @@ def _config(app: AppContext) -> TelegramConfig:
 @contextmanager
 def _store(app: AppContext) -> Iterator[NotificationStore]:
     app.paths.ensure_data_dir()
-    store = NotificationStore(app.paths.ledger_db)
+    store = NotificationStore(app.paths.ledger_db, app.clock)
     try:
         yield store
     finally:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from core.clock import parse_time
+from core.clock import Clock, parse_time
 from core.lock import read_holder
 from core.render import excerpt
 from core.settings import DEFAULT_WORKFLOW, ConfigError, Settings, WatchSettings
@@ -113,7 +113,7 @@ def watch_ls(app: AppContext, as_json: bool) -> None:
     for row in rows:
         click.echo(
             f"{excerpt(row['path'], 40):<40} {excerpt(row['workflow'], 12):<12} {row['status']:<9} "
-            f"{_local(row['last_event']):<19}  {row['reason']}".rstrip()
+            f"{_local(row['last_event'], app.clock):<19}  {row['reason']}".rstrip()
         )
 
 
@@ -152,10 +152,10 @@ def _offline_status(watch_settings: WatchSettings, key: str, engine_running: boo
     return {"status": status, "reason": reason, "last_event": None, "since": None}
 
 
-def _local(stamp: str | None) -> str:
+def _local(stamp: str | None, clock: Clock) -> str:
     if not stamp:
         return "-"
-    return parse_time(stamp).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return clock.local(parse_time(stamp)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @watch.command("test")
@@ -167,7 +167,7 @@ def watch_test(app: AppContext, path: str, as_json: bool) -> None:
 
     Nothing is queued. Exits 1 when no watch takes the change.
     """
-    verdicts = explain_change(app.settings, path)
+    verdicts = explain_change(app.settings, path, app.clock)
     if as_json:
         click.echo(json.dumps({"path": _absolute(path), "watches": verdicts}, indent=2))
     elif not verdicts:
@@ -196,7 +196,7 @@ def _absolute(path: str) -> str:
     return str(parent / expanded.name) if expanded.name else str(parent)
 
 
-def explain_change(settings: Settings, path: str) -> list[dict[str, Any]]:
+def explain_change(settings: Settings, path: str, clock: Clock) -> list[dict[str, Any]]:
     """For each watch containing ``path``: whether a change there counts, why, and the job."""
     from core.watch.prompt import final_prompt, template_values, trigger_text
     from core.watch.rules import WatchRules
@@ -239,7 +239,7 @@ def explain_change(settings: Settings, path: str) -> list[dict[str, Any]]:
             else:
                 # A path that is not there yet is tested as its creation.
                 changes = {rel: "modified" if os.path.lexists(target) else "added"}
-                values = template_values(root, directory, changes, datetime.now().astimezone())
+                values = template_values(root, directory, changes, clock.local())
                 entry["trigger"] = trigger_text(changes)
                 entry["cwd"] = workflow.cwd or str(directory)
                 entry["prompt"] = final_prompt(workflow, values)

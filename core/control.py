@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from enum import Enum
 from pathlib import Path
 
@@ -45,11 +46,14 @@ class PauseState:
     until: str | None = None
     """When the engine resumes by itself (a limit's reset, the budget's new day), UTC ISO."""
 
+    zone: tzinfo = UTC
+    """The zone ``until`` is told in (the ledger clock's)."""
+
     def describe(self) -> str:
         if not self.paused:
             return "running"
         if self.until:
-            local = parse_time(self.until).astimezone()
+            local = parse_time(self.until).astimezone(self.zone)
             return f"paused: {self.reason} (resumes by itself at {local:%H:%M})"
         return f"paused: {self.reason}"
 
@@ -84,7 +88,7 @@ class Control:
             workflow_settings = self.settings.workflow(workflow)
         except ConfigError as error:
             raise InputError(str(error)) from None
-        values = {**base_values(prompt), **(template_values or {})}
+        values = {**base_values(prompt, self.ledger.clock.local()), **(template_values or {})}
         final_prompt = render_prompt(workflow_settings.prompt, values)
         if not final_prompt.strip():
             raise InputError("the prompt is empty: give the text Claude should work on")
@@ -234,7 +238,7 @@ class Control:
     def pause_state(self) -> PauseState:
         reason = self.ledger.get_flag(PAUSED_FLAG)
         until = self.ledger.get_flag(PAUSED_UNTIL_FLAG) if reason is not None else None
-        return PauseState(paused=reason is not None, reason=reason, until=until)
+        return PauseState(paused=reason is not None, reason=reason, until=until, zone=self.ledger.clock.zone)
 
     def resubmit_all_queued(self) -> int:
         """Put every queued job of the ledger into the (empty) queue, delays kept."""

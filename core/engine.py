@@ -13,13 +13,12 @@ import os
 import socket
 import threading
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 import psutil
 
 from core.claude_events import ANSWER_EVENTS, ClaudeEvent
-from core.clock import parse_time
+from core.clock import SYSTEM_CLOCK, Clock, parse_time
 from core.control import Change, Control, EngineNotifier
 from core.events import EngineChanged, EventBus, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
 from core.jobs import Job, JobState, RunOutcome
@@ -88,8 +87,11 @@ class Engine:
         runner: Runner | None = None,
         bus: EventBus | None = None,
         services: Sequence[Service] = (),
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self.clock = clock
+        """The one wall clock of this engine: its ledger, queue, services and runs read it."""
         self.paths = paths
         self.bus = bus or EventBus()
         env = dict(os.environ if environ is None else environ)
@@ -98,12 +100,13 @@ class Engine:
             environ=env,
             kill_grace_seconds=settings.claude.kill_grace_seconds,
             max_line_bytes=settings.claude.max_line_bytes,
+            clock=clock,
         )
         self.doorbell = Doorbell()
         self.environ = env
         self.services = list(services)
         self._started_services: list[Service] = []
-        self._lock = EngineLock(paths.engine_lock)
+        self._lock = EngineLock(paths.engine_lock, clock)
         self._running: dict[int, RunControl] = {}
         self._running_lock = threading.Lock()
         self._paused = False
@@ -129,8 +132,8 @@ class Engine:
         self.paths.ensure_data_dir()
         self._lock.acquire()
         try:
-            self.ledger = open_ledger(self.settings, self.paths, self.environ)
-            self.queue = JobQueue(self.paths.queue_db, self.redis_url)
+            self.ledger = open_ledger(self.settings, self.paths, self.environ, self.clock)
+            self.queue = JobQueue(self.paths.queue_db, self.redis_url, self.clock)
             self.queue.bind(self._run_job, on_scheduled=self._wake_scheduler)
             self._announce = change_notifier(self.paths, self.redis_url) if self.redis_url else None
             self.control = Control(self.settings, self.ledger, self.queue, self._on_local_change)
@@ -346,7 +349,7 @@ class Engine:
             self._resume_timer = None
         if until is None or self._stopping:
             return
-        delay = max(0.0, (parse_time(until) - datetime.now(UTC)).total_seconds())
+        delay = max(0.0, (parse_time(until) - self.clock.now()).total_seconds())
         self._resume_timer = threading.Timer(delay, self._auto_resume, args=(until,))
         self._resume_timer.daemon = True
         self._resume_timer.start()

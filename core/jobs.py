@@ -7,12 +7,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from core.clock import parse_time, utc_now
+from core.clock import parse_time
 
 if TYPE_CHECKING:
     from core.limits import LimitHit
 
-__all__ = ["Job", "JobEvent", "JobSource", "JobState", "RunOutcome", "parse_time", "utc_now"]
+__all__ = ["Job", "JobEvent", "JobSource", "JobState", "RunOutcome", "parse_time"]
 
 
 class JobState(StrEnum):

@@ -12,9 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-from core.clock import to_iso
 from core.jobs import Job, JobState
 from core.ledger_api import LedgerStore
 from core.procs import end_leftover
@@ -73,7 +71,7 @@ class LeaseKeeper:
 
     def take_back_expired(self) -> None:
         mine = set(self._running())
-        for job in self._ledger.expired_leases(to_iso(datetime.now(UTC))):
+        for job in self._ledger.expired_leases(self._ledger.clock.iso()):
             if job.id in mine:
                 continue
             where = f"{job.owner_host or 'a worker'} pid {job.owner_pid}"

@@ -12,10 +12,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from core.clock import to_iso, utc_now
+from core.clock import SYSTEM_CLOCK, Clock, to_iso
 from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome
 from core.ledger_schema import create_or_migrate
 from core.stats import Stats, collect_stats
@@ -61,8 +61,9 @@ class OrphanedJob:
 class Ledger:
     """Thread-safe access to the ledger file; one connection, short transactions."""
 
-    def __init__(self, path: Path, synchronous: str = "normal") -> None:
+    def __init__(self, path: Path, synchronous: str = "normal", clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = path
+        self.clock = clock
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
@@ -99,7 +100,7 @@ class Ledger:
         """A history line; the one ending an attempt carries that attempt's cost (for budgets)."""
         conn.execute(
             "INSERT INTO job_events (job_id, at, state, reason, cost_usd) VALUES (?, ?, ?, ?, ?)",
-            (job_id, utc_now(), state, reason, cost_usd),
+            (job_id, self.clock.iso(), state, reason, cost_usd),
         )
 
     # -- reading ---------------------------------------------------------------
@@ -153,7 +154,7 @@ class Ledger:
 
     def stats(self, days: int) -> Stats:
         with self._lock:
-            return collect_stats(self._conn, days)
+            return collect_stats(self._conn, days, self.clock)
 
     def integrity_problems(self) -> list[str]:
         with self._lock:
@@ -176,7 +177,7 @@ class Ledger:
                     "INSERT INTO engine_state (key, value, updated_at) VALUES (?, ?, ?) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
                     "updated_at = excluded.updated_at",
-                    (key, value, utc_now()),
+                    (key, value, self.clock.iso()),
                 )
 
     # -- state changes ---------------------------------------------------------
@@ -197,7 +198,7 @@ class Ledger:
                     state,
                     new.max_attempts,
                     new.priority,
-                    utc_now(),
+                    self.clock.iso(),
                     new.parent_id,
                     new.resume_session_id,
                 ),
@@ -217,7 +218,7 @@ class Ledger:
                 " finished_at = NULL, run_after = NULL, owner_pid = ?, owner_host = ?, lease_until = ?,"
                 " claude_pid = NULL, claude_started = NULL, cancel_requested = 0"
                 " WHERE id = ? AND state = 'queued'" + _RETURNING_JOB,
-                (utc_now(), owner_pid, owner_host, lease_deadline(lease_seconds), job_id),
+                (self.clock.iso(), owner_pid, owner_host, lease_deadline(self.clock, lease_seconds), job_id),
             )
             rows = cursor.fetchall()
             if not rows:
@@ -248,7 +249,7 @@ class Ledger:
                 " cancel_requested = 0 WHERE id = ?" + _RETURNING_JOB,
                 (
                     str(outcome.state),
-                    utc_now(),
+                    self.clock.iso(),
                     outcome.exit_code,
                     outcome.error,
                     outcome.cost_usd,
@@ -337,7 +338,7 @@ class Ledger:
             cursor = conn.execute(
                 "UPDATE jobs SET state = 'cancelled', finished_at = ?, run_after = NULL"
                 " WHERE id = ? AND state IN ('queued', 'awaiting_approval')",
-                (utc_now(), job_id),
+                (self.clock.iso(), job_id),
             )
             if cursor.rowcount:
                 self._event(conn, job_id, "cancelled", reason)
@@ -366,7 +367,7 @@ class Ledger:
             rows = conn.execute(
                 f"UPDATE jobs SET lease_until = ? WHERE id IN ({marks}) AND state = 'running'"
                 " AND owner_pid = ? AND owner_host = ? RETURNING id",
-                (lease_deadline(lease_seconds), *job_ids, owner_pid, owner_host),
+                (lease_deadline(self.clock, lease_seconds), *job_ids, owner_pid, owner_host),
             ).fetchall()
         return {row[0] for row in rows}
 
@@ -455,8 +456,8 @@ class Ledger:
         return [Job.from_row(row) for row in rows]
 
 
-def lease_deadline(lease_seconds: float) -> str:
-    return to_iso(datetime.now(UTC) + timedelta(seconds=lease_seconds))
+def lease_deadline(clock: Clock, lease_seconds: float) -> str:
+    return to_iso(clock.now() + timedelta(seconds=lease_seconds))
 
 
 def _same_run(current: Job, seen: Job) -> bool:

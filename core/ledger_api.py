@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from core.clock import SYSTEM_CLOCK, Clock
 from core.jobs import Job, JobEvent, JobState, RunOutcome
 from core.ledger import DEFAULT_LEASE, Ledger, NewJob
 from core.settings import QUEUE_ENV, shared_queue_url
@@ -31,6 +32,9 @@ class LedgerStore(Protocol):
     Every transition that can race (claim, approve, cancel, lease renewal, orphan
     recovery) is one atomic check-and-set, so two workers never both win it.
     """
+
+    clock: Clock
+    """Where its timestamps come from (every event, claim and lease is stamped by it)."""
 
     def close(self) -> None: ...
 
@@ -143,12 +147,17 @@ class LedgerStore(Protocol):
     def rewrite_waiting(self, job_id: int, prompt: str, trigger: str | None, reason: str) -> Job | None: ...
 
 
-def open_ledger(settings: Settings, paths: Paths, environ: Mapping[str, str] | None = None) -> LedgerStore:
+def open_ledger(
+    settings: Settings,
+    paths: Paths,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> LedgerStore:
     """The configured ledger: SQLite in the data dir, or Redis when a Redis URL is set."""
     redis_url = shared_queue_url(settings.queue.backend, environ)
     if redis_url is None:
-        return Ledger(paths.ledger_db, settings.ledger.synchronous)
+        return Ledger(paths.ledger_db, settings.ledger.synchronous, clock)
     # Imported here so the embedded default never loads the Redis client.
     from core.redis_ledger import RedisLedger
 
-    return RedisLedger(redis_url)
+    return RedisLedger(redis_url, clock=clock)

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from core.clock import Clock
 from core.stream import ResultLine
 
 DEFAULT_RATE_LIMIT_PAUSE = timedelta(minutes=5)
@@ -33,7 +34,7 @@ class LimitHit:
     reset_known: bool
 
 
-def detect_limit(result: ResultLine | None, now: datetime | None = None) -> LimitHit | None:
+def detect_limit(result: ResultLine | None, clock: Clock) -> LimitHit | None:
     """A LimitHit when the result says the account's usage or rate limit was hit."""
     if result is None or not result.is_error:
         return None
@@ -41,32 +42,32 @@ def detect_limit(result: ResultLine | None, now: datetime | None = None) -> Limi
     status = result.api_error_status
     if status != 429 and not _USAGE_WORDS.search(text):
         return None
-    current = now or datetime.now(UTC)
+    current = clock.now()
     kind = "usage limit" if re.search(r"usage limit|hit your limit", text, re.IGNORECASE) else "rate limit"
-    reset = _reset_time(text, current)
+    reset = _reset_time(text, clock)
     if reset is not None:
         return LimitHit(kind=kind, until=reset, reset_known=True)
     fallback = DEFAULT_USAGE_LIMIT_PAUSE if kind == "usage limit" else DEFAULT_RATE_LIMIT_PAUSE
     return LimitHit(kind=kind, until=current + fallback, reset_known=False)
 
 
-def _reset_time(text: str, now: datetime) -> datetime | None:
+def _reset_time(text: str, clock: Clock) -> datetime | None:
     piped = _PIPE_RESET.search(text)
     if piped:
         return datetime.fromtimestamp(int(piped.group(1)), UTC)
-    clock = _CLOCK_RESET.search(text)
-    if not clock:
+    stated = _CLOCK_RESET.search(text)
+    if not stated:
         return None
-    hour = int(clock.group(1))
-    minute = int(clock.group(2) or 0)
-    meridiem = (clock.group(3) or "").lower()
+    hour = int(stated.group(1))
+    minute = int(stated.group(2) or 0)
+    meridiem = (stated.group(3) or "").lower()
     if meridiem == "pm" and hour < 12:
         hour += 12
     if meridiem == "am" and hour == 12:
         hour = 0
     if hour > 23 or minute > 59:
         return None
-    local_now = now.astimezone()
+    local_now = clock.local()
     candidate = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     if candidate <= local_now:
         candidate += timedelta(days=1)

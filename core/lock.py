@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.clock import utc_now
+from core.clock import SYSTEM_CLOCK, Clock
 
 
 class EngineBusy(Exception):
@@ -25,8 +25,9 @@ class EngineHolder:
 
 
 class EngineLock:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = path
+        self._clock = clock
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -37,7 +38,7 @@ class EngineLock:
             os.close(fd)
             raise EngineBusy(read_holder(self.path) or EngineHolder(pid=0, since="?")) from None
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()} {utc_now()}\n".encode())
+        os.write(fd, f"{os.getpid()} {self._clock.iso()}\n".encode())
         self._fd = fd
 
     def release(self) -> None:

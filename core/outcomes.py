@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from core.budget import queue_budget, workflow_budget
-from core.clock import next_local_midnight, to_iso
+from core.clock import to_iso
 from core.control import Control
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger_api import LedgerStore
@@ -63,7 +63,7 @@ class Outcomes:
             self._hit_limit(job, outcome, outcome.limit)
         elif outcome.state is JobState.FAILED and outcome.retryable and job.attempts < job.max_attempts:
             delay = retry_delay(self.settings, job)
-            run_after = datetime.now(UTC) + timedelta(seconds=delay)
+            run_after = self.ledger.clock.now() + timedelta(seconds=delay)
             updated = self.ledger.requeue(
                 job.id,
                 f"attempt {job.attempts} failed: {outcome.error}; retry in {delay:g}s",
@@ -80,7 +80,7 @@ class Outcomes:
     def _hit_limit(self, job: Job, outcome: RunOutcome, limit: LimitHit) -> None:
         """Not the job's fault: it waits in the queue (no attempt spent) and the queue pauses."""
         until = to_iso(limit.until)
-        local = limit.until.astimezone()
+        local = self.ledger.clock.local(limit.until)
         reason = f"{limit.kind} until {local:%H:%M}" + ("" if limit.reset_known else " (reset time unknown)")
         updated = self.ledger.requeue(
             job.id, f"{reason}: {outcome.error}; will run again", None, refund_attempt=True, outcome=outcome
@@ -92,7 +92,7 @@ class Outcomes:
     def check_queue_budget(self) -> None:
         budget = queue_budget(self.ledger, self.settings)
         if budget is not None and budget.reached and not self._paused():
-            self.control.pause(budget.reason(), until=to_iso(next_local_midnight()))
+            self.control.pause(budget.reason(), until=to_iso(self.ledger.clock.next_midnight()))
 
     def over_workflow_budget(self, job_id: int) -> bool:
         """A job of a workflow past its own daily budget waits for tomorrow."""
@@ -102,7 +102,7 @@ class Outcomes:
         budget = workflow_budget(self.ledger, self.settings, job.workflow)
         if budget is None or not budget.reached:
             return False
-        tomorrow = next_local_midnight()
+        tomorrow = self.ledger.clock.next_midnight()
         if self.ledger.defer(job_id, to_iso(tomorrow), f"waits for tomorrow: {budget.reason(job.workflow)}"):
             self.queue.submit(job_id, job.priority, tomorrow)
         return True

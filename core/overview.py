@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.clock import local_day_start, to_iso
+from core.clock import to_iso
 from core.control import Control, PauseState
 from core.jobs import Job, JobState
 
@@ -25,5 +25,5 @@ def read_overview(control: Control, limit: int = JOB_ROWS) -> Overview:
         jobs=ledger.list_jobs(limit=limit),
         counts=ledger.counts(),
         pause=control.pause_state(),
-        spent_today_usd=ledger.spent_since(to_iso(local_day_start())),
+        spent_today_usd=ledger.spent_since(to_iso(ledger.clock.day_start())),
     )

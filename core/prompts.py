@@ -17,7 +17,6 @@ def render_prompt(template: str, values: Mapping[str, str]) -> str:
     return PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template)
 
 
-def base_values(prompt: str = "", now: datetime | None = None) -> dict[str, str]:
-    """The placeholders every trigger has."""
-    moment = now or datetime.now().astimezone()
-    return {"prompt": prompt, "now": moment.isoformat(timespec="seconds")}
+def base_values(prompt: str, now: datetime) -> dict[str, str]:
+    """The placeholders every trigger has; ``now`` is local time (``Clock.local()``)."""
+    return {"prompt": prompt, "now": now.isoformat(timespec="seconds")}

@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.clock import SYSTEM_CLOCK, Clock
+
 if TYPE_CHECKING:
     from huey.api import Task
 
@@ -26,8 +28,9 @@ JobHandler = Callable[[int], None]
 class JobQueue:
     """A Huey (SQLite, or Redis when shared between machines) holding ``run_job(job_id)`` tasks."""
 
-    def __init__(self, path: Path, redis_url: str | None = None) -> None:
+    def __init__(self, path: Path, redis_url: str | None = None, clock: Clock = SYSTEM_CLOCK) -> None:
         self.shared = redis_url is not None
+        self._clock = clock
         self._path = path
         self._redis_url = redis_url
         self._huey: Any = None
@@ -90,7 +93,7 @@ class JobQueue:
 
     def submit(self, job_id: int, priority: int = 0, run_after: datetime | None = None) -> None:
         """Queue a job id; with a future ``run_after`` it waits in Huey's schedule instead."""
-        if run_after is not None and run_after > datetime.now(UTC):
+        if run_after is not None and run_after > self._clock.now():
             # An aware datetime keeps its microseconds (Huey truncates naive local ones to
             # the second), and scheduling directly lets the scheduler see it at once.
             self.huey.add_schedule(self._task.s(job_id, priority=priority, eta=_aware(run_after)))
@@ -109,13 +112,13 @@ class JobQueue:
         return self.huey.dequeue()
 
     def execute(self, task: Task) -> None:
-        self.huey.execute(task)
+        self.huey.execute(task, timestamp=self._huey_now())
         if task.eta is not None and self._on_scheduled is not None:
             self._on_scheduled()  # Huey moves a task that is not due yet to its schedule
 
     def promote_due(self) -> int:
         """Move delayed tasks whose time has come into the queue; returns how many."""
-        due = self.huey.read_schedule()
+        due = self.huey.read_schedule(self._huey_now())
         for task in due:
             self.huey.enqueue(task)
         return len(due)
@@ -127,7 +130,11 @@ class JobQueue:
             return None
         # Huey keeps etas as naive UTC.
         due: datetime = min(etas).replace(tzinfo=UTC)
-        return max(0.0, (due - datetime.now(UTC)).total_seconds())
+        return max(0.0, (due - self._clock.now()).total_seconds())
+
+    def _huey_now(self) -> datetime:
+        """Now as Huey keeps time (naive UTC), from this queue's clock."""
+        return self._clock.now().replace(tzinfo=None)
 
     def scheduled_count(self) -> int:
         return int(self.huey.scheduled_count())

@@ -33,7 +33,7 @@ import redis
 from redis.commands.core import Script
 
 from core import redis_scripts as scripts
-from core.clock import local_day_start, parse_time, to_iso, utc_now
+from core.clock import SYSTEM_CLOCK, Clock, parse_time, to_iso
 from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome
 from core.ledger import DEFAULT_LEASE, LedgerError, NewJob, lease_deadline
 from core.stats import Stats, StatsRow
@@ -66,16 +66,23 @@ class _Moment:
     ms: int
 
     @classmethod
-    def now(cls) -> _Moment:
-        iso = utc_now()
+    def now(cls, clock: Clock) -> _Moment:
+        iso = clock.iso()
         return cls(iso, _epoch_ms(iso))
 
 
 class RedisLedger:
     """The ledger in one Redis database; thread-safe (redis-py pools its connections)."""
 
-    def __init__(self, url: str, prefix: str = DEFAULT_PREFIX, socket_timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str = DEFAULT_PREFIX,
+        socket_timeout: float = 15.0,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.url = url
+        self.clock = clock
         self.prefix = prefix
         # A timeout, so a cut network shows as an error instead of a hang.
         self._redis = redis.Redis.from_url(
@@ -108,7 +115,7 @@ class RedisLedger:
 
     def _run(self, script: Script, *args: object, token: str | None = None) -> Any:
         """Run a write script now; ``token`` names the write, so a retry of it is a no-op."""
-        moment = _Moment.now()
+        moment = _Moment.now(self.clock)
         prelude_args = [self.prefix, moment.iso, str(moment.ms), token or uuid.uuid4().hex]
         return script(args=[*prelude_args, *(str(arg) for arg in args)])
 
@@ -167,7 +174,7 @@ class RedisLedger:
 
     def stats(self, days: int) -> Stats:
         """Same figures as ``core.stats.collect_stats``, computed here from the indexes."""
-        since = local_day_start() - timedelta(days=days - 1)
+        since = self.clock.days_ago_start(days - 1)
         since_ms = _epoch_ms(to_iso(since))
         ids = cast(list[str], self._redis.zrangebyscore(self._key("finished"), since_ms, "+inf"))
         fields = ("finished_at", "state", "workflow", "source", "cost_usd", "input_tokens", "output_tokens")
@@ -185,7 +192,7 @@ class RedisLedger:
             self._redis.zrangebyscore(self._key("costs"), since_ms, "+inf", withscores=True),
         )
         spent = [(int(score), float(json.loads(entry)["cost_usd"])) for entry, score in costs]
-        return _stats_from(finished, spent, None)
+        return _stats_from(finished, spent, self.clock)
 
     def integrity_problems(self) -> list[str]:
         """Index consistency: every listed job exists and sits in the index of its state."""
@@ -301,7 +308,7 @@ class RedisLedger:
     ) -> Job | None:
         """queued -> running, counting the attempt and taking a lease on it; None when the job
         is not queued any more (another worker has it, or it was cancelled)."""
-        row = self._run(self._claim, job_id, owner_pid, owner_host, lease_deadline(lease_seconds))
+        row = self._run(self._claim, job_id, owner_pid, owner_host, lease_deadline(self.clock, lease_seconds))
         return _decode_job(_pairs(row)) if row else None
 
     def record_process(self, job_id: int, pid: int, started: float, transcript_path: str) -> None:
@@ -382,7 +389,9 @@ class RedisLedger:
         from the answer was taken back after its lease ran out, and must be stopped here)."""
         if not job_ids:
             return set()
-        owned = self._run(self._renew, lease_deadline(lease_seconds), owner_pid, owner_host, *job_ids)
+        owned = self._run(
+            self._renew, lease_deadline(self.clock, lease_seconds), owner_pid, owner_host, *job_ids
+        )
         return {int(job_id) for job_id in owned or ()}
 
     def recover_orphan(self, job: Job, reason: str) -> JobState | None:
@@ -489,14 +498,12 @@ def _job_problems(
     return problems
 
 
-def _stats_from(finished: list[_Row], spent: list[tuple[int, float]], now: datetime | None) -> Stats:
+def _stats_from(finished: list[_Row], spent: list[tuple[int, float]], clock: Clock) -> Stats:
     """``collect_stats`` in Python: rows are finished jobs, ``spent`` is (epoch ms, cost)
-    per attempt; days are local days by the offset in force now, as the SQL version does."""
-    local = (now or datetime.now()).astimezone()
-    offset = timedelta(minutes=int((local.utcoffset() or timedelta()).total_seconds() // 60))
+    per attempt; days are each moment's local day, as the SQL version does."""
 
     def day_of(moment: datetime) -> str:
-        return (moment + offset).date().isoformat()
+        return clock.local_date(moment).isoformat()
 
     cost_by_day: dict[str, float] = {}
     for ms, cost in spent:

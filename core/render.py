@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from core.clock import parse_time
 from core.jobs import Job, JobEvent, JobState
@@ -32,9 +32,9 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def job_timing(job: Job, now: datetime | None = None) -> str:
+def job_timing(job: Job, now: datetime) -> str:
     """Duration once started (running so far, or total), else age since queued."""
-    current = now or datetime.now(UTC)
+    current = now
     if job.started_at:
         end = parse_time(job.finished_at) if job.finished_at else current
         return format_duration((end - parse_time(job.started_at)).total_seconds())
@@ -45,7 +45,7 @@ def format_cost(cost: float | None) -> str:
     return "-" if cost is None else f"${cost:.4f}"
 
 
-def format_job_table(jobs: list[Job]) -> str:
+def format_job_table(jobs: list[Job], now: datetime) -> str:
     if not jobs:
         return "no jobs yet: queue one with `flowtui add PROMPT`"
     header = (
@@ -55,7 +55,7 @@ def format_job_table(jobs: list[Job]) -> str:
     for job in jobs:
         lines.append(
             f"{job.id:>5}  {STATE_SYMBOLS[job.state]} {job.state:<17} {excerpt(job.workflow, 12):<12} "
-            f"{job.source:<9} {job.attempts:>2}/{job.max_attempts:<2} {job_timing(job):>10} "
+            f"{job.source:<9} {job.attempts:>2}/{job.max_attempts:<2} {job_timing(job, now):>10} "
             f"{format_cost(job.cost_usd):>9}  {excerpt(job.prompt, 50)}"
         )
     return "\n".join(lines)

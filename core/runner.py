@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from core.claude_events import ClaudeEvent, Finished, Skipped, parse_event
+from core.clock import SYSTEM_CLOCK, Clock
 from core.jobs import JobState, RunOutcome
 from core.limits import detect_limit
 from core.procs import end_process_group, process_start_time
@@ -154,7 +155,9 @@ class ClaudeRunner:
         environ: Mapping[str, str],
         kill_grace_seconds: float,
         max_line_bytes: int,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self.clock = clock
         self.command = command
         self.environ = dict(environ)
         self.kill_grace_seconds = kill_grace_seconds
@@ -228,7 +231,7 @@ class ClaudeRunner:
             result = self._read(process.stdout, transcript, watcher, on_note, on_event)
             exit_code = process.wait()
             watcher.finish()
-        return _outcome(result, exit_code, control, stderr_path)
+        return _outcome(result, exit_code, control, stderr_path, self.clock)
 
     def _read(
         self,
@@ -355,7 +358,9 @@ def format_minutes(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
-def _outcome(result: ResultLine | None, exit_code: int, control: RunControl, stderr_path: Path) -> RunOutcome:
+def _outcome(
+    result: ResultLine | None, exit_code: int, control: RunControl, stderr_path: Path, clock: Clock
+) -> RunOutcome:
     session_id = result.session_id if result else None
     if control.timed_out:
         error = control.reason
@@ -391,7 +396,7 @@ def _outcome(result: ResultLine | None, exit_code: int, control: RunControl, std
     error = summary[0][:300] if summary else "error"
     if exit_code != 0:
         error = f"{error} (exit code {exit_code})"
-    limit = detect_limit(result)
+    limit = detect_limit(result, clock)
     status = result.api_error_status
     # A 4xx other than a limit will not get better by retrying.
     retryable = limit is not None or status is None or status >= 500 or status in (408, 409)

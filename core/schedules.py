@@ -10,9 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from core.clock import parse_time, to_iso
@@ -32,12 +31,6 @@ MAX_SLEEP_SECONDS = 30.0
 """Longest sleep between looks at the clock, so a suspend or a clock change is noticed."""
 MISSED_COUNT_CAP = 1_000
 
-Clock = Callable[[], datetime]
-
-
-def local_now() -> datetime:
-    return datetime.now().astimezone()
-
 
 def schedule_key(schedule: ScheduleSettings) -> str:
     """Names a schedule by what it does, so reordering the config keeps its last run."""
@@ -50,24 +43,25 @@ def cron_problem(expression: str) -> str | None:
     from croniter import croniter  # imported when schedules are used (it pulls in dateutil)
 
     try:
-        croniter(expression, local_now())
+        croniter(expression, datetime(2000, 1, 1, tzinfo=UTC))
     except (ValueError, KeyError, TypeError) as error:
         return f"invalid cron expression {expression!r}: {error}"
     return None
 
 
-def next_after(expression: str, moment: datetime) -> datetime:
-    """The first time ``expression`` fires after ``moment`` (local time)."""
+def next_after(expression: str, moment: datetime, zone: tzinfo) -> datetime:
+    """The first time ``expression`` fires after ``moment``, read as wall-clock time in
+    ``zone`` with its rules (07:30 stays 07:30 across a DST change)."""
     from croniter import croniter
 
-    following: datetime = croniter(expression, moment.astimezone()).get_next(datetime)
+    following: datetime = croniter(expression, moment.astimezone(zone)).get_next(datetime)
     return following
 
 
-def count_missed(expression: str, last: datetime, now: datetime) -> int:
+def count_missed(expression: str, last: datetime, now: datetime, zone: tzinfo) -> int:
     from croniter import croniter
 
-    iterator = croniter(expression, last.astimezone())
+    iterator = croniter(expression, last.astimezone(zone))
     count = 0
     while count < MISSED_COUNT_CAP and iterator.get_next(datetime) <= now:
         count += 1
@@ -97,19 +91,20 @@ class ScheduleInfo:
         }
 
 
-def describe_schedules(
-    settings: Settings, ledger: LedgerStore, now: datetime | None = None
-) -> list[ScheduleInfo]:
-    moment = now or local_now()
+def describe_schedules(settings: Settings, ledger: LedgerStore) -> list[ScheduleInfo]:
+    """Each schedule's problem, last and next run, by the ledger's clock (local times)."""
+    clock = ledger.clock
+    zone = clock.zone
+    moment = clock.local()
     infos: list[ScheduleInfo] = []
     for number, schedule in enumerate(settings.schedule, start=1):
         problem = cron_problem(schedule.cron) or _workflow_problem(settings, schedule)
         stored = ledger.get_flag(schedule_key(schedule))
-        last = parse_time(stored).astimezone() if stored else None
+        last = clock.local(parse_time(stored)) if stored else None
         following = None
         if problem is None and schedule.enabled:
-            following = next_after(schedule.cron, max(last, moment) if last else moment)
-            if last is not None and next_after(schedule.cron, last) <= moment:
+            following = next_after(schedule.cron, max(last, moment) if last else moment, zone)
+            if last is not None and next_after(schedule.cron, last, zone) <= moment:
                 following = moment  # missed: runs at the engine's next start or tick
         infos.append(ScheduleInfo(number, schedule, problem, last, following))
     return infos
@@ -126,8 +121,7 @@ class ScheduleService:
 
     name = "schedules"
 
-    def __init__(self, now: Clock = local_now, max_sleep: float = MAX_SLEEP_SECONDS) -> None:
-        self._now = now
+    def __init__(self, max_sleep: float = MAX_SLEEP_SECONDS) -> None:
         self._max_sleep = max_sleep
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -170,7 +164,8 @@ class ScheduleService:
         """Queue every schedule that is due (once, however many times it was missed)."""
         assert self._engine is not None and self._engine.ledger is not None
         ledger = self._engine.ledger
-        now = self._now()
+        clock = self._engine.clock
+        now = clock.local()
         queued: list[Job] = []
         for schedule in self._usable():
             key = schedule_key(schedule)
@@ -179,9 +174,9 @@ class ScheduleService:
                 ledger.set_flag(key, to_iso(now))  # first sight: count from now
                 continue
             last = parse_time(stored)
-            if next_after(schedule.cron, last) > now:
+            if next_after(schedule.cron, last, clock.zone) > now:
                 continue
-            missed = count_missed(schedule.cron, last, now)
+            missed = count_missed(schedule.cron, last, now, clock.zone)
             job = self._queue(schedule, now, missed)
             # Recorded after the job: a crash in between runs it again rather than never.
             ledger.set_flag(key, to_iso(now))
@@ -210,11 +205,13 @@ class ScheduleService:
             return None
 
     def _seconds_to_next(self) -> float:
-        now = self._now()
+        assert self._engine is not None
+        clock = self._engine.clock
+        now = clock.local()
         schedules = self._usable()
         if not schedules:
             return self._max_sleep
-        soonest = min(next_after(schedule.cron, now) for schedule in schedules)
+        soonest = min(next_after(schedule.cron, now, clock.zone) for schedule in schedules)
         return max(0.0, min(self._max_sleep, (soonest - now).total_seconds() + 0.001))
 
     def _report_bad_schedules(self) -> None:

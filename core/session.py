@@ -18,7 +18,7 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from core.clock import parse_time
+from core.clock import SYSTEM_CLOCK, Clock, parse_time
 from core.control import Control
 from core.events import EngineTakenOver, EventBus, JobOutput, SharedStateChanged
 from core.lock import EngineBusy, EngineHolder
@@ -48,8 +48,10 @@ class Session:
         engine: Engine | None,
         holder: EngineHolder | None,
         environ: Mapping[str, str] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self.paths = paths
         self.control = control
         self.bus = bus
@@ -75,7 +77,9 @@ class Session:
         if self.engine_pending:
             return "starting the engine"
         if self.holder is not None:
-            since = parse_time(self.holder.since).astimezone() if self.holder.since[:1].isdigit() else None
+            since = (
+                self.clock.local(parse_time(self.holder.since)) if self.holder.since[:1].isdigit() else None
+            )
             when = f", since {since:%H:%M}" if since else ""
             return f"attached to engine (pid {self.holder.pid}{when})"
         return "no engine"
@@ -100,26 +104,38 @@ class Session:
     # -- starting -----------------------------------------------------------------
 
     @classmethod
-    def start(cls, settings: Settings, paths: Paths, environ: Mapping[str, str] | None = None) -> Session:
+    def start(
+        cls,
+        settings: Settings,
+        paths: Paths,
+        environ: Mapping[str, str] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> Session:
         """Run the engine here, or attach when another process already runs it."""
         env = dict(os.environ if environ is None else environ)
         bus = EventBus()
-        engine = _new_engine(settings, paths, env, bus)
+        engine = _new_engine(settings, paths, env, bus, clock)
         try:
             engine.start()
         except EngineBusy as busy:
-            session = cls.detached(settings, paths, env, bus)
+            session = cls.detached(settings, paths, env, bus, clock)
             session.holder = busy.holder
             session._attach()
             return session
         assert engine.control is not None
-        return cls(settings, paths, engine.control, bus, engine, None, env)
+        return cls(settings, paths, engine.control, bus, engine, None, env, clock)
 
     @classmethod
-    def open(cls, settings: Settings, paths: Paths, environ: Mapping[str, str] | None = None) -> Session:
+    def open(
+        cls,
+        settings: Settings,
+        paths: Paths,
+        environ: Mapping[str, str] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> Session:
         """The shared state at once, the engine later: call :meth:`start_engine` (it blocks,
         so from a thread) once the window shows what the ledger holds."""
-        session = cls.detached(settings, paths, environ)
+        session = cls.detached(settings, paths, environ, clock=clock)
         session.engine_pending = True
         return session
 
@@ -129,7 +145,7 @@ class Session:
         with self._lock:
             if self._closed or not self.engine_pending:
                 return
-            engine = _new_engine(self.settings, self.paths, self.environ, self.bus)
+            engine = _new_engine(self.settings, self.paths, self.environ, self.bus, self.clock)
             try:
                 engine.start()
             except EngineBusy as busy:
@@ -152,10 +168,11 @@ class Session:
         paths: Paths,
         environ: Mapping[str, str] | None = None,
         bus: EventBus | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> Session:
         """The shared state without an engine in this process (attached windows, snapshots)."""
-        control = open_shared_state(settings, paths, environ)
-        return cls(settings, paths, control, bus or EventBus(), None, None, environ)
+        control = open_shared_state(settings, paths, environ, clock)
+        return cls(settings, paths, control, bus or EventBus(), None, None, environ, clock)
 
     # -- attached -------------------------------------------------------------------
 
@@ -187,7 +204,7 @@ class Session:
             if self._closed or self.engine is not None:
                 return
             previous = self.holder
-            engine = _new_engine(self.settings, self.paths, self.environ, self.bus)
+            engine = _new_engine(self.settings, self.paths, self.environ, self.bus, self.clock)
             try:
                 engine.start()
             except EngineBusy as busy:  # another window was quicker: stay attached to it
@@ -206,10 +223,17 @@ class Session:
         self.bus.publish(EngineTakenOver(previous_pid=previous.pid if previous else None))
 
 
-def _new_engine(settings: Settings, paths: Paths, environ: dict[str, str], bus: EventBus) -> Engine:
+def _new_engine(
+    settings: Settings, paths: Paths, environ: dict[str, str], bus: EventBus, clock: Clock
+) -> Engine:
     from core.engine import Engine
     from core.services import default_services
 
     return Engine(
-        settings, paths, environ=environ, bus=bus, services=default_services(settings, paths, environ)
+        settings,
+        paths,
+        environ=environ,
+        bus=bus,
+        services=default_services(settings, paths, environ),
+        clock=clock,
     )

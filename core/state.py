@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from core.clock import SYSTEM_CLOCK, Clock
 from core.control import Change, Control, EngineNotifier
 from core.ledger_api import open_ledger
 from core.paths import Paths
@@ -33,11 +34,16 @@ def change_notifier(paths: Paths, redis_url: str | None) -> EngineNotifier:
     return notify
 
 
-def open_shared_state(settings: Settings, paths: Paths, environ: Mapping[str, str] | None = None) -> Control:
+def open_shared_state(
+    settings: Settings,
+    paths: Paths,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Control:
     paths.ensure_data_dir()
     redis_url = settings.queue_url(environ)
-    ledger = open_ledger(settings, paths, environ)
-    queue = JobQueue(paths.queue_db, redis_url)
+    ledger = open_ledger(settings, paths, environ, clock)
+    queue = JobQueue(paths.queue_db, redis_url, clock)
     return Control(settings, ledger, queue, change_notifier(paths, redis_url))
 
 

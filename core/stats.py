@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
 
-from core.clock import local_day_start, to_iso
+from core.clock import Clock, to_iso
 
 
 @dataclass(frozen=True)
@@ -33,18 +32,21 @@ class Stats:
         return {name: [row.to_dict() for row in rows] for name, rows in self.__dict__.items()}
 
 
-def collect_stats(conn: sqlite3.Connection, days: int, now: datetime | None = None) -> Stats:
+def collect_stats(conn: sqlite3.Connection, days: int, clock: Clock) -> Stats:
     """Jobs that finished within the last ``days`` local days (today included).
 
     Cost counts every attempt (a retried job's failed attempts cost money too), by the
-    local day the attempt ended.
+    local day the attempt ended: each timestamp's own day in the zone's rules, so a day
+    across a DST change is still one day.
     """
-    since = to_iso(local_day_start(now) - timedelta(days=days - 1))
-    offset = _utc_offset_modifier(now)
-    per_day = _rows(conn, f"date(j.finished_at, '{offset}')", since)
+    since = to_iso(clock.days_ago_start(days - 1))
+    conn.create_function(
+        "local_date", 1, lambda stamp: clock.local_date(stamp).isoformat(), deterministic=True
+    )
+    per_day = _rows(conn, "local_date(j.finished_at)", since)
     cost_by_day = dict(
         conn.execute(
-            f"SELECT date(at, '{offset}'), sum(cost_usd) FROM job_events"
+            "SELECT local_date(at), sum(cost_usd) FROM job_events"
             " WHERE at >= ? AND cost_usd IS NOT NULL GROUP BY 1",
             (since,),
         ).fetchall()
@@ -72,14 +74,6 @@ def _rows(conn: sqlite3.Connection, key_sql: str, since: str) -> list[StatsRow]:
         StatsRow(str(key), int(jobs), int(ok or 0), int(failed or 0), float(cost), int(tin), int(tout))
         for key, jobs, ok, failed, cost, tin, tout in conn.execute(query, (since,)).fetchall()
     ]
-
-
-def _utc_offset_modifier(now: datetime | None) -> str:
-    """SQLite date modifier that turns UTC timestamps into the user's local day."""
-    local = (now or datetime.now()).astimezone()
-    offset = local.utcoffset() or timedelta()
-    minutes = int(offset.total_seconds() // 60)
-    return f"{minutes:+d} minutes"
 
 
 def format_stats(stats: Stats) -> str:

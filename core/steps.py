@@ -67,7 +67,9 @@ class StepsService:
         done = self.step_of(job)
         if done >= len(steps):
             return None
-        prompt = render_prompt(steps[done], {**base_values(), "previous": job.answer or ""})
+        prompt = render_prompt(
+            steps[done], {**base_values("", engine.clock.local()), "previous": job.answer or ""}
+        )
         try:
             source = JobSource(job.source)
         except ValueError:

@@ -16,6 +16,7 @@ from core.claude_events import (
     Unknown,
     parse_event,
 )
+from core.clock import Clock, zone_named
 from core.limits import detect_limit
 from core.stream import ResultLine
 from core.transcript import TranscriptRenderer, render_transcript
@@ -126,14 +127,17 @@ def _error(text: str, status: int | None = None) -> ResultLine:
 
 def test_limits_are_recognised_with_their_reset_time() -> None:
     now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
-    piped = detect_limit(_error("Claude AI usage limit reached|1795600000"), now)
+    zone = zone_named("America/New_York")
+    frozen = Clock.frozen(now, zone)
+    piped = detect_limit(_error("Claude AI usage limit reached|1795600000"), frozen)
     assert piped is not None and piped.kind == "usage limit" and piped.reset_known
     assert piped.until == datetime.fromtimestamp(1795600000, UTC)
-    clock = detect_limit(_error("You've hit your limit · resets 5pm"), now)
-    assert clock is not None and clock.reset_known and clock.until.astimezone().hour == 17
-    rate = detect_limit(_error("API Error: Request rejected (429) · slow down", 429), now)
+    stated = detect_limit(_error("You've hit your limit · resets 5pm"), frozen)
+    assert stated is not None and stated.reset_known and stated.until.astimezone(zone).hour == 17
+    assert stated.until == datetime(2026, 11, 25, 22, 0, tzinfo=UTC)  # 17:00 in New York that day
+    rate = detect_limit(_error("API Error: Request rejected (429) · slow down", 429), frozen)
     assert rate is not None and rate.kind == "rate limit" and not rate.reset_known
     assert (rate.until - now).total_seconds() == 300
-    assert detect_limit(_error("API Error: 400 bad request", 400), now) is None
+    assert detect_limit(_error("API Error: 400 bad request", 400), frozen) is None
     ok = ResultLine(False, "success", "usage limit is a fine topic", 0.0, 0, 0, 1, "s", None)
-    assert detect_limit(ok, now) is None
+    assert detect_limit(ok, frozen) is None

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.clock import parse_time, to_iso, utc_now
+from core.clock import SYSTEM_CLOCK, parse_time, to_iso
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger import Ledger, LedgerError, NewJob, lease_deadline
 from core.ledger_api import QUEUE_URL_ENV, LedgerStore, open_ledger
@@ -181,7 +181,7 @@ def test_a_missing_job_is_none_or_a_clear_error(ledger: LedgerStore) -> None:
         ledger.requeue(41, "again", None)
     assert ledger.claim(41, 1) is None
     assert not ledger.approve(41, "x") and not ledger.cancel_queued(41, "x")
-    assert not ledger.request_cancel(41, "x") and not ledger.defer(41, utc_now(), "x")
+    assert not ledger.request_cancel(41, "x") and not ledger.defer(41, SYSTEM_CLOCK.iso(), "x")
     assert ledger.rewrite_waiting(41, "p", None, "x") is None
 
 
@@ -373,7 +373,7 @@ def test_requeue_refunds_an_attempt_and_keeps_what_the_attempt_reported(ledger: 
 
 
 def test_spent_since_counts_every_attempt_per_workflow(ledger: LedgerStore) -> None:
-    start = utc_now()
+    start = SYSTEM_CLOCK.iso()
     pricey = add(ledger, workflow="pricey")
     claimed(ledger, pricey.id)
     ledger.requeue(pricey.id, "retry", None, outcome=RunOutcome(JobState.FAILED, cost_usd=0.25))
@@ -548,11 +548,11 @@ def test_expired_leases_are_the_running_jobs_past_their_deadline(ledger: LedgerS
     add(ledger)
     done = claimed(ledger, add(ledger).id, lease=-1)
     ledger.finish(done.id, RunOutcome(JobState.SUCCEEDED))
-    assert [job.id for job in ledger.expired_leases(utc_now())] == [stale.id]
+    assert [job.id for job in ledger.expired_leases(SYSTEM_CLOCK.iso())] == [stale.id]
     later = to_iso(datetime.now(UTC) + timedelta(minutes=5))
     assert sorted(job.id for job in ledger.expired_leases(later)) == [fresh.id, stale.id]
     ledger.renew_leases([stale.id], 1, "here", 60)
-    assert ledger.expired_leases(utc_now()) == []
+    assert ledger.expired_leases(SYSTEM_CLOCK.iso()) == []
 
 
 def test_recover_orphan_requeues_once_then_fails_when_attempts_are_spent(ledger: LedgerStore) -> None:
@@ -685,7 +685,7 @@ def test_racing_engines_recover_one_expired_lease_once(
     shared = open_store()
     stores = [open_store() for _ in range(6)]
     job = claimed(shared, add(shared).id, lease=-1)
-    (expired,) = shared.expired_leases(utc_now())  # every engine saw the same expired run
+    (expired,) = shared.expired_leases(SYSTEM_CLOCK.iso())  # every engine saw the same expired run
     results: list[JobState | None] = []
     lock = threading.Lock()
 
@@ -713,7 +713,7 @@ def redis_ledger(redis_url: str, redis_prefix: str) -> Iterator[RedisLedger]:
 def test_a_retried_write_is_applied_once(redis_ledger: RedisLedger) -> None:
     """redis-py resends a command whose reply was lost; the reply token makes that a no-op."""
     job = add(redis_ledger)
-    lease = lease_deadline(30)
+    lease = lease_deadline(SYSTEM_CLOCK, 30)
     first = redis_ledger._run(redis_ledger._claim, job.id, 1, "h", lease, token="claim-1")
     again = redis_ledger._run(redis_ledger._claim, job.id, 1, "h", lease, token="claim-1")
     assert first == again and redis_ledger.require(job.id).attempts == 1

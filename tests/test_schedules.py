@@ -11,7 +11,7 @@ from pathlib import Path
 from enginekit import home_paths, settings_from, wait_for
 from fakeclaude import ok_script
 
-from core.clock import to_iso
+from core.clock import SYSTEM_CLOCK, Clock, to_iso
 from core.engine import Engine
 from core.events import Event, ServiceFailed
 from core.jobs import JobSource
@@ -41,13 +41,14 @@ class FakeClock:
 
 @contextmanager
 def scheduled(
-    home: Path, config: str, service: ScheduleService, claude: Path
+    home: Path, config: str, service: ScheduleService, claude: Path, clock: FakeClock | None = None
 ) -> Iterator[tuple[Engine, list[Event]]]:
     engine = Engine(
         settings_from(config),
         home_paths(home),
         environ={**os.environ, "FLOWTUI_CLAUDE": str(claude)},
         services=[service],
+        clock=Clock(clock) if clock else SYSTEM_CLOCK,
     )
     events: list[Event] = []
     engine.bus.subscribe(events.append)
@@ -60,9 +61,9 @@ def scheduled(
 
 def test_a_due_schedule_queues_one_job_and_remembers_it(tmp_path: Path) -> None:
     clock = FakeClock(datetime(2026, 11, 25, 9, 10).astimezone())
-    service = ScheduleService(now=clock)
+    service = ScheduleService()
     config = DIGEST.replace("{cwd}", str(tmp_path))
-    with scheduled(tmp_path / "home", config, service, ok_script(tmp_path / "claude")) as (engine, _):
+    with scheduled(tmp_path / "home", config, service, ok_script(tmp_path / "claude"), clock) as (engine, _):
         assert engine.ledger is not None
         assert engine.ledger.list_jobs() == []  # first sight: counting starts now
         clock.now += timedelta(minutes=49)
@@ -83,9 +84,9 @@ def test_runs_missed_while_down_run_once_at_start(tmp_path: Path) -> None:
     ledger = Ledger(home / "ledger.db")
     ledger.set_flag(schedule_key(schedule), to_iso(now - timedelta(hours=5)))  # down since 09:30
     ledger.close()
-    service = ScheduleService(now=FakeClock(now))
+    service = ScheduleService()
     config = DIGEST.replace("{cwd}", str(tmp_path))
-    with scheduled(home, config, service, ok_script(tmp_path / "claude")) as (engine, _):
+    with scheduled(home, config, service, ok_script(tmp_path / "claude"), FakeClock(now)) as (engine, _):
         assert engine.ledger is not None
         (job,) = engine.ledger.list_jobs()
         assert job.trigger == "schedule 0 * * * * (5 runs missed while flowtui was down: run once)"
@@ -106,8 +107,11 @@ workflow = "nowhere"
 cron = "* * * * *"
 """
     clock = FakeClock(datetime(2026, 11, 25, 9, 0, 30).astimezone())
-    service = ScheduleService(now=clock)
-    with scheduled(tmp_path / "home", config, service, ok_script(tmp_path / "claude")) as (engine, events):
+    service = ScheduleService()
+    with scheduled(tmp_path / "home", config, service, ok_script(tmp_path / "claude"), clock) as (
+        engine,
+        events,
+    ):
         clock.now += timedelta(minutes=1)
         assert service.tick() == []  # the third has no prompt at all
         reasons = [event.reason for event in events if isinstance(event, ServiceFailed)]
@@ -115,7 +119,7 @@ cron = "* * * * *"
         assert any("#2: unknown workflow 'nowhere'" in reason for reason in reasons)
         assert any("the prompt is empty" in reason for reason in reasons)
         assert engine.ledger is not None and engine.ledger.list_jobs() == []
-        infos = describe_schedules(engine.settings, engine.ledger, clock.now)
+        infos = describe_schedules(engine.settings, engine.ledger)
         assert [info.problem is None for info in infos] == [False, False, True]
 
 

@@ -17,6 +17,7 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from core.clock import SYSTEM_CLOCK, Clock
 from core.control import Control, InputError
 from core.events import EngineTakenOver, JobOutput, ServiceFailed
 from core.overview import read_overview
@@ -49,7 +50,7 @@ class FlowtuiApp(App[int]):
         settings: Settings,
         paths: Paths,
         open_session: Callable[[], Session],
-        clock: Callable[[], datetime] | None = None,
+        clock: Clock = SYSTEM_CLOCK,
         sources: Callable[[Session], Sources] | None = None,
         default_cwd: Path | None = None,
     ) -> None:
@@ -59,7 +60,8 @@ class FlowtuiApp(App[int]):
         self.settings = settings
         self.paths = paths
         self._open_session = open_session
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self.clock = clock
+        """The wall clock of everything this window draws (the session reads the same one)."""
         self._make_sources = sources
         self.session: Session | None = None
         self._sources: Sources | None = None
@@ -132,7 +134,7 @@ class FlowtuiApp(App[int]):
         return self.session.describe() if self.session is not None else "starting"
 
     def now(self) -> datetime:
-        return self._clock()
+        return self.clock.now()
 
     def notify(
         self,
@@ -251,14 +253,14 @@ def build_app(
     settings: Settings,
     paths: Paths,
     open_session: Callable[[], Session] | None = None,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
     sources: Callable[[Session], Sources] | None = None,
     default_cwd: Path | None = None,
 ) -> FlowtuiApp:
     """The one factory for the CLI, the tests and the screenshot command. Without
     ``open_session`` the window opens the shared state and starts the engine after its
     first frame (see :meth:`Session.open`)."""
-    opener = open_session or (lambda: Session.open(settings, paths))
+    opener = open_session or (lambda: Session.open(settings, paths, clock=clock))
     return FlowtuiApp(settings, paths, opener, clock, sources, default_cwd)
 
 

@@ -10,6 +10,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.clock import Clock, zone_named
 from core.jobs import JobState, RunOutcome
 from core.ledger import Ledger, NewJob
 from core.paths import Paths
@@ -20,6 +21,9 @@ from core.watch.status import WatchStatus, write_statuses
 from tui.app import FlowtuiApp, build_app
 
 DEMO_NOW = datetime(2026, 11, 25, 9, 30, 0, tzinfo=UTC)
+DEMO_CLOCK = Clock.frozen(DEMO_NOW, zone_named("UTC"))
+"""Everything the demo draws reads this clock, in a pinned zone: the scenes are the same on
+any date and in any $TZ."""
 
 _DEMO_JOBS: list[tuple[str, str, str, JobState, RunOutcome | None, tuple[str, str | None, str | None]]] = [
     (
@@ -198,7 +202,7 @@ _DEMO_STREAMING = [
 def seed_demo_jobs(paths: Paths) -> None:
     """Five jobs, one in every state, with fixed times; the finished one has a transcript."""
     paths.ensure_data_dir()
-    ledger = Ledger(paths.ledger_db)
+    ledger = Ledger(paths.ledger_db, clock=DEMO_CLOCK)
     try:
         for prompt, workflow, source, state, outcome, times in _DEMO_JOBS:
             job = ledger.create(NewJob(prompt, workflow, source, "/tmp", max_attempts=3), "added by demo")
@@ -247,7 +251,7 @@ path = "/mnt/usb/photos"
 def seed_demo_watches(paths: Paths) -> None:
     """Three watches: active, active with a recent change, and one whose path is missing."""
     paths.config_file.write_text(_DEMO_CONFIG)
-    ledger = Ledger(paths.ledger_db)
+    ledger = Ledger(paths.ledger_db, clock=DEMO_CLOCK)
     try:
         write_statuses(
             ledger,
@@ -263,7 +267,7 @@ def seed_demo_watches(paths: Paths) -> None:
 
 def seed_demo_notifications(paths: Paths) -> None:
     """Three notifications: sent, failed, and one waiting out a flood limit."""
-    store = NotificationStore(paths.ledger_db)
+    store = NotificationStore(paths.ledger_db, DEMO_CLOCK)
     try:
         for job_id, text, state, error, at in _DEMO_NOTIFICATIONS:
             (row,) = store.enqueue([Draft(chat_id=11111111, text=text, kind="job", job_id=job_id)])
@@ -315,8 +319,8 @@ def demo_app(root: Path, seed: bool) -> FlowtuiApp:
     return build_app(
         settings,
         paths,
-        lambda: Session.detached(settings, paths),
-        clock=lambda: DEMO_NOW,
+        lambda: Session.detached(settings, paths, clock=DEMO_CLOCK),
+        clock=DEMO_CLOCK,
         default_cwd=Path("/tmp"),
     )
 
@@ -324,7 +328,7 @@ def demo_app(root: Path, seed: bool) -> FlowtuiApp:
 def budget_paused_app(root: Path) -> FlowtuiApp:
     """The demo state with the queue paused by the daily budget until midnight."""
     app = demo_app(root, seed=True)
-    ledger = Ledger(root / "ledger.db")
+    ledger = Ledger(root / "ledger.db", clock=DEMO_CLOCK)
     try:
         ledger.set_flag("paused_until", "2026-11-26T00:00:00.000Z")
         ledger.set_flag("paused", "budget: $20.00 of $20.00 spent today")
@@ -340,4 +344,4 @@ def broken_app(root: Path) -> FlowtuiApp:
     def refuse() -> Session:
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    return build_app(load_settings(paths.config_file), paths, refuse, clock=lambda: DEMO_NOW)
+    return build_app(load_settings(paths.config_file), paths, refuse, clock=DEMO_CLOCK)

@@ -7,10 +7,9 @@ imported where they are used: the first frame of a window without watches needs 
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable, Mapping
 
-from core.clock import parse_time
+from core.clock import Clock, parse_time
 from core.paths import Paths
 from core.session import Session
 from core.settings import DEFAULT_WORKFLOW, ConfigError, Settings, load_settings
@@ -23,11 +22,11 @@ from tui.widgets.side_lists import NotificationRow, WatchRow
 NOTIFICATION_ROWS = 50
 
 
-def local_clock(stamp: str | None) -> str:
+def local_clock(stamp: str | None, clock: Clock) -> str:
     """HH:MM:SS in local time, for a pane's time column."""
     if not stamp:
         return "-"
-    return f"{parse_time(stamp).astimezone():%H:%M:%S}"
+    return f"{clock.local(parse_time(stamp)):%H:%M:%S}"
 
 
 class Sources:
@@ -39,6 +38,7 @@ class Sources:
         self.settings = settings
         self.paths = paths
         self.session = session
+        self.clock = session.clock
         self.environ = environ
         self._config_stamp: int | None = None
 
@@ -74,7 +74,9 @@ class Sources:
             else:
                 state, reason, last = status.state, status.reason or None, status.last_event
             rows.append(
-                WatchRow(watch.path, watch.workflow, state, reason, local_clock(last) if last else None)
+                WatchRow(
+                    watch.path, watch.workflow, state, reason, local_clock(last, self.clock) if last else None
+                )
             )
         return rows
 
@@ -101,10 +103,10 @@ class Sources:
     def explain(self, path: str) -> list[dict[str, object]]:
         from core.cli_watch import explain_change
 
-        return explain_change(self.current_settings(), path)
+        return explain_change(self.current_settings(), path, self.clock)
 
     def notification_rows(self) -> list[NotificationRow]:
-        now = time.time()
+        now = self.clock.timestamp()
         rows = []
         for note in recent_notifications(self.paths, NOTIFICATION_ROWS):
             state = note.state
@@ -113,13 +115,18 @@ class Sources:
             first_line = note.text.strip().splitlines()[0] if note.text.strip() else note.kind
             rows.append(
                 NotificationRow(
-                    note.id, local_clock(note.created_at), note.job_id, first_line[:80], state, note.error
+                    note.id,
+                    local_clock(note.created_at, self.clock),
+                    note.job_id,
+                    first_line[:80],
+                    state,
+                    note.error,
                 )
             )
         return rows
 
     def resend_notification(self, notification_id: int) -> int:
-        store = NotificationStore(self.paths.ledger_db)
+        store = NotificationStore(self.paths.ledger_db, self.clock)
         try:
             copy = store.resend(notification_id)
         finally:

@@ -9,10 +9,10 @@ recovery). A row in ``telegram_notices`` per job and kind makes both paths idemp
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from core.control import Control
-from core.jobs import Job, JobState, parse_time, utc_now
+from core.jobs import Job, JobState, parse_time
 from core.settings import ConfigError, NotifyPolicy, Settings
 from core.telegram.config import TelegramConfig
 from core.telegram.notify import approval_message, finished_messages
@@ -46,7 +46,7 @@ class Announcer:
         self.store = store
         self.outbox = outbox
         # Jobs that finished before Telegram was first set up are never announced.
-        self.since = store.first_value(SINCE_KEY, utc_now())
+        self.since = store.first_value(SINCE_KEY, control.ledger.clock.iso())
 
     def policy(self, job: Job) -> NotifyPolicy:
         try:
@@ -108,7 +108,7 @@ class Announcer:
         for job in sorted(waiting, key=lambda job: job.id):
             if job.id not in announced:
                 self.approval_needed(job)
-        cutoff = max(parse_time(self.since), datetime.now(UTC) - LOOKBACK)
+        cutoff = max(parse_time(self.since), ledger.clock.now() - LOOKBACK)
         since = cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         finished = [
             job

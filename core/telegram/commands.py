@@ -168,11 +168,14 @@ class Bot:
     def _jobs(self, sender: _From, args: str) -> None:
         jobs = self.control.ledger.list_jobs(limit=JOBS_SHOWN)
         pause = self.control.pause_state()
-        self.reply(sender.chat_id, jobs_list(jobs, pause.reason if pause.paused else None))
+        self.reply(
+            sender.chat_id,
+            jobs_list(jobs, pause.reason if pause.paused else None, self.control.ledger.clock.now()),
+        )
 
     def _status(self, sender: _From, args: str) -> None:
         job = self._job(args, "status")
-        self.reply(sender.chat_id, status_text(job), job_id=job.id)
+        self.reply(sender.chat_id, status_text(job, self.control.ledger.clock.now()), job_id=job.id)
 
     def _retry(self, sender: _From, args: str) -> None:
         original = self._job(args, "retry")

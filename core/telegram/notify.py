@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
+from core.clock import parse_time
 from core.jobs import Job, JobState
 from core.render import STATE_SYMBOLS, excerpt, format_cost, job_timing
 from core.telegram.gateway import Button, Markup
@@ -170,7 +172,8 @@ def job_header(job: Job) -> str:
     return (
         f"{STATE_SYMBOLS[job.state]} #{job.id} {job.state} · workflow {job.workflow}\n"
         f"trigger: {excerpt(trigger_text(job), 200)}\n"
-        f"took {job_timing(job)} · cost {format_cost(job.cost_usd)} · {attempts}"
+        f"took {job_timing(job, parse_time(job.finished_at or job.created_at))} · "
+        f"cost {format_cost(job.cost_usd)} · {attempts}"
     )
 
 
@@ -229,25 +232,26 @@ def followup_prompt(job: Job) -> tuple[str, Markup]:
     )
 
 
-def job_line(job: Job) -> str:
+def job_line(job: Job, now: datetime) -> str:
     return (
-        f"{STATE_SYMBOLS[job.state]} #{job.id} {job.state} · {job.workflow} · {job_timing(job)} · "
+        f"{STATE_SYMBOLS[job.state]} #{job.id} {job.state} · {job.workflow} · {job_timing(job, now)} · "
         f"{excerpt(job.prompt, 60)}"
     )
 
 
-def jobs_list(jobs: Sequence[Job], paused_reason: str | None) -> str:
-    lines = [job_line(job) for job in jobs] or ["no jobs yet: send a prompt to queue one"]
+def jobs_list(jobs: Sequence[Job], paused_reason: str | None, now: datetime) -> str:
+    lines = [job_line(job, now) for job in jobs] or ["no jobs yet: send a prompt to queue one"]
     if paused_reason is not None:
         lines.insert(0, f"⏸ paused ({paused_reason}): /resume to take jobs again")
     return "\n".join(lines)
 
 
-def status_text(job: Job) -> str:
+def status_text(job: Job, now: datetime) -> str:
     lines = [
         f"{STATE_SYMBOLS[job.state]} #{job.id} {job.state} · workflow {job.workflow}",
         f"trigger: {excerpt(trigger_text(job), 200)}",
-        f"attempts {job.attempts}/{job.max_attempts} · {job_timing(job)} · cost {format_cost(job.cost_usd)}",
+        f"attempts {job.attempts}/{job.max_attempts} · {job_timing(job, now)} · "
+        f"cost {format_cost(job.cost_usd)}",
         f"prompt: {_clip(job.prompt, 500)}",
     ]
     if job.parent_id:

@@ -14,10 +14,10 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core.clock import SYSTEM_CLOCK
 from core.telegram.gateway import Failure, Gateway, classify_error
 from core.telegram.store import Draft, Notification, NotificationStore
 from core.transcript import render_transcript
@@ -35,7 +35,7 @@ class Outbox:
         gateway: Gateway,
         *,
         secrets: Sequence[str] = (),
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = SYSTEM_CLOCK.timestamp,
         on_change: Callable[[Notification], None] | None = None,
         per_chat_seconds: float = 1.0,
         overall_per_second: float = 30.0,

@@ -113,7 +113,7 @@ class TelegramService:
         self._engine, self._config = engine, config
         self._install_log_filter(config)
         try:
-            self.store = NotificationStore(engine.paths.ledger_db)
+            self.store = NotificationStore(engine.paths.ledger_db, engine.clock)
             self.store.clear_backoff()
             self._thread = threading.Thread(target=self._thread_main, name="telegram", daemon=True)
             self._thread.start()
@@ -201,6 +201,7 @@ class TelegramService:
             store,
             gateway,
             secrets=config.secrets(),
+            clock=engine.clock.timestamp,
             on_change=self._publish_notification,
             per_chat_seconds=self.per_chat_seconds,
         )

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.jobs import utc_now
+from core.clock import SYSTEM_CLOCK, Clock
 from core.telegram.gateway import Markup
 
 SCHEMA = """
@@ -130,8 +130,9 @@ class Notification:
 class NotificationStore:
     """Thread-safe access to the Telegram tables; one connection, short transactions."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = path
+        self.clock = clock
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
@@ -185,7 +186,7 @@ class NotificationStore:
                         json.dumps(draft.markup.to_json()) if draft.markup else None,
                         draft.document,
                         draft.reply_to,
-                        utc_now(),
+                        self.clock.iso(),
                     ),
                 ).fetchone()[0]
                 for draft in drafts
@@ -197,11 +198,10 @@ class NotificationStore:
         with self._write() as conn:
             return self._claim_notice(conn, (job_id, kind), decision)
 
-    @staticmethod
-    def _claim_notice(conn: sqlite3.Connection, notice: tuple[int, str], decision: str) -> bool:
+    def _claim_notice(self, conn: sqlite3.Connection, notice: tuple[int, str], decision: str) -> bool:
         cursor = conn.execute(
             "INSERT OR IGNORE INTO telegram_notices (job_id, kind, decision, at) VALUES (?, ?, ?, ?)",
-            (notice[0], notice[1], decision, utc_now()),
+            (notice[0], notice[1], decision, self.clock.iso()),
         )
         return bool(cursor.rowcount)
 
@@ -219,7 +219,7 @@ class NotificationStore:
                 "INSERT INTO notifications (job_id, chat_id, kind, text, markup, document, reply_to,"
                 " state, created_at, resent_from) SELECT job_id, chat_id, kind, text, markup, document,"
                 " reply_to, 'pending', ?, id FROM notifications WHERE id = ? RETURNING id",
-                (utc_now(), notification_id),
+                (self.clock.iso(), notification_id),
             ).fetchone()
         if new_id is None:
             raise KeyError(notification_id)
@@ -272,7 +272,7 @@ class NotificationStore:
             conn.execute(
                 "UPDATE notifications SET state = 'sent', sent_at = ?, message_id = ?, error = NULL,"
                 " retry_at = NULL, attempts = attempts + 1 WHERE id = ?",
-                (utc_now(), message_id, notification.id),
+                (self.clock.iso(), message_id, notification.id),
             )
             if notification.job_id is not None:
                 conn.execute(
@@ -337,7 +337,7 @@ class NotificationStore:
     # -- strangers -----------------------------------------------------------------------
 
     def count_denied(self, user_id: int) -> int:
-        now = utc_now()
+        now = self.clock.iso()
         with self._write() as conn:
             row = conn.execute(
                 "INSERT INTO telegram_denied (user_id, count, first_at, last_at) VALUES (?, 1, ?, ?)"

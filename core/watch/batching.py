@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
+from core.clock import SYSTEM_CLOCK
 from core.control import Control, InputError
 from core.events import EventBus, JobChanged
 from core.jobs import Job, JobSource, JobState
@@ -81,7 +82,7 @@ class Dispatcher:
         self.directory = directory
         self._control = control
         self._bus = bus
-        self._now = now or (lambda: datetime.now().astimezone())
+        self._now = now or SYSTEM_CLOCK.local
         self.job_id: int | None = None
         self._job_changes: dict[str, str] = {}
         self._held: dict[str, str] = {}

@@ -25,7 +25,7 @@ def event_word(changes: ChangeSet) -> str:
 
 
 def template_values(
-    watch_path: str, directory: Path, changes: ChangeSet, now: datetime | None = None
+    watch_path: str, directory: Path, changes: ChangeSet, now: datetime
 ) -> dict[str, str]:
     """The placeholders a watch job fills; paths are absolute, so any ``cwd`` can use them."""
     paths = [str(directory / rel) for rel in changes]
@@ -61,4 +61,4 @@ def inner_prompt(workflow: WorkflowSettings, values: Mapping[str, str]) -> str:
 def final_prompt(workflow: WorkflowSettings, values: Mapping[str, str]) -> str:
     """The exact prompt ``Control.add`` would record for these values."""
     prompt = inner_prompt(workflow, values)
-    return render_prompt(workflow.prompt, {**base_values(prompt), **values})
+    return render_prompt(workflow.prompt, {"prompt": prompt, **values})

@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
-from core.clock import utc_now
 from core.events import Event, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
 from core.jobs import Job, JobSource, JobState
 from core.ledger_api import LedgerStore
@@ -193,12 +192,13 @@ class WatchService:
             activities=self._activities,
             report=self._board.report,
             supersede=engine.supersede,
+            clock=engine.clock,
         )
         for key, watch in wanted.items():
             if key in self._targets:
                 continue
             if not watch.enabled:
-                disabled = WatchStatus(state="disabled", reason="enabled = false", since=utc_now())
+                disabled = WatchStatus(state="disabled", reason="enabled = false", since=engine.clock.iso())
                 self._board.report(key, disabled)
                 continue
             target = WatchTarget(watch, context)

@@ -23,7 +23,7 @@ from typing import Any
 
 from watchfiles import Change, awatch
 
-from core.clock import utc_now
+from core.clock import SYSTEM_CLOCK, Clock
 from core.control import Control
 from core.events import EventBus, ServiceFailed
 from core.jobs import Job
@@ -65,6 +65,8 @@ class WatchContext:
     """Where status changes go (the service's board, persisted in the ledger)."""
     supersede: Supersede | None = None
     """The engine's way to restart a run with the rest of its burst (``eager`` watches)."""
+    clock: Clock = SYSTEM_CLOCK
+    """The engine's clock: status times and the prompts' ``{now}``."""
 
 
 def watch_key(path: str) -> str:
@@ -84,7 +86,7 @@ class WatchTarget:
         self.path = watch_key(settings.path)
         self._context = context
         self._timing = timing_for(settings.settle_ms)
-        self._status = WatchStatus(state="starting", reason="not armed yet", since=utc_now())
+        self._status = WatchStatus(state="starting", reason="not armed yet", since=self._context.clock.iso())
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
@@ -230,6 +232,7 @@ class WatchTarget:
                 directory,
                 self._context.control,
                 self._context.bus,
+                now=self._context.clock.local,
                 supersede=self._context.supersede,
             )
         self._dispatcher.directory = directory
@@ -331,7 +334,7 @@ class WatchTarget:
             self._status = WatchStatus(
                 state=self._status.state,
                 reason=self._status.reason,
-                last_event=utc_now(),
+                last_event=self._context.clock.iso(),
                 since=self._status.since,
             )
             self._context.report(self.path, self._status)
@@ -452,7 +455,7 @@ class WatchTarget:
             state=state,
             reason=reason,
             last_event=current.last_event,
-            since=utc_now() if current.state != state else current.since,
+            since=self._context.clock.iso() if current.state != state else current.since,
         )
         self._context.report(self.path, self._status)
         if state in ("missing", "error"):
