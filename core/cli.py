@@ -21,6 +21,9 @@ import click
 
 from core.clock import SYSTEM_CLOCK, Clock
 from core.control import Control, InputError
+from core.display import one_line, printable
+from core.errors import describe_os_error, describe_queue_error
+from core.extras import MissingExtra
 from core.jobs import JobState
 from core.paths import Paths, resolve_paths
 from core.render import format_job_detail, format_job_table
@@ -48,7 +51,8 @@ class AppContext:
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"flowtui: {message}", err=True)
+    """One line on stderr; text echoed from argv, files or the network is shown, not obeyed."""
+    click.echo(f"flowtui: {printable(message)}", err=True)
     sys.exit(code)
 
 
@@ -207,7 +211,7 @@ def jobs(app: AppContext, states: tuple[str, ...], limit: int | None, as_json: b
         else:
             pause = control.pause_state()
             if pause.paused:
-                click.echo(f"queue {pause.describe()}")
+                click.echo(f"queue {one_line(pause.describe())}")
             click.echo(format_job_table(found, app.clock.now()))
 
 
@@ -271,7 +275,7 @@ def stats(app: AppContext, days: int, as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(collected.to_dict(), indent=2))
         else:
-            click.echo(format_stats(collected))
+            click.echo(printable(format_stats(collected)))
 
 
 @cli.command()
@@ -355,7 +359,7 @@ def doctor(app: AppContext) -> None:
 
     checks = run_checks(app.settings, app.paths, os.environ)
     for check in checks:
-        click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {printable(check.detail)}")
     sys.exit(0 if all(check.ok for check in checks) else 1)
 
 
@@ -367,18 +371,23 @@ def main() -> None:
         fail("aborted", 130)
     except click.UsageError as error:
         command = error.ctx.command_path if error.ctx else "flowtui"
-        click.echo(f"{command}: {error.format_message()}", err=True)
+        click.echo(f"{command}: {printable(error.format_message())}", err=True)
         sys.exit(EXIT_USAGE)
     except click.ClickException as error:
-        click.echo(f"flowtui: {error.format_message()}", err=True)
+        click.echo(f"flowtui: {printable(error.format_message())}", err=True)
         sys.exit(error.exit_code)
     except BrokenPipeError:
         sys.exit(0)
     except sqlite3.DatabaseError as error:
         fail(f"the ledger cannot be used ({error}): run `flowtui doctor`", 1)
+    except MissingExtra as error:  # Telegram, Redis or MCP asked for but not installed
+        fail(str(error))
+    except ConfigError as error:  # from below a command's own checks (the engine `serve` builds)
+        fail(str(error))
+    except OSError as error:  # a full disk, a permission, a data dir that cannot be made
+        fail(describe_os_error(error), 1)
     except Exception as error:
-        if not _unreachable_queue(error):
-            raise
-        fail(f"the shared queue is unreachable ({error}): check [queue] backend / FLOWTUI_QUEUE_URL", 1)
-    except OSError as error:
-        fail(f"{error.strerror or error}: {error.filename or ''}".rstrip(": "), 1)
+        line = describe_queue_error(error)
+        if line is None:
+            raise  # a bug: its traceback is the report
+        fail(line, 1)

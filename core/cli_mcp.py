@@ -21,6 +21,9 @@ def mcp_command(app: AppContext) -> None:
     Register it with: claude mcp add flowtui -- flowtui mcp
     """
     from core.cli import fail  # core.cli registers this command: import it late
+    from core.extras import MCP, require
+
+    require(MCP)  # else one line naming the extra, exit 2
     from core.mcp_server import serve_stdio
 
     try:

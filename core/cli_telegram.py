@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from core.display import printable
 from core.lock import read_holder
 from core.render import excerpt
 from core.telegram.config import NOT_CONFIGURED, TelegramConfig, TelegramConfigError, resolve_config
@@ -29,7 +30,7 @@ EXIT_CHECK_FAILED = 1
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    click.echo(f"flowtui: {message}", err=True)
+    click.echo(f"flowtui: {printable(message)}", err=True)
     sys.exit(code)
 
 
@@ -77,12 +78,14 @@ def telegram() -> None:
 @click.pass_obj
 def check(app: AppContext) -> None:
     """Log the bot in once; one line: who the bot is, or what is wrong (token, api_id, network)."""
+    from core.extras import TELEGRAM, require
     from core.telegram.check import check_connection
 
+    require(TELEGRAM)  # else one line naming the extra, exit 2
     result = check_connection(_config(app), app.paths.data_dir)
     if not result.ok:
         _fail(result.line, EXIT_CHECK_FAILED)
-    click.echo(result.line)
+    click.echo(printable(result.line))  # the bot's name comes from Telegram
 
 
 @telegram.command()
@@ -92,7 +95,7 @@ def status(app: AppContext) -> None:
     from core.telegram.status import doctor_check
 
     ok, detail = doctor_check(app.settings, app.paths, os.environ)
-    click.echo(detail)
+    click.echo(printable(detail))
     sys.exit(0 if ok else 1)
 
 

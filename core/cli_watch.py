@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from core.clock import Clock, parse_time
+from core.display import printable
 from core.lock import read_holder
 from core.render import excerpt
 from core.settings import DEFAULT_WORKFLOW, ConfigError, Settings, WatchSettings
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 def _fail(message: str) -> NoReturn:
     from core.cli import fail  # core.cli registers these commands: import it late
 
-    fail(message)
+    fail(printable(message))  # paths, globs and workflow names as typed, control characters shown
 
 
 @click.group()
@@ -69,9 +70,11 @@ def watch_add(
         _fail(f"cannot watch {path}: {error}")
     added = settings.watch[-1]
     _poke(app)
-    click.echo(f"watching {added.path} (workflow {added.workflow})")
+    click.echo(printable(f"watching {added.path} (workflow {added.workflow})"))
     if not os.path.exists(added.path):
-        click.echo(f"note: {added.path} does not exist yet: it is watched once it appears", err=True)
+        click.echo(
+            printable(f"note: {added.path} does not exist yet: it is watched once it appears"), err=True
+        )
 
 
 @watch.command("rm")
@@ -89,7 +92,7 @@ def watch_rm(app: AppContext, path: str) -> None:
     except (OSError, RuntimeError) as error:
         _fail(f"cannot resolve {path}: {error}")
     _poke(app)
-    click.echo(f"stopped watching {stored}")
+    click.echo(printable(f"stopped watching {stored}"))
 
 
 def _poke(app: AppContext) -> None:
@@ -111,9 +114,10 @@ def watch_ls(app: AppContext, as_json: bool) -> None:
         return
     click.echo(f"{'PATH':<40} {'WORKFLOW':<12} {'STATUS':<9} {'LAST CHANGE':<19}  REASON")
     for row in rows:
+        reason = printable(str(row["reason"] or ""))
         click.echo(
             f"{excerpt(row['path'], 40):<40} {excerpt(row['workflow'], 12):<12} {row['status']:<9} "
-            f"{_local(row['last_event'], app.clock):<19}  {row['reason']}".rstrip()
+            f"{_local(row['last_event'], app.clock):<19}  {reason}".rstrip()
         )
 
 
@@ -171,17 +175,19 @@ def watch_test(app: AppContext, path: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps({"path": _absolute(path), "watches": verdicts}, indent=2))
     elif not verdicts:
-        click.echo(f"{_absolute(path)}: outside every watched path")
+        click.echo(printable(f"{_absolute(path)}: outside every watched path"))
     else:
         for verdict in verdicts:
             word = "counts" if verdict["counts"] else "ignored"
             heading = f"watch {verdict['watch']} (workflow {verdict['workflow']})"
-            click.echo(f"{heading}: {word}: {verdict['reason']}")
+            click.echo(printable(f"{heading}: {word}: {verdict['reason']}"))
             if verdict["counts"]:
-                click.echo(f"  would queue a job: trigger {verdict['trigger']!r}, cwd {verdict['cwd']}")
+                click.echo(
+                    printable(f"  would queue a job: trigger {verdict['trigger']!r}, cwd {verdict['cwd']}")
+                )
                 click.echo("  prompt:")
                 for line in verdict["prompt"].splitlines() or [""]:
-                    click.echo(f"    {line}")
+                    click.echo(f"    {printable(line)}")
     if not any(verdict["counts"] for verdict in verdicts):
         raise SystemExit(1)
 
@@ -191,7 +197,7 @@ def _absolute(path: str) -> str:
     expanded = Path(os.path.expanduser(path))
     try:
         parent = expanded.parent.resolve()
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, ValueError):  # a symlink loop; a NUL in the path
         parent = Path(os.path.abspath(expanded.parent))
     return str(parent / expanded.name) if expanded.name else str(parent)
 
@@ -202,6 +208,8 @@ def explain_change(settings: Settings, path: str, clock: Clock) -> list[dict[str
     from core.watch.rules import WatchRules
     from core.watch.watcher import watch_key
 
+    if "\x00" in path:
+        return []  # no file can have a NUL in its path, so no change there can happen
     target = _absolute(path)
     verdicts: list[dict[str, Any]] = []
     for watch_settings in settings.watch:
@@ -269,7 +277,7 @@ def schedules(app: AppContext, as_json: bool) -> None:
         click.echo(
             f"{info.number:>2}  {excerpt(info.schedule.cron, 18):<18} "
             f"{excerpt(info.schedule.workflow, 12):<12} "
-            f"{_when(info.next_run):<19} {_when(info.last_run):<19}  {status}"
+            f"{_when(info.next_run):<19} {_when(info.last_run):<19}  {printable(status)}"
         )
 
 

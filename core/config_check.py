@@ -119,6 +119,8 @@ def _scalar(hint: Any, value: object, where: list[str]) -> Any:
     if hint is float and isinstance(value, int | float) and not is_bool:
         return float(value)
     if hint is str and isinstance(value, str):
+        if "\x00" in value:  # TOML allows "\u0000"; the OS refuses it in any path or argument
+            raise Problem(where, "contains a NUL character, which no path, argument or prompt can hold")
         return value
     raise Problem(where, f"expected {_TYPE_WORDS.get(hint, str(hint))} (got {short_repr(value)})")
 

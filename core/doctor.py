@@ -10,11 +10,12 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from core.extras import EXTRAS, REDIS, installed
 from core.ledger import Ledger
 from core.lock import read_holder
 from core.paths import Paths
 from core.queue import JobQueue
-from core.settings import Settings
+from core.settings import ConfigError, Settings
 from core.telegram.status import doctor_check as telegram_check
 
 
@@ -34,6 +35,7 @@ def run_checks(settings: Settings, paths: Paths, environ: Mapping[str, str]) -> 
         _check_engine(paths),
         _check_claude(settings, environ),
         Check("telegram", *telegram_check(settings, paths, environ)),
+        _check_extras(settings, environ),
     ]
 
 
@@ -83,6 +85,28 @@ def _check_engine(paths: Paths) -> Check:
     if holder is None:
         return Check("engine", True, "not running (start it with `flowtui` or `flowtui serve`)")
     return Check("engine", True, f"running (pid {holder.pid}, since {holder.since})")
+
+
+def _check_extras(settings: Settings, environ: Mapping[str, str]) -> Check:
+    """The optional extras: missing ones are fine unless the config needs them (a Redis queue;
+    Telegram's own line says when it is configured without its extra)."""
+    missing = [extra for extra in EXTRAS if not installed(extra)]
+    if REDIS in missing:
+        try:
+            shared = settings.queue_url(environ) is not None
+        except ConfigError as error:
+            return Check("extras", False, str(error))
+        if shared:
+            return Check("extras", False, REDIS.hint())
+    if not missing:
+        return Check("extras", True, ", ".join(extra.name for extra in EXTRAS) + " installed")
+    names = ", ".join(extra.name for extra in missing)
+    return Check(
+        "extras",
+        True,
+        f"not installed: {names} (only their features need them: uv sync --extra NAME, "
+        "or pip install 'flowtui[NAME]'; [all] is every one)",
+    )
 
 
 def _check_claude(settings: Settings, environ: Mapping[str, str]) -> Check:

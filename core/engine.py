@@ -8,6 +8,7 @@ ledger. Jobs are therefore run at least once, never lost.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -20,7 +21,9 @@ import psutil
 from core.claude_events import ANSWER_EVENTS, ClaudeEvent
 from core.clock import SYSTEM_CLOCK, Clock, parse_time
 from core.control import Change, Control, EngineNotifier
+from core.errors import describe_failure
 from core.events import EngineChanged, EventBus, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
+from core.job_env import job_environment
 from core.jobs import Job, JobState, RunOutcome
 from core.leases import LeaseKeeper
 from core.ledger_api import LedgerStore, open_ledger
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_ENGINES_IN_PROCESS = itertools.count(1)
 LEADER_ONLY_SERVICES = frozenset({"telegram", "schedules"})
 SUPERSEDE_WAIT_SECONDS = 10.0
 """How long a watch waits for a superseded run to end (its reader notices within 0.2 s)."""
@@ -97,7 +101,7 @@ class Engine:
         env = dict(os.environ if environ is None else environ)
         self.runner: Runner = runner or ClaudeRunner(
             command=settings.claude_command(env),
-            environ=env,
+            environ=job_environment(env, settings),
             kill_grace_seconds=settings.claude.kill_grace_seconds,
             max_line_bytes=settings.claude.max_line_bytes,
             clock=clock,
@@ -182,7 +186,7 @@ class Engine:
 
             self._leader = LeaderLease(
                 self.redis_url,
-                f"{self.owner_host} pid {os.getpid()}",
+                self._lease_identity(),
                 self.settings.queue.leader_lease_seconds,
                 on_elected=self._elected,
                 on_deposed=self._deposed,
@@ -198,6 +202,9 @@ class Engine:
         for service in services:
             try:
                 service.start(self)
+            except ConfigError as error:  # a known config mistake: its one line says it all
+                log.error("service %s cannot start: %s", service.name, error)
+                self.bus.publish(ServiceFailed(name=service.name, reason=str(error)))
             except Exception as error:  # one broken service must not stop the queue
                 log.exception("service %s failed to start", service.name)
                 self.bus.publish(ServiceFailed(name=service.name, reason=str(error)))
@@ -221,6 +228,13 @@ class Engine:
     def _deposed(self) -> None:
         self._stop_services([service for service in self.services if self._leader_only(service)])
         self.bus.publish(SharedStateChanged())
+
+    def _lease_identity(self) -> str:
+        """Who holds the leader lease: unique per engine, also among engines in one process
+        (tests, a window's takeover), or two of them would each renew the other's lease."""
+        number = next(_ENGINES_IN_PROCESS)
+        suffix = f" #{number}" if number > 1 else ""
+        return f"{self.owner_host} pid {os.getpid()}{suffix}"
 
     @property
     def leader(self) -> str | None:
@@ -330,8 +344,12 @@ class Engine:
             for job in self.ledger.queued():
                 if job.id not in known and job.id not in running:
                     self.queue.submit(job.id, job.priority, job.eta)
-        except Exception:
-            log.exception("idle sweep failed")
+        except Exception as error:
+            line = describe_failure(error)  # a full disk or Redis away: one line each sweep
+            if line is None:
+                log.exception("idle sweep failed")
+            else:
+                log.warning("idle sweep failed: %s", line)
 
     def _refresh_pause(self) -> None:
         assert self.control is not None

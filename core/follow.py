@@ -8,6 +8,7 @@ from pathlib import Path
 
 from core.claude_events import parse_event
 from core.control import Control
+from core.display import printable
 from core.jobs import Job
 from core.paths import Paths
 from core.transcript import TranscriptRenderer, decode_transcript_line
@@ -68,7 +69,7 @@ def _render_lines(lines: Iterator[bytes], renderer: TranscriptRenderer, raw: boo
     parts = []
     for line in lines:
         if raw:
-            parts.append(line.decode("utf-8", "replace") + "\n")
+            parts.append(printable(line.decode("utf-8", "replace")) + "\n")
             continue
         parts.append(renderer.feed_all(parse_event(decode_transcript_line(line))))
     return "".join(parts)

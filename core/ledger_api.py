@@ -158,6 +158,9 @@ def open_ledger(
     if redis_url is None:
         return Ledger(paths.ledger_db, settings.ledger.synchronous, clock)
     # Imported here so the embedded default never loads the Redis client.
+    from core.extras import REDIS, require
+
+    require(REDIS)
     from core.redis_ledger import RedisLedger
 
     return RedisLedger(redis_url, clock=clock)

@@ -24,6 +24,7 @@ from pydantic import Field
 
 from core import config_edit
 from core.control import Control, InputError
+from core.errors import describe_os_error, describe_queue_error
 from core.follow import print_logs
 from core.jobs import Job, JobSource, JobState
 from core.logs import configure_logging
@@ -85,7 +86,12 @@ class FlowtuiTools:
             except sqlite3.Error as error:
                 raise failure(f"the ledger cannot be used ({error}): run `flowtui doctor`") from None
             except OSError as error:
-                raise failure(f"{error.strerror or error}: {error.filename or ''}".rstrip(": ")) from None
+                raise failure(describe_os_error(error)) from None
+            except Exception as error:
+                line = describe_queue_error(error)  # Redis away or refusing
+                if line is None:
+                    raise
+                raise failure(line) from None
 
     def _poke(self) -> None:
         """Watches belong to this machine's engine: the named pipe is enough for them."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from core.clock import parse_time
+from core.display import one_line, printable
 from core.jobs import Job, JobEvent, JobState
 
 STATE_SYMBOLS = {
@@ -18,8 +19,8 @@ STATE_SYMBOLS = {
 
 
 def excerpt(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
+    """Outside text on one line of at most ``width`` characters, control characters shown."""
+    return one_line(text, width)
 
 
 def format_duration(seconds: float) -> str:
@@ -84,10 +85,10 @@ def format_job_detail(job: Job, events: list[JobEvent]) -> str:
         rows.append(("error", job.error))
     width = max(len(name) for name, _ in rows)
     lines = [f"job #{job.id}: {excerpt(job.prompt, 70)}"]
-    lines += [f"  {name:<{width}}  {value}" for name, value in rows]
+    lines += [f"  {name:<{width}}  {one_line(value)}" for name, value in rows]
     lines.append("")
     lines.append("events:")
-    lines += [f"  {event.at}  {event.state:<9}  {event.reason}" for event in events]
+    lines += [f"  {event.at}  {event.state:<9}  {one_line(event.reason)}" for event in events]
     if job.answer:
-        lines += ["", "answer:", job.answer]
+        lines += ["", "answer:", printable(job.answer)]
     return "\n".join(lines)

@@ -22,6 +22,7 @@ from typing import IO
 
 from core.claude_events import ClaudeEvent, Finished, Skipped, parse_event
 from core.clock import SYSTEM_CLOCK, Clock
+from core.errors import describe_os_error
 from core.jobs import JobState, RunOutcome
 from core.limits import detect_limit
 from core.procs import end_process_group, process_start_time
@@ -192,6 +193,27 @@ class ClaudeRunner:
                 f"claude command not found: {argv[0]!r}; install @anthropic-ai/claude-code "
                 "or set [claude] command (or FLOWTUI_CLAUDE) to its path"
             )
+        try:
+            return self._spawn_and_read(request, control, launch, argv, on_spawn, on_note, on_event)
+        except OSError as error:  # the transcript cannot be written: a full disk, a permission
+            # a failed flush names no file: name the transcript
+            where = "" if error.filename is not None else f"{request.transcript}: "
+            return RunOutcome(
+                JobState.FAILED,
+                error=f"cannot write the transcript: {where}{describe_os_error(error)}",
+                retryable=True,
+            )
+
+    def _spawn_and_read(
+        self,
+        request: RunRequest,
+        control: RunControl,
+        launch: list[str],
+        argv: list[str],
+        on_spawn: SpawnCallback,
+        on_note: NoteCallback,
+        on_event: EventCallback | None,
+    ) -> RunOutcome:
         request.transcript.parent.mkdir(parents=True, exist_ok=True)
         stderr_path = request.transcript.with_suffix(".stderr.log")
         with open(request.transcript, "ab") as transcript, open(stderr_path, "ab") as stderr:
@@ -228,7 +250,12 @@ class ClaudeRunner:
                 _feed_prompt(process.stdin, request.prompt)
             assert process.stdout is not None
             watcher = _Watcher(process, control, self.kill_grace_seconds, request)
-            result = self._read(process.stdout, transcript, watcher, on_note, on_event)
+            try:
+                result = self._read(process.stdout, transcript, watcher, on_note, on_event)
+            except OSError:  # the transcript cannot take more: nothing Claude says can be kept
+                end_process_group(process.pid, 0.0)
+                process.wait()
+                raise
             exit_code = process.wait()
             watcher.finish()
         return _outcome(result, exit_code, control, stderr_path, self.clock)

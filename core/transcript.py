@@ -26,6 +26,7 @@ from core.claude_events import (
     Unknown,
     parse_event,
 )
+from core.display import printable
 from core.render import format_duration
 
 RAW_EXCERPT = 200
@@ -39,6 +40,11 @@ class TranscriptRenderer:
         self._streamed_since_block = False
 
     def feed(self, event: ClaudeEvent) -> str:
+        """The text to append for ``event``: Claude's and the tools' text as written, with
+        control characters (ANSI escapes) and bidi overrides shown instead of obeyed."""
+        return printable(self._feed(event))
+
+    def _feed(self, event: ClaudeEvent) -> str:
         if isinstance(event, TextDelta):
             self._streamed_since_block = True
             return self._flow(event.text)

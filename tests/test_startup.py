@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -89,11 +90,13 @@ async def test_window_closed_before_its_engine_started_leaves_the_lock_free(tmp_
 
 async def test_engine_that_cannot_start_shows_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(session: Session) -> None:
-        raise OSError("the queue file is read-only")
+        raise OSError(errno.EROFS, "Read-only file system", "/data/queue.db")
 
     monkeypatch.setattr(Session, "start_engine", refuse)
     app = build_app(Settings(), data_paths(tmp_path))
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_until(lambda: isinstance(app.screen, ErrorScreen))
         await pilot.pause()  # composed
-        assert "OSError: the queue file is read-only" in str(app.screen.query_one(".error", Static).render())
+        shown = str(app.screen.query_one(".error", Static).render())
+        assert "/data/queue.db: the file system is read-only: set FLOWTUI_HOME" in shown
+        assert "OSError" not in shown  # a sentence, not an exception's name

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from core.settings import WorkflowSettings, load_settings
 from core.telegram.store import Draft, NotificationStore
 from core.watch.status import WatchStatus, write_statuses
 from tui.app import FlowtuiApp, build_app
+from tui.sources import Sources
 
 DEMO_NOW = datetime(2026, 11, 25, 9, 30, 0, tzinfo=UTC)
 DEMO_CLOCK = Clock.frozen(DEMO_NOW, zone_named("UTC"))
@@ -345,3 +347,101 @@ def broken_app(root: Path) -> FlowtuiApp:
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     return build_app(load_settings(paths.config_file), paths, refuse, clock=DEMO_CLOCK)
+
+
+HOSTILE_DEMO_TEXTS = (
+    "[/bold] stray [claude] line",
+    "[red]x[/red] [link=x] [workflows.x]",
+    "\x1b[31mred?\x1b[0m bell\x07 tab\tcr\r",
+    "abc \u202eevil\u202c def · 漢字 🎉 e\u0301",
+)
+"""Text from Claude, tools and users that a careless screen would read as markup or obey."""
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML basic string (control characters escaped, everything else kept)."""
+    escaped = "".join(
+        f"\\u{ord(char):04x}" if ord(char) < 0x20 or ord(char) == 0x7F or char in '"\\' else char
+        for char in text
+    )
+    return f'"{escaped}"'
+
+
+def _hostile_transcript(text: str) -> list[dict[str, object]]:
+    delta = {"type": "content_block_delta", "delta": {"type": "text_delta", "text": f"{text}\n"}}
+    return [
+        {"type": "system", "subtype": "init", "session_id": text, "model": text, "cwd": text},
+        {
+            "type": "assistant",
+            "message": {
+                "content": [{"type": "tool_use", "id": "t1", "name": text, "input": {"command": text}}]
+            },
+        },
+        {
+            "type": "user",
+            "message": {"content": [{"type": "tool_result", "tool_use_id": "t1", "content": text}]},
+        },
+        {"type": "stream_event", "event": delta},
+        {"type": f"unknown {text}", "value": text},
+        {"type": "result", "subtype": "success", "is_error": True, "result": text, "session_id": text},
+    ]
+
+
+def seed_hostile(paths: Paths, texts: tuple[str, ...] | list[str]) -> None:
+    """One failed job per text, with that text everywhere outside text goes: prompt, trigger,
+    cwd, event reasons, error, answer, session id, a transcript (Claude's text,
+    a tool's name, input and output, an unknown line), a notification and its error, a watch
+    path and its status reason; and the first text as the pause reason."""
+    paths.ensure_data_dir()
+    # A NUL is refused by the config check (no path can hold one), so the paths go without.
+    watch_paths = [f"/nonexistent/{index}{text[:80]}".replace("\x00", "") for index, text in enumerate(texts)]
+    paths.config_file.write_text("".join(f"[[watch]]\npath = {_toml_string(path)}\n" for path in watch_paths))
+    ledger = Ledger(paths.ledger_db, clock=DEMO_CLOCK)
+    store = NotificationStore(paths.ledger_db, DEMO_CLOCK)
+    try:
+        statuses = {}
+        for index, text in enumerate(texts):
+            job = ledger.create(NewJob(text, "default", "cli", text, max_attempts=1, trigger=text), text)
+            ledger.claim(job.id, owner_pid=1)
+            transcript = paths.transcript_for(job.id, 1)
+            transcript.write_text("".join(json.dumps(line) + "\n" for line in _hostile_transcript(text)))
+            ledger.record_process(job.id, 4242, 0.0, str(transcript))
+            ledger.note(job.id, text)
+            ledger.finish(job.id, RunOutcome(JobState.FAILED, error=text, exit_code=1, answer=text))
+            _freeze_times(ledger, job.id, ("09:20:00", "09:20:01", "09:20:30"), session=text or "-")
+            (row,) = store.enqueue([Draft(chat_id=11111111, text=text or " ", kind="job", job_id=job.id)])
+            store.mark_failed(row.id, text)
+            store._conn.execute(  # demo data only: fixed times for the pictures
+                "UPDATE notifications SET created_at = '2026-11-25T09:20:31.000Z' WHERE id = ?", (row.id,)
+            )
+            statuses[watch_paths[index]] = WatchStatus(
+                "error", reason=text, last_event="2026-11-25T09:19:00.000Z"
+            )
+        write_statuses(ledger, statuses)
+        if texts:
+            ledger.set_flag("paused", texts[0])
+    finally:
+        store.close()
+        ledger.close()
+
+
+def hostile_app(
+    root: Path,
+    texts: tuple[str, ...] | list[str] = HOSTILE_DEMO_TEXTS,
+    sources: Callable[[Session], Sources] | None = None,
+) -> FlowtuiApp:
+    """The demo app over a data dir full of hostile text, with workflows named after it too
+    (``sources`` stands in for the watcher's and Telegram's state)."""
+    paths = Paths(config_file=root / "config.toml", data_dir=root)
+    seed_hostile(paths, texts)
+    loaded = load_settings(paths.config_file)
+    named = {text: WorkflowSettings() for text in texts if text.strip()}
+    settings = dataclasses.replace(loaded, workflows={**loaded.workflows, **named})
+    return build_app(
+        settings,
+        paths,
+        lambda: Session.detached(settings, paths, clock=DEMO_CLOCK),
+        clock=DEMO_CLOCK,
+        sources=sources,
+        default_cwd=Path("/tmp"),
+    )

@@ -13,9 +13,17 @@ from core.paths import Paths
 from core.settings import ConfigError, Settings
 
 EXIT_USAGE = 2
+EXIT_FAILED = 1
 
 
 def _open_control_centre(settings: Settings, paths: Paths) -> int:
+    from core.extras import MissingExtra, require_configured
+
+    try:
+        require_configured(settings)  # a shared queue without redis-py: one line, not a window
+    except MissingExtra as error:
+        print(f"flowtui: {error}", file=sys.stderr)
+        return EXIT_USAGE
     from tui.app import run_app  # Textual is imported only when the window opens
 
     return run_app(settings, paths)
@@ -33,7 +41,13 @@ def open_without_command() -> int:
     except ConfigError as error:
         print(f"flowtui: {error}", file=sys.stderr)
         return EXIT_USAGE
-    return _open_control_centre(settings, paths)
+    try:
+        return _open_control_centre(settings, paths)
+    except OSError as error:  # the data dir or its log cannot be made: a full disk, a permission
+        from core.errors import describe_os_error
+
+        print(f"flowtui: {describe_os_error(error)}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def main() -> None:

@@ -1,16 +1,17 @@
 """Write ``screenshots/*.svg`` from the app factory and the same demo states the snapshot tests use.
 
-Run: ``uv run python -m tui.screenshots``
+Run: ``uv run python -m tui.screenshots [SCENE...]`` (every scene, or only the named ones)
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 from pathlib import Path
 
 from tui.app import FlowtuiApp
-from tui.demo import broken_app, budget_paused_app, demo_app
+from tui.demo import broken_app, budget_paused_app, demo_app, hostile_app
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZE = (120, 36)
@@ -22,6 +23,8 @@ def scene_app(root: Path, seed: bool | str) -> FlowtuiApp:
         return broken_app(root)
     if seed == "budget":
         return budget_paused_app(root)
+    if seed == "hostile":
+        return hostile_app(root)
     return demo_app(root, bool(seed))
 
 
@@ -59,14 +62,19 @@ SCENES: tuple[tuple[str, bool | str, tuple[str, ...], tuple[int, int]], ...] = (
     ("add-watch", True, ("a",), SIZE),
     ("test-path", True, ("t",), SIZE),
     ("remove-watch", True, ("tab", "tab", "d"), SIZE),
+    ("hostile-text", "hostile", ("j", "j", "j"), SIZE),
 )
 
 
-async def main() -> None:
+async def main(names: list[str]) -> None:
+    unknown = set(names) - {scene[0] for scene in SCENES}
+    if unknown:
+        raise SystemExit(f"no such scene: {', '.join(sorted(unknown))}")
     OUT.mkdir(exist_ok=True)
     for name, seed, keys, size in SCENES:
-        print(await shoot(name, seed, keys, size))
+        if not names or name in names:
+            print(await shoot(name, seed, keys, size))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))

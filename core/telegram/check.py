@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.extras import MissingExtra
 from core.telegram.config import TelegramConfig, redact
-from core.telegram.gateway import BotIdentity, Gateway, PyrogramGateway
+from core.telegram.gateway import BotIdentity, Gateway, PyrogramGateway, TelegramUnreachable
 
 CHECK_TIMEOUT_SECONDS = 45.0
 
@@ -57,6 +58,8 @@ async def _log_in_once(
 
 def explain_login_error(error: BaseException, secrets: Sequence[str] = ()) -> str:
     """What a failed login means for the user, in one line without secrets."""
+    if isinstance(error, MissingExtra):
+        return str(error)
     from pyrogram import errors
     from pyrogram.errors.rpc_error import RPCError
 
@@ -73,6 +76,8 @@ def explain_login_error(error: BaseException, secrets: Sequence[str] = ()) -> st
         )
     if isinstance(error, errors.FloodWait):
         return f"Telegram asks to wait {error.value}s before the next login: try again later"
+    if isinstance(error, TelegramUnreachable):
+        return f"telegram check: {redact(str(error), secrets)}; check the network"
     if isinstance(error, TimeoutError):
         return "no network: Telegram did not answer in time (firewall or proxy?)"
     if isinstance(error, OSError):
@@ -82,4 +87,6 @@ def explain_login_error(error: BaseException, secrets: Sequence[str] = ()) -> st
         )
     if isinstance(error, RPCError):
         return f"Telegram refused the login: {redact(' '.join(str(error).split()), secrets)}"
-    return f"the check failed: {type(error).__name__}: {redact(' '.join(str(error).split()), secrets)}"
+    detail = redact(" ".join(str(error).split()), secrets)
+    detail = detail or "no reason given"
+    return f"telegram check: the login failed unexpectedly: {detail} ({type(error).__name__})"

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from core.config_check import SecretStr
-from core.settings import Settings, TelegramSettings
+from core.settings import ConfigError, Settings, TelegramSettings
 
 API_ID_ENV = "FLOWTUI_TELEGRAM_API_ID"
 API_HASH_ENV = "FLOWTUI_TELEGRAM_API_HASH"
@@ -29,7 +29,7 @@ _BOT_TOKEN_FORM = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _API_HASH_FORM = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
-class TelegramConfigError(Exception):
+class TelegramConfigError(ConfigError):
     """The Telegram settings cannot work; the message is one line without any secret."""
 
 

@@ -12,12 +12,14 @@ import asyncio
 import io
 import logging
 import os
+import struct
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from core.extras import TELEGRAM, MissingExtra, require
 from core.telegram.config import TelegramConfig, redact
 
 if TYPE_CHECKING:
@@ -120,6 +122,8 @@ class SendError:
 
 def classify_error(error: BaseException, secrets: Sequence[str] = ()) -> SendError:
     """Sort an exception from a gateway call: pyrogram's FloodWait, 400/403 refusals, the rest."""
+    if isinstance(error, MissingExtra):  # kurigram is not installed: say which extra brings it
+        return SendError(Failure.PERMANENT, str(error))
     from pyrogram import errors
 
     reason = redact(_describe(error), secrets)
@@ -137,7 +141,7 @@ def _describe(error: BaseException) -> str:
         return "no answer from Telegram in time"
     if isinstance(error, ConnectionError | OSError) and not text:
         return "cannot reach Telegram (network)"
-    if text.startswith("Telegram says"):
+    if text.startswith("Telegram says") or isinstance(error, TelegramUnreachable):
         return text
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
@@ -237,6 +241,7 @@ class PyrogramGateway:
 
     def prepare(self, on_message: MessageCallback, on_callback: CallbackQueryCallback) -> Client:
         """The client with flowtui's handlers, not yet connected (call inside the running loop)."""
+        require(TELEGRAM)  # kurigram missing: MissingExtra, whose text names the extra
         from pyrogram import handlers
 
         client = self._build_client()
@@ -256,9 +261,13 @@ class PyrogramGateway:
         client = self.prepare(on_message, on_callback)
         try:
             await client.start()
-        except BaseException:
+        except BaseException as error:
             self._client = None
+            address = await _server_address(client)
             await _discard(client)
+            unreachable = unreachable_error(error, address)
+            if unreachable is not None:
+                raise unreachable from error
             raise
         return await self.get_me()
 
@@ -312,6 +321,48 @@ class PyrogramGateway:
         await asyncio.wait_for(
             self.client.answer_callback_query(query_id, text=text[:200]), CALL_TIMEOUT_SECONDS
         )
+
+
+class TelegramUnreachable(ConnectionError):
+    """The login never reached Telegram; the text says which server was tried and what failed."""
+
+
+CLOSED_WITHOUT_ANSWER = (
+    "the connection was closed without an answer Telegram would give (a firewall or proxy in the way?)"
+)
+
+
+def unreachable_error(error: BaseException, address: str | None) -> TelegramUnreachable | None:
+    """``error`` from a client's start as :class:`TelegramUnreachable`, when it is a network failure.
+
+    pyrogram lets a connection that closes mid-handshake surface as ``KeyError: 0`` (it decodes
+    the empty answer) and a refused one as a bare ``ConnectionError``; Telegram's own refusals
+    (RPC errors), a timeout from outside and session-file errors stay what they are.
+    """
+    from pyrogram.errors import BadMsgNotification, SecurityError
+
+    if isinstance(error, OSError) and error.filename is None:
+        text = " ".join((error.strerror or str(error)).split())
+        reason = text or "no connection could be made"
+    elif isinstance(error, KeyError | struct.error | BadMsgNotification | SecurityError):
+        reason = CLOSED_WITHOUT_ANSWER
+    else:
+        return None
+    where = f" ({address})" if address else ""
+    return TelegramUnreachable(f"could not reach Telegram{where}: {reason}")
+
+
+async def _server_address(client: Client) -> str | None:
+    """The data centre the client tried (from its session storage), or None when it never got that far."""
+    try:
+        host = await client.storage.server_address()
+        port = await client.storage.port()
+    except Exception as error:  # the storage never opened: the address is unknown
+        log.debug("no Telegram server address in the session: %s", error)
+        return None
+    if not host:
+        return None
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
 
 
 async def _discard(client: Client) -> None:

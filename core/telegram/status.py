@@ -6,6 +6,7 @@ import sqlite3
 import stat
 from collections.abc import Mapping
 
+from core.extras import TELEGRAM, installed
 from core.paths import Paths
 from core.settings import Settings
 from core.telegram.config import TelegramConfigError, resolve_config, telegram_status
@@ -22,6 +23,8 @@ def doctor_check(settings: Settings, paths: Paths, environ: Mapping[str, str]) -
         return False, str(error)
     if config is None:
         return True, telegram_status(settings, environ)
+    if not installed(TELEGRAM):
+        return False, TELEGRAM.hint()
     session_file = session_dir(paths.data_dir) / f"{SESSION_NAME}.session"
     if session_file.exists() and stat.S_IMODE(session_file.stat().st_mode) & 0o077:
         return False, f"{session_file} is readable by others: chmod 600 it"

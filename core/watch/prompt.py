@@ -24,9 +24,7 @@ def event_word(changes: ChangeSet) -> str:
     return kinds.pop() if len(kinds) == 1 else "changed"
 
 
-def template_values(
-    watch_path: str, directory: Path, changes: ChangeSet, now: datetime
-) -> dict[str, str]:
+def template_values(watch_path: str, directory: Path, changes: ChangeSet, now: datetime) -> dict[str, str]:
     """The placeholders a watch job fills; paths are absolute, so any ``cwd`` can use them."""
     paths = [str(directory / rel) for rel in changes]
     values = base_values("", now)

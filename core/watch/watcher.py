@@ -74,7 +74,7 @@ def watch_key(path: str) -> str:
     expanded = os.path.expanduser(path)
     try:
         return str(Path(expanded).resolve())
-    except (OSError, RuntimeError):  # a symlink loop: report it on the watch, not here
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL: report it on the watch, not here
         return os.path.abspath(expanded)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -11,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from core.control import Control
+from core.display import one_line
 from core.jobs import JobState
 from core.overview import Overview
 from tui.job_filter import JobFilter
@@ -54,6 +56,8 @@ class DashboardScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__()
         self.job_filter = JobFilter()
+        self.composed = False
+        """Its panes exist (from its mount on), so the app can show the state in them."""
         self._shown_job: tuple[int, int] | None = None  # (job id, attempts) in the output pane
 
     @property
@@ -87,6 +91,7 @@ class DashboardScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.composed = True
         self.query_one(JobTable).focus()
         self.flowtui.apply_pending()  # the first frame shows the state, not empty panes
 
@@ -105,8 +110,9 @@ class DashboardScreen(Screen[None]):
         jobs = [job for job in overview.jobs if self.job_filter.matches(job)]
         table = self.query_one(JobTable)
         table.show_jobs(jobs, app.now())
-        filtered = f" · filter: {self.query_one('#filter', Input).value}" if self.job_filter.active else ""
-        table.border_title = f"Jobs ({len(jobs)}){filtered}"
+        typed = self.query_one("#filter", Input).value
+        filtered = f" · filter: {one_line(typed, 60)}" if self.job_filter.active else ""
+        table.border_title = Text(f"Jobs ({len(jobs)}){filtered}")  # a border title str is markup
         self.query_one(WatchList).show_watches(app.sources.watch_rows())
         self.query_one(NotificationList).show_notifications(app.sources.notification_rows())
         self._sync_output()

@@ -5,16 +5,22 @@ from __future__ import annotations
 import shlex
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from core.display import one_line
 from core.jobs import Job, JobEvent
 from core.paths import Paths
 from core.render import format_cost
 from tui.widgets.output_pane import OutputPane
+from tui.widgets.rows_table import literal
+
+FACT_LIMIT = 500
+"""The facts are a few lines: a longer error or trigger ends in … (the events have it all)."""
 
 
 def resume_command(job: Job) -> str | None:
@@ -37,23 +43,30 @@ class JobDetailScreen(Screen[None]):
         self.events = events
         self.paths = paths
 
-    def compose(self) -> ComposeResult:
+    def facts(self) -> Text:
+        """The job's facts; every value that came from outside is literal text."""
         job = self.job
-        facts = [
-            f"[b]job #{job.id}[/b] · {job.state} · {job.workflow} · {job.source}"
-            + (f" · {job.trigger}" if job.trigger else ""),
+        trigger = f" · {job.trigger}" if job.trigger else ""
+        facts = Text.assemble(
+            (f"job #{job.id}", "bold"),
+            " · " + one_line(f"{job.state} · {job.workflow} · {job.source}{trigger}", FACT_LIMIT),
+            "\n",
             f"attempts {job.attempts}/{job.max_attempts} · cost {format_cost(job.cost_usd)} · "
             f"tokens {job.input_tokens or 0:,} in / {job.output_tokens or 0:,} out · "
-            f"turns {job.turns or '-'}",
-            f"session {job.session_id or '-'} · cwd {job.cwd}",
-        ]
+            f"turns {job.turns or '-'}\n",
+            one_line(f"session {job.session_id or '-'} · cwd {job.cwd}", FACT_LIMIT),
+        )
         if job.error:
-            facts.append(f"[b]error:[/b] {job.error}")
+            facts.append("\nerror: ", style="bold")
+            facts.append(one_line(job.error, FACT_LIMIT))
         command = resume_command(job)
         if command:
-            facts.append(f"resume: {command}  (y copies it)")
+            facts.append("\n" + one_line(f"resume: {command}", FACT_LIMIT) + "  (y copies it)")
+        return facts
+
+    def compose(self) -> ComposeResult:
         with Vertical(id="detail"):
-            yield Static("\n".join(facts), id="facts", markup=True)
+            yield Static(self.facts(), id="facts")
             with Horizontal(id="detail-panes"):
                 output = OutputPane(id="detail-output")
                 output.border_title = "Transcript"
@@ -67,7 +80,7 @@ class JobDetailScreen(Screen[None]):
         table = self.query_one("#events", DataTable)
         table.add_columns("time", "state", "reason")
         for event in self.events:
-            table.add_row(event.at[11:23], event.state, event.reason)
+            table.add_row(*(literal(cell) for cell in (event.at[11:23], event.state, event.reason)))
         output = self.query_one(OutputPane)
         attempts = range(1, max(self.job.attempts, 1) + 1)
         output.show_job(self.job.id, [self.paths.transcript_for(self.job.id, n) for n in attempts])

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Select
+
+from core.display import one_line
+
+
+def workflow_options(workflows: list[str]) -> list[tuple[Text, str]]:
+    """Select options for workflow names as written in the config (`[workflows."[red]x"]`)."""
+    return [(Text(one_line(name, 60)), name) for name in workflows]
 
 
 @dataclass(frozen=True)
@@ -34,10 +43,7 @@ class NewJobScreen(ModalScreen[NewJobRequest | None]):
             yield Label(self.title_text, classes="title")
             yield Input(placeholder="What should Claude do?", id="prompt")
             yield Select(
-                [(name, name) for name in self.workflows],
-                value=self.workflows[0],
-                allow_blank=False,
-                id="workflow",
+                workflow_options(self.workflows), value=self.workflows[0], allow_blank=False, id="workflow"
             )
             yield Input(value=self.cwd, placeholder="working directory", id="cwd")
             yield Label("", id="error", classes="error")
@@ -55,8 +61,8 @@ class NewJobScreen(ModalScreen[NewJobRequest | None]):
             error.update("the prompt is empty: say what Claude should do")
             self.query_one("#prompt", Input).focus()
             return
-        if not Path(cwd).expanduser().is_dir():
-            error.update(f"{cwd} is not a directory: give an existing working directory")
+        if not os.path.isdir(os.path.expanduser(cwd)):  # False, never an error, for any text
+            error.update(Text(one_line(f"{cwd} is not a directory: give an existing working directory", 500)))
             self.query_one("#cwd", Input).focus()
             return
         workflow = self.query_one("#workflow", Select).value
@@ -79,7 +85,7 @@ class FollowUpScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(f"Follow up on job #{self.job_id}", classes="title")
-            yield Label(f"continues session {self.session_id}", classes="hint")
+            yield Label(Text(one_line(f"continues session {self.session_id}", 200)), classes="hint")
             yield Input(placeholder="What next?", id="prompt")
             yield Label("", id="error", classes="error")
 

@@ -7,12 +7,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, Select, Static
+
+from core.display import clip, one_line
+from tui.screens.new_job import workflow_options
+
+VERDICT_LIMIT = 20_000
+"""A 10,000-file prompt is cut here; `flowtui watch test` prints it all."""
 
 
 class PathSuggester(Suggester):
@@ -28,7 +35,7 @@ class PathSuggester(Suggester):
         parent, prefix = os.path.split(expanded)
         try:
             names = sorted(entry.name for entry in os.scandir(parent or ".") if entry.is_dir())
-        except OSError:
+        except (OSError, ValueError):  # unreadable, missing, or a NUL in what was typed
             return None
         for name in names:
             if name.startswith(prefix) and name != prefix and not name.startswith("."):
@@ -53,7 +60,7 @@ def path_problem(text: str) -> tuple[str | None, str | None]:
     if not text.strip():
         return "give a directory (or a file) to watch", None
     path = Path(os.path.expanduser(text.strip()))
-    if path.exists():
+    if os.path.exists(path):  # False, never an error, for a name too long or with a NUL
         if not os.access(path, os.R_OK):
             return f"{path} cannot be read: fix its permissions", None
         return None, None
@@ -73,10 +80,7 @@ class AddWatchScreen(ModalScreen[WatchRequest | None]):
             yield Input(placeholder="~/notes (→ completes)", suggester=PathSuggester(), id="path")
             yield Label("", id="path-note", classes="hint")
             yield Select(
-                [(name, name) for name in self.workflows],
-                value=self.workflows[0],
-                allow_blank=False,
-                id="workflow",
+                workflow_options(self.workflows), value=self.workflows[0], allow_blank=False, id="workflow"
             )
             yield Input(placeholder="include globs, e.g. *.md docs/**", id="include")
             yield Input(placeholder="exclude globs, e.g. drafts/", id="exclude")
@@ -89,8 +93,8 @@ class AddWatchScreen(ModalScreen[WatchRequest | None]):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "path":
             error, note = path_problem(event.value)
-            self.query_one("#path-note", Label).update(note or "")
-            self.query_one("#error", Label).update(error or "" if event.value else "")
+            self.query_one("#path-note", Label).update(Text(one_line(note or "", 500)))
+            self.query_one("#error", Label).update(Text(one_line(error or "" if event.value else "", 500)))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -102,7 +106,7 @@ class AddWatchScreen(ModalScreen[WatchRequest | None]):
         error, _ = path_problem(path)
         error = error or glob_problem(include) or glob_problem(exclude)
         if error:
-            self.query_one("#error", Label).update(error)
+            self.query_one("#error", Label).update(Text(one_line(error, 500)))  # it quotes the globs
             return
         workflow = str(self.query_one("#workflow", Select).value)
         self.dismiss(WatchRequest(os.path.expanduser(path), workflow, include, exclude))
@@ -145,7 +149,7 @@ class TestPathScreen(ModalScreen[None]):
                         f"would queue: {verdict['trigger']} in {verdict['cwd']}\n\n{verdict['prompt']}"
                     )
             text = "\n".join(parts)
-        self.query_one("#verdict", Static).update(text)
+        self.query_one("#verdict", Static).update(Text(clip(text, VERDICT_LIMIT)))
 
     def action_close(self) -> None:
         self.dismiss(None)

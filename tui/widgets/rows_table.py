@@ -9,7 +9,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.widgets import DataTable
+
+from core.display import one_line
+
+CELL_LIMIT = 200
+"""A cell is one line: longer outside text ends in … (the detail screen and the CLI have it all)."""
+
+
+def literal(cell: object, width: int = CELL_LIMIT) -> object:
+    """A cell drawn as typed: DataTable reads a str cell as markup (``[/bold]`` in a
+    reason would crash the table), so text becomes a one-line ``Text``."""
+    return Text(one_line(cell, width)) if isinstance(cell, str) else cell
 
 
 def _plain(cell: Any) -> str:
@@ -45,7 +57,8 @@ class RowsTable(DataTable[object]):
             if row_key.value not in wanted:
                 self.remove_row(row_key)
         added = False
-        for key, cells in rows:
+        for key, raw_cells in rows:
+            cells = [literal(cell) for cell in raw_cells]
             if key in self.rows:
                 for column, value in zip(self.COLUMNS, cells, strict=True):
                     if self.get_cell(key, column.lower()) != value:

@@ -8,7 +8,7 @@ from typing import ClassVar
 from rich.text import Text
 
 from core.render import excerpt
-from tui.widgets.rows_table import RowsTable
+from tui.widgets.rows_table import CELL_LIMIT, RowsTable
 
 WATCH_STYLES = {"active": "$success", "missing": "$warning", "error": "bold $error", "disabled": "dim"}
 DELIVERY_STYLES = {"sent": "$success", "pending": "dim", "failed": "bold $error", "waiting": "$warning"}
@@ -50,7 +50,12 @@ class WatchList(RowsTable):
             status = _styled(watch.status, WATCH_STYLES, variables)
             if watch.reason:
                 status.append(f" ({excerpt(watch.reason, 30)})", style="dim")
-            cells = (Text(watch.path), status, Text(watch.workflow), watch.last_event or "-")
+            cells = (
+                excerpt(watch.path, CELL_LIMIT),
+                status,
+                excerpt(watch.workflow, 40),
+                watch.last_event or "-",
+            )
             rows.append((watch.path, cells))
         self.set_rows(rows)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from core.control import PauseState
+from core.display import one_line
 from core.jobs import JobState
+
+STATUS_LIMIT = 400
 
 
 class StatusLine(Static):
@@ -26,7 +30,8 @@ class StatusLine(Static):
             f"${spent_today:.2f} today",
             telegram,
         ]
-        self.update(" · ".join(parts))
+        # Pause reasons, Telegram errors and hostnames are outside text: drawn literally.
+        self.update(Text(one_line(" · ".join(parts), STATUS_LIMIT)))
 
     def watch_paused(self, paused: bool) -> None:
         self.set_class(paused, "-paused")
