@@ -21,7 +21,7 @@ import psutil
 from core.claude_events import ANSWER_EVENTS, ClaudeEvent
 from core.clock import SYSTEM_CLOCK, Clock, parse_time
 from core.control import Change, Control, EngineNotifier
-from core.errors import describe_failure
+from core.errors import log_failure
 from core.events import EngineChanged, EventBus, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
 from core.job_env import job_environment
 from core.jobs import Job, JobState, RunOutcome
@@ -54,9 +54,9 @@ log = logging.getLogger(__name__)
 
 _ENGINES_IN_PROCESS = itertools.count(1)
 LEADER_ONLY_SERVICES = frozenset({"telegram", "schedules"})
+"""Services that must run on exactly one engine when several share a Redis queue."""
 SUPERSEDE_WAIT_SECONDS = 10.0
 """How long a watch waits for a superseded run to end (its reader notices within 0.2 s)."""
-"""Services that must run on exactly one engine when several share a Redis queue."""
 
 
 class Runner(Protocol):
@@ -344,12 +344,8 @@ class Engine:
             for job in self.ledger.queued():
                 if job.id not in known and job.id not in running:
                     self.queue.submit(job.id, job.priority, job.eta)
-        except Exception as error:
-            line = describe_failure(error)  # a full disk or Redis away: one line each sweep
-            if line is None:
-                log.exception("idle sweep failed")
-            else:
-                log.warning("idle sweep failed: %s", line)
+        except Exception as error:  # a full disk or Redis away: one line each sweep
+            log_failure(log, "idle sweep failed", error)
 
     def _refresh_pause(self) -> None:
         assert self.control is not None

@@ -4,6 +4,7 @@ the thing, what went wrong, and what to do."""
 from __future__ import annotations
 
 import errno
+import logging
 import sqlite3
 import sys
 
@@ -41,6 +42,19 @@ def describe_queue_error(error: BaseException) -> str | None:
     if isinstance(error, redis.RedisError):
         return f"the shared queue refused the request ({error}): {QUEUE_HINT}"
     return None
+
+
+def log_failure(
+    logger: logging.Logger, what: str, error: BaseException, level: int = logging.WARNING
+) -> str | None:
+    """Log ``what`` failed: one line for a failure the user can act on (returned, to show),
+    the traceback for anything else (None: a bug, with no sentence to show)."""
+    line = describe_failure(error)
+    if line is None:
+        logger.error("%s", what, exc_info=error)
+    else:
+        logger.log(level, "%s: %s", what, line)
+    return line
 
 
 def describe_failure(error: BaseException) -> str | None:

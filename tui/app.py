@@ -22,7 +22,7 @@ from textual.worker import Worker, WorkerState
 from core.clock import SYSTEM_CLOCK, Clock
 from core.control import Control, InputError
 from core.display import clip
-from core.errors import describe_failure
+from core.errors import log_failure
 from core.events import EngineTakenOver, JobOutput, ServiceFailed
 from core.overview import read_overview
 from core.paths import Paths
@@ -121,13 +121,8 @@ class FlowtuiApp(App[int]):
     def _show_startup_failure(self, what: str, error: BaseException) -> None:
         """A known failure is its one line in the log and on screen; anything else is a bug,
         whose traceback goes to the log."""
-        line = describe_failure(error)
-        if line is None:
-            log.error(what, exc_info=error)
-            line = f"{what}: {type(error).__name__}: {error}"
-        else:
-            log.error("%s: %s", what, line)
-        self.push_screen(ErrorScreen(line, STARTUP_HINT))
+        line = log_failure(log, what, error, logging.ERROR)
+        self.push_screen(ErrorScreen(line or f"{what}: {type(error).__name__}: {error}", STARTUP_HINT))
 
     def _default_sources(self, session: Session) -> Sources:
         return Sources(self.settings, self.paths, session, session.environ)
@@ -184,13 +179,11 @@ class FlowtuiApp(App[int]):
         except (InputError, ConfigError) as error:
             self.notify(str(error), severity="error")
         except Exception as error:
-            line = describe_failure(error)
-            if line is None:
-                log.exception("operation failed")
-                line = f"the operation failed: {type(error).__name__}: {error} (see the log)"
-            else:
-                log.warning("operation failed: %s", line)
-            self.notify(line, severity="error")
+            line = log_failure(log, "operation failed", error)
+            self.notify(
+                line or f"the operation failed: {type(error).__name__}: {error} (see the log)",
+                severity="error",
+            )
         else:
             self.notify(message(result) if callable(message) else message)
         self.refresh_soon()
@@ -228,11 +221,7 @@ class FlowtuiApp(App[int]):
             try:
                 dashboard.show(read_overview(self.control))
             except Exception as error:  # a locked or damaged ledger: say so, keep running
-                line = describe_failure(error)
-                if line is None:
-                    log.exception("refresh failed")
-                else:
-                    log.warning("refresh failed: %s", line)
+                line = log_failure(log, "refresh failed", error)
                 self.notify(line or f"cannot read the ledger: {error}", severity="error")
 
     def _dashboard(self) -> DashboardScreen | None:
