@@ -5,7 +5,7 @@ over; t1 is the wall-clock time the (fake) Claude process writes as its first ac
 The producer is this process, a different one from the consumer, as with ``flowtui add``.
 
 - ours: ``flowtui serve`` runs as a subprocess (``FLOWTUI_HOME`` and ``FLOWTUI_CLAUDE``
-  point into a temp dir). The producer builds a ``Control`` the way ``core.cli.open_control``
+  point into a temp dir). The producer builds a ``Control`` the way ``cli.main.open_control``
   does (ledger row, Huey enqueue, poke of the engine's named pipe) and calls ``add``.
 - seed: Huey's own consumer (``huey_consumer seed_app.huey -w 1``, default polling with
   back-off) on a SqliteHuey file; its task runs the same fake command with
@@ -42,12 +42,12 @@ from types import FrameType
 
 import psutil
 
-from core.control import Control
-from core.ledger import Ledger
+from core.config.settings import CLAUDE_ENV, load_settings
+from core.ledger.sqlite import Ledger
+from core.ops.control import Control
 from core.paths import HOME_ENV, resolve_paths
-from core.queue import JobQueue
-from core.settings import CLAUDE_ENV, load_settings
-from core.wake import poke
+from core.queue.transport import JobQueue
+from core.wake.doorbell import poke
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
@@ -213,14 +213,14 @@ def run_ours(
     home = root / "flowtui-home"
     home.mkdir()
     env = {**os.environ, HOME_ENV: str(home), CLAUDE_ENV: str(fake), STAMP_ENV: str(stamps.path)}
-    argv = [sys.executable, "-c", "from core.cli import main; main()", "serve"]
+    argv = [sys.executable, "-c", "from cli.main import main; main()", "serve"]
 
     def factory() -> Child:
         return Child("flowtui serve", argv, env, PROJECT_DIR, root / "serve.log", signal.SIGTERM)
 
     with running(factory) as child:
         child.wait_for_text(READY_TEXT, READY_TIMEOUT)
-        # As core.cli.open_control does, but kept open across adds (a long-lived producer).
+        # As cli.main.open_control does, but kept open across adds (a long-lived producer).
         paths = resolve_paths({HOME_ENV: str(home)})
         settings = load_settings(paths.config_file)
         paths.ensure_data_dir()
@@ -245,7 +245,7 @@ def run_ours(
 
 def time_cli_add(env: dict[str, str], root: Path, stamps: StampFile, runs: int) -> list[tuple[float, float]]:
     """(wall ms of a whole ``flowtui add`` subprocess, ms from its launch to Claude's start)."""
-    argv = [sys.executable, "-c", "from core.cli import main; main()", "add"]
+    argv = [sys.executable, "-c", "from cli.main import main; main()", "add"]
     results: list[tuple[float, float]] = []
     for index in range(runs):
         time.sleep(0.1)

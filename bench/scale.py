@@ -30,10 +30,10 @@ sys.path.insert(0, str(PROJECT))
 CHILD = """
 import os, signal, sys, threading
 from pathlib import Path
-from core.engine import Engine
+from core.engine.engine import Engine
 from core.jobs import JobState, RunOutcome
 from core.paths import Paths
-from core.settings import Settings, parse_settings
+from core.config.settings import Settings, parse_settings
 
 class NoopRunner:
     def run(self, request, control, on_spawn, on_note, on_event=None):
@@ -91,10 +91,10 @@ def start_redis(root: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def run_case(root: Path, name: str, url: str | None, engines: int, jobs: int, workers: int) -> float:
+    from core.config.settings import parse_settings
+    from core.host.state import open_shared_state
     from core.jobs import JobState
     from core.paths import Paths
-    from core.settings import parse_settings
-    from core.state import open_shared_state
 
     config = f'[engine]\nworkers = {workers}\n[queue]\nbackend = "{url or "sqlite"}"\n'
     homes = []

@@ -58,8 +58,8 @@ print(lines, elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 OURS = """
 import resource, sys, time
 from pathlib import Path
-from core.runner import ClaudeRunner, RunControl, RunRequest
-from core.settings import WorkflowSettings
+from core.claude.runner import ClaudeRunner, RunControl, RunRequest
+from core.config.settings import WorkflowSettings
 from core.events import EventBus, JobOutput
 
 gen, n, transcript = sys.argv[1], sys.argv[2], Path(sys.argv[3])

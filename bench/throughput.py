@@ -49,12 +49,12 @@ from types import FrameType
 
 from huey import SqliteHuey
 
-from core.engine import Engine
+from core.claude.runner import EventCallback, NoteCallback, RunControl, RunRequest, SpawnCallback
+from core.config.settings import LedgerSettings, Settings
+from core.engine.engine import Engine
 from core.events import Event, JobChanged
 from core.jobs import JobState, RunOutcome
 from core.paths import HOME_ENV, resolve_paths
-from core.runner import EventCallback, NoteCallback, RunControl, RunRequest, SpawnCallback
-from core.settings import LedgerSettings, Settings
 
 DONE_TIMEOUT = 120.0
 NOOP_OUTCOME = RunOutcome(

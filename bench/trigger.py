@@ -62,12 +62,12 @@ from dispatch import (
 )
 
 from core.clock import parse_time
-from core.control import Control
-from core.ledger import Ledger
+from core.config.settings import CLAUDE_ENV, load_settings
+from core.ledger.sqlite import Ledger
+from core.ops.control import Control
 from core.paths import HOME_ENV, resolve_paths
-from core.queue import JobQueue
-from core.settings import CLAUDE_ENV, load_settings
-from core.wake import poke
+from core.queue.transport import JobQueue
+from core.wake.doorbell import poke
 from core.watch.status import read_statuses
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -158,7 +158,7 @@ def run_ours(
     extra = "" if settle_ms is None else f"settle_ms = {settle_ms}\n"
     (home / "config.toml").write_text(f'[[watch]]\npath = "{watched}"\n{extra}')
     env = {**os.environ, HOME_ENV: str(home), CLAUDE_ENV: str(fake), STAMP_ENV: str(stamps.path)}
-    argv = [sys.executable, "-c", "from core.cli import main; main()", "serve"]
+    argv = [sys.executable, "-c", "from cli.main import main; main()", "serve"]
 
     def factory() -> Child:
         return Child("flowtui serve", argv, env, PROJECT_DIR, root / f"serve-{label}.log", signal.SIGTERM)

@@ -44,7 +44,7 @@ ignores every argument after its own two (flowtui's ``-p ... -- PROMPT``).
    to the end of the first frame (hooked as above) of ``run_async(headless=True,
    size=(120, 36))``; the child has imported only the standard library when its
    "imports" part begins.
-   - ours: as ``flowtui`` run alone does it: ``tui.entry`` imported (not the CLI parser),
+   - ours: as ``flowtui`` run alone does it: ``cli.entry`` imported (not the CLI parser),
      ``run_app``'s steps
      (data dir, logging to a file), ``build_app`` with its own opener on an empty temp data
      dir; the first frame of the DashboardScreen (its ``on_mount`` reads the ledger first,
@@ -301,10 +301,10 @@ async def run_ours(
     rate: float,
     body: Callable[[Any, LineMeter, int], Awaitable[None]],
 ) -> dict[str, Any]:
+    from core.config.settings import CLAUDE_ENV, load_settings
     from core.events import JobChanged
+    from core.host.session import Session
     from core.paths import Paths
-    from core.session import Session
-    from core.settings import CLAUDE_ENV, load_settings
     from tui.app import build_app
 
     meter = LineMeter()
@@ -561,10 +561,10 @@ async def child_memory(side: str, options: dict[str, Any]) -> dict[str, Any]:
 async def child_startup(side: str, options: dict[str, Any], entered: float) -> dict[str, Any]:
     imports_started = time.time()
     if side == "ours":
-        import tui.entry  # noqa: F401 - the `flowtui` command (alone, it skips the CLI parser)
-        from core.logs import configure_logging
+        import cli.entry  # noqa: F401 - the `flowtui` command (alone, it skips the CLI parser)
+        from core.config.settings import load_settings
+        from core.host.logs import configure_logging
         from core.paths import HOME_ENV, resolve_paths
-        from core.settings import load_settings
         from tui.app import build_app
         from tui.screens.dashboard import DashboardScreen
 

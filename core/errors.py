@@ -60,9 +60,9 @@ def log_failure(
 def describe_failure(error: BaseException) -> str | None:
     """The one line for a failure the user can act on (the config, the disk, the ledger, the
     queue, a missing extra), or None for anything else: a bug, whose traceback belongs in the log."""
-    from core.control import InputError
+    from core.config.settings import ConfigError
     from core.extras import MissingExtra
-    from core.settings import ConfigError
+    from core.ops.control import InputError
 
     if isinstance(error, ConfigError | InputError | MissingExtra):
         return str(error)

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.claude_events import ClaudeEvent
+from core.claude.events import ClaudeEvent
 from core.jobs import Job
 
 log = logging.getLogger(__name__)

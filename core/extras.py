@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.settings import Settings
+    from core.config.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ def require(extra: Extra) -> None:
 def require_configured(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
     """The extras the config cannot run without: Redis when the queue is shared. (Telegram is
     reported by its service and ``doctor`` instead: the rest runs without it.)"""
-    from core.settings import ConfigError
+    from core.config.settings import ConfigError
 
     try:
         shared = settings.queue_url(environ) is not None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from core.clock import parse_time
 
 if TYPE_CHECKING:
-    from core.limits import LimitHit
+    from core.claude.limits import LimitHit
 
 __all__ = ["Job", "JobEvent", "JobSource", "JobState", "RunOutcome", "parse_time"]
 

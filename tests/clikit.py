@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 class Flowtui:
-    """Runs ``python -m core`` (what the ``flowtui`` script runs) against one FLOWTUI_HOME."""
+    """Runs ``python -m cli`` (what the ``flowtui`` script runs) against one FLOWTUI_HOME."""
 
     def __init__(self, home: Path, claude: Path | str, environ: Mapping[str, str] | None = None) -> None:
         self.home = home
@@ -18,7 +18,7 @@ class Flowtui:
         self.env = {**base, "FLOWTUI_HOME": str(home), "FLOWTUI_CLAUDE": str(claude)}
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "core", *args]
+        return [sys.executable, "-m", "cli", *args]
 
     def run(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

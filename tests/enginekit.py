@@ -10,10 +10,10 @@ from typing import TypeVar
 
 import psutil
 
-from core.engine import Engine
+from core.config.settings import Settings, parse_settings
+from core.engine.engine import Engine
 from core.jobs import Job, JobState
 from core.paths import Paths
-from core.settings import Settings, parse_settings
 
 T = TypeVar("T")
 

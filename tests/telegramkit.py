@@ -16,16 +16,16 @@ from pathlib import Path
 from enginekit import home_paths, settings_from
 from pyrogram import enums, types
 
-from core.config_check import SecretStr
-from core.control import Control
-from core.engine import Engine
+from core.config.check import SecretStr
+from core.config.settings import Settings
+from core.engine.engine import Engine
 from core.events import Event, EventBus
 from core.jobs import Job, JobState, RunOutcome
-from core.ledger import Ledger
-from core.ledger_api import LedgerStore
+from core.ledger.sqlite import Ledger
+from core.ledger.store import LedgerStore
+from core.ops.control import Control
 from core.paths import Paths
-from core.queue import JobQueue
-from core.settings import Settings
+from core.queue.transport import JobQueue
 from core.telegram.announce import Announcer
 from core.telegram.commands import Bot
 from core.telegram.config import TelegramConfig

@@ -11,9 +11,9 @@ from clikit import Flowtui
 from enginekit import wait_for
 from fakeclaude import ok_script, write_script
 
+from core.config.settings import Settings
+from core.host.session import Session
 from core.paths import Paths
-from core.session import Session
-from core.settings import Settings
 from tui.app import build_app
 from tui.widgets.job_table import JobTable
 from tui.widgets.status_line import StatusLine

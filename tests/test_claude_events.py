@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from core.claude_events import (
+from core.claude.events import (
     ApiRetry,
     AssistantText,
     Finished,
@@ -16,10 +16,10 @@ from core.claude_events import (
     Unknown,
     parse_event,
 )
+from core.claude.limits import detect_limit
+from core.claude.stream import ResultLine
+from core.claude.transcript import TranscriptRenderer, render_transcript
 from core.clock import Clock, zone_named
-from core.limits import detect_limit
-from core.stream import ResultLine
-from core.transcript import TranscriptRenderer, render_transcript
 
 INIT = {
     "type": "system",

@@ -12,7 +12,7 @@ import pytest
 from clikit import Flowtui
 from enginekit import is_gone, running_engine, wait_for, wait_job
 
-from core.claude_events import ApiRetry, ClaudeEvent, Finished, TextDelta, ToolCall, ToolResult
+from core.claude.events import ApiRetry, ClaudeEvent, Finished, TextDelta, ToolCall, ToolResult
 from core.events import Event, JobOutput
 from core.jobs import JobState
 

@@ -14,7 +14,7 @@ from clikit import Flowtui
 from enginekit import wait_for
 from fakeclaude import ok_script
 
-from core.cli import cli
+from cli.main import cli
 
 USER_CONFIG = """\
 # my flowtui config

@@ -18,15 +18,15 @@ import pytest
 from enginekit import home_paths, settings_from
 from fakeclaude import ok_script
 
-from core.budget import queue_budget
 from core.clock import Clock, to_iso, zone_named
-from core.engine import Engine
+from core.config.settings import BudgetSettings, Settings
+from core.engine.budget import queue_budget
+from core.engine.engine import Engine
 from core.jobs import JobSource, JobState, RunOutcome
-from core.ledger import Ledger, NewJob
-from core.ledger_api import LedgerStore
-from core.redis_ledger import RedisLedger
-from core.schedules import ScheduleService, describe_schedules, next_after, schedule_key
-from core.settings import BudgetSettings, Settings
+from core.ledger.redis import RedisLedger
+from core.ledger.sqlite import Ledger, NewJob
+from core.ledger.store import LedgerStore
+from core.schedule.cron import ScheduleService, describe_schedules, next_after, schedule_key
 
 BERLIN = zone_named("Europe/Berlin")
 

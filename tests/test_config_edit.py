@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config_edit import add_watch, remove_watch, set_value
-from core.settings import ConfigError, load_settings
+from core.config.edit import add_watch, remove_watch, set_value
+from core.config.settings import ConfigError, load_settings
 
 USER_CONFIG = """\
 # my flowtui config

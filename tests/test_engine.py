@@ -12,12 +12,12 @@ import pytest
 from enginekit import home_paths, is_gone, running_engine, settings_from, wait_for, wait_job
 from fakeclaude import ok_script, result_line, write_script
 
+from core.claude.procs import process_start_time
 from core.clock import parse_time
-from core.engine import Engine
+from core.engine.engine import Engine
 from core.jobs import JobState
-from core.ledger import Ledger, NewJob
-from core.lock import EngineBusy
-from core.procs import process_start_time
+from core.ledger.sqlite import Ledger, NewJob
+from core.wake.lock import EngineBusy
 
 
 def env_with(command: Path | str) -> dict[str, str]:
@@ -274,7 +274,7 @@ def test_job_added_by_another_process_starts_without_polling(tmp_path: Path) -> 
     env = {**env_with(ok_script(tmp_path / "claude")), "FLOWTUI_HOME": str(home)}
     with running_engine(home, config, environ=env) as engine:
         added = subprocess.run(
-            [sys.executable, "-m", "core", "add", "from elsewhere", "--cwd", str(tmp_path)],
+            [sys.executable, "-m", "cli", "add", "from elsewhere", "--cwd", str(tmp_path)],
             env=env,
             capture_output=True,
             text=True,

@@ -23,12 +23,12 @@ from enginekit import home_paths, running_engine, settings_from, wait_job
 from fakeclaude import ok_script
 from telegramkit import telegram_config
 
-from core.engine import Engine
+from core.config.settings import ConfigError, Settings
+from core.engine.engine import Engine
 from core.errors import describe_failure, describe_os_error
 from core.events import ServiceFailed
+from core.host.services import default_services
 from core.jobs import JobState
-from core.services import default_services
-from core.settings import ConfigError, Settings
 
 BROKEN_TELEGRAM = "[telegram]\nallowed_users = [1]\n"
 """A [telegram] section without credentials: the service cannot start, the engine runs on."""
@@ -99,7 +99,7 @@ def test_a_data_dir_that_cannot_be_made_is_one_line(flowtui: Flowtui, command: l
     )
 
 
-@pytest.mark.parametrize("argv", [["-m", "core", "serve"], ["-m", "tui"]])
+@pytest.mark.parametrize("argv", [["-m", "cli", "serve"], ["-m", "cli"]])
 def test_a_data_dir_without_permission_is_one_line(tmp_path: Path, argv: list[str]) -> None:
     """Root may write almost anywhere, but not make directories in /sys; the second argv is
     ``flowtui`` alone, which opens the window without the command-line parser."""
@@ -118,8 +118,8 @@ def test_a_full_disk_during_a_command_is_one_line(
 ) -> None:
     """`except OSError` used to follow `except Exception`, so it never ran and a full disk
     printed a traceback."""
-    from core import cli
-    from core.control import Control
+    from cli import main as cli
+    from core.ops.control import Control
 
     def disk_full(self: Control, *args: Any, **kwargs: Any) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "home" / "ledger.db"))
@@ -342,6 +342,6 @@ def test_the_service_reports_an_unreachable_telegram_as_its_sentence() -> None:
 
 
 def test_a_settings_default_has_no_secrets() -> None:
-    from core.job_env import configured_secrets
+    from core.claude.environment import configured_secrets
 
     assert list(configured_secrets(Settings())) == []

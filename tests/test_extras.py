@@ -22,7 +22,7 @@ for name in sys.argv[1].split(","):
     sys.modules[name] = None
 sys.argv = ["flowtui", *sys.argv[2:]]
 import runpy
-runpy.run_module("tui", run_name="__main__")  # what the flowtui script runs
+runpy.run_module("cli", run_name="__main__")  # what the flowtui script runs
 """
 
 HINTS = {
@@ -82,9 +82,10 @@ def test_core_imports_without_any_extra() -> None:
         "import sys\n"
         "for name in ('pyrogram', 'redis', 'mcp'):\n"
         "    sys.modules[name] = None\n"
-        "import core.cli, core.engine, core.serve, core.session, core.state, core.doctor\n"
-        "import core.telegram.service, core.telegram.status, core.cli_telegram, core.cli_mcp\n"
-        "import tui.app, tui.entry\n"
+        "import cli.main, cli.doctor, core.engine.engine, core.host.serve, core.host.session\n"
+        "import core.host.state\n"
+        "import core.telegram.service, core.telegram.status, cli.telegram, cli.mcp_command\n"
+        "import tui.app, cli.entry\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -20,13 +20,13 @@ from hostile import HOSTILE, MARKUP_NAMES, UNSAFE, shown
 from rich.console import Console
 from textual.widgets import Input, Static
 
+from cli.render import format_job_detail, format_job_table
+from core.config.settings import ConfigError
 from core.display import clip, one_line, printable
 from core.events import ServiceFailed
+from core.host.session import Session
 from core.jobs import JobState
 from core.paths import Paths
-from core.render import format_job_detail, format_job_table
-from core.session import Session
-from core.settings import ConfigError
 from core.telegram.notify import MESSAGE_LIMIT, finished_messages, jobs_list, status_text, utf16_len
 from tui.app import FlowtuiApp, build_app, exit_status
 from tui.bridge import CoreEvent
@@ -313,7 +313,7 @@ async def test_a_storm_of_errors_ends_the_window_non_zero(
 def test_the_command_exits_1_after_an_error_the_window_survived(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import core.logs
+    import core.host.logs
     import tui.app
 
     app = hostile_app(tmp_path, ["x"])
@@ -324,7 +324,7 @@ def test_the_command_exits_1_after_an_error_the_window_survived(
 
     monkeypatch.setattr(app, "run", run)
     monkeypatch.setattr(tui.app, "build_app", lambda settings, paths: app)
-    monkeypatch.setattr(core.logs, "configure_logging", lambda paths, to_stderr: None)
+    monkeypatch.setattr(core.host.logs, "configure_logging", lambda paths, to_stderr: None)
     assert tui.app.run_app(app.settings, app.paths) == 1
     assert "unhandled error (ValueError: [/bold] in a screen)" in capsys.readouterr().err
 
@@ -389,7 +389,7 @@ def test_reported_bug_in_a_real_terminal(tmp_path: Path, claude_bin: str, claude
         "TERM": "xterm-256color",
         "PATH": os.environ.get("PATH", ""),
     }
-    shell = f"{shlex.quote(sys.executable)} -m tui; echo $? > {shlex.quote(str(status_file))}"
+    shell = f"{shlex.quote(sys.executable)} -m cli; echo $? > {shlex.quote(str(status_file))}"
     terminal = TmuxSession(["sh", "-c", shell], env, cwd=tmp_path)
     try:
         terminal.wait_for_text("▶ running")

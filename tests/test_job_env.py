@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from enginekit import home_paths, running_engine, settings_from, wait_job
 
-from core.engine import Engine
-from core.job_env import configured_secrets, job_environment
+from core.claude.environment import configured_secrets, job_environment
+from core.claude.runner import ClaudeRunner
+from core.engine.engine import Engine
 from core.jobs import JobState
-from core.runner import ClaudeRunner
 
 API_HASH_IN_CONFIG = "0123456789abcdef0123456789abcdef"
 BOT_TOKEN_IN_ENV = "4242:AAbbccddeeffgghhiijjkkllmmnnooppqqrr"

@@ -7,7 +7,7 @@ import time
 
 from enginekit import wait_for
 
-from core.leader import LEADER_KEY, LeaderLease
+from core.wake.leader import LEADER_KEY, LeaderLease
 
 
 class Seat:

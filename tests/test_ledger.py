@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from core.jobs import JOB_COLUMNS, JobState, RunOutcome
-from core.ledger import Ledger, NewJob
+from core.ledger.sqlite import Ledger, NewJob
 
 OLD_JOBS_TABLE = """
 CREATE TABLE jobs (

@@ -15,13 +15,13 @@ from types import SimpleNamespace
 import pytest
 
 from core.clock import SYSTEM_CLOCK, parse_time, to_iso
+from core.config.settings import ConfigError, Settings
 from core.jobs import Job, JobState, RunOutcome
-from core.ledger import Ledger, LedgerError, NewJob, lease_deadline
-from core.ledger_api import QUEUE_URL_ENV, LedgerStore, open_ledger
+from core.ledger.redis import RedisLedger
+from core.ledger.sqlite import Ledger, LedgerError, NewJob, lease_deadline
+from core.ledger.stats import StatsRow
+from core.ledger.store import QUEUE_URL_ENV, LedgerStore, open_ledger
 from core.paths import Paths
-from core.redis_ledger import RedisLedger
-from core.settings import ConfigError, Settings
-from core.stats import StatsRow
 
 OpenStore = Callable[[], LedgerStore]
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

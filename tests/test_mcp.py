@@ -18,10 +18,10 @@ from clikit import Flowtui
 from fakeclaude import ok_script
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 
-from core.control import PAUSED_FLAG
+from cli.mcp_server import JobStateName
 from core.jobs import JobState
-from core.ledger import Ledger
-from core.mcp_server import JobStateName
+from core.ledger.sqlite import Ledger
+from core.ops.control import PAUSED_FLAG
 
 T = TypeVar("T")
 
@@ -67,11 +67,11 @@ def served(flowtui: Flowtui) -> Iterator[subprocess.Popen[str]]:
 
 @asynccontextmanager
 async def mcp_session(flowtui: Flowtui) -> AsyncIterator[ClientSession]:
-    """``python -m core mcp`` (what ``flowtui mcp`` runs) as a client spawns it; its stderr
+    """``python -m cli mcp`` (what ``flowtui mcp`` runs) as a client spawns it; its stderr
     goes to a file beside the home, so stdout carries nothing but the protocol."""
     server = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "core", "mcp"],
+        args=["-m", "cli", "mcp"],
         env={key: flowtui.env[key] for key in ("FLOWTUI_HOME", "FLOWTUI_CLAUDE")},
         cwd=flowtui.home.parent,
     )

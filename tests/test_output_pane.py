@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 
-from core.transcript import render_transcript
+from core.claude.transcript import render_transcript
 from tui.widgets.output_pane import OutputPane
 
 

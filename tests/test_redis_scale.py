@@ -158,7 +158,7 @@ def test_schedule_fires_once_per_tick_while_the_leader_is_killed_twice(
     """Three engines, a schedule every 4 s, the leader killed twice: each tick runs once."""
     import redis
 
-    from core.leader import LEADER_KEY
+    from core.wake.leader import LEADER_KEY
 
     config = (
         CONFIG.replace("lease_seconds = 3", "lease_seconds = 3\nleader_lease_seconds = 2")

@@ -9,8 +9,8 @@ from enginekit import home_paths, settings_from, wait_for
 from fakeclaude import ok_script
 from telegramkit import TELEGRAM_CONFIG, bot_kit, message, started
 
-from core.engine import Engine
-from core.redis_ledger import RedisLedger
+from core.engine.engine import Engine
+from core.ledger.redis import RedisLedger
 from core.telegram.recording import RecordingGateway
 from core.telegram.service import TelegramService
 

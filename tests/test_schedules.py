@@ -12,12 +12,12 @@ from enginekit import home_paths, settings_from, wait_for
 from fakeclaude import ok_script
 
 from core.clock import SYSTEM_CLOCK, Clock, to_iso
-from core.engine import Engine
+from core.config.settings import ScheduleSettings
+from core.engine.engine import Engine
 from core.events import Event, ServiceFailed
 from core.jobs import JobSource
-from core.ledger import Ledger
-from core.schedules import ScheduleService, describe_schedules, schedule_key
-from core.settings import ScheduleSettings
+from core.ledger.sqlite import Ledger
+from core.schedule.cron import ScheduleService, describe_schedules, schedule_key
 
 DIGEST = """
 [workflows.digest]

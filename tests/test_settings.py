@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from core.config.settings import ConfigError, Settings, load_settings, parse_settings
 from core.paths import resolve_paths
-from core.settings import ConfigError, Settings, load_settings, parse_settings
 
 
 def test_missing_config_means_defaults(tmp_path: Path) -> None:

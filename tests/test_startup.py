@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
+from core.config.settings import Settings
+from core.host.session import Session
 from core.paths import Paths
-from core.session import Session
-from core.settings import Settings
 from tui.app import build_app
 from tui.screens.error import ErrorScreen
 from tui.widgets.job_table import JobTable

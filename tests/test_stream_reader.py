@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from core.stream import LineReader, StrayLine, Tick, decode_line
+from core.claude.stream import LineReader, StrayLine, Tick, decode_line
 
 
 def read_all(pieces: list[bytes], max_line_bytes: int) -> list[bytes | str]:

@@ -22,8 +22,8 @@ from telegramkit import (
     started,
 )
 
+from core.config.settings import load_settings
 from core.jobs import JobSource, JobState
-from core.settings import load_settings
 
 
 @pytest.fixture

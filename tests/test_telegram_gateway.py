@@ -214,7 +214,7 @@ def test_core_telegram_imports_neither_textual_nor_pyrogram() -> None:
     modules = sorted(f"core.telegram.{path.stem}" for path in package_dir.glob("*.py"))
     code = (
         "import importlib, sys\n"
-        f"for name in {[*modules, 'core.cli', 'core.cli_telegram', 'core.services']!r}:\n"
+        f"for name in {[*modules, 'cli.main', 'cli.telegram', 'core.host.services']!r}:\n"
         "    importlib.import_module(name)\n"
         "roots = ('textual', 'tui', 'pyrogram')\n"
         "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in roots)))\n"

@@ -22,16 +22,16 @@ from telegramkit import (
     telegram_engine,
 )
 
-from core.control import Control
 from core.events import NotificationChanged, ServiceFailed
+from core.host.services import default_services
 from core.jobs import JobState
-from core.ledger import Ledger
-from core.queue import JobQueue
-from core.services import default_services
+from core.ledger.sqlite import Ledger
+from core.ops.control import Control
+from core.queue.transport import JobQueue
 from core.telegram import NOT_CONFIGURED, telegram_status
 from core.telegram.gateway import Markup
 from core.telegram.recording import RecordingGateway
-from core.wake import poke
+from core.wake.doorbell import poke
 
 
 def claude_env(tmp_path: Path, answer: str = "all tests pass") -> dict[str, str]:
@@ -86,7 +86,7 @@ def test_a_broken_telegram_config_fails_the_service_not_the_engine(tmp_path: Pat
     config = TELEGRAM_CONFIG.replace(f'bot_token = "{BOT_TOKEN}"', "")
     settings = settings_from(config)
     environ = claude_env(tmp_path)
-    from core.engine import Engine
+    from core.engine.engine import Engine
 
     engine = Engine(
         settings,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from textual.widgets import Input, Label
 
+from core.config.settings import load_settings
 from core.jobs import JobSource, JobState
-from core.settings import load_settings
 from tui.demo import demo_app
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen

@@ -11,7 +11,7 @@ from enginekit import wait_for
 from tmuxkit import TmuxSession, flowtui_command
 
 from core.jobs import JobState
-from core.ledger import Ledger
+from core.ledger.sqlite import Ledger
 
 pytestmark = pytest.mark.claude
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from core.claude_events import Finished, ToolCall, ToolResult
-from core.ledger import Ledger, NewJob
-from core.settings import WorkflowSettings
-from core.stream import ResultLine
+from core.claude.events import Finished, ToolCall, ToolResult
+from core.claude.stream import ResultLine
+from core.config.settings import WorkflowSettings
+from core.ledger.sqlite import Ledger, NewJob
 from core.watch.activity import JobActivity
 from core.watch.batching import merge_changes, merge_kind
 from core.watch.prompt import final_prompt, template_values, trigger_text

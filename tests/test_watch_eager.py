@@ -17,7 +17,7 @@ from watchkit import Watching, changed_paths, watch_block, watching
 
 from core.events import JobOutput
 from core.jobs import Job, JobState
-from core.wake import poke
+from core.wake.doorbell import poke
 from core.watch.batching import SUPERSEDED_REASON
 
 LONG_SETTLE = "settle_ms = 3000\n"

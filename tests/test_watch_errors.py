@@ -20,7 +20,7 @@ from enginekit import wait_for
 from fakeclaude import ok_script
 from watchkit import changed_paths, watch_block, watching
 
-from core.ledger import Ledger
+from core.ledger.sqlite import Ledger
 from core.watch.status import WatchStatus, read_statuses
 
 

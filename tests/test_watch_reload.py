@@ -9,9 +9,9 @@ from enginekit import home_paths, wait_for
 from fakeclaude import ok_script
 from watchkit import changed_paths, watch_block, watching
 
-from core.config_edit import add_watch, remove_watch
+from core.config.edit import add_watch, remove_watch
 from core.events import ServiceFailed
-from core.wake import poke
+from core.wake.doorbell import poke
 from core.watch.status import read_statuses
 
 

@@ -11,10 +11,10 @@ from enginekit import home_paths, wait_for
 from fakeclaude import RESULT_OK, write_script
 from watchkit import FAST_SETTLE, changed_paths
 
-from core.engine import Engine
+from core.config.settings import load_settings
+from core.engine.engine import Engine
 from core.jobs import JobSource, JobState
-from core.settings import load_settings
-from core.steps import StepsService
+from core.schedule.steps import StepsService
 from core.watch.service import WatchService
 
 

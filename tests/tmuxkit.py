@@ -67,4 +67,4 @@ class TmuxSession:
 
 
 def flowtui_command() -> list[str]:
-    return [sys.executable, "-m", "tui"]
+    return [sys.executable, "-m", "cli"]

@@ -12,10 +12,10 @@ from pathlib import Path
 from enginekit import home_paths, wait_for
 from fakeclaude import RESULT_OK, write_script
 
-from core.engine import Engine
+from core.config.settings import load_settings
+from core.engine.engine import Engine
 from core.events import Event
 from core.jobs import Job, JobState
-from core.settings import load_settings
 from core.watch.service import WatchService
 from core.watch.watcher import WatchTarget, watch_key
 

@@ -20,14 +20,14 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from core.clock import SYSTEM_CLOCK, Clock
-from core.control import Control, InputError
+from core.config.settings import ConfigError, Settings
 from core.display import clip
 from core.errors import log_failure
 from core.events import EngineTakenOver, JobOutput, ServiceFailed
-from core.overview import read_overview
+from core.host.session import Session
+from core.ops.control import Control, InputError
+from core.ops.overview import read_overview
 from core.paths import Paths
-from core.session import Session
-from core.settings import ConfigError, Settings
 from tui.bridge import CoreEvent, connect
 from tui.failures import Failures, failing_screen, show_failure
 from tui.screens.dashboard import DashboardScreen
@@ -254,7 +254,7 @@ class FlowtuiApp(App[int]):
     # -- theme and command palette -------------------------------------------
 
     def _remember_theme(self, theme: Any) -> None:
-        from core.config_edit import set_value  # tomlkit, only when the theme changes
+        from core.config.edit import set_value  # tomlkit, only when the theme changes
 
         if theme.name == self.settings.ui.theme:
             return
@@ -306,7 +306,7 @@ def build_app(
 
 
 def run_app(settings: Settings, paths: Paths) -> int:
-    from core.logs import configure_logging
+    from core.host.logs import configure_logging
 
     paths.ensure_data_dir()
     configure_logging(paths, to_stderr=False)

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from core.clock import Clock, zone_named
+from core.config.settings import WorkflowSettings, load_settings
+from core.host.session import Session
 from core.jobs import JobState, RunOutcome
-from core.ledger import Ledger, NewJob
+from core.ledger.sqlite import Ledger, NewJob
 from core.paths import Paths
-from core.session import Session
-from core.settings import WorkflowSettings, load_settings
 from core.telegram.store import Draft, NotificationStore
 from core.watch.status import WatchStatus, write_statuses
 from tui.app import FlowtuiApp, build_app

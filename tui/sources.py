@@ -10,12 +10,12 @@ import contextlib
 from collections.abc import Callable, Mapping
 
 from core.clock import Clock, parse_time
+from core.config.settings import DEFAULT_WORKFLOW, ConfigError, Settings, load_settings
+from core.host.session import Session
 from core.paths import Paths
-from core.session import Session
-from core.settings import DEFAULT_WORKFLOW, ConfigError, Settings, load_settings
 from core.telegram.status import recent_notifications
 from core.telegram.store import NotificationStore
-from core.wake import poke
+from core.wake.doorbell import poke
 from core.watch.status import read_statuses
 from tui.widgets.side_lists import NotificationRow, WatchRow
 
@@ -81,7 +81,7 @@ class Sources:
         return rows
 
     def add_watch(self, path: str, workflow: str, include: list[str], exclude: list[str]) -> str:
-        from core.config_edit import add_watch
+        from core.config.edit import add_watch
 
         settings = add_watch(
             self.paths.config_file,
@@ -95,13 +95,13 @@ class Sources:
         return settings.watch[-1].path
 
     def remove_watch(self, path: str) -> None:
-        from core.config_edit import remove_watch
+        from core.config.edit import remove_watch
 
         self.settings = remove_watch(self.paths.config_file, path)
         poke(self.paths.wake_fifo)
 
     def explain(self, path: str) -> list[dict[str, object]]:
-        from core.cli_watch import explain_change
+        from core.watch.explain import explain_change
 
         return explain_change(self.current_settings(), path, self.clock)
 
@@ -158,7 +158,7 @@ class Sources:
             return None
         import redis
 
-        from core.leader import LEADER_KEY
+        from core.wake.leader import LEADER_KEY
 
         client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         try:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from core.control import Control
+from core.config.settings import ConfigError, NotifyPolicy, Settings
 from core.jobs import Job, JobState, parse_time
-from core.settings import ConfigError, NotifyPolicy, Settings
+from core.ops.control import Control
 from core.telegram.config import TelegramConfig
 from core.telegram.notify import approval_message, finished_messages
 from core.telegram.outbox import Outbox

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.config_edit import add_watch, normalise_watch_path, remove_watch
-from core.control import Control, InputError
+from core.config.edit import add_watch, normalise_watch_path, remove_watch
+from core.config.settings import DEFAULT_WORKFLOW, ConfigError
 from core.jobs import Job, JobSource, JobState
-from core.settings import DEFAULT_WORKFLOW, ConfigError
+from core.ops.control import Control, InputError
 from core.telegram.config import TelegramConfig, redact
 from core.telegram.notify import (
     HELP_TEXT,

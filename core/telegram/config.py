@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from core.config_check import SecretStr
-from core.settings import ConfigError, Settings, TelegramSettings
+from core.config.check import SecretStr
+from core.config.settings import ConfigError, Settings, TelegramSettings
 
 API_ID_ENV = "FLOWTUI_TELEGRAM_API_ID"
 API_HASH_ENV = "FLOWTUI_TELEGRAM_API_HASH"

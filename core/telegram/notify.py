@@ -15,7 +15,7 @@ from datetime import datetime
 
 from core.clock import parse_time
 from core.jobs import Job, JobState
-from core.render import STATE_SYMBOLS, excerpt, format_cost, job_timing
+from core.summary import STATE_SYMBOLS, excerpt, format_cost, job_timing
 from core.telegram.gateway import Button, Markup
 
 MESSAGE_LIMIT = 4096

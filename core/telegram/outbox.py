@@ -17,10 +17,10 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from core.claude.transcript import render_transcript
 from core.clock import SYSTEM_CLOCK
 from core.telegram.gateway import Failure, Gateway, classify_error
 from core.telegram.store import Draft, Notification, NotificationStore
-from core.transcript import render_transcript
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.config.settings import Settings
 from core.events import Event, JobChanged, NotificationChanged, ServiceFailed, SharedStateChanged
 from core.jobs import Job
-from core.settings import Settings
 from core.telegram.announce import Announcer
 from core.telegram.commands import BURST_SECONDS, Bot
 from core.telegram.config import NOT_CONFIGURED, TelegramConfig, TelegramConfigError, redact, resolve_config
@@ -29,7 +29,7 @@ from core.telegram.outbox import Outbox
 from core.telegram.store import Notification, NotificationStore
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from core.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 

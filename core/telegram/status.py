@@ -6,9 +6,9 @@ import sqlite3
 import stat
 from collections.abc import Mapping
 
+from core.config.settings import Settings
 from core.extras import TELEGRAM, installed
 from core.paths import Paths
-from core.settings import Settings
 from core.telegram.config import TelegramConfigError, resolve_config, telegram_status
 from core.telegram.gateway import SESSION_NAME, session_dir
 from core.telegram.store import Notification, NotificationStore

@@ -13,7 +13,7 @@ import os
 import threading
 from collections.abc import Iterable
 
-from core.claude_events import ClaudeEvent, Finished, ToolCall, ToolResult
+from core.claude.events import ClaudeEvent, Finished, ToolCall, ToolResult
 
 READ_ONLY_TOOLS = frozenset(
     {

@@ -24,10 +24,10 @@ from datetime import datetime
 from pathlib import Path
 
 from core.clock import SYSTEM_CLOCK
-from core.control import Control, InputError
+from core.config.settings import ConfigError, WatchSettings
 from core.events import EventBus, JobChanged
 from core.jobs import Job, JobSource, JobState
-from core.settings import ConfigError, WatchSettings
+from core.ops.control import Control, InputError
 from core.watch.prompt import final_prompt, inner_prompt, template_values, trigger_text
 from core.watch.snapshot import ADDED, DELETED, MODIFIED
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 
-from core.prompts import base_values, render_prompt
-from core.settings import DEFAULT_PROMPT, DEFAULT_WATCH_PROMPT, WorkflowSettings
+from core.config.prompts import base_values, render_prompt
+from core.config.settings import DEFAULT_PROMPT, DEFAULT_WATCH_PROMPT, WorkflowSettings
 
 ChangeSet = Mapping[str, str]
 """Changed paths relative to the watched directory, in the order they were seen, to their kind."""

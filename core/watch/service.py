@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
+from core.config.settings import ConfigError, WatchSettings, load_settings
 from core.events import Event, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
 from core.jobs import Job, JobSource, JobState
-from core.ledger_api import LedgerStore
-from core.settings import ConfigError, WatchSettings, load_settings
+from core.ledger.store import LedgerStore
 from core.watch.activity import ActivityLog
 from core.watch.snapshot import SnapshotStore
 from core.watch.status import WatchStatus, write_statuses
@@ -31,7 +31,7 @@ from core.watch.timing import wait_any
 from core.watch.watcher import WatchContext, WatchTarget, watch_key
 
 if TYPE_CHECKING:
-    from core.engine import Engine
+    from core.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 

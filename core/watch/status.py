@@ -8,7 +8,7 @@ import socket
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, get_args
 
-from core.ledger_api import LedgerStore
+from core.ledger.store import LedgerStore
 
 STATUS_FLAG_PREFIX = "watch.status:"
 """One key per machine: with a shared (Redis) ledger, each machine watches its own paths."""

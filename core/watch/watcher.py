@@ -24,10 +24,10 @@ from typing import Any
 from watchfiles import Change, awatch
 
 from core.clock import SYSTEM_CLOCK, Clock
-from core.control import Control
+from core.config.settings import WatchSettings
 from core.events import EventBus, ServiceFailed
 from core.jobs import Job
-from core.settings import WatchSettings
+from core.ops.control import Control
 from core.watch.activity import ActivityLog
 from core.watch.batching import Dispatcher, Supersede
 from core.watch.rules import GITIGNORE, VENV_MARKER, WatchRules

@@ -11,10 +11,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from core.control import Control
 from core.display import one_line
 from core.jobs import JobState
-from core.overview import Overview
+from core.ops.control import Control
+from core.ops.overview import Overview
 from tui.job_filter import JobFilter
 from tui.widgets.job_table import JobTable
 from tui.widgets.output_pane import OutputPane

@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Static
 from core.display import one_line
 from core.jobs import Job, JobEvent
 from core.paths import Paths
-from core.render import format_cost
+from core.summary import format_cost
 from tui.widgets.output_pane import OutputPane
 from tui.widgets.rows_table import literal
 

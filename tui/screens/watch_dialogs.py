@@ -101,7 +101,7 @@ class AddWatchScreen(ModalScreen[WatchRequest | None]):
         path = self.query_one("#path", Input).value.strip()
         include = split_globs(self.query_one("#include", Input).value)
         exclude = split_globs(self.query_one("#exclude", Input).value)
-        from core.config_edit import glob_problem  # tomlkit: not before the first frame
+        from core.config.edit import glob_problem  # tomlkit: not before the first frame
 
         error, _ = path_problem(path)
         error = error or glob_problem(include) or glob_problem(exclude)

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from rich.text import Text
 
 from core.jobs import Job, JobState
-from core.render import STATE_SYMBOLS, excerpt, format_cost, job_timing
+from core.summary import STATE_SYMBOLS, excerpt, format_cost, job_timing
 from tui.widgets.rows_table import RowsTable
 
 STATE_STYLES = {

@@ -14,9 +14,9 @@ from pathlib import Path
 from textual.reactive import reactive
 from textual.widgets import Log
 
-from core.claude_events import parse_event
-from core.follow import TranscriptTail
-from core.transcript import TranscriptRenderer, decode_transcript_line
+from core.claude.events import parse_event
+from core.claude.tail import TranscriptTail
+from core.claude.transcript import TranscriptRenderer, decode_transcript_line
 
 MAX_LINES = 5_000
 PULL_BYTES = 128 * 1024

@@ -7,7 +7,7 @@ from typing import ClassVar
 
 from rich.text import Text
 
-from core.render import excerpt
+from core.summary import excerpt
 from tui.widgets.rows_table import CELL_LIMIT, RowsTable
 
 WATCH_STYLES = {"active": "$success", "missing": "$warning", "error": "bold $error", "disabled": "dim"}

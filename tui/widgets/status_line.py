@@ -6,9 +6,9 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from core.control import PauseState
 from core.display import one_line
 from core.jobs import JobState
+from core.ops.control import PauseState
 
 STATUS_LIMIT = 400
 

@@ -1,0 +1,384 @@
+"""The ``flowtui`` command: the TUI by default, plus a headless CLI over the same state.
+
+Every bad input ends in one line on stderr and exit code 2; scripts read ids from
+stdout (``id=$(flowtui add ...)``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import sqlite3
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, ClassVar, NoReturn
+
+import click
+
+from cli.render import format_job_detail, format_job_table
+from core.clock import SYSTEM_CLOCK, Clock
+from core.config.settings import ConfigError, Settings, load_settings
+from core.display import one_line, printable
+from core.errors import describe_os_error, describe_queue_error
+from core.extras import MissingExtra
+from core.host.state import open_shared_state
+from core.jobs import JobState
+from core.ops.control import Control, InputError
+from core.paths import Paths, resolve_paths
+
+EXIT_USAGE = 2
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    paths: Paths
+    clock: Clock = SYSTEM_CLOCK
+    """The one wall clock every command reads (the system's, in its zone's rules)."""
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """One line on stderr; text echoed from argv, files or the network is shown, not obeyed."""
+    click.echo(f"flowtui: {printable(message)}", err=True)
+    sys.exit(code)
+
+
+class JobIdType(click.ParamType):  # type: ignore[type-arg]
+    name = "ID"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lstrip("#")
+        if not text.isdigit() or int(text) < 1:
+            self.fail(f"bad job id {value!r}: give the number `flowtui jobs` shows", param, ctx)
+        return int(text)
+
+
+JOB_ID = JobIdType()
+
+
+@contextmanager
+def open_control(app: AppContext) -> Iterator[Control]:
+    """The shared state for one CLI command; wakes the engine(s) after each change."""
+    try:
+        control = open_shared_state(app.settings, app.paths, clock=app.clock)
+    except ConfigError as error:
+        fail(str(error))
+    try:
+        yield control
+    except InputError as error:
+        fail(str(error))
+    finally:
+        control.ledger.close()
+
+
+def _unreachable_queue(error: Exception) -> bool:
+    try:
+        import redis
+    except ImportError:
+        return False
+    return isinstance(error, redis.ConnectionError | redis.TimeoutError)
+
+
+def _spool_instead(
+    app: AppContext, prompt: str, workflow: str, cwd: str | None, priority: int | None, error: Exception
+) -> None:
+    """The shared queue is unreachable: keep the job locally; this machine's engine queues it later."""
+    from pathlib import Path
+
+    from core.ops.spool import SpooledJob, spool_job
+
+    try:
+        app.settings.workflow(workflow)
+    except ConfigError as problem:
+        fail(str(problem))
+    directory = Path(cwd or Path.cwd()).expanduser()
+    if not directory.is_dir():
+        fail(f"working directory {directory} does not exist: create it or pass another --cwd")
+    if not prompt.strip():
+        fail("the prompt is empty: give the text Claude should work on")
+    path = spool_job(app.paths, SpooledJob(prompt, workflow, str(directory.resolve()), priority))
+    click.echo(
+        f"flowtui: the shared queue is unreachable ({error}); the job waits in {path} and is "
+        "queued by this machine's engine when the queue answers again",
+        err=True,
+    )
+
+
+class LazyGroup(click.Group):
+    """Command groups kept in their own modules are imported when named (or listed by
+    ``--help``): ``flowtui`` alone, which opens the control centre, never loads them."""
+
+    LAZY: ClassVar[dict[str, str]] = {
+        "telegram": "cli.telegram:telegram",
+        "notifications": "cli.telegram:notifications",
+        "watch": "cli.watch:watch",
+        "schedules": "cli.watch:schedules",
+        "mcp": "cli.mcp_command:mcp_command",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            module_name, attribute = self.LAZY[cmd_name].split(":")
+            command = getattr(importlib.import_module(module_name), attribute)
+            assert isinstance(command, click.Command) and command.name == cmd_name
+            self.add_command(command)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """flowtui: file changes and messages become durable Claude Code jobs.
+
+    With no command, opens the control centre (a terminal UI) with the engine inside.
+    """
+    paths = resolve_paths()
+    try:
+        settings = load_settings(paths.config_file)
+    except ConfigError as error:
+        fail(str(error))
+    ctx.obj = AppContext(settings=settings, paths=paths)
+    if ctx.invoked_subcommand is None:
+        from cli.entry import open_control_centre
+
+        sys.exit(open_control_centre(settings, paths))
+
+
+@cli.command()
+@click.pass_obj
+def serve(app: AppContext) -> None:
+    """Run the engine with no UI until SIGINT/SIGTERM, then stop cleanly."""
+    from core.host.serve import serve_forever
+
+    sys.exit(serve_forever(app.settings, app.paths))
+
+
+@cli.command()
+@click.argument("prompt")
+@click.option("--workflow", "-w", default="default", show_default=True, help="Workflow to run it with.")
+@click.option("--cwd", type=click.Path(file_okay=False), help="Working directory (default: here).")
+@click.option("--priority", type=int, help="Higher runs first (default: the workflow's).")
+@click.pass_obj
+def add(app: AppContext, prompt: str, workflow: str, cwd: str | None, priority: int | None) -> None:
+    """Queue a job; prints its id alone on stdout."""
+    try:
+        with open_control(app) as control:
+            job = control.add(prompt, workflow=workflow, cwd=cwd, priority=priority)
+            click.echo(job.id)
+    except Exception as error:
+        if not _unreachable_queue(error):
+            raise
+        _spool_instead(app, prompt, workflow, cwd, priority, error)
+
+
+@cli.command()
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice([str(state) for state in JobState]),
+    help="Only jobs in this state (repeatable).",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many jobs.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list with the ledger's field names.")
+@click.pass_obj
+def jobs(app: AppContext, states: tuple[str, ...], limit: int | None, as_json: bool) -> None:
+    """List jobs, newest first."""
+    with open_control(app) as control:
+        found = control.ledger.list_jobs(states=[JobState(state) for state in states], limit=limit)
+        if as_json:
+            click.echo(json.dumps([job.to_dict() for job in found], indent=2))
+        else:
+            pause = control.pause_state()
+            if pause.paused:
+                click.echo(f"queue {one_line(pause.describe())}")
+            click.echo(format_job_table(found, app.clock.now()))
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.option(
+    "--json", "as_json", is_flag=True, help="A JSON object with the ledger's field names and events."
+)
+@click.pass_obj
+def show(app: AppContext, job_id: int, as_json: bool) -> None:
+    """One job, with its events and the answer text."""
+    with open_control(app) as control:
+        job = control.get(job_id)
+        events = control.ledger.events(job_id)
+        if as_json:
+            data = job.to_dict()
+            data["events"] = [event.to_dict() for event in events]
+            click.echo(json.dumps(data, indent=2))
+        else:
+            click.echo(format_job_detail(job, events))
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing while the job runs; end when it ends.")
+@click.option("--raw", is_flag=True, help="The stream-json lines as Claude printed them.")
+@click.option("--attempt", type=click.IntRange(min=1), help="Only this attempt (default: all).")
+@click.pass_obj
+def logs(app: AppContext, job_id: int, follow: bool, raw: bool, attempt: int | None) -> None:
+    """A job's Claude output: text as it streamed, tool calls, retries and the cost."""
+    from cli.logs import print_logs
+
+    def write(text: str) -> None:
+        if text:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+
+    with open_control(app) as control:
+        job = control.get(job_id)
+        if attempt is not None and attempt > max(job.attempts, 1):
+            fail(f"job #{job_id} has had {job.attempts} attempt(s): pick --attempt 1..{max(job.attempts, 1)}")
+        if job.attempts == 0 and not follow:
+            click.echo(
+                f"job #{job_id} has not started yet ({job.state}): use --follow to wait for it", err=True
+            )
+            return
+        with suppress(KeyboardInterrupt):
+            print_logs(control, app.paths, job_id, write, raw=raw, follow=follow, attempt=attempt)
+
+
+@cli.command()
+@click.option("--days", type=click.IntRange(min=1), default=7, show_default=True, help="How many days back.")
+@click.option("--json", "as_json", is_flag=True, help="Per day, workflow and source, as JSON.")
+@click.pass_obj
+def stats(app: AppContext, days: int, as_json: bool) -> None:
+    """Cost, tokens, jobs and failures per day, per workflow and per source."""
+    from core.ledger.stats import format_stats
+
+    with open_control(app) as control:
+        collected = control.ledger.stats(days)
+        if as_json:
+            click.echo(json.dumps(collected.to_dict(), indent=2))
+        else:
+            click.echo(printable(format_stats(collected)))
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.pass_obj
+def retry(app: AppContext, job_id: int) -> None:
+    """Queue a finished job again (a new job, same prompt and workflow); prints the new id."""
+    with open_control(app) as control:
+        job = control.retry(job_id)
+        click.echo(job.id)
+        click.echo(f"queued #{job.id} (retry of #{job_id})", err=True)
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.pass_obj
+def cancel(app: AppContext, job_id: int) -> None:
+    """Cancel a queued job, or end a running one (its whole process group)."""
+    with open_control(app) as control:
+        state = control.cancel(job_id)
+        if state is JobState.CANCELLED:
+            click.echo(f"cancelled #{job_id}")
+        else:
+            click.echo(f"cancelling #{job_id}: the engine is ending its claude process group")
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.argument("prompt")
+@click.pass_obj
+def followup(app: AppContext, job_id: int, prompt: str) -> None:
+    """Queue a job that continues job ID's Claude session; prints the new id."""
+    with open_control(app) as control:
+        job = control.followup(job_id, prompt)
+        click.echo(job.id)
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.pass_obj
+def approve(app: AppContext, job_id: int) -> None:
+    """Let a job that waits for approval run."""
+    with open_control(app) as control:
+        control.approve(job_id, by="the CLI")
+        click.echo(f"approved #{job_id}: queued")
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.pass_obj
+def deny(app: AppContext, job_id: int) -> None:
+    """Refuse a job that waits for approval (it ends cancelled)."""
+    with open_control(app) as control:
+        control.deny(job_id, by="the CLI")
+        click.echo(f"denied #{job_id}: cancelled")
+
+
+@cli.command()
+@click.pass_obj
+def pause(app: AppContext) -> None:
+    """Stop taking new jobs (running ones finish); survives a restart."""
+    with open_control(app) as control:
+        control.pause()
+        click.echo("paused: running jobs finish, queued jobs wait for `flowtui resume`")
+
+
+@cli.command()
+@click.pass_obj
+def resume(app: AppContext) -> None:
+    """Take jobs again."""
+    with open_control(app) as control:
+        control.resume()
+        click.echo("resumed")
+
+
+@cli.command()
+@click.pass_obj
+def doctor(app: AppContext) -> None:
+    """Check the claude command, the data dir, the database and the config."""
+    from cli.doctor import run_checks
+
+    checks = run_checks(app.settings, app.paths, os.environ)
+    for check in checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {printable(check.detail)}")
+    sys.exit(0 if all(check.ok for check in checks) else 1)
+
+
+def main() -> None:
+    logging.getLogger().addHandler(logging.NullHandler())
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        fail("aborted", 130)
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx else "flowtui"
+        click.echo(f"{command}: {printable(error.format_message())}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as error:
+        click.echo(f"flowtui: {printable(error.format_message())}", err=True)
+        sys.exit(error.exit_code)
+    except BrokenPipeError:
+        sys.exit(0)
+    except sqlite3.DatabaseError as error:
+        fail(f"the ledger cannot be used ({error}): run `flowtui doctor`", 1)
+    except MissingExtra as error:  # Telegram, Redis or MCP asked for but not installed
+        fail(str(error))
+    except ConfigError as error:  # from below a command's own checks (the engine `serve` builds)
+        fail(str(error))
+    except OSError as error:  # a full disk, a permission, a data dir that cannot be made
+        fail(describe_os_error(error), 1)
+    except Exception as error:
+        line = describe_queue_error(error)
+        if line is None:
+            raise  # a bug: its traceback is the report
+        fail(line, 1)

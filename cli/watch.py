@@ -1,0 +1,222 @@
+"""``flowtui watch add/rm/ls/test`` and ``flowtui schedules``.
+
+Adding and removing edit ``config.toml`` with tomlkit (the user's comments and layout
+survive) and poke a running engine, which applies the change at once. ``watch ls`` reads
+the status a running engine keeps in the ledger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from core.clock import Clock, parse_time
+from core.config.settings import DEFAULT_WORKFLOW, ConfigError, WatchSettings
+from core.display import printable
+from core.summary import excerpt
+from core.wake.doorbell import poke
+from core.wake.lock import read_holder
+from core.watch.explain import changed_path, explain_change
+
+if TYPE_CHECKING:
+    from cli.main import AppContext
+
+
+def _fail(message: str) -> NoReturn:
+    from cli.main import fail  # cli.main registers these commands: import it late
+
+    fail(printable(message))  # paths, globs and workflow names as typed, control characters shown
+
+
+@click.group()
+def watch() -> None:
+    """Watched paths: changes there become jobs (see `[[watch]]` in the config)."""
+
+
+@watch.command("add")
+@click.argument("path")
+@click.option("--workflow", "-w", default=DEFAULT_WORKFLOW, show_default=True, help="Workflow to run.")
+@click.option("--include", multiple=True, help="Only paths matching this glob count (repeatable).")
+@click.option("--exclude", multiple=True, help="Paths matching this glob never count (repeatable).")
+@click.pass_obj
+def watch_add(
+    app: AppContext, path: str, workflow: str, include: tuple[str, ...], exclude: tuple[str, ...]
+) -> None:
+    """Watch PATH (a directory, or a file); a running engine starts watching at once."""
+    from core.config.edit import add_watch, glob_problem  # tomlkit: only for the commands that edit
+
+    if workflow not in app.settings.workflow_names():
+        known = ", ".join(app.settings.workflow_names())
+        _fail(f"unknown workflow {workflow!r}: use one of {known}, or add [workflows.{workflow}] first")
+    problem = glob_problem(include) or glob_problem(exclude)
+    if problem:
+        _fail(problem)
+    try:
+        settings = add_watch(
+            app.paths.config_file,
+            path,
+            workflow=None if workflow == DEFAULT_WORKFLOW else workflow,
+            include=list(include),
+            exclude=list(exclude),
+        )
+    except ConfigError as error:
+        _fail(str(error))
+    except (OSError, RuntimeError) as error:  # resolving a symlink loop, an unreadable parent
+        _fail(f"cannot watch {path}: {error}")
+    added = settings.watch[-1]
+    _poke(app)
+    click.echo(printable(f"watching {added.path} (workflow {added.workflow})"))
+    if not os.path.exists(added.path):
+        click.echo(
+            printable(f"note: {added.path} does not exist yet: it is watched once it appears"), err=True
+        )
+
+
+@watch.command("rm")
+@click.argument("path")
+@click.pass_obj
+def watch_rm(app: AppContext, path: str) -> None:
+    """Stop watching PATH (a running engine stops at once)."""
+    from core.config.edit import normalise_watch_path, remove_watch
+
+    try:
+        remove_watch(app.paths.config_file, path)
+        stored = normalise_watch_path(path)
+    except ConfigError as error:
+        _fail(str(error))
+    except (OSError, RuntimeError) as error:
+        _fail(f"cannot resolve {path}: {error}")
+    _poke(app)
+    click.echo(printable(f"stopped watching {stored}"))
+
+
+def _poke(app: AppContext) -> None:
+    if app.paths.wake_fifo.exists():
+        poke(app.paths.wake_fifo)
+
+
+@watch.command("ls")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list with every watch's settings and status.")
+@click.pass_obj
+def watch_ls(app: AppContext, as_json: bool) -> None:
+    """Watched paths with their status (active, missing, error) and last change."""
+    rows = _watch_rows(app)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no watches yet: add one with `flowtui watch add PATH`")
+        return
+    click.echo(f"{'PATH':<40} {'WORKFLOW':<12} {'STATUS':<9} {'LAST CHANGE':<19}  REASON")
+    for row in rows:
+        reason = printable(str(row["reason"] or ""))
+        click.echo(
+            f"{excerpt(row['path'], 40):<40} {excerpt(row['workflow'], 12):<12} {row['status']:<9} "
+            f"{_local(row['last_event'], app.clock):<19}  {reason}".rstrip()
+        )
+
+
+def _watch_rows(app: AppContext) -> list[dict[str, Any]]:
+    from cli.main import open_control
+    from core.watch.status import read_statuses
+    from core.watch.watcher import watch_key
+
+    engine = read_holder(app.paths.engine_lock)
+    with open_control(app) as control:
+        statuses = read_statuses(control.ledger) if engine is not None else {}
+    rows: list[dict[str, Any]] = []
+    for watch_settings in app.settings.watch:
+        key = watch_key(watch_settings.path)
+        status = statuses.get(key)
+        row: dict[str, Any] = {**dataclasses.asdict(watch_settings), "path": key}
+        if status is not None:
+            row.update(status.to_dict())
+            row["status"] = row.pop("state")
+        else:
+            row.update(_offline_status(watch_settings, key, engine is not None))
+        rows.append(row)
+    return rows
+
+
+def _offline_status(watch_settings: WatchSettings, key: str, engine_running: bool) -> dict[str, Any]:
+    """Status when no engine reports one: what can be told from here."""
+    if not watch_settings.enabled:
+        status, reason = "disabled", "enabled = false"
+    elif engine_running:
+        status, reason = "starting", "the engine has not reported on it yet"
+    elif not os.path.exists(key):
+        status, reason = "missing", "does not exist (and no engine is running)"
+    else:
+        status, reason = "inactive", "no engine is running: start one with `flowtui serve` or `flowtui`"
+    return {"status": status, "reason": reason, "last_event": None, "since": None}
+
+
+def _local(stamp: str | None, clock: Clock) -> str:
+    if not stamp:
+        return "-"
+    return clock.local(parse_time(stamp)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@watch.command("test")
+@click.argument("path")
+@click.option("--json", "as_json", is_flag=True, help="The verdict of every watch as JSON.")
+@click.pass_obj
+def watch_test(app: AppContext, path: str, as_json: bool) -> None:
+    """Which watch a change to PATH triggers, and the exact prompt it would queue.
+
+    Nothing is queued. Exits 1 when no watch takes the change.
+    """
+    verdicts = explain_change(app.settings, path, app.clock)
+    if as_json:
+        click.echo(json.dumps({"path": changed_path(path), "watches": verdicts}, indent=2))
+    elif not verdicts:
+        click.echo(printable(f"{changed_path(path)}: outside every watched path"))
+    else:
+        for verdict in verdicts:
+            word = "counts" if verdict["counts"] else "ignored"
+            heading = f"watch {verdict['watch']} (workflow {verdict['workflow']})"
+            click.echo(printable(f"{heading}: {word}: {verdict['reason']}"))
+            if verdict["counts"]:
+                click.echo(
+                    printable(f"  would queue a job: trigger {verdict['trigger']!r}, cwd {verdict['cwd']}")
+                )
+                click.echo("  prompt:")
+                for line in verdict["prompt"].splitlines() or [""]:
+                    click.echo(f"    {printable(line)}")
+    if not any(verdict["counts"] for verdict in verdicts):
+        raise SystemExit(1)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of the schedules.")
+@click.pass_obj
+def schedules(app: AppContext, as_json: bool) -> None:
+    """The `[[schedule]]` entries: cron, workflow, last and next run."""
+    from cli.main import open_control
+    from core.schedule.cron import describe_schedules
+
+    with open_control(app) as control:
+        infos = describe_schedules(app.settings, control.ledger)
+    if as_json:
+        click.echo(json.dumps([info.to_dict() for info in infos], indent=2))
+        return
+    if not infos:
+        click.echo("no schedules: add a [[schedule]] with `cron` and `workflow` to the config")
+        return
+    click.echo(f"{'#':>2}  {'CRON':<18} {'WORKFLOW':<12} {'NEXT RUN':<19} {'LAST RUN':<19}  STATUS")
+    for info in infos:
+        status = info.problem or ("ok" if info.schedule.enabled else "disabled")
+        click.echo(
+            f"{info.number:>2}  {excerpt(info.schedule.cron, 18):<18} "
+            f"{excerpt(info.schedule.workflow, 12):<12} "
+            f"{_when(info.next_run):<19} {_when(info.last_run):<19}  {printable(status)}"
+        )
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "-"

@@ -1,0 +1,225 @@
+"""Claude's stream-json lines as typed events: what a person watching a job wants to see.
+
+The CLI adds line types and fields between versions, so anything not understood becomes
+an :class:`Unknown` event that keeps the raw line; parsing never raises.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.claude.stream import ResultLine
+
+
+@dataclass(frozen=True)
+class SessionStarted:
+    session_id: str | None
+    model: str | None
+    cwd: str | None
+    tools: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of answer text as it streams."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class AssistantText:
+    """A finished assistant text block (shown only when its deltas were not streamed)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    tool_use_id: str | None
+    name: str
+    summary: str
+    """One line about the input: the Bash command, the file edited, the pattern searched."""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    tool_use_id: str | None
+    ok: bool
+    lines: tuple[str, ...]
+    """The first lines of the output (folded)."""
+    total_lines: int
+
+
+@dataclass(frozen=True)
+class ApiRetry:
+    attempt: int | None
+    max_retries: int | None
+    delay_ms: int | None
+    status: int | None
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The final ``result`` line."""
+
+    result: ResultLine
+    duration_ms: int | None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A line flowtui skipped (not JSON, not UTF-8, too long); recorded in the transcript."""
+
+    reason: str
+    excerpt: str
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """A line or line type this version does not know; kept raw."""
+
+    kind: str
+    raw: dict[str, Any] = field(repr=False)
+
+
+ClaudeEvent = (
+    SessionStarted
+    | TextDelta
+    | AssistantText
+    | ToolCall
+    | ToolResult
+    | ApiRetry
+    | Finished
+    | Skipped
+    | Unknown
+)
+
+ANSWER_EVENTS = (TextDelta, AssistantText, ToolCall, ToolResult, Finished)
+"""Events that show Claude has begun to answer (a run is no longer cheap to start over)."""
+
+RESULT_PREVIEW_LINES = 4
+_SUMMARY_KEYS = ("command", "file_path", "path", "pattern", "url", "query", "description", "prompt")
+
+
+def parse_event(line: dict[str, Any]) -> list[ClaudeEvent]:
+    """The events one stream-json line carries (an assistant line may hold several blocks)."""
+    try:
+        return _parse(line)
+    except (AttributeError, TypeError, ValueError, KeyError):
+        return [Unknown(kind=str(line.get("type", "?")), raw=line)]
+
+
+def _parse(line: dict[str, Any]) -> list[ClaudeEvent]:
+    kind = line.get("type")
+    subtype = line.get("subtype")
+    if kind == "system" and subtype == "init":
+        tools = line.get("tools") or []
+        return [
+            SessionStarted(
+                session_id=line.get("session_id"),
+                model=line.get("model"),
+                cwd=line.get("cwd"),
+                tools=tuple(str(tool) for tool in tools),
+            )
+        ]
+    if kind == "system" and subtype == "api_retry":
+        return [
+            ApiRetry(
+                attempt=_int(line.get("attempt")),
+                max_retries=_int(line.get("max_retries")),
+                delay_ms=_int(line.get("retry_delay_ms")),
+                status=_int(line.get("error_status")),
+            )
+        ]
+    if kind == "system" and subtype in ("status", "hook_started", "hook_response"):
+        return []  # bookkeeping the CLI prints between requests
+    if kind == "stream_event":
+        return _parse_stream_event(line)
+    if kind == "assistant":
+        return _parse_assistant(line)
+    if kind == "user":
+        return _parse_user(line)
+    if kind == "result":
+        return [Finished(result=ResultLine.from_event(line), duration_ms=_int(line.get("duration_ms")))]
+    if kind == "flowtui" and subtype == "stray_line":
+        return [Skipped(reason=str(line.get("reason", "")), excerpt=str(line.get("excerpt", "")))]
+    return [Unknown(kind=f"{kind}/{subtype}" if subtype else str(kind), raw=line)]
+
+
+def _parse_stream_event(line: dict[str, Any]) -> list[ClaudeEvent]:
+    event = line.get("event") or {}
+    if event.get("type") == "content_block_delta":
+        delta = event.get("delta") or {}
+        if delta.get("type") == "text_delta":
+            return [TextDelta(text=str(delta["text"]))]
+    return []  # message_start/stop, tool input deltas...: the whole block follows as `assistant`
+
+
+def _parse_assistant(line: dict[str, Any]) -> list[ClaudeEvent]:
+    message = line.get("message") or {}
+    events: list[ClaudeEvent] = []
+    for block in message.get("content") or []:
+        block_type = block.get("type")
+        if block_type == "text":
+            events.append(AssistantText(text=str(block.get("text", ""))))
+        elif block_type == "tool_use":
+            events.append(
+                ToolCall(
+                    tool_use_id=block.get("id"),
+                    name=str(block.get("name", "?")),
+                    summary=summarise_input(block.get("input")),
+                )
+            )
+    return events
+
+
+def _parse_user(line: dict[str, Any]) -> list[ClaudeEvent]:
+    message = line.get("message") or {}
+    content = message.get("content")
+    events: list[ClaudeEvent] = []
+    if not isinstance(content, list):
+        return events
+    for block in content:
+        if block.get("type") != "tool_result":
+            continue
+        text = _text_of(block.get("content"))
+        lines = text.splitlines()
+        events.append(
+            ToolResult(
+                tool_use_id=block.get("tool_use_id"),
+                ok=not block.get("is_error", False),
+                lines=tuple(lines[:RESULT_PREVIEW_LINES]),
+                total_lines=len(lines),
+            )
+        )
+    return events
+
+
+def summarise_input(tool_input: Any) -> str:
+    """One line for a tool call's input: its most telling field."""
+    if not isinstance(tool_input, dict):
+        return ""
+    for key in _SUMMARY_KEYS:
+        value = tool_input.get(key)
+        if isinstance(value, str) and value.strip():
+            return _one_line(value)
+    return _one_line(json.dumps(tool_input, ensure_ascii=False)) if tool_input else ""
+
+
+def _one_line(text: str, width: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

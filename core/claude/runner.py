@@ -1,0 +1,440 @@
+"""Running one attempt of a job: the Claude Code CLI in its own process group.
+
+Argv only, never a shell. Every stdout line is appended to the attempt's transcript as
+it arrives; the final ``result`` line decides the outcome together with the exit code
+(the CLI reports API errors as ``subtype: success`` with ``is_error: true``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO
+
+from core.claude.events import ClaudeEvent, Finished, Skipped, parse_event
+from core.claude.limits import detect_limit
+from core.claude.procs import end_process_group, process_start_time
+from core.claude.stream import LineReader, ResultLine, StrayLine, Tick, decode_line
+from core.clock import SYSTEM_CLOCK, Clock
+from core.config.settings import WorkflowSettings
+from core.errors import describe_os_error
+from core.jobs import JobState, RunOutcome
+
+STREAM_FLAGS = ("--output-format", "stream-json", "--verbose", "--include-partial-messages")
+MAX_STRAY_NOTES = 5
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    job_id: int
+    attempt: int
+    prompt: str
+    cwd: str
+    workflow: WorkflowSettings
+    transcript: Path
+    resume_session: str | None = None
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self.workflow.timeout_minutes * 60
+
+    @property
+    def silence_seconds(self) -> float:
+        return self.workflow.silence_minutes * 60
+
+
+@dataclass
+class RunControl:
+    """Lets another thread end a run; carries the reason into the outcome."""
+
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    reason: str = "cancelled"
+    interrupted: bool = False  # the engine is stopping: requeue instead of cancelling
+    timed_out: bool = False  # a time limit ended it: the job fails (and may be retried)
+    lease_lost: bool = False  # another engine took the job back: its ledger row is not ours
+    superseded: bool = False  # more of the burst that queued it arrived: it waits for the rest
+    answered: bool = False  # Claude has begun to answer: too late to supersede the run
+    recorded: threading.Event = field(default_factory=threading.Event)
+    """Set once the engine has written the run's outcome to the ledger."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def cancel(self, reason: str, interrupted: bool = False) -> None:
+        with self._lock:
+            if self.cancel_event.is_set():
+                return  # the first reason wins
+            self.reason = reason
+            self.interrupted = interrupted
+            self.cancel_event.set()
+
+    def supersede(self, reason: str) -> bool:
+        """End a run Claude has not answered yet, so its job can start over with more input.
+
+        False when it is too late: Claude began answering, or the run is ending anyway.
+        """
+        with self._lock:
+            if self.answered or self.cancel_event.is_set():
+                return False
+            self.superseded = True
+            self.reason = reason
+            self.cancel_event.set()
+            return True
+
+    def mark_answered(self) -> None:
+        with self._lock:
+            self.answered = True
+
+    def lose_lease(self, reason: str) -> None:
+        if not self.cancel_event.is_set():
+            self.lease_lost = True
+            self.cancel(reason)
+
+    def time_out(self, reason: str) -> None:
+        if not self.cancel_event.is_set():
+            self.timed_out = True
+            self.cancel(reason)
+
+
+# The kernel ends Claude when the engine dies (PR_SET_PDEATHSIG, set by util-linux's setpriv,
+# which then execs the CLI under the same pid), so a killed engine never leaves a run going
+# that another engine is about to take back. Without setpriv, leftovers are ended at recovery.
+_SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+DIE_WITH_ENGINE: tuple[str, ...] = (_SETPRIV, "--pdeathsig", "KILL", "--") if _SETPRIV else ()
+
+ARGV_PROMPT_LIMIT = 100_000
+"""Longer prompts go to the CLI's stdin: Linux refuses a single argument over 128 KiB
+(a 10,000-file burst makes a ~600 KB prompt)."""
+
+
+def prompt_via_stdin(prompt: str) -> bool:
+    return len(prompt.encode("utf-8")) > ARGV_PROMPT_LIMIT
+
+
+def build_argv(command: str, request: RunRequest) -> list[str]:
+    """The CLI's argv; the prompt comes after ``--`` so no prompt is read as an option."""
+    workflow = request.workflow
+    argv = [*shlex.split(command), "-p", *STREAM_FLAGS]
+    if workflow.model:
+        argv += ["--model", workflow.model]
+    if workflow.permission_mode:
+        argv += ["--permission-mode", workflow.permission_mode]
+    if workflow.allowed_tools:
+        argv += ["--allowedTools", ",".join(workflow.allowed_tools)]
+    if workflow.max_turns is not None:
+        argv += ["--max-turns", str(workflow.max_turns)]
+    if workflow.append_system_prompt:
+        argv += ["--append-system-prompt", workflow.append_system_prompt]
+    if request.resume_session:
+        argv += ["--resume", request.resume_session]
+    if not prompt_via_stdin(request.prompt):
+        argv += ["--", request.prompt]
+    return argv
+
+
+SpawnCallback = Callable[[int, float], None]
+NoteCallback = Callable[[str], None]
+EventCallback = Callable[[list[ClaudeEvent]], None]
+"""Receives parsed events in batches (one per read from the pipe, at most EVENT_BATCH)."""
+
+EVENT_BATCH = 256
+
+
+class ClaudeRunner:
+    """Runs the CLI for one attempt and reports what it came to."""
+
+    def __init__(
+        self,
+        command: str,
+        environ: Mapping[str, str],
+        kill_grace_seconds: float,
+        max_line_bytes: int,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.clock = clock
+        self.command = command
+        self.environ = dict(environ)
+        self.kill_grace_seconds = kill_grace_seconds
+        self.max_line_bytes = max_line_bytes
+
+    def run(
+        self,
+        request: RunRequest,
+        control: RunControl,
+        on_spawn: SpawnCallback,
+        on_note: NoteCallback,
+        on_event: EventCallback | None = None,
+    ) -> RunOutcome:
+        try:
+            argv = build_argv(self.command, request)
+        except ValueError as error:
+            return _config_failure(f"[claude] command {self.command!r} cannot be split: {error}")
+        launch = [*DIE_WITH_ENGINE, *argv]
+        if DIE_WITH_ENGINE and not Path(request.cwd).is_dir():
+            return _config_failure(
+                f"working directory {request.cwd} does not exist: create it or "
+                "queue the job with another --cwd"
+            )
+        if DIE_WITH_ENGINE and shutil.which(argv[0], path=self.environ.get("PATH")) is None:
+            # setpriv would report it as its own exit 127: say it the way a direct start would
+            if Path(argv[0]).exists():
+                return _config_failure(
+                    f"claude command {argv[0]!r} is not executable: fix its permissions "
+                    "or set [claude] command to the right file"
+                )
+            return _config_failure(
+                f"claude command not found: {argv[0]!r}; install @anthropic-ai/claude-code "
+                "or set [claude] command (or FLOWTUI_CLAUDE) to its path"
+            )
+        try:
+            return self._spawn_and_read(request, control, launch, argv, on_spawn, on_note, on_event)
+        except OSError as error:  # the transcript cannot be written: a full disk, a permission
+            # a failed flush names no file: name the transcript
+            where = "" if error.filename is not None else f"{request.transcript}: "
+            return RunOutcome(
+                JobState.FAILED,
+                error=f"cannot write the transcript: {where}{describe_os_error(error)}",
+                retryable=True,
+            )
+
+    def _spawn_and_read(
+        self,
+        request: RunRequest,
+        control: RunControl,
+        launch: list[str],
+        argv: list[str],
+        on_spawn: SpawnCallback,
+        on_note: NoteCallback,
+        on_event: EventCallback | None,
+    ) -> RunOutcome:
+        request.transcript.parent.mkdir(parents=True, exist_ok=True)
+        stderr_path = request.transcript.with_suffix(".stderr.log")
+        with open(request.transcript, "ab") as transcript, open(stderr_path, "ab") as stderr:
+            try:
+                process = subprocess.Popen(
+                    launch,
+                    stdin=subprocess.PIPE if prompt_via_stdin(request.prompt) else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=stderr,
+                    cwd=request.cwd,
+                    env=self.environ,
+                    start_new_session=True,
+                )
+            except FileNotFoundError as error:
+                if error.filename == request.cwd or not Path(request.cwd).is_dir():
+                    return _config_failure(
+                        f"working directory {request.cwd} does not exist: create it or "
+                        "queue the job with another --cwd"
+                    )
+                return _config_failure(
+                    f"claude command not found: {argv[0]!r}; install @anthropic-ai/claude-code "
+                    "or set [claude] command (or FLOWTUI_CLAUDE) to its path"
+                )
+            except PermissionError:
+                return _config_failure(
+                    f"claude command {argv[0]!r} is not executable: fix its permissions "
+                    "or set [claude] command to the right file"
+                )
+            except OSError as error:
+                return _config_failure(f"cannot start {argv[0]!r}: {error.strerror}")
+            started = process_start_time(process.pid) or 0.0
+            on_spawn(process.pid, started)
+            if process.stdin is not None:
+                _feed_prompt(process.stdin, request.prompt)
+            assert process.stdout is not None
+            watcher = _Watcher(process, control, self.kill_grace_seconds, request)
+            try:
+                result = self._read(process.stdout, transcript, watcher, on_note, on_event)
+            except OSError:  # the transcript cannot take more: nothing Claude says can be kept
+                end_process_group(process.pid, 0.0)
+                process.wait()
+                raise
+            exit_code = process.wait()
+            watcher.finish()
+        return _outcome(result, exit_code, control, stderr_path, self.clock)
+
+    def _read(
+        self,
+        stdout: IO[bytes],
+        transcript: IO[bytes],
+        watcher: _Watcher,
+        on_note: NoteCallback,
+        on_event: EventCallback | None,
+    ) -> ResultLine | None:
+        result: ResultLine | None = None
+        stray_count = 0
+        batch: list[ClaudeEvent] = []
+
+        def flush() -> None:
+            # Lines reach the transcript file once per read from the pipe, as they arrive;
+            # subscribers get the same moment's events as one batch.
+            transcript.flush()
+            if batch and on_event is not None:
+                on_event(batch.copy())
+            batch.clear()
+
+        for item in LineReader(stdout.fileno(), self.max_line_bytes):
+            if isinstance(item, Tick):
+                flush()
+                watcher.check(output_seen=not item.idle)
+                continue
+            decoded = item if isinstance(item, StrayLine) else decode_line(item)
+            if isinstance(decoded, StrayLine):
+                stray_count += 1
+                _write_stray(transcript, decoded)
+                batch.append(Skipped(reason=decoded.reason, excerpt=decoded.excerpt))
+                if stray_count <= MAX_STRAY_NOTES:
+                    on_note(f"{decoded.reason}: {decoded.excerpt[:80]!r}")
+                continue
+            assert isinstance(item, bytes)
+            transcript.write(item)
+            transcript.write(b"\n")
+            events = parse_event(decoded)
+            for event in events:
+                if isinstance(event, Finished):
+                    result = event.result
+            batch.extend(events)
+            if len(batch) >= EVENT_BATCH:
+                flush()
+        flush()
+        if stray_count > MAX_STRAY_NOTES:
+            on_note(f"{stray_count} stray lines skipped in all (see the transcript)")
+        return result
+
+
+class _Watcher:
+    """Ends the process group when the run is cancelled or runs out of time."""
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], control: RunControl, grace: float, request: RunRequest
+    ) -> None:
+        self._process = process
+        self._control = control
+        self._grace = grace
+        self._ending: threading.Thread | None = None
+        self._started = time.monotonic()
+        self._last_output = self._started
+        self._timeout = request.timeout_seconds
+        self._silence = request.silence_seconds
+
+    def check(self, output_seen: bool = False) -> None:
+        now = time.monotonic()
+        if output_seen:
+            self._last_output = now
+        if now - self._started > self._timeout:
+            self._control.time_out(
+                f"timed out: the run took longer than the workflow's {format_minutes(self._timeout)} limit"
+            )
+        elif now - self._last_output > self._silence:
+            self._control.time_out(
+                f"timed out: no output for {format_minutes(self._silence)} (the workflow's silence limit)"
+            )
+        if self._control.cancel_event.is_set() and self._ending is None:
+            # End the group from a helper thread so this one keeps draining the pipe.
+            # A superseded run has produced nothing worth a graceful end.
+            grace = 0.0 if self._control.superseded else self._grace
+            self._ending = threading.Thread(
+                target=end_process_group, args=(self._process.pid, grace), daemon=True
+            )
+            self._ending.start()
+
+    def finish(self) -> None:
+        if self._control.cancel_event.is_set() and self._ending is None:
+            self.check()
+        if self._ending is not None:
+            self._ending.join()
+        else:
+            # Claude may exit and leave tools behind in its group: end them too.
+            end_process_group(self._process.pid, self._grace)
+
+
+def _feed_prompt(stdin: IO[bytes], prompt: str) -> None:
+    """Write a long prompt from a thread, so a CLI that reads slowly never blocks this one."""
+
+    def feed() -> None:
+        try:
+            stdin.write(prompt.encode("utf-8"))
+            stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass  # the CLI exited early; its exit code and output say why
+
+    threading.Thread(target=feed, name="flowtui-prompt", daemon=True).start()
+
+
+def _write_stray(transcript: IO[bytes], stray: StrayLine) -> None:
+    record = {"type": "flowtui", "subtype": "stray_line", "reason": stray.reason, "excerpt": stray.excerpt}
+    transcript.write(json.dumps(record).encode() + b"\n")
+    transcript.flush()
+
+
+def _config_failure(message: str) -> RunOutcome:
+    return RunOutcome(state=JobState.FAILED, error=message, retryable=False)
+
+
+def format_minutes(seconds: float) -> str:
+    minutes = seconds / 60
+    if minutes >= 1 and minutes == int(minutes):
+        return f"{int(minutes)} min"
+    return f"{seconds:g} s"
+
+
+def _outcome(
+    result: ResultLine | None, exit_code: int, control: RunControl, stderr_path: Path, clock: Clock
+) -> RunOutcome:
+    session_id = result.session_id if result else None
+    if control.timed_out:
+        error = control.reason
+        return RunOutcome(
+            JobState.FAILED, error=error, exit_code=exit_code, session_id=session_id, retryable=True
+        )
+    if control.cancel_event.is_set():
+        return RunOutcome(
+            JobState.CANCELLED, error=control.reason, exit_code=exit_code, session_id=session_id
+        )
+    if result is None:
+        detail = _last_line(stderr_path)
+        return RunOutcome(
+            state=JobState.FAILED,
+            error=f"claude exited with code {exit_code} without a result line"
+            + (f": {detail}" if detail else ""),
+            exit_code=exit_code,
+            retryable=True,
+        )
+    reported = RunOutcome(
+        state=JobState.SUCCEEDED,
+        exit_code=exit_code,
+        cost_usd=result.cost_usd,
+        input_tokens=result.input_tokens,
+        output_tokens=result.output_tokens,
+        turns=result.turns,
+        session_id=result.session_id,
+        answer=result.answer,
+    )
+    if exit_code == 0 and not result.is_error:
+        return reported
+    summary = (result.answer or result.subtype or "error").strip().splitlines()
+    error = summary[0][:300] if summary else "error"
+    if exit_code != 0:
+        error = f"{error} (exit code {exit_code})"
+    limit = detect_limit(result, clock)
+    status = result.api_error_status
+    # A 4xx other than a limit will not get better by retrying.
+    retryable = limit is not None or status is None or status >= 500 or status in (408, 409)
+    return replace(reported, state=JobState.FAILED, error=error, retryable=retryable, limit=limit)
+
+
+def _last_line(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(0, os.path.getsize(path) - 4096))
+            lines = handle.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:200] if lines else ""

@@ -1,0 +1,151 @@
+"""One readable rendering of a job's Claude output, used by ``flowtui logs`` and the TUI.
+
+Text flows as it is produced; a tool call is one line; tool output is folded to a few
+lines; API retries and the final cost are one line each; unknown lines are shown raw.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from core.claude.events import (
+    ApiRetry,
+    AssistantText,
+    ClaudeEvent,
+    Finished,
+    SessionStarted,
+    Skipped,
+    TextDelta,
+    ToolCall,
+    ToolResult,
+    Unknown,
+    parse_event,
+)
+from core.display import printable
+from core.summary import format_duration
+
+RAW_EXCERPT = 200
+
+
+class TranscriptRenderer:
+    """Feeds on events, returns text to append (it may end mid-line while text streams)."""
+
+    def __init__(self) -> None:
+        self._at_line_start = True
+        self._streamed_since_block = False
+
+    def feed(self, event: ClaudeEvent) -> str:
+        """The text to append for ``event``: Claude's and the tools' text as written, with
+        control characters (ANSI escapes) and bidi overrides shown instead of obeyed."""
+        return printable(self._feed(event))
+
+    def _feed(self, event: ClaudeEvent) -> str:
+        if isinstance(event, TextDelta):
+            self._streamed_since_block = True
+            return self._flow(event.text)
+        if isinstance(event, AssistantText):
+            streamed = self._streamed_since_block
+            self._streamed_since_block = False
+            return self._block_end() if streamed else self._flow(event.text) + self._block_end()
+        self._streamed_since_block = False
+        return self._line(self._describe(event))
+
+    def feed_all(self, events: Iterable[ClaudeEvent]) -> str:
+        return "".join(self.feed(event) for event in events)
+
+    def _describe(self, event: ClaudeEvent) -> str:
+        if isinstance(event, SessionStarted):
+            where = f" · {event.cwd}" if event.cwd else ""
+            return f"── session {event.session_id or '?'} · {event.model or 'default model'}{where}"
+        if isinstance(event, ToolCall):
+            return f"▸ {event.name}  {event.summary}".rstrip()
+        if isinstance(event, ToolResult):
+            return _fold(event)
+        if isinstance(event, ApiRetry):
+            delay = f" in {event.delay_ms / 1000:.1f}s" if event.delay_ms is not None else ""
+            status = f"API error {event.status}, " if event.status else "API error, "
+            return f"⟳ {status}retry {event.attempt or '?'}/{event.max_retries or '?'}{delay}"
+        if isinstance(event, Finished):
+            return _finished_line(event)
+        if isinstance(event, Skipped):
+            return f"⚠ {event.reason}: {event.excerpt[:80]!r}"
+        assert isinstance(event, Unknown)
+        raw = json.dumps(event.raw, ensure_ascii=False)
+        return f"· {event.kind}: {raw[:RAW_EXCERPT]}{'…' if len(raw) > RAW_EXCERPT else ''}"
+
+    def _flow(self, text: str) -> str:
+        if text:
+            self._at_line_start = text.endswith("\n")
+        return text
+
+    def _block_end(self) -> str:
+        if self._at_line_start:
+            return ""
+        self._at_line_start = True
+        return "\n"
+
+    def _line(self, text: str) -> str:
+        prefix = "" if self._at_line_start else "\n"
+        self._at_line_start = True
+        return f"{prefix}{text}\n"
+
+
+def _fold(event: ToolResult) -> str:
+    mark = "│" if event.ok else "✗"
+    shown = [f"  {mark} {line}" for line in event.lines] or [f"  {mark} (no output)"]
+    hidden = event.total_lines - len(event.lines)
+    if hidden > 0:
+        shown.append(f"  {mark} … {hidden} more line{'s' if hidden != 1 else ''}")
+    return "\n".join(shown)
+
+
+def _finished_line(event: Finished) -> str:
+    result = event.result
+    parts = []
+    if event.duration_ms is not None:
+        parts.append(f"in {format_duration(event.duration_ms / 1000)}")
+    if result.cost_usd is not None:
+        parts.append(f"${result.cost_usd:.4f}")
+    if result.input_tokens is not None or result.output_tokens is not None:
+        parts.append(f"{result.input_tokens or 0:,} in / {result.output_tokens or 0:,} out")
+    if result.turns is not None:
+        parts.append(f"{result.turns} turn{'s' if result.turns != 1 else ''}")
+    details = " · ".join(parts)
+    if result.is_error:
+        first = (result.answer or result.subtype or "error").strip().splitlines()
+        return f"✗ failed: {first[0] if first else 'error'}" + (f" · {details}" if details else "")
+    return f"✓ done {details}".rstrip()
+
+
+def decode_transcript_line(raw: bytes) -> dict[str, Any]:
+    """One transcript line; a damaged one becomes a skipped-line record instead of an error."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = None
+    if isinstance(value, dict):
+        return value
+    excerpt = raw.strip()[:80].decode("utf-8", "replace")
+    return {
+        "type": "flowtui",
+        "subtype": "stray_line",
+        "reason": "unreadable transcript line",
+        "excerpt": excerpt,
+    }
+
+
+def transcript_events(path: Path) -> Iterator[ClaudeEvent]:
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if raw.strip():
+                yield from parse_event(decode_transcript_line(raw))
+
+
+def render_transcript(path: Path) -> str:
+    """The whole rendering of one attempt's transcript."""
+    return TranscriptRenderer().feed_all(transcript_events(path))

@@ -1,0 +1,1 @@
+"""Configuration: the typed settings and their checks, editing config.toml in place, and prompt templates."""

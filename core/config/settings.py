@@ -1,0 +1,290 @@
+"""The typed config model and its loader.
+
+The config is TOML (``config.toml`` in the config dir). Every key is declared here with
+its meaning, so a typo or a wrong type is reported as one line naming the file and the
+key, and nothing is started or written.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from core.config.check import Problem, SecretStr, bounded, build, describe
+
+CLAUDE_ENV = "FLOWTUI_CLAUDE"
+QUEUE_ENV = "FLOWTUI_QUEUE_URL"
+SQLITE_BACKEND = "sqlite"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+DEFAULT_WORKFLOW = "default"
+
+
+class ConfigError(Exception):
+    """A config problem, already phrased as the one line the user sees."""
+
+
+# Every section is an immutable, keyword-built dataclass; core.config.check builds them from TOML.
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineSettings:
+    workers: int = bounded(1, ge=1, le=64)
+    """How many jobs run at once in this process."""
+
+    idle_sweep_seconds: float = bounded(30.0, gt=0)
+    """How often an idle engine re-checks the ledger for work it was not told about."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueSettings:
+    backend: str = "sqlite"
+    """``sqlite`` (embedded, one machine) or ``redis://HOST:PORT/DB``: Huey's Redis storage with
+    the ledger beside it, so engines on several machines share one queue.
+    ``$FLOWTUI_QUEUE_URL`` overrides it."""
+
+    lease_seconds: float = bounded(30.0, ge=3)
+    """A running job's lease: when its worker stops renewing it (death, network cut), the job
+    goes back to the queue after this long and another worker runs it."""
+
+    leader_lease_seconds: float = bounded(15.0, ge=1)
+    """With Redis, Telegram and the schedules run on one engine, the leader; when it dies,
+    another engine takes over within this time."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerSettings:
+    synchronous: Literal["normal", "full"] = "normal"
+    """SQLite ``synchronous`` for the ledger (WAL mode). ``normal`` survives any process
+    crash; ``full`` also survives power loss at the cost of an fsync per state change."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaudeSettings:
+    command: str = "claude"
+    """The Claude Code CLI to run (a name on PATH or a path). ``$FLOWTUI_CLAUDE`` overrides it."""
+
+    kill_grace_seconds: float = bounded(5.0, ge=0)
+    """How long a cancelled job's process group gets after SIGTERM before SIGKILL."""
+
+    max_line_bytes: int = bounded(1_000_000, ge=1024)
+    """Longest stream-json line accepted; longer lines are recorded as skipped."""
+
+
+DEFAULT_PROMPT = "{prompt}"
+DEFAULT_WATCH_PROMPT = (
+    "These files changed under {watch} ({event}):\n{paths}\n\nLook at the changes and act on them."
+)
+
+NotifyPolicy = Literal["always", "failure", "never"]
+BusyPolicy = Literal["queue", "skip", "restart"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkflowSettings:
+    prompt: str = DEFAULT_PROMPT
+    """Prompt template. ``{prompt}`` is the text given with the job (CLI, Telegram); watch and
+    schedule triggers fill ``{path}``, ``{paths}``, ``{event}``, ``{watch}`` and ``{now}``."""
+
+    steps: list[str] = field(default_factory=list)
+    """Further prompts run one after another in the same session; ``{previous}`` is the
+    answer of the step before."""
+
+    notify: NotifyPolicy = "always"
+    """When to send a Telegram notification about a finished job."""
+
+    approval: bool = False
+    """Ask on Telegram (or ``flowtui approve``) before the job runs."""
+
+    timeout_minutes: float = bounded(30.0, gt=0)
+    """Longest total run time of one attempt."""
+
+    silence_minutes: float = bounded(10.0, gt=0)
+    """Longest time without an output line before the attempt is ended (the CLI can hang)."""
+
+    daily_usd: float | None = bounded(None, gt=0)
+    """This workflow's own daily budget (see ``[budget]``)."""
+
+    model: str | None = None
+    """``--model`` for Claude (None: the CLI's default)."""
+
+    permission_mode: str | None = None
+    """``--permission-mode`` (for example ``acceptEdits``)."""
+
+    allowed_tools: list[str] = field(default_factory=list)
+    """``--allowedTools``: tools Claude may use without asking."""
+
+    max_turns: int | None = bounded(None, ge=1)
+    """``--max-turns``."""
+
+    append_system_prompt: str | None = None
+    """``--append-system-prompt``."""
+
+    cwd: str | None = None
+    """Working directory for jobs of this workflow (default: where the job was added)."""
+
+    retries: int = bounded(2, ge=0, le=100)
+    """Extra attempts after a retryable failure or an interrupted run."""
+
+    retry_delay_seconds: float = bounded(10.0, ge=0)
+    """Delay before a retry; doubles with each further attempt."""
+
+    priority: int = 0
+    """Default priority of this workflow's jobs (higher runs first)."""
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retries + 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class WatchSettings:
+    path: str
+    """Directory (or file, whose directory is watched) to watch; ``~`` is expanded."""
+
+    workflow: str = DEFAULT_WORKFLOW
+    """Workflow that changes here run."""
+
+    include: list[str] = field(default_factory=list)
+    """Glob patterns (gitignore style) a changed path must match; empty means everything."""
+
+    exclude: list[str] = field(default_factory=list)
+    """Glob patterns to ignore, on top of the built-in ignores and ``.gitignore``."""
+
+    recursive: bool = True
+    """Watch subdirectories too."""
+
+    settle_ms: int = bounded(150, ge=0)
+    """Quiet time that closes a burst of changes into one job."""
+
+    eager: bool = True
+    """Start Claude on a burst's first change instead of after the settle time. Should more of
+    the burst follow before Claude answers, that run is stopped (no attempt spent) and the job
+    starts again once the burst settles, with every changed path."""
+
+    busy: BusyPolicy = "queue"
+    """What a change does while this watch's job runs: queue one more run, skip it, or restart."""
+
+    self_trigger: bool = False
+    """Let changes made by this watch's own running job trigger it again."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleSettings:
+    cron: str
+    """A cron expression (croniter syntax), in local time."""
+
+    workflow: str = DEFAULT_WORKFLOW
+    """Workflow to run; its prompt template gets ``{now}``."""
+
+    prompt: str | None = None
+    """Text for the workflow's ``{prompt}`` (optional)."""
+
+    enabled: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelegramSettings:
+    api_id: int | None = None
+    """From my.telegram.org; ``$FLOWTUI_TELEGRAM_API_ID`` overrides it."""
+
+    api_hash: SecretStr | None = None
+    """From my.telegram.org; ``$FLOWTUI_TELEGRAM_API_HASH`` overrides it."""
+
+    bot_token: SecretStr | None = None
+    """From @BotFather; ``$FLOWTUI_TELEGRAM_BOT_TOKEN`` overrides it."""
+
+    allowed_users: list[int] = field(default_factory=list)
+    """Numeric user ids allowed to command flowtui; empty means nobody."""
+
+    notify_chat_id: int | None = None
+    """Chat that receives job notifications."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetSettings:
+    daily_usd: float | None = bounded(None, gt=0)
+    """When the day's recorded cost reaches this, the queue pauses with reason ``budget``."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UiSettings:
+    theme: str | None = None
+    """Textual theme name, remembered when picked in the app."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    ledger: LedgerSettings = field(default_factory=LedgerSettings)
+    queue: QueueSettings = field(default_factory=QueueSettings)
+    claude: ClaudeSettings = field(default_factory=ClaudeSettings)
+    workflows: dict[str, WorkflowSettings] = field(default_factory=dict)
+    watch: list[WatchSettings] = field(default_factory=list)
+    schedule: list[ScheduleSettings] = field(default_factory=list)
+    telegram: TelegramSettings | None = None
+    budget: BudgetSettings = field(default_factory=BudgetSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
+
+    def workflow(self, name: str) -> WorkflowSettings:
+        """The named workflow; ``default`` exists even when the config has none."""
+        if name in self.workflows:
+            return self.workflows[name]
+        if name == DEFAULT_WORKFLOW:
+            return WorkflowSettings()
+        known = ", ".join(self.workflow_names())
+        raise ConfigError(
+            f"unknown workflow {name!r}: use one of {known}, or add [workflows.{name}] to the config"
+        )
+
+    def workflow_names(self) -> list[str]:
+        return sorted({DEFAULT_WORKFLOW, *self.workflows})
+
+    def queue_url(self, environ: Mapping[str, str] | None = None) -> str | None:
+        """The Redis URL when the queue is shared, None for the embedded SQLite queue."""
+        return shared_queue_url(self.queue.backend, environ)
+
+    def claude_command(self, environ: Mapping[str, str] | None = None) -> str:
+        env = os.environ if environ is None else environ
+        return env.get(CLAUDE_ENV, "").strip() or self.claude.command
+
+
+def shared_queue_url(configured: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """``$FLOWTUI_QUEUE_URL``, else ``[queue] backend``: a Redis URL, or None for SQLite."""
+    env = os.environ if environ is None else environ
+    backend = env.get(QUEUE_ENV, "").strip() or configured.strip() or SQLITE_BACKEND
+    if backend == SQLITE_BACKEND:
+        return None
+    if not backend.startswith(REDIS_SCHEMES):
+        raise ConfigError(
+            f"queue backend {backend!r} is not understood: use {SQLITE_BACKEND!r} or a "
+            f"redis://HOST:PORT/DB URL ([queue] backend, or ${QUEUE_ENV})"
+        )
+    return backend
+
+
+def load_settings(config_file: Path) -> Settings:
+    """Read and validate the config; a missing file means all defaults."""
+    try:
+        raw_text = config_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{config_file}: cannot read the config: {error}") from None
+    return parse_settings(raw_text, config_file)
+
+
+def parse_settings(raw_text: str, source: Path | str) -> Settings:
+    try:
+        data = tomllib.loads(raw_text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{source}: invalid TOML: {error}") from None
+    try:
+        return build(Settings, data)
+    except Problem as problem:
+        raise ConfigError(f"{source}: {describe(problem)}") from None

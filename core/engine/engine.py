@@ -1,0 +1,476 @@
+"""The engine: recovers what a crash left, runs the workers, and turns runs into ledger rows.
+
+One engine runs per data dir (an flock held for its lifetime). At start it ends any
+Claude process a dead engine left behind, puts that engine's running jobs back in the
+queue (or fails them once their attempts are spent) and rebuilds Huey's queue from the
+ledger. Jobs are therefore run at least once, never lost.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import socket
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
+
+import psutil
+
+from core.claude.environment import job_environment
+from core.claude.events import ANSWER_EVENTS, ClaudeEvent
+from core.claude.procs import end_leftover
+from core.claude.runner import (
+    ClaudeRunner,
+    EventCallback,
+    NoteCallback,
+    RunControl,
+    RunRequest,
+    SpawnCallback,
+)
+from core.clock import SYSTEM_CLOCK, Clock, parse_time
+from core.config.settings import ConfigError, Settings
+from core.engine.leases import LeaseKeeper
+from core.engine.outcomes import Outcomes
+from core.errors import log_failure
+from core.events import EngineChanged, EventBus, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
+from core.host.state import change_notifier
+from core.jobs import Job, JobState, RunOutcome
+from core.ledger.store import LedgerStore, open_ledger
+from core.ops.control import Change, Control, EngineNotifier
+from core.ops.spool import drain_spool
+from core.paths import Paths
+from core.queue.transport import JobQueue
+from core.queue.workers import WorkerPool
+from core.wake.doorbell import Doorbell, PokeListener
+from core.wake.lock import EngineLock
+
+if TYPE_CHECKING:
+    from core.wake.leader import LeaderLease
+    from core.wake.redis_channel import RedisChangeListener
+
+log = logging.getLogger(__name__)
+
+_ENGINES_IN_PROCESS = itertools.count(1)
+LEADER_ONLY_SERVICES = frozenset({"telegram", "schedules"})
+"""Services that must run on exactly one engine when several share a Redis queue."""
+SUPERSEDE_WAIT_SECONDS = 10.0
+"""How long a watch waits for a superseded run to end (its reader notices within 0.2 s)."""
+
+
+class Runner(Protocol):
+    """What runs one attempt: the Claude runner, or a stand-in in benchmarks."""
+
+    def run(
+        self,
+        request: RunRequest,
+        control: RunControl,
+        on_spawn: SpawnCallback,
+        on_note: NoteCallback,
+        on_event: EventCallback | None = None,
+    ) -> RunOutcome: ...
+
+
+class Service(Protocol):
+    """Something that runs beside the workers for the engine's lifetime (watcher, Telegram...)."""
+
+    name: str
+
+    def start(self, engine: Engine) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        paths: Paths,
+        environ: Mapping[str, str] | None = None,
+        runner: Runner | None = None,
+        bus: EventBus | None = None,
+        services: Sequence[Service] = (),
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        """The one wall clock of this engine: its ledger, queue, services and runs read it."""
+        self.paths = paths
+        self.bus = bus or EventBus()
+        env = dict(os.environ if environ is None else environ)
+        self.runner: Runner = runner or ClaudeRunner(
+            command=settings.claude_command(env),
+            environ=job_environment(env, settings),
+            kill_grace_seconds=settings.claude.kill_grace_seconds,
+            max_line_bytes=settings.claude.max_line_bytes,
+            clock=clock,
+        )
+        self.doorbell = Doorbell()
+        self.environ = env
+        self.services = list(services)
+        self._started_services: list[Service] = []
+        self._lock = EngineLock(paths.engine_lock, clock)
+        self._running: dict[int, RunControl] = {}
+        self._running_lock = threading.Lock()
+        self._paused = False
+        self._paused_until: str | None = None
+        self._resume_timer: threading.Timer | None = None
+        self._stopping = False
+        self.owner_host = socket.gethostname()
+        self.redis_url = settings.queue_url(env)
+        self.ledger: LedgerStore | None = None
+        self.queue: JobQueue | None = None
+        self.control: Control | None = None
+        self._pool: WorkerPool | None = None
+        self._listener: PokeListener | None = None
+        self._redis_listener: RedisChangeListener | None = None  # with Redis only
+        self._leases: LeaseKeeper | None = None
+        self._announce: EngineNotifier | None = None
+        self._leader: LeaderLease | None = None  # with Redis only
+
+    # -- life cycle --------------------------------------------------------------
+
+    def start(self) -> None:
+        """Take the engine lock, recover, and start taking jobs. Raises EngineBusy."""
+        self.paths.ensure_data_dir()
+        self._lock.acquire()
+        try:
+            self.ledger = open_ledger(self.settings, self.paths, self.environ, self.clock)
+            self.queue = JobQueue(self.paths.queue_db, self.redis_url, self.clock)
+            self.queue.bind(self._run_job, on_scheduled=self._wake_scheduler)
+            self._announce = change_notifier(self.paths, self.redis_url) if self.redis_url else None
+            self.control = Control(self.settings, self.ledger, self.queue, self._on_local_change)
+            self._outcomes = Outcomes(
+                self.settings, self.ledger, self.queue, self.control, self._publish, lambda: self._paused
+            )
+            self._recover()
+            self._refresh_pause()
+            if self.redis_url is not None:
+                from core.wake.redis_channel import RedisChangeListener  # redis-py only when shared
+
+                self._redis_listener = RedisChangeListener(self.redis_url, self.on_shared_change)
+                self._redis_listener.start()
+            self._leases = LeaseKeeper(
+                self.ledger,
+                os.getpid(),
+                self.owner_host,
+                self.settings.queue.lease_seconds,
+                self._running_controls,
+                self._taken_back,
+                self.settings.claude.kill_grace_seconds,
+            )
+            self._leases.start()
+            self._listener = PokeListener(
+                self.paths.wake_fifo,
+                on_poke=self.on_shared_change,
+                idle_timeout=self.settings.engine.idle_sweep_seconds,
+                on_idle=self._sweep,
+            )
+            self._listener.start()
+            self._pool = WorkerPool(
+                self.queue,
+                size=self.settings.engine.workers,
+                doorbell=self.doorbell,
+                is_paused=lambda: self._paused,
+                idle_seconds=self.settings.engine.idle_sweep_seconds,
+            )
+            self._pool.start()
+        except BaseException:
+            self._lock.release()
+            raise
+        everywhere = [service for service in self.services if not self._leader_only(service)]
+        self._start_services(everywhere)
+        if self.redis_url is not None and len(everywhere) < len(self.services):
+            from core.wake.leader import LeaderLease
+
+            self._leader = LeaderLease(
+                self.redis_url,
+                self._lease_identity(),
+                self.settings.queue.leader_lease_seconds,
+                on_elected=self._elected,
+                on_deposed=self._deposed,
+            )
+            self._leader.start()
+        log.info("engine started (pid %s, %s workers)", os.getpid(), self.settings.engine.workers)
+
+    def _leader_only(self, service: Service) -> bool:
+        """On a shared queue these run on one engine only; alone, this engine is the leader."""
+        return self.redis_url is not None and service.name in LEADER_ONLY_SERVICES
+
+    def _start_services(self, services: Sequence[Service]) -> None:
+        for service in services:
+            try:
+                service.start(self)
+            except ConfigError as error:  # a known config mistake: its one line says it all
+                log.error("service %s cannot start: %s", service.name, error)
+                self.bus.publish(ServiceFailed(name=service.name, reason=str(error)))
+            except Exception as error:  # one broken service must not stop the queue
+                log.exception("service %s failed to start", service.name)
+                self.bus.publish(ServiceFailed(name=service.name, reason=str(error)))
+            else:
+                self._started_services.append(service)
+
+    def _stop_services(self, services: Sequence[Service]) -> None:
+        for service in reversed(services):
+            if service not in self._started_services:
+                continue
+            self._started_services.remove(service)
+            try:
+                service.stop()
+            except Exception:
+                log.exception("service %s failed to stop", service.name)
+
+    def _elected(self) -> None:
+        self._start_services([service for service in self.services if self._leader_only(service)])
+        self.bus.publish(SharedStateChanged())
+
+    def _deposed(self) -> None:
+        self._stop_services([service for service in self.services if self._leader_only(service)])
+        self.bus.publish(SharedStateChanged())
+
+    def _lease_identity(self) -> str:
+        """Who holds the leader lease: unique per engine, also among engines in one process
+        (tests, a window's takeover), or two of them would each renew the other's lease."""
+        number = next(_ENGINES_IN_PROCESS)
+        suffix = f" #{number}" if number > 1 else ""
+        return f"{self.owner_host} pid {os.getpid()}{suffix}"
+
+    @property
+    def leader(self) -> str | None:
+        """Which engine runs Telegram and the schedules (with Redis); this one when alone."""
+        if self._leader is None:
+            return f"{self.owner_host} pid {os.getpid()}"
+        return self._leader.current_leader()
+
+    def stop(self) -> None:
+        """Stop cleanly: running jobs are ended and queued again without spending an attempt."""
+        self._stopping = True
+        if self._leader is not None:
+            self._leader.stop()
+        self._stop_services(list(self._started_services))
+        if self._resume_timer is not None:
+            self._resume_timer.cancel()
+        with self._running_lock:
+            controls = list(self._running.values())
+        for run_control in controls:
+            run_control.cancel("engine stopped", interrupted=True)
+        if self._pool is not None:
+            self._pool.stop()
+        if self._leases is not None:
+            self._leases.stop()
+        if self._listener is not None:
+            self._listener.stop()
+        if self._redis_listener is not None:
+            self._redis_listener.stop()
+        if self.ledger is not None:
+            self.ledger.close()
+        self._lock.release()
+        log.info("engine stopped")
+
+    def _recover(self) -> None:
+        """Take back what a dead engine of this data dir left running, and rebuild the queue.
+
+        On a shared (Redis) queue only this machine's dead runs are taken back at once; other
+        machines' runs are theirs until their leases expire.
+        """
+        assert self.ledger is not None and self.queue is not None and self.control is not None
+        for job in self.ledger.orphans():
+            if self.queue.shared and not self._left_by_dead_engine_here(job):
+                continue
+            done = end_leftover(job.claude_pid, job.claude_started, self.settings.claude.kill_grace_seconds)
+            if done:
+                self.ledger.note(job.id, done)
+            owner = f"pid {job.owner_pid}" if job.owner_pid else "an engine"
+            new_state = self.ledger.recover_orphan(job, f"interrupted: {owner} died mid-run")
+            log.warning("recovered job #%s left running by %s: now %s", job.id, owner, new_state)
+        if self.queue.shared:
+            self._sweep()  # submit queued jobs whose queue entry was lost; never flush a shared queue
+            return
+        self.queue.reset()
+        count = self.control.resubmit_all_queued()
+        log.info("queue rebuilt from the ledger: %s queued jobs", count)
+
+    def _left_by_dead_engine_here(self, job: Job) -> bool:
+        return job.owner_host == self.owner_host and (
+            job.owner_pid is None or job.owner_pid == os.getpid() or not psutil.pid_exists(job.owner_pid)
+        )
+
+    def _running_controls(self) -> dict[int, RunControl]:
+        with self._running_lock:
+            return dict(self._running)
+
+    def _taken_back(self, job: Job, state: JobState) -> None:
+        """Another engine's expired job is ours to requeue (the queue entry died with it)."""
+        assert self.queue is not None
+        if state is JobState.QUEUED:
+            self.queue.submit(job.id, job.priority)
+        self._announce_change(Change.JOBS)
+        self.on_shared_change()
+
+    # -- reacting to the shared state ------------------------------------------
+
+    def _on_local_change(self, change: Change) -> None:
+        """This process changed the ledger: re-read only what changed, and tell other machines."""
+        if change is Change.PAUSE:
+            self._refresh_pause()
+        elif change is Change.CANCEL:
+            self._apply_cancel_requests()
+        self.doorbell.ring()
+        self._announce_change(change)
+        self.bus.publish(SharedStateChanged())
+
+    def _announce_change(self, change: Change) -> None:
+        if self._announce is not None:
+            self._announce(change)
+
+    def on_shared_change(self) -> None:
+        """Something (here or in another process) changed the ledger: look again."""
+        self._refresh_pause()
+        self._apply_cancel_requests()
+        self.doorbell.ring()
+        self.bus.publish(SharedStateChanged())
+
+    def _sweep(self) -> None:
+        """The idle safety net: queued jobs whose queue entry was lost are submitted again,
+        and jobs spooled while the shared queue was unreachable are queued."""
+        assert self.ledger is not None and self.queue is not None and self.control is not None
+        try:
+            drain_spool(self.control, self.paths)
+            self.on_shared_change()
+            known = self.queue.known_job_ids()
+            with self._running_lock:
+                running = set(self._running)
+            for job in self.ledger.queued():
+                if job.id not in known and job.id not in running:
+                    self.queue.submit(job.id, job.priority, job.eta)
+        except Exception as error:  # a full disk or Redis away: one line each sweep
+            log_failure(log, "idle sweep failed", error)
+
+    def _refresh_pause(self) -> None:
+        assert self.control is not None
+        state = self.control.pause_state()
+        if state.paused != self._paused or state.until != self._paused_until:
+            self._paused = state.paused
+            self._paused_until = state.until
+            self._arm_auto_resume(state.until)
+            self.bus.publish(EngineChanged(paused=state.paused, reason=state.reason))
+
+    def _arm_auto_resume(self, until: str | None) -> None:
+        """A pause with an end (a limit's reset, the next budget day) ends by itself."""
+        if self._resume_timer is not None:
+            self._resume_timer.cancel()
+            self._resume_timer = None
+        if until is None or self._stopping:
+            return
+        delay = max(0.0, (parse_time(until) - self.clock.now()).total_seconds())
+        self._resume_timer = threading.Timer(delay, self._auto_resume, args=(until,))
+        self._resume_timer.daemon = True
+        self._resume_timer.start()
+
+    def _auto_resume(self, until: str) -> None:
+        assert self.control is not None
+        state = self.control.pause_state()
+        if state.paused and state.until == until:
+            log.info("resuming by itself after: %s", state.reason)
+            self.control.resume()
+
+    def _apply_cancel_requests(self) -> None:
+        assert self.ledger is not None
+        for job_id in self.ledger.cancel_requested_ids():
+            with self._running_lock:
+                run_control = self._running.get(job_id)
+            if run_control is not None and not run_control.cancel_event.is_set():
+                run_control.cancel("cancelled by the user")
+
+    def _wake_scheduler(self) -> None:
+        if self._pool is not None:
+            self._pool.wake_scheduler()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    # -- running one job -------------------------------------------------------
+
+    def _run_job(self, job_id: int) -> None:
+        """Huey's task body: claim the job, run one attempt, record the outcome."""
+        assert self.ledger is not None
+        if self._stopping or self._paused:
+            # Taken from the queue just as the engine paused or stopped: leave it queued.
+            self._outcomes.requeue_untouched(job_id)
+            return
+        if self._outcomes.over_workflow_budget(job_id):
+            return
+        job = self.ledger.claim(job_id, os.getpid(), self.owner_host, self.settings.queue.lease_seconds)
+        if job is None:
+            return  # cancelled, already run, or a duplicate queue entry
+        self._publish(job, f"attempt {job.attempts} started")
+        run_control = RunControl()
+        with self._running_lock:
+            self._running[job_id] = run_control
+        try:
+            outcome = self._attempt(job, run_control)
+        except Exception as error:  # the worker must live on whatever one run does
+            log.exception("job #%s crashed its runner", job_id)
+            outcome = RunOutcome(state=JobState.FAILED, error=f"internal error: {error}", retryable=True)
+        finally:
+            with self._running_lock:
+                self._running.pop(job_id, None)
+        try:
+            self._outcomes.record(job, outcome, run_control)
+        finally:
+            run_control.recorded.set()
+
+    def supersede(self, job_id: int, reason: str, wait_seconds: float = SUPERSEDE_WAIT_SECONDS) -> bool:
+        """Stop a run of this engine that Claude has not answered yet and put its job back in
+        the ledger's queue (no attempt spent) but not in Huey's: the watch that started it on
+        a burst's first change holds it until the burst settles, then queues it with every path.
+
+        False when the run is not here, Claude already answers, or it did not end in time.
+        """
+        with self._running_lock:
+            run_control = self._running.get(job_id)
+        if run_control is None or not run_control.supersede(reason):
+            return False
+        return run_control.recorded.wait(wait_seconds)
+
+    def _attempt(self, job: Job, run_control: RunControl) -> RunOutcome:
+        assert self.ledger is not None
+        try:
+            workflow = self.settings.workflow(job.workflow)
+        except ConfigError as error:
+            return RunOutcome(state=JobState.FAILED, error=str(error))
+        if job.cancel_requested:
+            run_control.cancel("cancelled by the user")
+        transcript = self.paths.transcript_for(job.id, job.attempts)
+        request = RunRequest(
+            job_id=job.id,
+            attempt=job.attempts,
+            prompt=job.prompt,
+            cwd=job.cwd,
+            workflow=workflow,
+            transcript=transcript,
+            resume_session=job.resume_session_id,
+        )
+
+        def on_spawn(pid: int, started: float) -> None:
+            assert self.ledger is not None
+            self.ledger.record_process(job.id, pid, started, str(transcript))
+            # A cancel may have arrived between the claim and the spawn.
+            if job.id in self.ledger.cancel_requested_ids():
+                run_control.cancel("cancelled by the user")
+
+        def on_note(text: str) -> None:
+            assert self.ledger is not None
+            self.ledger.note(job.id, text)
+
+        def on_events(events: list[ClaudeEvent]) -> None:
+            if not run_control.answered and any(isinstance(event, ANSWER_EVENTS) for event in events):
+                run_control.mark_answered()
+            self.bus.publish(JobOutput(job_id=job.id, attempt=job.attempts, events=events))
+
+        return self.runner.run(request, run_control, on_spawn, on_note, on_events)
+
+    def _publish(self, job: Job, reason: str) -> None:
+        self.bus.publish(JobChanged(job=job, reason=reason))

@@ -1,0 +1,23 @@
+"""The services an engine runs beside its workers, built from the config."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from core.config.settings import Settings
+from core.engine.engine import Service
+from core.paths import Paths
+from core.schedule.cron import ScheduleService
+from core.schedule.steps import StepsService
+from core.telegram.service import telegram_services
+from core.watch.service import WatchService
+
+
+def default_services(settings: Settings, paths: Paths, environ: Mapping[str, str]) -> list[Service]:
+    """Every service this config asks for (each registers itself here)."""
+    services: list[Service] = []
+    services.extend(telegram_services(settings, environ))
+    services.append(WatchService(paths.config_file))
+    services.append(ScheduleService())
+    services.append(StepsService())
+    return services

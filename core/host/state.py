@@ -1,0 +1,50 @@
+"""Opening the shared state from a process that is not the engine (CLI, attached window, MCP).
+
+Every change is committed to the ledger first, then announced: on this machine through the
+engine's named pipe, and with the Redis backend on the Redis change channel too, so the
+engines of every machine re-read the state at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from core.clock import SYSTEM_CLOCK, Clock
+from core.config.settings import Settings
+from core.ledger.store import open_ledger
+from core.ops.control import Change, Control, EngineNotifier
+from core.paths import Paths
+from core.queue.transport import JobQueue
+from core.wake.doorbell import poke
+
+
+def change_notifier(paths: Paths, redis_url: str | None) -> EngineNotifier:
+    if redis_url is None:
+        return lambda change: poke(paths.wake_fifo)
+    import redis
+
+    from core.wake.redis_channel import publish_change
+
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5)
+
+    def notify(change: Change) -> None:
+        poke(paths.wake_fifo)
+        publish_change(client, change.value)
+
+    return notify
+
+
+def open_shared_state(
+    settings: Settings,
+    paths: Paths,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> Control:
+    paths.ensure_data_dir()
+    redis_url = settings.queue_url(environ)
+    ledger = open_ledger(settings, paths, environ, clock)
+    queue = JobQueue(paths.queue_db, redis_url, clock)
+    return Control(settings, ledger, queue, change_notifier(paths, redis_url))
+
+
+OpenState = Callable[[Settings, Paths, Mapping[str, str] | None], Control]

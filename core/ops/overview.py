@@ -1,0 +1,29 @@
+"""Everything a surface shows at a glance, read from the shared state in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.clock import to_iso
+from core.jobs import Job, JobState
+from core.ops.control import Control, PauseState
+
+JOB_ROWS = 500
+
+
+@dataclass(frozen=True)
+class Overview:
+    jobs: list[Job]
+    counts: dict[JobState, int]
+    pause: PauseState
+    spent_today_usd: float
+
+
+def read_overview(control: Control, limit: int = JOB_ROWS) -> Overview:
+    ledger = control.ledger
+    return Overview(
+        jobs=ledger.list_jobs(limit=limit),
+        counts=ledger.counts(),
+        pause=control.pause_state(),
+        spent_today_usd=ledger.spent_since(to_iso(ledger.clock.day_start())),
+    )

@@ -1,0 +1,1 @@
+"""Jobs that time or other jobs start: cron schedules and workflow steps."""
