@@ -226,7 +226,7 @@ def run_ours(
         paths.ensure_data_dir()
         ledger = Ledger(paths.ledger_db, settings.ledger.synchronous)
         queue = JobQueue(paths.queue_db)
-        control = Control(settings, ledger, queue, lambda change: poke(paths.wake_fifo))
+        control = Control(settings, ledger, queue, lambda change: poke(paths.wake_fifo), paths=paths)
         try:
 
             def submit(token: str) -> None:

@@ -134,7 +134,6 @@ def run_ours(jobs: int, concurrent: bool, settings: Settings, parent: Path | Non
         engine.start()
         try:
             control = engine.control
-            assert control is not None
             counter = DoneCounter(jobs)
             unsubscribe = engine.bus.subscribe(counter)
             prompts = [f"no-op job {index}" for index in range(jobs)]
@@ -159,15 +158,13 @@ def run_ours(jobs: int, concurrent: bool, settings: Settings, parent: Path | Non
                     enqueue=rate(jobs, t1 - t0), consume=rate(jobs, t2 - t1), total=rate(jobs, t2 - t0)
                 )
             unsubscribe()
-            assert engine.ledger is not None
             counts = engine.ledger.counts()
             if counts[JobState.SUCCEEDED] != jobs:
                 raise RuntimeError(f"ledger disagrees: {counts}")
             return result
         finally:
             engine.stop()
-            if engine.queue is not None:
-                engine.queue.huey.storage.close()
+            engine.queue.huey.storage.close()
 
 
 # -- bare Huey -------------------------------------------------------------------

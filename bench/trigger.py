@@ -174,7 +174,11 @@ def run_ours(
             result = live = None
             if burst:
                 control = Control(
-                    settings, ledger, JobQueue(paths.queue_db), lambda change: poke(paths.wake_fifo)
+                    settings,
+                    ledger,
+                    JobQueue(paths.queue_db),
+                    lambda change: poke(paths.wake_fifo),
+                    paths=paths,
                 )
                 result = run_ours_burst(watched, ledger, control)
                 live = run_ours_live_burst(watched, ledger, Path(f"{stamps.path}.live"))

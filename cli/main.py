@@ -89,20 +89,8 @@ def _spool_instead(
     app: AppContext, prompt: str, workflow: str, cwd: str | None, priority: int | None, error: Exception
 ) -> None:
     """The shared queue is unreachable: keep the job locally; this machine's engine queues it later."""
-    from pathlib import Path
-
-    from core.ops.spool import SpooledJob, spool_job
-
-    try:
-        app.settings.workflow(workflow)
-    except ConfigError as problem:
-        fail(str(problem))
-    directory = Path(cwd or Path.cwd()).expanduser()
-    if not directory.is_dir():
-        fail(f"working directory {directory} does not exist: create it or pass another --cwd")
-    if not prompt.strip():
-        fail("the prompt is empty: give the text Claude should work on")
-    path = spool_job(app.paths, SpooledJob(prompt, workflow, str(directory.resolve()), priority))
+    with open_control(app) as control:
+        path = control.spool(prompt, workflow, cwd, priority)
     click.echo(
         f"flowtui: the shared queue is unreachable ({error}); the job waits in {path} and is "
         "queued by this machine's engine when the queue answers again",

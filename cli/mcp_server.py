@@ -23,7 +23,6 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from pydantic import Field
 
 from cli.logs import print_logs
-from core.config import edit as config_edit
 from core.config.settings import DEFAULT_WORKFLOW, ConfigError, Settings, load_settings
 from core.errors import describe_os_error, describe_queue_error
 from core.host.logs import configure_logging
@@ -32,7 +31,6 @@ from core.jobs import Job, JobSource, JobState
 from core.ops.control import Control, InputError
 from core.paths import Paths
 from core.summary import excerpt
-from core.wake.doorbell import poke
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +90,6 @@ class FlowtuiTools:
                 if line is None:
                     raise
                 raise failure(line) from None
-
-    def _poke(self) -> None:
-        """Watches belong to this machine's engine: the named pipe is enough for them."""
-        poke(self._paths.wake_fifo)
 
     # -- tools -------------------------------------------------------------------
 
@@ -206,27 +200,8 @@ class FlowtuiTools:
     ) -> dict[str, Any]:
         """Watch a path: changes there become jobs. Edits config.toml (comments survive) and
         a running engine starts watching at once."""
-        with self._control(reload_config=True) as control:
-            if workflow not in control.settings.workflow_names():
-                known = ", ".join(control.settings.workflow_names())
-                raise ToolError(
-                    f"unknown workflow {workflow!r}: use one of {known}, or add [workflows.{workflow}] first"
-                )
-            problem = config_edit.glob_problem(include) or config_edit.glob_problem(exclude)
-            if problem:
-                raise ToolError(problem)
-            try:
-                settings = config_edit.add_watch(
-                    self._paths.config_file,
-                    path,
-                    workflow=None if workflow == DEFAULT_WORKFLOW else workflow,
-                    include=list(include),
-                    exclude=list(exclude),
-                )
-            except RuntimeError as error:  # resolving a symlink loop
-                raise ToolError(f"cannot watch {path}: {error}") from None
-            self._poke()
-        added = settings.watch[-1]
+        with self._control() as control:
+            added = control.add_watch(path, workflow=workflow, include=include, exclude=exclude)
         return {
             "path": added.path,
             "workflow": added.workflow,
@@ -239,14 +214,8 @@ class FlowtuiTools:
         self, path: Annotated[str, Field(description="A watched path, as add_watch or the config has it.")]
     ) -> dict[str, Any]:
         """Stop watching a path (a running engine stops at once)."""
-        with self._control(reload_config=True):
-            try:
-                config_edit.remove_watch(self._paths.config_file, path)
-                stored = config_edit.normalise_watch_path(path)
-            except RuntimeError as error:
-                raise ToolError(f"cannot resolve {path}: {error}") from None
-            self._poke()
-        return {"removed": stored}
+        with self._control() as control:
+            return {"removed": control.remove_watch(path)}
 
     # -- resources ---------------------------------------------------------------
 

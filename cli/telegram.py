@@ -19,7 +19,6 @@ from core.display import printable
 from core.summary import excerpt
 from core.telegram.config import NOT_CONFIGURED, TelegramConfig, TelegramConfigError, resolve_config
 from core.telegram.store import Notification, NotificationStore
-from core.wake.doorbell import poke
 from core.wake.lock import read_holder
 
 if TYPE_CHECKING:
@@ -82,7 +81,7 @@ def check(app: AppContext) -> None:
     from core.telegram.check import check_connection
 
     require(TELEGRAM)  # else one line naming the extra, exit 2
-    result = check_connection(_config(app), app.paths.data_dir)
+    result = check_connection(_config(app), app.paths.telegram_session_file)
     if not result.ok:
         _fail(result.line, EXIT_CHECK_FAILED)
     click.echo(printable(result.line))  # the bot's name comes from Telegram
@@ -126,12 +125,10 @@ def notifications(ctx: click.Context, limit: int | None, as_json: bool) -> None:
 @click.pass_obj
 def resend(app: AppContext, notification_id: int) -> None:
     """Queue a notification again (a new row); the running engine sends it."""
-    _config(app)
-    with _store(app) as store:
-        if store.get(notification_id) is None:
-            _fail(f"no notification #{notification_id}: see `flowtui notifications` for the ids that exist")
-        copy = store.resend(notification_id)
-    poke(app.paths.wake_fifo)
+    from cli.main import open_control
+
+    with open_control(app) as control:
+        copy = control.resend_notification(notification_id)
     click.echo(copy.id)
     if read_holder(app.paths.engine_lock) is None:
         click.echo(

@@ -1,7 +1,8 @@
 """``flowtui watch add/rm/ls/test`` and ``flowtui schedules``.
 
-Adding and removing edit ``config.toml`` with tomlkit (the user's comments and layout
-survive) and poke a running engine, which applies the change at once. ``watch ls`` reads
+Adding and removing go through the operations door (``Control.add_watch``/``remove_watch``),
+which edits ``config.toml`` with tomlkit (the user's comments and layout survive) and wakes a
+running engine, which applies the change at once. ``watch ls`` reads
 the status a running engine keeps in the ledger.
 """
 
@@ -11,26 +12,19 @@ import dataclasses
 import json
 import os
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from core.clock import Clock, parse_time
-from core.config.settings import DEFAULT_WORKFLOW, ConfigError, WatchSettings
+from core.config.settings import DEFAULT_WORKFLOW, WatchSettings
 from core.display import printable
 from core.summary import excerpt
-from core.wake.doorbell import poke
 from core.wake.lock import read_holder
 from core.watch.explain import changed_path, explain_change
 
 if TYPE_CHECKING:
     from cli.main import AppContext
-
-
-def _fail(message: str) -> NoReturn:
-    from cli.main import fail  # cli.main registers these commands: import it late
-
-    fail(printable(message))  # paths, globs and workflow names as typed, control characters shown
 
 
 @click.group()
@@ -48,28 +42,10 @@ def watch_add(
     app: AppContext, path: str, workflow: str, include: tuple[str, ...], exclude: tuple[str, ...]
 ) -> None:
     """Watch PATH (a directory, or a file); a running engine starts watching at once."""
-    from core.config.edit import add_watch, glob_problem  # tomlkit: only for the commands that edit
+    from cli.main import open_control
 
-    if workflow not in app.settings.workflow_names():
-        known = ", ".join(app.settings.workflow_names())
-        _fail(f"unknown workflow {workflow!r}: use one of {known}, or add [workflows.{workflow}] first")
-    problem = glob_problem(include) or glob_problem(exclude)
-    if problem:
-        _fail(problem)
-    try:
-        settings = add_watch(
-            app.paths.config_file,
-            path,
-            workflow=None if workflow == DEFAULT_WORKFLOW else workflow,
-            include=list(include),
-            exclude=list(exclude),
-        )
-    except ConfigError as error:
-        _fail(str(error))
-    except (OSError, RuntimeError) as error:  # resolving a symlink loop, an unreadable parent
-        _fail(f"cannot watch {path}: {error}")
-    added = settings.watch[-1]
-    _poke(app)
+    with open_control(app) as control:
+        added = control.add_watch(path, workflow=workflow, include=include, exclude=exclude)
     click.echo(printable(f"watching {added.path} (workflow {added.workflow})"))
     if not os.path.exists(added.path):
         click.echo(
@@ -82,22 +58,11 @@ def watch_add(
 @click.pass_obj
 def watch_rm(app: AppContext, path: str) -> None:
     """Stop watching PATH (a running engine stops at once)."""
-    from core.config.edit import normalise_watch_path, remove_watch
+    from cli.main import open_control
 
-    try:
-        remove_watch(app.paths.config_file, path)
-        stored = normalise_watch_path(path)
-    except ConfigError as error:
-        _fail(str(error))
-    except (OSError, RuntimeError) as error:
-        _fail(f"cannot resolve {path}: {error}")
-    _poke(app)
+    with open_control(app) as control:
+        stored = control.remove_watch(path)
     click.echo(printable(f"stopped watching {stored}"))
-
-
-def _poke(app: AppContext) -> None:
-    if app.paths.wake_fifo.exists():
-        poke(app.paths.wake_fifo)
 
 
 @watch.command("ls")
@@ -123,8 +88,8 @@ def watch_ls(app: AppContext, as_json: bool) -> None:
 
 def _watch_rows(app: AppContext) -> list[dict[str, Any]]:
     from cli.main import open_control
+    from core.config.watch_path import watch_key
     from core.watch.status import read_statuses
-    from core.watch.watcher import watch_key
 
     engine = read_holder(app.paths.engine_lock)
     with open_control(app) as control:

@@ -87,6 +87,8 @@ Subscriber = Callable[[Event], None]
 
 
 class EventBus:
+    """One publisher, many subscribers; a subscriber that raises is logged and never stops the others."""
+
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
         self._lock = threading.Lock()

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Extra:
+    """An optional install: the hint that names it when a feature needs it and it is missing."""
+
     name: str
     """flowtui[NAME] in pip's terms, ``--extra NAME`` in uv's."""
     feature: str

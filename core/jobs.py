@@ -16,6 +16,8 @@ __all__ = ["Job", "JobEvent", "JobSource", "JobState", "RunOutcome", "parse_time
 
 
 class JobState(StrEnum):
+    """Where a job is in its life; the final three never change again."""
+
     AWAITING_APPROVAL = "awaiting_approval"
     QUEUED = "queued"
     RUNNING = "running"
@@ -32,6 +34,8 @@ FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLE
 
 
 class JobSource(StrEnum):
+    """What queued a job, so surfaces and stats can tell triggers apart."""
+
     CLI = "cli"
     WATCH = "watch"
     TELEGRAM = "telegram"

@@ -15,6 +15,8 @@ import platformdirs
 
 APP_NAME = "flowtui"
 HOME_ENV = "FLOWTUI_HOME"
+TELEGRAM_SESSION_NAME = "flowtui-bot"
+"""The bot's pyrogram session name; pyrogram keeps it in ``<name>.session``."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,11 @@ class Paths:
 
     config_file: Path
     data_dir: Path
+
+    @classmethod
+    def under(cls, root: Path) -> Paths:
+        """A profile kept whole in one folder: ``$FLOWTUI_HOME``, a test's or the demo's."""
+        return cls(config_file=root / "config.toml", data_dir=root)
 
     @property
     def ledger_db(self) -> Path:
@@ -41,7 +48,33 @@ class Paths:
 
     @property
     def logs_dir(self) -> Path:
+        """flowtui's own log, rotated; kept apart from the job transcripts."""
         return self.data_dir / "logs"
+
+    @property
+    def log_file(self) -> Path:
+        """What every flowtui process logs, so a window's errors are found after it closes."""
+        return self.logs_dir / "flowtui.log"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Jobs added while the shared queue (Redis) was unreachable, one JSON file each."""
+        return self.data_dir / "spool"
+
+    @property
+    def watch_snapshots_dir(self) -> Path:
+        """One snapshot per watch, so changes made while flowtui was down still become a job."""
+        return self.data_dir / "watch"
+
+    @property
+    def telegram_session_dir(self) -> Path:
+        """The bot's session (its auth key): private to the user, mode 0700."""
+        return self.data_dir / "telegram"
+
+    @property
+    def telegram_session_file(self) -> Path:
+        """The session file pyrogram writes; it must stay unreadable by others (mode 0600)."""
+        return self.telegram_session_dir / f"{TELEGRAM_SESSION_NAME}.session"
 
     @property
     def engine_lock(self) -> Path:
@@ -54,11 +87,18 @@ class Paths:
         return self.data_dir / "wake.fifo"
 
     def ensure_data_dir(self) -> None:
+        """Make the directories every process writes into, so no writer has to check first."""
         for directory in (self.data_dir, self.transcripts_dir, self.logs_dir):
             directory.mkdir(parents=True, exist_ok=True)
 
     def transcript_for(self, job_id: int, attempt: int) -> Path:
+        """One file per attempt, so a retry never mixes its lines into the last one's."""
         return self.transcripts_dir / f"job-{job_id}-attempt-{attempt}.jsonl"
+
+    @staticmethod
+    def claude_stderr_for(transcript: Path) -> Path:
+        """Claude's stderr beside its transcript: the last line explains a run that printed no result."""
+        return transcript.with_suffix(".stderr.log")
 
 
 def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
@@ -66,8 +106,7 @@ def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:
     env = os.environ if environ is None else environ
     home = env.get(HOME_ENV, "").strip()
     if home:
-        root = Path(home).expanduser().resolve()
-        return Paths(config_file=root / "config.toml", data_dir=root)
+        return Paths.under(Path(home).expanduser().resolve())
     return Paths(
         config_file=Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml",
         data_dir=Path(platformdirs.user_data_dir(APP_NAME)),

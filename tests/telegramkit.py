@@ -174,7 +174,7 @@ def bot_kit(
     settings = settings_from(config_text)
     own_ledger = ledger is None
     ledger = Ledger(paths.ledger_db) if ledger is None else ledger
-    control = Control(settings, ledger, JobQueue(paths.queue_db), lambda change: None)
+    control = Control(settings, ledger, JobQueue(paths.queue_db), lambda change: None, paths=paths)
     store = NotificationStore(paths.ledger_db)
     clock = FakeClock()
     gateway = RecordingGateway()
@@ -186,7 +186,6 @@ def bot_kit(
         control,
         outbox,
         store,
-        paths.config_file,
         answer_callback=gateway.answer_callback,
         clock=clock,
     )

@@ -1,4 +1,4 @@
-"""The layers hold: core imports no surface and no Textual, the window imports no CLI, nothing uses a shell."""
+"""The layers hold: core imports no surface nor Textual, the window no CLI, and nothing a shell."""
 
 from __future__ import annotations
 

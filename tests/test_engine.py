@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,9 @@ from enginekit import home_paths, is_gone, running_engine, settings_from, wait_f
 from fakeclaude import ok_script, result_line, write_script
 
 from core.claude.procs import process_start_time
-from core.clock import parse_time
-from core.engine.engine import Engine
+from core.clock import parse_time, to_iso
+from core.engine.engine import Engine, EngineNotStarted
+from core.events import EngineChanged, Event
 from core.jobs import JobState
 from core.ledger.sqlite import Ledger, NewJob
 from core.wake.lock import EngineBusy
@@ -313,3 +315,25 @@ def test_workers_run_jobs_side_by_side(tmp_path: Path) -> None:
         second = engine.control.add("two", cwd=tmp_path)
         assert wait_job(engine, first.id, JobState.SUCCEEDED, JobState.FAILED).state is JobState.SUCCEEDED
         assert wait_job(engine, second.id, JobState.SUCCEEDED, JobState.FAILED).state is JobState.SUCCEEDED
+
+
+def test_a_pause_with_an_end_resumes_by_itself_and_runs_the_queue(tmp_path: Path) -> None:
+    with running_engine(tmp_path / "home", environ=env_with(ok_script(tmp_path / "claude"))) as engine:
+        changes: list[Event] = []
+        engine.bus.subscribe(changes.append)
+        until = to_iso(engine.clock.now() + timedelta(seconds=0.5))
+        engine.control.pause("a limit until soon", until=until)
+        assert engine.paused
+        job = engine.control.add("after the pause", cwd=tmp_path)
+        done = wait_job(engine, job.id, JobState.SUCCEEDED)
+        assert parse_time(done.finished_at or "") >= parse_time(until)
+        assert not engine.control.pause_state().paused and not engine.paused
+        pauses = [(change.paused, change.reason) for change in changes if isinstance(change, EngineChanged)]
+        assert pauses == [(True, "a limit until soon"), (False, None)]
+
+
+def test_the_ledger_before_start_is_a_clear_error(tmp_path: Path) -> None:
+    engine = Engine(settings_from(), home_paths(tmp_path / "home"))
+    with pytest.raises(EngineNotStarted, match="not running"):
+        engine.ledger  # noqa: B018 -- the access is what is tested
+    engine.stop()  # stopping an engine that never started is harmless

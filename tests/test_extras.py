@@ -131,7 +131,7 @@ def test_the_telegram_service_reports_the_missing_extra_instead_of_crashing(tmp_
         "from pathlib import Path\n"
         "from core.telegram.gateway import PyrogramGateway, classify_error\n"
         "async def main():\n"
-        "    gateway = PyrogramGateway(config=None, data_dir=Path(sys.argv[1]))\n"
+        "    gateway = PyrogramGateway(config=None, session_file=Path(sys.argv[1]) / 'bot.session')\n"
         "    async def ignore(_update): return None\n"
         "    try:\n"
         "        await gateway.start(ignore, ignore)\n"

@@ -15,12 +15,12 @@ from types import SimpleNamespace
 import pytest
 
 from core.clock import SYSTEM_CLOCK, parse_time, to_iso
-from core.config.settings import ConfigError, Settings
+from core.config.settings import QUEUE_ENV, ConfigError, Settings
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger.redis import RedisLedger
 from core.ledger.sqlite import Ledger, LedgerError, NewJob, lease_deadline
 from core.ledger.stats import StatsRow
-from core.ledger.store import QUEUE_URL_ENV, LedgerStore, open_ledger
+from core.ledger.store import LedgerStore, open_ledger
 from core.paths import Paths
 
 OpenStore = Callable[[], LedgerStore]
@@ -106,18 +106,18 @@ def test_open_ledger_picks_sqlite_by_default_and_redis_from_the_env_or_config(
     sqlite = open_ledger(Settings(), paths, environ={})
     assert isinstance(sqlite, Ledger) and sqlite.path == paths.ledger_db
     sqlite.close()
-    from_env = open_ledger(Settings(), paths, environ={QUEUE_URL_ENV: redis_url})
+    from_env = open_ledger(Settings(), paths, environ={QUEUE_ENV: redis_url})
     assert isinstance(from_env, RedisLedger) and from_env.url == redis_url
     from_env.close()
     configured = SimpleNamespace(ledger=Settings().ledger, queue=SimpleNamespace(backend=redis_url))
     from_config = open_ledger(configured, paths, environ={})  # type: ignore[arg-type]
     assert isinstance(from_config, RedisLedger)
     from_config.close()
-    overridden = open_ledger(configured, paths, environ={QUEUE_URL_ENV: "sqlite"})  # type: ignore[arg-type]
+    overridden = open_ledger(configured, paths, environ={QUEUE_ENV: "sqlite"})  # type: ignore[arg-type]
     assert isinstance(overridden, Ledger)
     overridden.close()
     with pytest.raises(ConfigError, match=r"postgres://x.*not understood"):
-        open_ledger(Settings(), paths, environ={QUEUE_URL_ENV: "postgres://x"})
+        open_ledger(Settings(), paths, environ={QUEUE_ENV: "postgres://x"})
 
 
 # -- creating and reading ---------------------------------------------------------

@@ -14,9 +14,12 @@ from fakeclaude import ok_script
 from core.clock import SYSTEM_CLOCK, Clock, to_iso
 from core.config.settings import ScheduleSettings
 from core.engine.engine import Engine
-from core.events import Event, ServiceFailed
+from core.engine.service import ServiceContext
+from core.events import Event, EventBus, ServiceFailed
 from core.jobs import JobSource
 from core.ledger.sqlite import Ledger
+from core.ops.control import Change, Control
+from core.queue.transport import JobQueue
 from core.schedule.cron import ScheduleService, describe_schedules, schedule_key
 
 DIGEST = """
@@ -137,5 +140,37 @@ def test_the_service_thread_fires_on_time(tmp_path: Path) -> None:
         (service,) = [service for service in engine.services if isinstance(service, ScheduleService)]
         service.stop()
         count = len(ledger.list_jobs())
-        service.start(engine)
+        service.start(engine.service_context)
         wait_for(lambda: len(ledger.list_jobs()) > count, what="a tick after the restart")
+
+
+def test_the_service_needs_only_a_context_not_an_engine(tmp_path: Path) -> None:
+    """A service is given the few parts it uses: built here by hand, with no Engine anywhere."""
+    clock = FakeClock(datetime(2026, 11, 25, 9, 10).astimezone())
+    paths = home_paths(tmp_path / "home")
+    paths.ensure_data_dir()
+    settings = settings_from(DIGEST.replace("{cwd}", str(tmp_path)))
+    told: list[Change] = []
+    bus = EventBus()
+    events: list[Event] = []
+    bus.subscribe(events.append)
+    ledger = Ledger(paths.ledger_db, clock=Clock(clock))
+    queue = JobQueue(paths.queue_db, None, Clock(clock))
+    control = Control(settings, ledger, queue, told.append, paths=paths)
+    context = ServiceContext(
+        settings=settings, paths=paths, clock=Clock(clock), bus=bus, control=control, ledger=ledger
+    )
+    service = ScheduleService()
+    service.start(context)
+    try:
+        assert ledger.list_jobs() == []  # first sight: counting starts now
+        clock.now += timedelta(minutes=51)
+        (job,) = service.tick()
+        assert job.source == JobSource.SCHEDULE and job.workflow == "digest"
+        assert ledger.get_flag(schedule_key(settings.schedule[0])) == to_iso(clock.now)
+        assert queue.known_job_ids() == {job.id}  # queued through the door: ledger and Huey
+        assert Change.JOBS in told
+        assert not [event for event in events if isinstance(event, ServiceFailed)]
+    finally:
+        service.stop()
+        ledger.close()

@@ -16,9 +16,9 @@ from pyrogram import enums, errors, handlers, types
 from telegramkit import API_HASH, BOT_TOKEN, message, press, telegram_config
 
 import core.telegram as core_telegram
+from core.paths import TELEGRAM_SESSION_NAME, Paths
 from core.telegram.check import check_connection, explain_login_error
 from core.telegram.gateway import (
-    SESSION_NAME,
     BotIdentity,
     Button,
     Failure,
@@ -27,13 +27,13 @@ from core.telegram.gateway import (
     build_markup,
     classify_error,
     private_storage,
-    session_dir,
 )
 from core.telegram.recording import RecordingGateway
 
 
 async def test_the_client_is_built_in_the_running_loop_with_flowtui_settings(tmp_path: Path) -> None:
-    gateway = PyrogramGateway(telegram_config(), tmp_path)
+    paths = Paths.under(tmp_path)
+    gateway = PyrogramGateway(telegram_config(), paths.telegram_session_file)
     received: list[object] = []
 
     async def on_message(update: Any) -> None:
@@ -44,8 +44,8 @@ async def test_the_client_is_built_in_the_running_loop_with_flowtui_settings(tmp
     assert client.sleep_threshold == 0  # FloodWait reaches the outbox instead of a hidden sleep
     assert client.parse_mode is enums.ParseMode.DISABLED
     assert client.api_id == 12345 and client.bot_token == BOT_TOKEN
-    assert Path(client.workdir) == session_dir(tmp_path)
-    assert stat.S_IMODE(session_dir(tmp_path).stat().st_mode) == 0o700
+    assert Path(client.workdir) / f"{client.name}.session" == paths.telegram_session_file
+    assert stat.S_IMODE(paths.telegram_session_dir.stat().st_mode) == 0o700
     for _ in range(3):  # pyrogram adds handlers in a task on the client's loop
         await asyncio.sleep(0)
     registered = [handler for group in client.dispatcher.groups.values() for handler in group]
@@ -65,17 +65,17 @@ async def test_the_client_is_built_in_the_running_loop_with_flowtui_settings(tmp
 async def test_the_session_file_is_private_before_the_auth_key_is_written(tmp_path: Path) -> None:
     old_umask = os.umask(0o022)
     try:
-        storage = private_storage(SESSION_NAME, tmp_path)
+        storage = private_storage(TELEGRAM_SESSION_NAME, tmp_path)
         await storage.open()
         await storage.close()
     finally:
         os.umask(old_umask)
-    session_file = tmp_path / f"{SESSION_NAME}.session"
+    session_file = tmp_path / f"{TELEGRAM_SESSION_NAME}.session"
     assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
 
 
 async def test_sends_become_pyrogram_calls_with_its_markup_types(tmp_path: Path) -> None:
-    gateway = PyrogramGateway(telegram_config(), tmp_path, in_memory=True)
+    gateway = PyrogramGateway(telegram_config(), tmp_path / "bot.session", in_memory=True)
 
     async def ignore(update: Any) -> None:
         return None
@@ -170,32 +170,35 @@ def test_login_errors_read_as_one_line(error: Exception, line: str) -> None:
 def test_check_reports_who_the_bot_is_or_what_is_wrong(tmp_path: Path) -> None:
     built: list[RecordingGateway] = []
 
-    def fine(config: Any, data_dir: Path) -> RecordingGateway:
+    def fine(config: Any, session_file: Path) -> RecordingGateway:
         gateway = RecordingGateway(identity=BotIdentity(id=4242, username="flowtui_bot", name="flowtui"))
         built.append(gateway)
         return gateway
 
-    result = check_connection(telegram_config(), tmp_path, fine)
+    result = check_connection(telegram_config(), tmp_path / "bot.session", fine)
     assert result.ok and result.line == "ok: bot @flowtui_bot (id 4242) is reachable and logged in"
     assert built[0].started is False  # logged out again
 
-    def bad_token(config: Any, data_dir: Path) -> RecordingGateway:
+    def bad_token(config: Any, session_file: Path) -> RecordingGateway:
         return RecordingGateway(start_error=errors.AccessTokenInvalid())
 
-    result = check_connection(telegram_config(), tmp_path, bad_token)
+    result = check_connection(telegram_config(), tmp_path / "bot.session", bad_token)
     assert not result.ok and result.line.startswith("bad bot token")
 
-    def offline(config: Any, data_dir: Path) -> RecordingGateway:
+    def offline(config: Any, session_file: Path) -> RecordingGateway:
         return RecordingGateway(start_error=ConnectionError())
 
-    assert check_connection(telegram_config(), tmp_path, offline).line.startswith("no network")
+    result = check_connection(telegram_config(), tmp_path / "bot.session", offline)
+    assert result.line.startswith("no network")
 
 
 def test_the_check_gateway_leaves_the_session_file_alone(tmp_path: Path) -> None:
     from core.telegram.check import check_gateway
 
+    paths = Paths.under(tmp_path)
+
     async def build() -> None:
-        gateway = check_gateway(telegram_config(), tmp_path)
+        gateway = check_gateway(telegram_config(), paths.telegram_session_file)
         assert isinstance(gateway, PyrogramGateway) and gateway.in_memory
 
         async def ignore(update: Any) -> None:
@@ -205,7 +208,7 @@ def test_the_check_gateway_leaves_the_session_file_alone(tmp_path: Path) -> None
         assert client.in_memory and client.no_updates
 
     asyncio.run(build())
-    assert not session_dir(tmp_path).exists()
+    assert not paths.telegram_session_dir.exists()
 
 
 def test_core_telegram_imports_neither_textual_nor_pyrogram() -> None:

@@ -28,7 +28,7 @@ from core.jobs import JobState
 from core.ledger.sqlite import Ledger
 from core.ops.control import Control
 from core.queue.transport import JobQueue
-from core.telegram import NOT_CONFIGURED, telegram_status
+from core.telegram.config import NOT_CONFIGURED, telegram_status
 from core.telegram.gateway import Markup
 from core.telegram.recording import RecordingGateway
 from core.wake.doorbell import poke
@@ -161,7 +161,11 @@ def test_approval_asked_for_a_job_added_by_another_process(tmp_path: Path) -> No
         ledger = Ledger(paths.ledger_db)
         try:  # what `flowtui add -w deploy` does from another process
             other = Control(
-                settings_from(config), ledger, JobQueue(paths.queue_db), lambda c: poke(paths.wake_fifo)
+                settings_from(config),
+                ledger,
+                JobQueue(paths.queue_db),
+                lambda c: poke(paths.wake_fifo),
+                paths=paths,
             )
             job = other.add("deploy it", workflow="deploy", cwd=tmp_path)
         finally:

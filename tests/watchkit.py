@@ -13,11 +13,12 @@ from enginekit import home_paths, wait_for
 from fakeclaude import RESULT_OK, write_script
 
 from core.config.settings import load_settings
+from core.config.watch_path import watch_key
 from core.engine.engine import Engine
 from core.events import Event
 from core.jobs import Job, JobState
 from core.watch.service import WatchService
-from core.watch.watcher import WatchTarget, watch_key
+from core.watch.watcher import WatchTarget
 
 FAST_SETTLE = "settle_ms = 60\n"
 

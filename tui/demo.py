@@ -310,7 +310,7 @@ def _freeze_times(
 
 def demo_app(root: Path, seed: bool) -> FlowtuiApp:
     """The production app over a demo data dir, with no engine and a frozen clock."""
-    paths = Paths(config_file=root / "config.toml", data_dir=root)
+    paths = Paths.under(root)
     if seed:
         seed_demo_jobs(paths)
         seed_demo_notifications(paths)
@@ -330,7 +330,7 @@ def demo_app(root: Path, seed: bool) -> FlowtuiApp:
 def budget_paused_app(root: Path) -> FlowtuiApp:
     """The demo state with the queue paused by the daily budget until midnight."""
     app = demo_app(root, seed=True)
-    ledger = Ledger(root / "ledger.db", clock=DEMO_CLOCK)
+    ledger = Ledger(Paths.under(root).ledger_db, clock=DEMO_CLOCK)
     try:
         ledger.set_flag("paused_until", "2026-11-26T00:00:00.000Z")
         ledger.set_flag("paused", "budget: $20.00 of $20.00 spent today")
@@ -341,7 +341,7 @@ def budget_paused_app(root: Path) -> FlowtuiApp:
 
 def broken_app(root: Path) -> FlowtuiApp:
     """The app when the shared state cannot be opened (the error screen's picture)."""
-    paths = Paths(config_file=root / "config.toml", data_dir=root)
+    paths = Paths.under(root)
 
     def refuse() -> Session:
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
@@ -432,7 +432,7 @@ def hostile_app(
 ) -> FlowtuiApp:
     """The demo app over a data dir full of hostile text, with workflows named after it too
     (``sources`` stands in for the watcher's and Telegram's state)."""
-    paths = Paths(config_file=root / "config.toml", data_dir=root)
+    paths = Paths.under(root)
     seed_hostile(paths, texts)
     loaded = load_settings(paths.config_file)
     named = {text: WorkflowSettings() for text in texts if text.strip()}

@@ -10,12 +10,10 @@ import contextlib
 from collections.abc import Callable, Mapping
 
 from core.clock import Clock, parse_time
-from core.config.settings import DEFAULT_WORKFLOW, ConfigError, Settings, load_settings
+from core.config.settings import ConfigError, Settings, load_settings
 from core.host.session import Session
 from core.paths import Paths
-from core.telegram.status import recent_notifications
 from core.telegram.store import NotificationStore
-from core.wake.doorbell import poke
 from core.watch.status import read_statuses
 from tui.widgets.side_lists import NotificationRow, WatchRow
 
@@ -41,6 +39,8 @@ class Sources:
         self.clock = session.clock
         self.environ = environ
         self._config_stamp: int | None = None
+        self._outbox: NotificationStore | None = None
+        """Opened on the first read of the history pane, kept until :meth:`close`."""
 
     def current_settings(self) -> Settings:
         """The config as it is on disk now (watch add/rm and the theme edit it); re-read only
@@ -60,7 +60,7 @@ class Sources:
         watches = self.current_settings().watch
         if not watches:
             return []
-        from core.watch.watcher import watch_key
+        from core.config.watch_path import watch_key
 
         statuses = read_statuses(self.session.control.ledger)
         rows = []
@@ -81,24 +81,13 @@ class Sources:
         return rows
 
     def add_watch(self, path: str, workflow: str, include: list[str], exclude: list[str]) -> str:
-        from core.config.edit import add_watch
-
-        settings = add_watch(
-            self.paths.config_file,
-            path,
-            workflow=None if workflow == DEFAULT_WORKFLOW else workflow,
-            include=include,
-            exclude=exclude,
-        )
-        poke(self.paths.wake_fifo)
-        self.settings = settings
-        return settings.watch[-1].path
+        added = self.session.control.add_watch(path, workflow=workflow, include=include, exclude=exclude)
+        self.current_settings()  # the panes show the edited file at once
+        return added.path
 
     def remove_watch(self, path: str) -> None:
-        from core.config.edit import remove_watch
-
-        self.settings = remove_watch(self.paths.config_file, path)
-        poke(self.paths.wake_fifo)
+        self.session.control.remove_watch(path)
+        self.current_settings()
 
     def explain(self, path: str) -> list[dict[str, object]]:
         from core.watch.explain import explain_change
@@ -106,9 +95,13 @@ class Sources:
         return explain_change(self.current_settings(), path, self.clock)
 
     def notification_rows(self) -> list[NotificationRow]:
+        if self._outbox is None:
+            if not self.paths.ledger_db.exists():
+                return []
+            self._outbox = NotificationStore(self.paths.ledger_db, self.clock)
         now = self.clock.timestamp()
         rows = []
-        for note in recent_notifications(self.paths, NOTIFICATION_ROWS):
+        for note in self._outbox.recent(NOTIFICATION_ROWS):
             state = note.state
             if state == "pending" and note.retry_at and note.retry_at > now:
                 state = "waiting"  # for the flood limit or a retry back-off
@@ -126,13 +119,7 @@ class Sources:
         return rows
 
     def resend_notification(self, notification_id: int) -> int:
-        store = NotificationStore(self.paths.ledger_db, self.clock)
-        try:
-            copy = store.resend(notification_id)
-        finally:
-            store.close()
-        poke(self.paths.wake_fifo)
-        return copy.id
+        return self.session.control.resend_notification(notification_id).id
 
     def telegram_state(self) -> str:
         if self.settings.telegram is None:
@@ -168,6 +155,11 @@ class Sources:
         finally:
             client.close()
         return value.decode() if isinstance(value, bytes) else "none yet"
+
+    def close(self) -> None:
+        if self._outbox is not None:
+            self._outbox.close()
+            self._outbox = None
 
     def _service(self, wanted: Callable[[object], bool]) -> object | None:
         engine = self.session.engine

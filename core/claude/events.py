@@ -15,6 +15,8 @@ from core.claude.stream import ResultLine
 
 @dataclass(frozen=True)
 class SessionStarted:
+    """Claude's first line: the session it will resume from, its model, directory and tools."""
+
     session_id: str | None
     model: str | None
     cwd: str | None
@@ -37,6 +39,8 @@ class AssistantText:
 
 @dataclass(frozen=True)
 class ToolCall:
+    """Claude asked to use a tool; shown as one line, matched to its result by id."""
+
     tool_use_id: str | None
     name: str
     summary: str
@@ -45,6 +49,8 @@ class ToolCall:
 
 @dataclass(frozen=True)
 class ToolResult:
+    """What a tool gave back, folded to its first lines for the window."""
+
     tool_use_id: str | None
     ok: bool
     lines: tuple[str, ...]
@@ -54,6 +60,8 @@ class ToolResult:
 
 @dataclass(frozen=True)
 class ApiRetry:
+    """The CLI is retrying an API call: shown so a slow job is seen waiting, not hung."""
+
     attempt: int | None
     max_retries: int | None
     delay_ms: int | None

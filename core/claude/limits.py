@@ -27,6 +27,8 @@ _USAGE_WORDS = re.compile(
 
 @dataclass(frozen=True)
 class LimitHit:
+    """A usage or rate limit, with when to try again: the queue waits instead of failing jobs."""
+
     kind: str
     """``usage limit`` or ``rate limit``."""
     until: datetime

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from enum import Enum
 from pathlib import Path
 from typing import IO
 
@@ -28,6 +29,7 @@ from core.clock import SYSTEM_CLOCK, Clock
 from core.config.settings import WorkflowSettings
 from core.errors import describe_os_error
 from core.jobs import JobState, RunOutcome
+from core.paths import Paths
 
 STREAM_FLAGS = ("--output-format", "stream-json", "--verbose", "--include-partial-messages")
 MAX_STRAY_NOTES = 5
@@ -52,28 +54,52 @@ class RunRequest:
         return self.workflow.silence_minutes * 60
 
 
+class RunEnd(Enum):
+    """Why a run ended, so what happens to its job after it is decided in one place."""
+
+    FINISHED = "finished"
+    """The CLI ended by itself: its exit code and result line say how it went."""
+    CANCELLED = "cancelled"
+    """The user cancelled it: the job ends cancelled."""
+    INTERRUPTED = "interrupted"
+    """The engine is stopping: the job is queued again without spending an attempt."""
+    TIMED_OUT = "timed out"
+    """A time limit of the workflow ended it: the job fails (and may be retried)."""
+    LEASE_LOST = "lease lost"
+    """Another engine took the job back: its ledger row is not this run's to write."""
+    SUPERSEDED = "superseded"
+    """More of the burst that queued it arrived: the job waits for the rest."""
+
+
 @dataclass
 class RunControl:
-    """Lets another thread end a run; carries the reason into the outcome."""
+    """Lets another thread end a run; carries why and the reason into the outcome."""
 
     cancel_event: threading.Event = field(default_factory=threading.Event)
+    """Set once anything ended the run (``ended`` says what)."""
+    ended: RunEnd = RunEnd.FINISHED
     reason: str = "cancelled"
-    interrupted: bool = False  # the engine is stopping: requeue instead of cancelling
-    timed_out: bool = False  # a time limit ended it: the job fails (and may be retried)
-    lease_lost: bool = False  # another engine took the job back: its ledger row is not ours
-    superseded: bool = False  # more of the burst that queued it arrived: it waits for the rest
-    answered: bool = False  # Claude has begun to answer: too late to supersede the run
+    answered: bool = False
+    """Claude has begun to answer: too late to supersede the run."""
     recorded: threading.Event = field(default_factory=threading.Event)
     """Set once the engine has written the run's outcome to the ledger."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def cancel(self, reason: str, interrupted: bool = False) -> None:
+    def _end(self, ended: RunEnd, reason: str) -> bool:
+        """The first ending wins; False when the run was ending already."""
         with self._lock:
             if self.cancel_event.is_set():
-                return  # the first reason wins
+                return False
+            self.ended = ended
             self.reason = reason
-            self.interrupted = interrupted
             self.cancel_event.set()
+            return True
+
+    def cancel(self, reason: str) -> None:
+        self._end(RunEnd.CANCELLED, reason)
+
+    def interrupt(self, reason: str) -> None:
+        self._end(RunEnd.INTERRUPTED, reason)
 
     def supersede(self, reason: str) -> bool:
         """End a run Claude has not answered yet, so its job can start over with more input.
@@ -83,7 +109,7 @@ class RunControl:
         with self._lock:
             if self.answered or self.cancel_event.is_set():
                 return False
-            self.superseded = True
+            self.ended = RunEnd.SUPERSEDED
             self.reason = reason
             self.cancel_event.set()
             return True
@@ -93,14 +119,10 @@ class RunControl:
             self.answered = True
 
     def lose_lease(self, reason: str) -> None:
-        if not self.cancel_event.is_set():
-            self.lease_lost = True
-            self.cancel(reason)
+        self._end(RunEnd.LEASE_LOST, reason)
 
     def time_out(self, reason: str) -> None:
-        if not self.cancel_event.is_set():
-            self.timed_out = True
-            self.cancel(reason)
+        self._end(RunEnd.TIMED_OUT, reason)
 
 
 # The kernel ends Claude when the engine dies (PR_SET_PDEATHSIG, set by util-linux's setpriv,
@@ -215,7 +237,7 @@ class ClaudeRunner:
         on_event: EventCallback | None,
     ) -> RunOutcome:
         request.transcript.parent.mkdir(parents=True, exist_ok=True)
-        stderr_path = request.transcript.with_suffix(".stderr.log")
+        stderr_path = Paths.claude_stderr_for(request.transcript)
         with open(request.transcript, "ab") as transcript, open(stderr_path, "ab") as stderr:
             try:
                 process = subprocess.Popen(
@@ -339,7 +361,7 @@ class _Watcher:
         if self._control.cancel_event.is_set() and self._ending is None:
             # End the group from a helper thread so this one keeps draining the pipe.
             # A superseded run has produced nothing worth a graceful end.
-            grace = 0.0 if self._control.superseded else self._grace
+            grace = 0.0 if self._control.ended is RunEnd.SUPERSEDED else self._grace
             self._ending = threading.Thread(
                 target=end_process_group, args=(self._process.pid, grace), daemon=True
             )
@@ -389,12 +411,12 @@ def _outcome(
     result: ResultLine | None, exit_code: int, control: RunControl, stderr_path: Path, clock: Clock
 ) -> RunOutcome:
     session_id = result.session_id if result else None
-    if control.timed_out:
+    if control.ended is RunEnd.TIMED_OUT:
         error = control.reason
         return RunOutcome(
             JobState.FAILED, error=error, exit_code=exit_code, session_id=session_id, retryable=True
         )
-    if control.cancel_event.is_set():
+    if control.ended is not RunEnd.FINISHED:
         return RunOutcome(
             JobState.CANCELLED, error=control.reason, exit_code=exit_code, session_id=session_id
         )

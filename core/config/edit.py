@@ -16,6 +16,7 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from core.config.settings import ConfigError, Settings, parse_settings
+from core.config.watch_path import watch_key
 
 
 def _read(config_file: Path) -> tomlkit.TOMLDocument:
@@ -56,24 +57,18 @@ def glob_problem(patterns: Sequence[str]) -> str | None:
     return None
 
 
-def normalise_watch_path(path: str | Path) -> str:
-    """The form a watch path is stored and compared in: absolute, ``~`` expanded."""
-    return str(Path(path).expanduser().resolve())
-
-
 def add_watch(config_file: Path, path: str | Path, **options: Any) -> Settings:
     """Append a ``[[watch]]`` table; refuses a path that is already watched."""
     document = _read(config_file)
-    stored = normalise_watch_path(path)
+    stored = watch_key(path)
     watches = document.get("watch")
     if watches is None:
         watches = tomlkit.aot()
         document.append("watch", watches)
     if not isinstance(watches, AoT):
         raise ConfigError(f"{config_file}: `watch` must be written as [[watch]] tables to be edited")
-    for existing in watches:
-        if normalise_watch_path(str(existing.get("path", ""))) == stored:
-            raise ConfigError(f"{stored} is already watched: remove it first (flowtui watch rm)")
+    if _find_watch(watches, stored) is not None:
+        raise ConfigError(f"{stored} is already watched: remove it first (flowtui watch rm)")
     table: Table = tomlkit.table()
     table.add("path", stored)
     for key, value in options.items():
@@ -85,16 +80,37 @@ def add_watch(config_file: Path, path: str | Path, **options: Any) -> Settings:
 
 def remove_watch(config_file: Path, path: str | Path) -> Settings:
     document = _read(config_file)
-    stored = normalise_watch_path(path)
+    watches, index = _existing_watch(document, path)
+    del watches[index]
+    if len(watches) == 0:
+        del document["watch"]
+    return _write(config_file, document)
+
+
+def set_watch_enabled(config_file: Path, path: str | Path, enabled: bool) -> Settings:
+    """Set a watch's ``enabled``; the table and its other keys stay as the user wrote them."""
+    document = _read(config_file)
+    watches, index = _existing_watch(document, path)
+    watches[index]["enabled"] = enabled
+    return _write(config_file, document)
+
+
+def _existing_watch(document: tomlkit.TOMLDocument, path: str | Path) -> tuple[AoT, int]:
+    """The ``[[watch]]`` tables and the index of ``path``'s; refuses a path not watched."""
+    stored = watch_key(path)
     watches = document.get("watch")
-    if isinstance(watches, AoT):
-        for index, existing in enumerate(watches):
-            if normalise_watch_path(str(existing.get("path", ""))) == stored:
-                del watches[index]
-                if len(watches) == 0:
-                    del document["watch"]
-                return _write(config_file, document)
-    raise ConfigError(f"{stored} is not watched: see `flowtui watch ls`")
+    index = _find_watch(watches, stored) if isinstance(watches, AoT) else None
+    if not isinstance(watches, AoT) or index is None:
+        raise ConfigError(f"{stored} is not watched: see `flowtui watch ls`")
+    return watches, index
+
+
+def _find_watch(watches: AoT, stored: str) -> int | None:
+    """The index of the ``[[watch]]`` table whose path has the normal form ``stored``."""
+    for index, existing in enumerate(watches):
+        if watch_key(str(existing.get("path", ""))) == stored:
+            return index
+    return None
 
 
 def set_value(config_file: Path, section: str, key: str, value: Any) -> Settings:

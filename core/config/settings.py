@@ -32,6 +32,8 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True, kw_only=True)
 class EngineSettings:
+    """``[engine]``: how many jobs run at once, and the idle safety net."""
+
     workers: int = bounded(1, ge=1, le=64)
     """How many jobs run at once in this process."""
 
@@ -41,6 +43,8 @@ class EngineSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class QueueSettings:
+    """``[queue]``: a shared Redis queue instead of this machine's SQLite file."""
+
     backend: str = "sqlite"
     """``sqlite`` (embedded, one machine) or ``redis://HOST:PORT/DB``: Huey's Redis storage with
     the ledger beside it, so engines on several machines share one queue.
@@ -57,6 +61,8 @@ class QueueSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class LedgerSettings:
+    """``[ledger]``: how durably the SQLite ledger writes."""
+
     synchronous: Literal["normal", "full"] = "normal"
     """SQLite ``synchronous`` for the ledger (WAL mode). ``normal`` survives any process
     crash; ``full`` also survives power loss at the cost of an fsync per state change."""
@@ -64,6 +70,8 @@ class LedgerSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class ClaudeSettings:
+    """``[claude]``: the CLI to run and how its runs are ended and read."""
+
     command: str = "claude"
     """The Claude Code CLI to run (a name on PATH or a path). ``$FLOWTUI_CLAUDE`` overrides it."""
 
@@ -85,6 +93,8 @@ BusyPolicy = Literal["queue", "skip", "restart"]
 
 @dataclass(frozen=True, kw_only=True)
 class WorkflowSettings:
+    """``[workflows.NAME]``: one workflow's prompt template, Claude options, retries and limits."""
+
     prompt: str = DEFAULT_PROMPT
     """Prompt template. ``{prompt}`` is the text given with the job (CLI, Telegram); watch and
     schedule triggers fill ``{path}``, ``{paths}``, ``{event}``, ``{watch}`` and ``{now}``."""
@@ -142,6 +152,8 @@ class WorkflowSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class WatchSettings:
+    """``[[watch]]``: a path whose changes become jobs of a workflow, with its rules and timing."""
+
     path: str
     """Directory (or file, whose directory is watched) to watch; ``~`` is expanded."""
 
@@ -176,6 +188,8 @@ class WatchSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class ScheduleSettings:
+    """``[[schedule]]``: a cron expression that queues a job of a workflow."""
+
     cron: str
     """A cron expression (croniter syntax), in local time."""
 
@@ -190,6 +204,8 @@ class ScheduleSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class TelegramSettings:
+    """``[telegram]``: the bot, who may use it, and where notifications go."""
+
     api_id: int | None = None
     """From my.telegram.org; ``$FLOWTUI_TELEGRAM_API_ID`` overrides it."""
 
@@ -208,18 +224,24 @@ class TelegramSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class BudgetSettings:
+    """``[budget]``: the whole queue's daily spending limit."""
+
     daily_usd: float | None = bounded(None, gt=0)
     """When the day's recorded cost reaches this, the queue pauses with reason ``budget``."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class UiSettings:
+    """``[ui]``: what the window remembers between runs (its theme)."""
+
     theme: str | None = None
     """Textual theme name, remembered when picked in the app."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
+    """The whole config, frozen and checked: what every part of flowtui reads."""
+
     engine: EngineSettings = field(default_factory=EngineSettings)
     ledger: LedgerSettings = field(default_factory=LedgerSettings)
     queue: QueueSettings = field(default_factory=QueueSettings)

@@ -15,6 +15,8 @@ from core.ledger.store import LedgerStore
 
 @dataclass(frozen=True)
 class BudgetState:
+    """Today's spend against a daily limit, for the queue's pause and each workflow's deferral."""
+
     spent_usd: float
     limit_usd: float
 

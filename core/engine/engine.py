@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import psutil
@@ -33,12 +34,13 @@ from core.clock import SYSTEM_CLOCK, Clock, parse_time
 from core.config.settings import ConfigError, Settings
 from core.engine.leases import LeaseKeeper
 from core.engine.outcomes import Outcomes
+from core.engine.service import Service, ServiceContext
 from core.errors import log_failure
 from core.events import EngineChanged, EventBus, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
 from core.host.state import change_notifier
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger.store import LedgerStore, open_ledger
-from core.ops.control import Change, Control, EngineNotifier
+from core.ops.control import Change, Control, EngineNotifier, PauseState
 from core.ops.spool import drain_spool
 from core.paths import Paths
 from core.queue.transport import JobQueue
@@ -72,17 +74,35 @@ class Runner(Protocol):
     ) -> RunOutcome: ...
 
 
-class Service(Protocol):
-    """Something that runs beside the workers for the engine's lifetime (watcher, Telegram...)."""
+class EngineNotStarted(RuntimeError):
+    """The engine's ledger, queue or operations were asked for before :meth:`Engine.start`."""
 
-    name: str
 
-    def start(self, engine: Engine) -> None: ...
+@dataclass(frozen=True)
+class Started:
+    """What exists only while the engine runs, built together by :meth:`Engine.start`, so the
+    code that runs after it never asks whether each part is there yet."""
 
-    def stop(self) -> None: ...
+    ledger: LedgerStore
+    queue: JobQueue
+    control: Control
+    outcomes: Outcomes
+    leases: LeaseKeeper
+    listener: PokeListener
+    """Pokes from this machine's other processes, and the idle sweep."""
+    pool: WorkerPool
+    service_context: ServiceContext
+    announce: EngineNotifier | None
+    """Tells other machines of a change (with Redis only; alone, they read the ledger file)."""
+    redis_listener: RedisChangeListener | None
+    """Other machines' changes (with Redis only)."""
+    leader: LeaderLease | None
+    """Which engine runs the leader-only services (with Redis and such a service only)."""
 
 
 class Engine:
+    """One data dir's engine: its workers, its services, and what happens to each run."""
+
     def __init__(
         self,
         settings: Settings,
@@ -115,19 +135,12 @@ class Engine:
         self._running_lock = threading.Lock()
         self._paused = False
         self._paused_until: str | None = None
+        self._pause_lock = threading.RLock()
         self._resume_timer: threading.Timer | None = None
         self._stopping = False
         self.owner_host = socket.gethostname()
         self.redis_url = settings.queue_url(env)
-        self.ledger: LedgerStore | None = None
-        self.queue: JobQueue | None = None
-        self.control: Control | None = None
-        self._pool: WorkerPool | None = None
-        self._listener: PokeListener | None = None
-        self._redis_listener: RedisChangeListener | None = None  # with Redis only
-        self._leases: LeaseKeeper | None = None
-        self._announce: EngineNotifier | None = None
-        self._leader: LeaderLease | None = None  # with Redis only
+        self._started_parts: Started | None = None
 
     # -- life cycle --------------------------------------------------------------
 
@@ -136,63 +149,113 @@ class Engine:
         self.paths.ensure_data_dir()
         self._lock.acquire()
         try:
-            self.ledger = open_ledger(self.settings, self.paths, self.environ, self.clock)
-            self.queue = JobQueue(self.paths.queue_db, self.redis_url, self.clock)
-            self.queue.bind(self._run_job, on_scheduled=self._wake_scheduler)
-            self._announce = change_notifier(self.paths, self.redis_url) if self.redis_url else None
-            self.control = Control(self.settings, self.ledger, self.queue, self._on_local_change)
-            self._outcomes = Outcomes(
-                self.settings, self.ledger, self.queue, self.control, self._publish, lambda: self._paused
-            )
+            self._started_parts = started = self._build()
             self._recover()
             self._refresh_pause()
-            if self.redis_url is not None:
-                from core.wake.redis_channel import RedisChangeListener  # redis-py only when shared
+            if started.redis_listener is not None:
+                started.redis_listener.start()
+            started.leases.start()
+            started.listener.start()
+            started.pool.start()
+        except BaseException:
+            self._started_parts = None
+            self._lock.release()
+            raise
+        self._start_services([service for service in self.services if not self._leader_only(service)])
+        if started.leader is not None:
+            started.leader.start()
+        log.info("engine started (pid %s, %s workers)", os.getpid(), self.settings.engine.workers)
 
-                self._redis_listener = RedisChangeListener(self.redis_url, self.on_shared_change)
-                self._redis_listener.start()
-            self._leases = LeaseKeeper(
-                self.ledger,
+    def _build(self) -> Started:
+        """Every part of a running engine, none of its threads started yet."""
+        ledger = open_ledger(self.settings, self.paths, self.environ, self.clock)
+        queue = JobQueue(self.paths.queue_db, self.redis_url, self.clock)
+        queue.bind(self._run_job, on_scheduled=self._wake_scheduler)
+        control = Control(self.settings, ledger, queue, self._on_local_change, paths=self.paths)
+        redis_listener = None
+        leader = None
+        if self.redis_url is not None:
+            from core.wake.redis_channel import RedisChangeListener  # redis-py only when shared
+
+            redis_listener = RedisChangeListener(self.redis_url, self.on_shared_change)
+            if any(self._leader_only(service) for service in self.services):
+                from core.wake.leader import LeaderLease
+
+                leader = LeaderLease(
+                    self.redis_url,
+                    self._lease_identity(),
+                    self.settings.queue.leader_lease_seconds,
+                    on_elected=self._elected,
+                    on_deposed=self._deposed,
+                )
+        return Started(
+            ledger=ledger,
+            queue=queue,
+            control=control,
+            outcomes=Outcomes(
+                self.settings, ledger, control.handoff, self._publish, lambda: self._paused, self._pause_self
+            ),
+            leases=LeaseKeeper(
+                ledger,
                 os.getpid(),
                 self.owner_host,
                 self.settings.queue.lease_seconds,
                 self._running_controls,
                 self._taken_back,
                 self.settings.claude.kill_grace_seconds,
-            )
-            self._leases.start()
-            self._listener = PokeListener(
+            ),
+            listener=PokeListener(
                 self.paths.wake_fifo,
                 on_poke=self.on_shared_change,
                 idle_timeout=self.settings.engine.idle_sweep_seconds,
                 on_idle=self._sweep,
-            )
-            self._listener.start()
-            self._pool = WorkerPool(
-                self.queue,
+            ),
+            pool=WorkerPool(
+                queue,
                 size=self.settings.engine.workers,
                 doorbell=self.doorbell,
                 is_paused=lambda: self._paused,
                 idle_seconds=self.settings.engine.idle_sweep_seconds,
-            )
-            self._pool.start()
-        except BaseException:
-            self._lock.release()
-            raise
-        everywhere = [service for service in self.services if not self._leader_only(service)]
-        self._start_services(everywhere)
-        if self.redis_url is not None and len(everywhere) < len(self.services):
-            from core.wake.leader import LeaderLease
+            ),
+            service_context=ServiceContext(
+                settings=self.settings,
+                paths=self.paths,
+                clock=self.clock,
+                bus=self.bus,
+                control=control,
+                ledger=ledger,
+                supersede=self.supersede,
+            ),
+            announce=change_notifier(self.paths, self.redis_url) if self.redis_url else None,
+            redis_listener=redis_listener,
+            leader=leader,
+        )
 
-            self._leader = LeaderLease(
-                self.redis_url,
-                self._lease_identity(),
-                self.settings.queue.leader_lease_seconds,
-                on_elected=self._elected,
-                on_deposed=self._deposed,
-            )
-            self._leader.start()
-        log.info("engine started (pid %s, %s workers)", os.getpid(), self.settings.engine.workers)
+    @property
+    def _started(self) -> Started:
+        if self._started_parts is None:
+            raise EngineNotStarted("the engine is not running: call start() first")
+        return self._started_parts
+
+    @property
+    def ledger(self) -> LedgerStore:
+        """The ledger this engine runs on (raises EngineNotStarted before start)."""
+        return self._started.ledger
+
+    @property
+    def queue(self) -> JobQueue:
+        """The queue (Huey) this engine's workers take jobs from."""
+        return self._started.queue
+
+    @property
+    def control(self) -> Control:
+        """The operations door of this engine: changes through it wake the engine at once."""
+        return self._started.control
+
+    @property
+    def service_context(self) -> ServiceContext:
+        """What this engine gives its services (a service restarted by hand is given it too)."""
+        return self._started.service_context
 
     def _leader_only(self, service: Service) -> bool:
         """On a shared queue these run on one engine only; alone, this engine is the leader."""
@@ -201,7 +264,7 @@ class Engine:
     def _start_services(self, services: Sequence[Service]) -> None:
         for service in services:
             try:
-                service.start(self)
+                service.start(self._started.service_context)
             except ConfigError as error:  # a known config mistake: its one line says it all
                 log.error("service %s cannot start: %s", service.name, error)
                 self.bus.publish(ServiceFailed(name=service.name, reason=str(error)))
@@ -239,32 +302,31 @@ class Engine:
     @property
     def leader(self) -> str | None:
         """Which engine runs Telegram and the schedules (with Redis); this one when alone."""
-        if self._leader is None:
+        lease = self._started_parts.leader if self._started_parts is not None else None
+        if lease is None:
             return f"{self.owner_host} pid {os.getpid()}"
-        return self._leader.current_leader()
+        return lease.current_leader()
 
     def stop(self) -> None:
         """Stop cleanly: running jobs are ended and queued again without spending an attempt."""
         self._stopping = True
-        if self._leader is not None:
-            self._leader.stop()
+        started = self._started_parts
+        if started is not None and started.leader is not None:
+            started.leader.stop()
         self._stop_services(list(self._started_services))
         if self._resume_timer is not None:
             self._resume_timer.cancel()
         with self._running_lock:
             controls = list(self._running.values())
         for run_control in controls:
-            run_control.cancel("engine stopped", interrupted=True)
-        if self._pool is not None:
-            self._pool.stop()
-        if self._leases is not None:
-            self._leases.stop()
-        if self._listener is not None:
-            self._listener.stop()
-        if self._redis_listener is not None:
-            self._redis_listener.stop()
-        if self.ledger is not None:
-            self.ledger.close()
+            run_control.interrupt("engine stopped")
+        if started is not None:
+            started.pool.stop()
+            started.leases.stop()
+            started.listener.stop()
+            if started.redis_listener is not None:
+                started.redis_listener.stop()
+            started.ledger.close()
         self._lock.release()
         log.info("engine stopped")
 
@@ -274,21 +336,22 @@ class Engine:
         On a shared (Redis) queue only this machine's dead runs are taken back at once; other
         machines' runs are theirs until their leases expire.
         """
-        assert self.ledger is not None and self.queue is not None and self.control is not None
-        for job in self.ledger.orphans():
-            if self.queue.shared and not self._left_by_dead_engine_here(job):
+        started = self._started
+        ledger, queue = started.ledger, started.queue
+        for job in ledger.orphans():
+            if queue.shared and not self._left_by_dead_engine_here(job):
                 continue
             done = end_leftover(job.claude_pid, job.claude_started, self.settings.claude.kill_grace_seconds)
             if done:
-                self.ledger.note(job.id, done)
+                ledger.note(job.id, done)
             owner = f"pid {job.owner_pid}" if job.owner_pid else "an engine"
-            new_state = self.ledger.recover_orphan(job, f"interrupted: {owner} died mid-run")
+            new_state = ledger.recover_orphan(job, f"interrupted: {owner} died mid-run")
             log.warning("recovered job #%s left running by %s: now %s", job.id, owner, new_state)
-        if self.queue.shared:
+        if queue.shared:
             self._sweep()  # submit queued jobs whose queue entry was lost; never flush a shared queue
             return
-        self.queue.reset()
-        count = self.control.resubmit_all_queued()
+        queue.reset()
+        count = started.control.handoff.resubmit_all_queued()
         log.info("queue rebuilt from the ledger: %s queued jobs", count)
 
     def _left_by_dead_engine_here(self, job: Job) -> bool:
@@ -302,9 +365,8 @@ class Engine:
 
     def _taken_back(self, job: Job, state: JobState) -> None:
         """Another engine's expired job is ours to requeue (the queue entry died with it)."""
-        assert self.queue is not None
         if state is JobState.QUEUED:
-            self.queue.submit(job.id, job.priority)
+            self._started.control.handoff.submit(job)
         self._announce_change(Change.JOBS)
         self.on_shared_change()
 
@@ -316,13 +378,19 @@ class Engine:
             self._refresh_pause()
         elif change is Change.CANCEL:
             self._apply_cancel_requests()
+        self._changed_here(change)
+
+    def _changed_here(self, change: Change) -> None:
+        """This engine knows of the change already: wake its workers, tell other machines, and
+        tell this process's listeners (the window)."""
         self.doorbell.ring()
         self._announce_change(change)
         self.bus.publish(SharedStateChanged())
 
     def _announce_change(self, change: Change) -> None:
-        if self._announce is not None:
-            self._announce(change)
+        announce = self._started.announce
+        if announce is not None:
+            announce(change)
 
     def on_shared_change(self) -> None:
         """Something (here or in another process) changed the ledger: look again."""
@@ -334,27 +402,41 @@ class Engine:
     def _sweep(self) -> None:
         """The idle safety net: queued jobs whose queue entry was lost are submitted again,
         and jobs spooled while the shared queue was unreachable are queued."""
-        assert self.ledger is not None and self.queue is not None and self.control is not None
+        started = self._started
         try:
-            drain_spool(self.control, self.paths)
+            drain_spool(started.control, self.paths)
             self.on_shared_change()
-            known = self.queue.known_job_ids()
+            known = started.queue.known_job_ids()
             with self._running_lock:
                 running = set(self._running)
-            for job in self.ledger.queued():
+            for job in started.ledger.queued():
                 if job.id not in known and job.id not in running:
-                    self.queue.submit(job.id, job.priority, job.eta)
+                    started.control.handoff.submit(job)
         except Exception as error:  # a full disk or Redis away: one line each sweep
             log_failure(log, "idle sweep failed", error)
 
     def _refresh_pause(self) -> None:
-        assert self.control is not None
-        state = self.control.pause_state()
-        if state.paused != self._paused or state.until != self._paused_until:
+        with self._pause_lock:  # read and taken as one, so a stale read never undoes a newer pause
+            self._adopt_pause(self._started.control.pause_state())
+
+    def _pause_self(self, reason: str, until: str | None) -> None:
+        """A limit or a budget pauses the queue: the flags are written, this engine takes the
+        pause at once, and only the others are told; nothing re-reads what was just written."""
+        with self._pause_lock:
+            self._started.control.write_pause(reason, until)
+            self._adopt_pause(PauseState(paused=True, reason=reason, until=until))
+        self._changed_here(Change.PAUSE)
+
+    def _adopt_pause(self, state: PauseState) -> None:
+        """Take ``state`` as this engine's pause; said once on the bus, whichever thread
+        (a worker's limit, the auto-resume, a poke) gets here first."""
+        with self._pause_lock:
+            if state.paused == self._paused and state.until == self._paused_until:
+                return
             self._paused = state.paused
             self._paused_until = state.until
             self._arm_auto_resume(state.until)
-            self.bus.publish(EngineChanged(paused=state.paused, reason=state.reason))
+            self.bus.publish(EngineChanged(paused=state.paused, reason=state.reason))  # in order
 
     def _arm_auto_resume(self, until: str | None) -> None:
         """A pause with an end (a limit's reset, the next budget day) ends by itself."""
@@ -369,23 +451,26 @@ class Engine:
         self._resume_timer.start()
 
     def _auto_resume(self, until: str) -> None:
-        assert self.control is not None
-        state = self.control.pause_state()
-        if state.paused and state.until == until:
+        control = self._started.control
+        with self._pause_lock:
+            state = control.pause_state()  # another process may have changed the pause meanwhile
+            if not state.paused or state.until != until:
+                return
             log.info("resuming by itself after: %s", state.reason)
-            self.control.resume()
+            control.write_resume()
+            self._adopt_pause(PauseState(paused=False, reason=None))
+        self._changed_here(Change.PAUSE)
 
     def _apply_cancel_requests(self) -> None:
-        assert self.ledger is not None
-        for job_id in self.ledger.cancel_requested_ids():
+        for job_id in self._started.ledger.cancel_requested_ids():
             with self._running_lock:
                 run_control = self._running.get(job_id)
             if run_control is not None and not run_control.cancel_event.is_set():
                 run_control.cancel("cancelled by the user")
 
     def _wake_scheduler(self) -> None:
-        if self._pool is not None:
-            self._pool.wake_scheduler()
+        if self._started_parts is not None:
+            self._started_parts.pool.wake_scheduler()
 
     @property
     def paused(self) -> bool:
@@ -395,14 +480,14 @@ class Engine:
 
     def _run_job(self, job_id: int) -> None:
         """Huey's task body: claim the job, run one attempt, record the outcome."""
-        assert self.ledger is not None
+        started = self._started
         if self._stopping or self._paused:
             # Taken from the queue just as the engine paused or stopped: leave it queued.
-            self._outcomes.requeue_untouched(job_id)
+            started.outcomes.requeue_untouched(job_id)
             return
-        if self._outcomes.over_workflow_budget(job_id):
+        if started.outcomes.over_workflow_budget(job_id):
             return
-        job = self.ledger.claim(job_id, os.getpid(), self.owner_host, self.settings.queue.lease_seconds)
+        job = started.ledger.claim(job_id, os.getpid(), self.owner_host, self.settings.queue.lease_seconds)
         if job is None:
             return  # cancelled, already run, or a duplicate queue entry
         self._publish(job, f"attempt {job.attempts} started")
@@ -418,7 +503,7 @@ class Engine:
             with self._running_lock:
                 self._running.pop(job_id, None)
         try:
-            self._outcomes.record(job, outcome, run_control)
+            started.outcomes.record(job, outcome, run_control)
         finally:
             run_control.recorded.set()
 
@@ -436,7 +521,7 @@ class Engine:
         return run_control.recorded.wait(wait_seconds)
 
     def _attempt(self, job: Job, run_control: RunControl) -> RunOutcome:
-        assert self.ledger is not None
+        ledger = self._started.ledger
         try:
             workflow = self.settings.workflow(job.workflow)
         except ConfigError as error:
@@ -455,15 +540,13 @@ class Engine:
         )
 
         def on_spawn(pid: int, started: float) -> None:
-            assert self.ledger is not None
-            self.ledger.record_process(job.id, pid, started, str(transcript))
+            ledger.record_process(job.id, pid, started, str(transcript))
             # A cancel may have arrived between the claim and the spawn.
-            if job.id in self.ledger.cancel_requested_ids():
+            if job.id in ledger.cancel_requested_ids():
                 run_control.cancel("cancelled by the user")
 
         def on_note(text: str) -> None:
-            assert self.ledger is not None
-            self.ledger.note(job.id, text)
+            ledger.note(job.id, text)
 
         def on_events(events: list[ClaudeEvent]) -> None:
             if not run_control.answered and any(isinstance(event, ANSWER_EVENTS) for event in events):

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class LeaseKeeper:
+    """From its own thread: renews the leases of this engine's runs, stops a run whose lease
+    was lost, and takes back other engines' expired jobs."""
+
     def __init__(
         self,
         ledger: LedgerStore,

@@ -9,18 +9,21 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from core.claude.limits import LimitHit
-from core.claude.runner import RunControl
+from core.claude.runner import RunControl, RunEnd
 from core.clock import to_iso
 from core.config.settings import ConfigError, Settings
 from core.engine.budget import queue_budget, workflow_budget
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger.store import LedgerStore
-from core.ops.control import Control
-from core.queue.transport import JobQueue
+from core.ops.handoff import Handoff
 
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Job, str], None]
+
+PauseSelf = Callable[[str, str | None], None]
+"""The engine pausing itself: (reason, until as UTC ISO or None), without a round trip
+through the door that would notify the engine of what it just decided."""
 
 
 class Outcomes:
@@ -30,33 +33,35 @@ class Outcomes:
         self,
         settings: Settings,
         ledger: LedgerStore,
-        queue: JobQueue,
-        control: Control,
+        handoff: Handoff,
         publish: Publish,
         paused: Callable[[], bool],
+        pause_self: PauseSelf,
     ) -> None:
         self.settings = settings
         self.ledger = ledger
-        self.queue = queue
-        self.control = control
+        self.handoff = handoff
         self._publish = publish
         self._paused = paused
+        self._pause_self = pause_self
 
     def record(self, job: Job, outcome: RunOutcome, run_control: RunControl) -> None:
-        if run_control.lease_lost:
+        ended = run_control.ended
+        if ended is RunEnd.LEASE_LOST:
             # Another engine took the job back while this one could not renew: the row is
             # theirs now; this run's result must not overwrite it.
             log.warning(
                 "job #%s: run stopped after losing its lease; left to the engine that took it", job.id
             )
             return
-        if outcome.state is JobState.CANCELLED and run_control.superseded:
+        if outcome.state is JobState.CANCELLED and ended is RunEnd.SUPERSEDED:
             # Back to queued, out of Huey's queue: the watch queues it again once the burst settles.
-            updated = self.ledger.requeue(job.id, run_control.reason, None, refund_attempt=True)
+            updated = self.handoff.requeue(job.id, run_control.reason, refund_attempt=True, hold=True)
             self._publish(updated, run_control.reason)
-        elif outcome.state is JobState.CANCELLED and run_control.interrupted:
-            updated = self.ledger.requeue(
-                job.id, "interrupted by engine stop; will run again", None, refund_attempt=True
+        elif outcome.state is JobState.CANCELLED and ended is RunEnd.INTERRUPTED:
+            # Held out of Huey: the next engine's recovery hands it over.
+            updated = self.handoff.requeue(
+                job.id, "interrupted by engine stop; will run again", refund_attempt=True, hold=True
             )
             self._publish(updated, "interrupted by engine stop")
         elif outcome.limit is not None:
@@ -64,13 +69,12 @@ class Outcomes:
         elif outcome.state is JobState.FAILED and outcome.retryable and job.attempts < job.max_attempts:
             delay = retry_delay(self.settings, job)
             run_after = self.ledger.clock.now() + timedelta(seconds=delay)
-            updated = self.ledger.requeue(
+            updated = self.handoff.requeue(
                 job.id,
                 f"attempt {job.attempts} failed: {outcome.error}; retry in {delay:g}s",
-                to_iso(run_after),
+                run_after,
                 outcome=outcome,
             )
-            self.queue.submit(job.id, job.priority, run_after)
             self._publish(updated, f"retry in {delay:g}s")
         else:
             updated = self.ledger.finish(job.id, outcome)
@@ -82,17 +86,16 @@ class Outcomes:
         until = to_iso(limit.until)
         local = self.ledger.clock.local(limit.until)
         reason = f"{limit.kind} until {local:%H:%M}" + ("" if limit.reset_known else " (reset time unknown)")
-        updated = self.ledger.requeue(
-            job.id, f"{reason}: {outcome.error}; will run again", None, refund_attempt=True, outcome=outcome
+        updated = self.handoff.requeue(
+            job.id, f"{reason}: {outcome.error}; will run again", refund_attempt=True, outcome=outcome
         )
-        self.queue.submit(job.id, job.priority)
-        self.control.pause(reason, until=until)
+        self._pause_self(reason, until)
         self._publish(updated, reason)
 
     def check_queue_budget(self) -> None:
         budget = queue_budget(self.ledger, self.settings)
         if budget is not None and budget.reached and not self._paused():
-            self.control.pause(budget.reason(), until=to_iso(self.ledger.clock.next_midnight()))
+            self._pause_self(budget.reason(), to_iso(self.ledger.clock.next_midnight()))
 
     def over_workflow_budget(self, job_id: int) -> bool:
         """A job of a workflow past its own daily budget waits for tomorrow."""
@@ -103,14 +106,13 @@ class Outcomes:
         if budget is None or not budget.reached:
             return False
         tomorrow = self.ledger.clock.next_midnight()
-        if self.ledger.defer(job_id, to_iso(tomorrow), f"waits for tomorrow: {budget.reason(job.workflow)}"):
-            self.queue.submit(job_id, job.priority, tomorrow)
+        self.handoff.defer(job_id, tomorrow, f"waits for tomorrow: {budget.reason(job.workflow)}")
         return True
 
     def requeue_untouched(self, job_id: int) -> None:
         job = self.ledger.get(job_id)
         if job is not None and job.state is JobState.QUEUED:
-            self.queue.submit(job.id, job.priority, job.eta)
+            self.handoff.submit(job)
 
 
 def retry_delay(settings: Settings, job: Job) -> float:

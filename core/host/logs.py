@@ -37,7 +37,7 @@ class LogFileHandler(RotatingFileHandler):
 
 def configure_logging(paths: Paths, to_stderr: bool) -> None:
     paths.logs_dir.mkdir(parents=True, exist_ok=True)
-    file_handler = LogFileHandler(paths.logs_dir / "flowtui.log", report_to_stderr=to_stderr)
+    file_handler = LogFileHandler(paths.log_file, report_to_stderr=to_stderr)
     file_handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handlers: list[logging.Handler] = [file_handler]
     if to_stderr:

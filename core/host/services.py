@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from core.config.settings import Settings
-from core.engine.engine import Service
+from core.engine.service import Service
 from core.paths import Paths
 from core.schedule.cron import ScheduleService
 from core.schedule.steps import StepsService

@@ -122,7 +122,6 @@ class Session:
             session.holder = busy.holder
             session._attach()
             return session
-        assert engine.control is not None
         return cls(settings, paths, engine.control, bus, engine, None, env, clock)
 
     @classmethod
@@ -152,7 +151,6 @@ class Session:
                 self.holder = busy.holder
                 self._attach()
             else:
-                assert engine.control is not None
                 # Screens may be reading through the old control on the UI thread right now:
                 # its ledger is closed with the session, not under their feet.
                 self._retired_ledgers.append(self.control.ledger)
@@ -212,7 +210,6 @@ class Session:
                 self._vacancy = EngineVacancy(self.paths.engine_lock, self._take_over)
                 self._vacancy.start()
                 return
-            assert engine.control is not None
             old_ledger = self.control.ledger
             self.engine, self.control, self.holder = engine, engine.control, None
             if self._watcher is not None:

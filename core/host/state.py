@@ -7,7 +7,7 @@ engines of every machine re-read the state at once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from core.clock import SYSTEM_CLOCK, Clock
 from core.config.settings import Settings
@@ -29,7 +29,8 @@ def change_notifier(paths: Paths, redis_url: str | None) -> EngineNotifier:
 
     def notify(change: Change) -> None:
         poke(paths.wake_fifo)
-        publish_change(client, change.value)
+        if change.shared:
+            publish_change(client, change.value)
 
     return notify
 
@@ -44,7 +45,4 @@ def open_shared_state(
     redis_url = settings.queue_url(environ)
     ledger = open_ledger(settings, paths, environ, clock)
     queue = JobQueue(paths.queue_db, redis_url, clock)
-    return Control(settings, ledger, queue, change_notifier(paths, redis_url))
-
-
-OpenState = Callable[[Settings, Paths, Mapping[str, str] | None], Control]
+    return Control(settings, ledger, queue, change_notifier(paths, redis_url), paths=paths)

@@ -50,14 +50,6 @@ class NewJob:
     awaiting_approval: bool = False
 
 
-@dataclass(frozen=True)
-class OrphanedJob:
-    """A job found ``running`` with no live engine, and the process it may have left."""
-
-    job: Job
-    new_state: JobState
-
-
 class Ledger:
     """Thread-safe access to the ledger file; one connection, short transactions."""
 

@@ -10,6 +10,8 @@ from core.clock import Clock, to_iso
 
 @dataclass(frozen=True)
 class StatsRow:
+    """The totals of one day, workflow or source."""
+
     key: str
     jobs: int
     succeeded: int
@@ -24,6 +26,8 @@ class StatsRow:
 
 @dataclass(frozen=True)
 class Stats:
+    """``flowtui stats``: totals per local day, per workflow and per source."""
+
     days: list[StatsRow]
     workflows: list[StatsRow]
     sources: list[StatsRow]

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from core.clock import SYSTEM_CLOCK, Clock
-from core.config.settings import QUEUE_ENV, shared_queue_url
+from core.config.settings import shared_queue_url
 from core.jobs import Job, JobEvent, JobState, RunOutcome
 from core.ledger.sqlite import DEFAULT_LEASE, Ledger, NewJob
 from core.ledger.stats import Stats
@@ -20,9 +20,6 @@ from core.ledger.stats import Stats
 if TYPE_CHECKING:
     from core.config.settings import Settings
     from core.paths import Paths
-
-QUEUE_URL_ENV = QUEUE_ENV
-"""Overrides ``[queue] backend``: ``sqlite`` or ``redis://HOST:PORT/DB``."""
 
 
 @runtime_checkable

@@ -1,27 +1,46 @@
-"""Operations on the shared state, the same from the CLI, the TUI and the engine itself.
+"""Operations on the shared state, the same from the CLI, the TUI, MCP, Telegram and the engine.
 
-Each operation commits to the ledger first, then tells the engine (directly when it is
-in this process, through its named pipe when it is another one).
+Each operation validates its input once (a bad one is an :class:`InputError`, one line the
+surface shows), commits (the ledger, config.toml, the outbox), then tells the engine
+(directly when it is in this process, through its named pipe when it is another one).
+Surfaces only parse and present.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.clock import parse_time
 from core.config.prompts import base_values, render_prompt
-from core.config.settings import ConfigError, Settings
+from core.config.settings import (
+    DEFAULT_WORKFLOW,
+    ConfigError,
+    Settings,
+    WatchSettings,
+    WorkflowSettings,
+    load_settings,
+)
+from core.config.watch_path import watch_key
+from core.errors import describe_os_error
 from core.jobs import Job, JobSource, JobState
 from core.ledger.sqlite import LedgerError, NewJob
 from core.ledger.store import LedgerStore
+from core.ops.handoff import Handoff
+from core.paths import Paths
 from core.queue.transport import JobQueue
+
+if TYPE_CHECKING:
+    from core.telegram.store import Notification
 
 PAUSED_FLAG = "paused"
 PAUSED_UNTIL_FLAG = "paused_until"
+EMPTY_PROMPT = "the prompt is empty: give the text Claude should work on"
 
 
 class Change(Enum):
@@ -30,6 +49,14 @@ class Change(Enum):
     JOBS = "jobs"
     PAUSE = "pause"
     CANCEL = "cancel"
+    WATCHES = "watches"
+    NOTIFICATIONS = "notifications"
+
+    @property
+    def shared(self) -> bool:
+        """Whether engines on other machines care: watches (config.toml) and the outbox are
+        files of this machine, so its engine alone is told about them."""
+        return self not in (Change.WATCHES, Change.NOTIFICATIONS)
 
 
 EngineNotifier = Callable[[Change], object]
@@ -59,16 +86,22 @@ class PauseState:
 
 
 class Control:
+    """The one door: every operation on shared state, validated once, committed, then woken."""
+
     def __init__(
         self,
         settings: Settings,
         ledger: LedgerStore,
         queue: JobQueue,
         notify_engine: EngineNotifier,
+        *,
+        paths: Paths,
     ) -> None:
         self.settings = settings
+        self.paths = paths
         self.ledger = ledger
         self.queue = queue
+        self.handoff = Handoff(ledger, queue)
         self._notify_engine = notify_engine
 
     def add(
@@ -84,23 +117,18 @@ class Control:
     ) -> Job:
         """Record and queue a job; the workflow's prompt template gets ``{prompt}`` and the
         trigger's ``template_values``. Jobs of workflows that need approval wait for it."""
-        try:
-            workflow_settings = self.settings.workflow(workflow)
-        except ConfigError as error:
-            raise InputError(str(error)) from None
+        workflow_settings = self._workflow(workflow)
         values = {**base_values(prompt, self.ledger.clock.local()), **(template_values or {})}
         final_prompt = render_prompt(workflow_settings.prompt, values)
         if not final_prompt.strip():
-            raise InputError("the prompt is empty: give the text Claude should work on")
-        directory = Path(cwd or workflow_settings.cwd or Path.cwd()).expanduser()
-        if not directory.is_dir():
-            raise InputError(f"working directory {directory} does not exist: create it or pass another --cwd")
-        job = self.ledger.create(
+            raise InputError(EMPTY_PROMPT)
+        directory = self._job_directory(cwd, workflow_settings)
+        job = self.handoff.create(
             NewJob(
                 prompt=final_prompt,
                 workflow=workflow,
                 source=str(source),
-                cwd=str(directory.resolve()),
+                cwd=str(directory),
                 max_attempts=workflow_settings.max_attempts,
                 priority=workflow_settings.priority if priority is None else priority,
                 parent_id=parent_id,
@@ -109,10 +137,34 @@ class Control:
             ),
             reason=f"added by {source}" + (" (waits for approval)" if workflow_settings.approval else ""),
         )
-        if job.state is JobState.QUEUED:
-            self.queue.submit(job.id, job.priority)
         self._notify_engine(Change.JOBS)
         return job
+
+    def spool(self, prompt: str, workflow: str, cwd: str | Path | None, priority: int | None) -> Path:
+        """The shared queue is unreachable: keep the job, checked as :meth:`add` checks it, in
+        this machine's spool; the engine here queues it once the queue answers again."""
+        # spool's drain_spool queues through this door, so it is imported here, not above.
+        from core.ops.spool import SpooledJob, spool_job
+
+        workflow_settings = self._workflow(workflow)
+        directory = self._job_directory(cwd, workflow_settings)
+        if not prompt.strip():
+            raise InputError(EMPTY_PROMPT)
+        return spool_job(self.paths, SpooledJob(prompt, workflow, str(directory), priority))
+
+    def _workflow(self, name: str) -> WorkflowSettings:
+        try:
+            return self.settings.workflow(name)
+        except ConfigError as error:
+            raise InputError(str(error)) from None
+
+    @staticmethod
+    def _job_directory(cwd: str | Path | None, workflow_settings: WorkflowSettings) -> Path:
+        """Where a new job runs: the given directory, else the workflow's, else here."""
+        directory = Path(cwd or workflow_settings.cwd or Path.cwd()).expanduser()
+        if not directory.is_dir():
+            raise InputError(f"working directory {directory} does not exist: create it or pass another --cwd")
+        return directory.resolve()
 
     def followup(self, job_id: int, prompt: str, source: JobSource = JobSource.CLI) -> Job:
         """A new job that continues job ``job_id``'s Claude session in the same directory."""
@@ -126,11 +178,8 @@ class Control:
             raise InputError("the follow-up prompt is empty: say what Claude should do next")
         if not Path(parent.cwd).is_dir():
             raise InputError(f"job #{job_id}'s working directory {parent.cwd} is gone: recreate it")
-        try:
-            workflow_settings = self.settings.workflow(parent.workflow)
-        except ConfigError as error:
-            raise InputError(str(error)) from None
-        job = self.ledger.create(
+        workflow_settings = self._workflow(parent.workflow)
+        job = self.handoff.create(
             NewJob(
                 prompt=prompt,
                 workflow=parent.workflow,
@@ -144,15 +193,13 @@ class Control:
             ),
             reason=f"follow-up of #{parent.id} (session {parent.session_id})",
         )
-        self.queue.submit(job.id, job.priority)
         self._notify_engine(Change.JOBS)
         return job
 
     def approve(self, job_id: int, by: str = "the user") -> Job:
         job = self.get(job_id)
-        if not self.ledger.approve(job_id, f"approved by {by}"):
+        if not self.handoff.approve(job_id, f"approved by {by}"):
             raise InputError(f"job #{job_id} is {job.state}: only a job awaiting approval can be approved")
-        self.queue.submit(job_id, job.priority)
         self._notify_engine(Change.JOBS)
         return self.get(job_id)
 
@@ -185,11 +232,8 @@ class Control:
 
     def _add_verbatim(self, original: Job, source: JobSource, cwd: str) -> Job:
         """A new job with exactly the original's final prompt (no template applied again)."""
-        try:
-            workflow_settings = self.settings.workflow(original.workflow)
-        except ConfigError as error:
-            raise InputError(str(error)) from None
-        job = self.ledger.create(
+        workflow_settings = self._workflow(original.workflow)
+        job = self.handoff.create(
             NewJob(
                 prompt=original.prompt,
                 workflow=original.workflow,
@@ -202,7 +246,6 @@ class Control:
             ),
             reason=f"retry of #{original.id}",
         )
-        self.queue.submit(job.id, job.priority)
         self._notify_engine(Change.JOBS)
         return job
 
@@ -226,30 +269,32 @@ class Control:
 
     def pause(self, reason: str = "by hand", until: str | None = None) -> None:
         """Stop taking jobs; with ``until`` (UTC ISO) the engine resumes by itself then."""
-        self.ledger.set_flag(PAUSED_UNTIL_FLAG, until)
-        self.ledger.set_flag(PAUSED_FLAG, reason)
+        self.write_pause(reason, until)
         self._notify_engine(Change.PAUSE)
 
     def resume(self) -> None:
+        self.write_resume()
+        self._notify_engine(Change.PAUSE)
+
+    def write_pause(self, reason: str, until: str | None) -> None:
+        """Only the two pause flags, telling nobody: for the engine pausing itself, which
+        already knows and announces the change without reading it back."""
+        self.ledger.set_flag(PAUSED_UNTIL_FLAG, until)
+        self.ledger.set_flag(PAUSED_FLAG, reason)
+
+    def write_resume(self) -> None:
+        """Clear the pause flags, telling nobody (the engine's own auto-resume)."""
         self.ledger.set_flag(PAUSED_FLAG, None)
         self.ledger.set_flag(PAUSED_UNTIL_FLAG, None)
-        self._notify_engine(Change.PAUSE)
 
     def pause_state(self) -> PauseState:
         reason = self.ledger.get_flag(PAUSED_FLAG)
         until = self.ledger.get_flag(PAUSED_UNTIL_FLAG) if reason is not None else None
         return PauseState(paused=reason is not None, reason=reason, until=until, zone=self.ledger.clock.zone)
 
-    def resubmit_all_queued(self) -> int:
-        """Put every queued job of the ledger into the (empty) queue, delays kept."""
-        jobs = self.ledger.queued()
-        for job in jobs:
-            self.queue.submit(job.id, job.priority, job.eta)
-        return len(jobs)
-
     def release(self, job: Job) -> None:
         """Hand Huey a job the ledger has queued but Huey does not (a watch held it back)."""
-        self.queue.submit(job.id, job.priority, job.eta)
+        self.handoff.submit(job)
         self._notify_engine(Change.JOBS)
 
     def merge_into_queued(self, job_id: int, prompt: str, trigger: str | None, reason: str) -> Job | None:
@@ -259,3 +304,121 @@ class Control:
         if job is not None:
             self._notify_engine(Change.JOBS)
         return job
+
+    # -- watches (config.toml) ----------------------------------------------------
+
+    def add_watch(
+        self,
+        path: str | Path,
+        *,
+        workflow: str = DEFAULT_WORKFLOW,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        must_exist: bool = False,
+    ) -> WatchSettings:
+        """Watch ``path`` (a directory, or a file); a path that does not exist yet is watched
+        once it appears, unless ``must_exist`` (a sender who cannot see the disk, where a
+        typo must not become a silent watch). Checked against the config on disk, which is
+        what is edited."""
+        from core.config import edit  # tomlkit and pathspec: only when a watch is edited
+
+        expanded = self._watch_path(path)
+        settings = self._config_on_disk()
+        if workflow not in settings.workflow_names():
+            known = ", ".join(settings.workflow_names())
+            raise InputError(
+                f"unknown workflow {workflow!r}: use one of {known}, or add [workflows.{workflow}] first"
+            )
+        problem = edit.glob_problem(include) or edit.glob_problem(exclude)
+        if problem:
+            raise InputError(problem)
+        if os.path.exists(expanded):
+            if not (os.path.isdir(expanded) or os.path.isfile(expanded)):
+                raise InputError(f"{expanded} is neither a directory nor a file: watch a folder or a file")
+        elif must_exist:
+            raise InputError(f"no such file or directory: {expanded}")
+        updated = self._edit_config(
+            lambda: edit.add_watch(
+                self.paths.config_file,
+                expanded,
+                workflow=None if workflow == DEFAULT_WORKFLOW else workflow,
+                include=list(include),
+                exclude=list(exclude),
+            ),
+            f"cannot watch {expanded}",
+        )
+        self._notify_engine(Change.WATCHES)
+        return updated.watch[-1]
+
+    def remove_watch(self, path: str | Path) -> str:
+        """Stop watching ``path``; returns the watch path as the config had it."""
+        from core.config import edit
+
+        expanded = self._watch_path(path)
+        self._edit_config(
+            lambda: edit.remove_watch(self.paths.config_file, expanded), f"cannot stop watching {expanded}"
+        )
+        self._notify_engine(Change.WATCHES)
+        return watch_key(expanded)
+
+    def set_watch_enabled(self, path: str | Path, enabled: bool) -> WatchSettings:
+        """Switch a watch on or off (``enabled``) and keep it in the config either way."""
+        from core.config import edit
+
+        expanded = self._watch_path(path)
+        updated = self._edit_config(
+            lambda: edit.set_watch_enabled(self.paths.config_file, expanded, enabled),
+            f"cannot {'enable' if enabled else 'disable'} {expanded}",
+        )
+        self._notify_engine(Change.WATCHES)
+        key = watch_key(expanded)
+        return next(watch for watch in updated.watch if watch_key(watch.path) == key)
+
+    def _watch_path(self, path: str | Path) -> str:
+        text = str(path).strip()
+        if not text:
+            raise InputError("give a directory (or a file) to watch")
+        if "\x00" in text:
+            raise InputError(f"cannot watch {text!r}: a path cannot contain a NUL character")
+        return os.path.expanduser(text)
+
+    @staticmethod
+    def _edit_config(edit_call: Callable[[], Settings], what: str) -> Settings:
+        """One config edit, its refusals (already watched, not watched, a config that would
+        not load) and the disk's as the one line the user sees."""
+        try:
+            return edit_call()
+        except ConfigError as error:
+            raise InputError(str(error)) from None
+        except OSError as error:  # the config's folder read-only, a full disk
+            raise InputError(f"{what}: {describe_os_error(error)}") from None
+
+    def _config_on_disk(self) -> Settings:
+        try:
+            return load_settings(self.paths.config_file)
+        except ConfigError as error:
+            raise InputError(str(error)) from None
+
+    # -- notifications (the Telegram outbox) ----------------------------------------
+
+    def resend_notification(self, notification_id: int) -> Notification:
+        """Queue a new copy of a notification (the old row keeps its history); the engine's
+        Telegram service sends it. A row made while Telegram was set up can be sent again
+        after the section went: the copy waits in the outbox until it is back."""
+        from core.telegram.config import NOT_CONFIGURED
+        from core.telegram.store import NotificationStore
+
+        self.paths.ensure_data_dir()
+        store = NotificationStore(self.paths.ledger_db, self.ledger.clock)
+        try:
+            copy = store.resend(notification_id)
+        except KeyError:
+            if self.settings.telegram is None:  # the likeliest reason there is no such row
+                raise InputError(NOT_CONFIGURED) from None
+            raise InputError(
+                f"no notification #{notification_id}: see `flowtui notifications` for the ids that exist"
+            ) from None
+        finally:
+            store.close()
+        self._notify_engine(Change.NOTIFICATIONS)
+        return copy

@@ -32,12 +32,8 @@ class SpooledJob:
     source: str = str(JobSource.CLI)
 
 
-def spool_dir(paths: Paths) -> Path:
-    return paths.data_dir / "spool"
-
-
 def spool_job(paths: Paths, job: SpooledJob) -> Path:
-    directory = spool_dir(paths)
+    directory = paths.spool_dir
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.json"
     handle, temp = tempfile.mkstemp(dir=directory, prefix=".spool-")
@@ -51,7 +47,7 @@ def spool_job(paths: Paths, job: SpooledJob) -> Path:
 
 def drain_spool(control: Control, paths: Paths) -> int:
     """Queue every spooled job, oldest first; a file is removed only once its job is queued."""
-    directory = spool_dir(paths)
+    directory = paths.spool_dir
     if not directory.is_dir():
         return 0
     queued = 0

@@ -23,6 +23,8 @@ SCHEDULE_TICK_SECONDS = 1.0
 
 
 class WorkerPool:
+    """Threads that sleep on the doorbell and take tasks from Huey while the engine is not paused."""
+
     def __init__(
         self,
         queue: JobQueue,

@@ -12,17 +12,14 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING
 
 from core.clock import parse_time, to_iso
 from core.config.settings import ScheduleSettings, Settings
+from core.engine.service import ServiceContext
 from core.events import ServiceFailed
 from core.jobs import Job, JobSource
 from core.ledger.store import LedgerStore
-from core.ops.control import Control, InputError
-
-if TYPE_CHECKING:
-    from core.engine.engine import Engine
+from core.ops.control import InputError
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +122,12 @@ class ScheduleService:
         self._max_sleep = max_sleep
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._engine: Engine | None = None
+        self._context: ServiceContext | None = None
         self._reported: set[str] = set()
 
-    def start(self, engine: Engine) -> None:
+    def start(self, context: ServiceContext) -> None:
         """Start (again: with a shared queue the schedules move between engines' leaders)."""
-        self._engine = engine
+        self._context = context
         self._stop = threading.Event()
         self._report_bad_schedules()
         self.tick()  # runs what was missed while flowtui was down, once each
@@ -142,6 +139,13 @@ class ScheduleService:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    @property
+    def _given(self) -> ServiceContext:
+        """What the engine gave at start; the schedules run only between start and stop."""
+        if self._context is None:
+            raise RuntimeError("the schedule service is not started")
+        return self._context
+
     def _run(self) -> None:
         while not self._stop.wait(self._seconds_to_next()):
             try:
@@ -150,8 +154,7 @@ class ScheduleService:
                 log.exception("schedule tick failed")
 
     def _usable(self) -> list[ScheduleSettings]:
-        assert self._engine is not None
-        settings = self._engine.settings
+        settings = self._given.settings
         return [
             schedule
             for schedule in settings.schedule
@@ -162,9 +165,8 @@ class ScheduleService:
 
     def tick(self) -> list[Job]:
         """Queue every schedule that is due (once, however many times it was missed)."""
-        assert self._engine is not None and self._engine.ledger is not None
-        ledger = self._engine.ledger
-        clock = self._engine.clock
+        ledger = self._given.ledger
+        clock = self._given.clock
         now = clock.local()
         queued: list[Job] = []
         for schedule in self._usable():
@@ -185,9 +187,7 @@ class ScheduleService:
         return queued
 
     def _queue(self, schedule: ScheduleSettings, now: datetime, missed: int) -> Job | None:
-        assert self._engine is not None
-        control: Control | None = self._engine.control
-        assert control is not None
+        control = self._given.control
         trigger = f"schedule {schedule.cron}"
         if missed > 1:
             more = "+" if missed >= MISSED_COUNT_CAP else ""
@@ -205,8 +205,7 @@ class ScheduleService:
             return None
 
     def _seconds_to_next(self) -> float:
-        assert self._engine is not None
-        clock = self._engine.clock
+        clock = self._given.clock
         now = clock.local()
         schedules = self._usable()
         if not schedules:
@@ -215,17 +214,15 @@ class ScheduleService:
         return max(0.0, min(self._max_sleep, (soonest - now).total_seconds() + 0.001))
 
     def _report_bad_schedules(self) -> None:
-        assert self._engine is not None
-        settings = self._engine.settings
+        settings = self._given.settings
         for number, schedule in enumerate(settings.schedule, start=1):
             problem = cron_problem(schedule.cron) or _workflow_problem(settings, schedule)
             if problem is not None:
                 self._report(f"[[schedule]] #{number}: {problem}: it does not run")
 
     def _report(self, reason: str) -> None:
-        assert self._engine is not None
         if reason in self._reported:
             return  # once per engine run, not once per tick
         self._reported.add(reason)
         log.warning("%s", reason)
-        self._engine.bus.publish(ServiceFailed(name=self.name, reason=reason))
+        self._given.bus.publish(ServiceFailed(name=self.name, reason=reason))

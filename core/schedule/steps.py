@@ -9,16 +9,13 @@ a chain whose next step was not queued when the engine died is picked up at star
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from core.config.prompts import base_values, render_prompt
 from core.config.settings import ConfigError
+from core.engine.service import ServiceContext
 from core.events import Event, JobChanged, ServiceFailed
 from core.jobs import Job, JobSource, JobState
 from core.ops.control import InputError
-
-if TYPE_CHECKING:
-    from core.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -33,22 +30,28 @@ class StepsService:
     name = "steps"
 
     def __init__(self) -> None:
-        self._engine: Engine | None = None
+        self._context: ServiceContext | None = None
         self._unsubscribe: object = None
 
-    def start(self, engine: Engine) -> None:
-        self._engine = engine
+    def start(self, context: ServiceContext) -> None:
+        self._context = context
         self._recover()
-        self._unsubscribe = engine.bus.subscribe(self._on_event)
+        self._unsubscribe = context.bus.subscribe(self._on_event)
 
     def stop(self) -> None:
         if callable(self._unsubscribe):
             self._unsubscribe()
 
+    @property
+    def _given(self) -> ServiceContext:
+        """What the engine gave at start; steps are queued only between start and stop."""
+        if self._context is None:
+            raise RuntimeError("the steps service is not started")
+        return self._context
+
     def step_of(self, job: Job) -> int:
         """How many of the workflow's ``steps`` ran before this job (0: it is the first prompt)."""
-        assert self._engine is not None and self._engine.ledger is not None
-        stored = self._engine.ledger.get_flag(f"{STEP_FLAG_PREFIX}{job.id}")
+        stored = self._given.ledger.get_flag(f"{STEP_FLAG_PREFIX}{job.id}")
         return int(stored) if stored and stored.isdigit() else 0
 
     def _on_event(self, event: Event) -> None:
@@ -56,19 +59,17 @@ class StepsService:
             self._advance(event.job)
 
     def _advance(self, job: Job) -> Job | None:
-        assert self._engine is not None
-        engine = self._engine
-        control, ledger = engine.control, engine.ledger
-        assert control is not None and ledger is not None
+        given = self._given
+        control, ledger = given.control, given.ledger
         try:
-            steps = engine.settings.workflow(job.workflow).steps
+            steps = given.settings.workflow(job.workflow).steps
         except ConfigError:
             return None
         done = self.step_of(job)
         if done >= len(steps):
             return None
         prompt = render_prompt(
-            steps[done], {**base_values("", engine.clock.local()), "previous": job.answer or ""}
+            steps[done], {**base_values("", given.clock.local()), "previous": job.answer or ""}
         )
         try:
             source = JobSource(job.source)
@@ -79,7 +80,7 @@ class StepsService:
         except InputError as error:
             reason = f"job #{job.id}: step {done + 1} of {len(steps)} not queued: {error}"
             log.warning("%s", reason)
-            engine.bus.publish(ServiceFailed(name=self.name, reason=reason))
+            given.bus.publish(ServiceFailed(name=self.name, reason=reason))
             return None
         ledger.set_flag(f"{STEP_FLAG_PREFIX}{following.id}", str(done + 1))
         ledger.set_flag(f"{STEP_FLAG_PREFIX}{job.id}", None)  # its child now says where the chain is
@@ -88,12 +89,11 @@ class StepsService:
 
     def _recover(self) -> None:
         """Queue the next step of chains the last engine left between two steps."""
-        assert self._engine is not None and self._engine.ledger is not None
-        settings = self._engine.settings
+        settings = self._given.settings
         chained = {name for name in settings.workflow_names() if settings.workflow(name).steps}
         if not chained:
             return
-        recent = self._engine.ledger.list_jobs(limit=RECOVERY_SCAN)
+        recent = self._given.ledger.list_jobs(limit=RECOVERY_SCAN)
         parents = {job.parent_id for job in recent if job.parent_id is not None}
         for job in reversed(recent):
             if job.state is JobState.SUCCEEDED and job.workflow in chained and job.id not in parents:

@@ -32,6 +32,8 @@ FINAL_STATES = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
 class Announcer:
+    """Turns job changes into outbox rows, each exactly once, as the workflow's notify policy says."""
+
     def __init__(
         self,
         settings: Settings,

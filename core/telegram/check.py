@@ -19,33 +19,35 @@ CHECK_TIMEOUT_SECONDS = 45.0
 CheckGatewayBuilder = Callable[[TelegramConfig, Path], Gateway]
 
 
-def check_gateway(config: TelegramConfig, data_dir: Path) -> Gateway:
-    return PyrogramGateway(config, data_dir, in_memory=True, receive_updates=False)
+def check_gateway(config: TelegramConfig, session_file: Path) -> Gateway:
+    return PyrogramGateway(config, session_file, in_memory=True, receive_updates=False)
 
 
 @dataclass(frozen=True)
 class CheckResult:
+    """The outcome of ``flowtui telegram check`` as the one line it prints."""
+
     ok: bool
     line: str
 
 
 def check_connection(
     config: TelegramConfig,
-    data_dir: Path,
+    session_file: Path,
     builder: CheckGatewayBuilder = check_gateway,
     timeout: float = CHECK_TIMEOUT_SECONDS,
 ) -> CheckResult:
     try:
-        identity = asyncio.run(_log_in_once(config, data_dir, builder, timeout))
+        identity = asyncio.run(_log_in_once(config, session_file, builder, timeout))
     except Exception as error:
         return CheckResult(False, explain_login_error(error, config.secrets()))
     return CheckResult(True, f"ok: bot {identity.describe()} is reachable and logged in")
 
 
 async def _log_in_once(
-    config: TelegramConfig, data_dir: Path, builder: CheckGatewayBuilder, timeout: float
+    config: TelegramConfig, session_file: Path, builder: CheckGatewayBuilder, timeout: float
 ) -> BotIdentity:
-    gateway = builder(config, data_dir)  # inside the loop: pyrogram binds to it
+    gateway = builder(config, session_file)  # inside the loop: pyrogram binds to it
 
     async def ignore(_update: object) -> None:
         return None

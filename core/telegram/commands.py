@@ -13,10 +13,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.config.edit import add_watch, normalise_watch_path, remove_watch
 from core.config.settings import DEFAULT_WORKFLOW, ConfigError
 from core.jobs import Job, JobSource, JobState
 from core.ops.control import Control, InputError
@@ -82,7 +80,6 @@ class Bot:
         control: Control,
         outbox: Outbox,
         store: NotificationStore,
-        config_file: Path,
         *,
         answer_callback: Callable[[str, str], Awaitable[None]],
         clock: Callable[[], float] = time.monotonic,
@@ -93,7 +90,6 @@ class Bot:
         self.control = control
         self.outbox = outbox
         self.store = store
-        self.config_file = config_file
         self.answer_callback = answer_callback
         self.clock = clock
         self.burst_seconds = burst_seconds
@@ -203,17 +199,14 @@ class Bot:
     def _watch(self, sender: _From, args: str) -> None:
         if not args:
             raise CommandError("usage: /watch PATH (a directory on the machine flowtui runs on)")
-        path = Path(args).expanduser()
-        if not path.exists():
-            raise CommandError(f"no such file or directory: {path}")
-        add_watch(self.config_file, path)
-        self.reply(sender.chat_id, f"watching {normalise_watch_path(path)} (workflow {DEFAULT_WORKFLOW})")
+        # The sender cannot see this machine's disk: a typo must not become a silent watch.
+        added = self.control.add_watch(args, must_exist=True)
+        self.reply(sender.chat_id, f"watching {added.path} (workflow {added.workflow})")
 
     def _unwatch(self, sender: _From, args: str) -> None:
         if not args:
             raise CommandError("usage: /unwatch PATH")
-        remove_watch(self.config_file, args)
-        self.reply(sender.chat_id, f"stopped watching {normalise_watch_path(args)}")
+        self.reply(sender.chat_id, f"stopped watching {self.control.remove_watch(args)}")
 
     def _help(self, sender: _From, args: str) -> None:
         self.reply(sender.chat_id, HELP_TEXT)

@@ -52,10 +52,6 @@ class TelegramConfig:
         return (self.api_hash.get_secret_value(), self.bot_token.get_secret_value())
 
 
-def is_configured(settings: Settings) -> bool:
-    return settings.telegram is not None
-
-
 def resolve_config(settings: Settings, environ: Mapping[str, str]) -> TelegramConfig | None:
     """The bot's config, or None without a ``[telegram]`` section; raises
     :class:`TelegramConfigError` naming the first key that is missing or malformed."""

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SESSION_NAME = "flowtui-bot"
 CALL_TIMEOUT_SECONDS = 60.0
 
 MessageCallback = Callable[["Message"], Awaitable[None]]
@@ -99,9 +98,6 @@ class Gateway(Protocol):
         ...
 
 
-GatewayFactory = Callable[[], Gateway]
-
-
 # -- errors ------------------------------------------------------------------------------
 
 
@@ -149,16 +145,11 @@ def _describe(error: BaseException) -> str:
 # -- pyrogram ------------------------------------------------------------------------------
 
 
-def session_dir(data_dir: Path) -> Path:
-    """The directory holding the bot's session file (its auth key): private to the user."""
-    return data_dir / "telegram"
-
-
-def prepare_session_dir(data_dir: Path) -> Path:
-    directory = session_dir(data_dir)
+def prepare_session_dir(session_file: Path) -> Path:
+    """The session file's directory, made private to the user (it holds the auth key)."""
+    directory = session_file.parent
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
-    session_file = directory / f"{SESSION_NAME}.session"
     if session_file.exists():
         os.chmod(session_file, 0o600)
     return directory
@@ -206,7 +197,7 @@ class PyrogramGateway:
     """
 
     config: TelegramConfig
-    data_dir: Path
+    session_file: Path
     in_memory: bool = False
     receive_updates: bool = True
     _client: Client | None = field(default=None, repr=False)
@@ -226,12 +217,11 @@ class PyrogramGateway:
             "no_updates": not self.receive_updates,
             "loop": loop,
         }
+        name = self.session_file.stem  # pyrogram keeps the session in <workdir>/<name>.session
         if self.in_memory:
-            return Client(SESSION_NAME, in_memory=True, **common)
-        workdir = prepare_session_dir(self.data_dir)
-        return Client(
-            SESSION_NAME, workdir=workdir, storage_engine=private_storage(SESSION_NAME, workdir), **common
-        )
+            return Client(name, in_memory=True, **common)
+        workdir = prepare_session_dir(self.session_file)
+        return Client(name, workdir=workdir, storage_engine=private_storage(name, workdir), **common)
 
     @property
     def client(self) -> Client:

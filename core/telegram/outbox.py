@@ -29,6 +29,8 @@ MAX_DOCUMENT_BYTES = 45_000_000  # bots may upload 50 MB
 
 
 class Outbox:
+    """Sends pending notifications in order per chat, paced and retried, so none is lost to a restart."""
+
     def __init__(
         self,
         store: NotificationStore,

@@ -16,9 +16,9 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.config.settings import Settings
+from core.engine.service import ServiceContext
 from core.events import Event, JobChanged, NotificationChanged, ServiceFailed, SharedStateChanged
 from core.jobs import Job
 from core.telegram.announce import Announcer
@@ -27,9 +27,6 @@ from core.telegram.config import NOT_CONFIGURED, TelegramConfig, TelegramConfigE
 from core.telegram.gateway import BotIdentity, Gateway, PyrogramGateway, classify_error
 from core.telegram.outbox import Outbox
 from core.telegram.store import Notification, NotificationStore
-
-if TYPE_CHECKING:
-    from core.engine.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +37,8 @@ RECONCILE_SPACING_SECONDS = 0.5
 """A busy ledger changes many times a second; reconciling that often would only cost CPU."""
 
 
-def pyrogram_gateway(config: TelegramConfig, data_dir: Path) -> Gateway:
-    return PyrogramGateway(config, data_dir)
+def pyrogram_gateway(config: TelegramConfig, session_file: Path) -> Gateway:
+    return PyrogramGateway(config, session_file)
 
 
 class SecretFilter(logging.Filter):
@@ -88,7 +85,7 @@ class TelegramService:
         self.store: NotificationStore | None = None
         self.bot: Bot | None = None
         self.outbox: Outbox | None = None
-        self._engine: Engine | None = None
+        self._context: ServiceContext | None = None
         self._config: TelegramConfig | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -104,16 +101,14 @@ class TelegramService:
 
     # -- life cycle (engine thread) ------------------------------------------------------
 
-    def start(self, engine: Engine) -> None:
+    def start(self, context: ServiceContext) -> None:
         config = resolve_config(self.settings, self.environ)
         if config is None:
             raise TelegramConfigError(NOT_CONFIGURED)
-        if engine.control is None:
-            raise RuntimeError("the engine must be started before its services")
-        self._engine, self._config = engine, config
+        self._context, self._config = context, config
         self._install_log_filter(config)
         try:
-            self.store = NotificationStore(engine.paths.ledger_db, engine.clock)
+            self.store = NotificationStore(context.paths.ledger_db, context.clock)
             self.store.clear_backoff()
             self._thread = threading.Thread(target=self._thread_main, name="telegram", daemon=True)
             self._thread.start()
@@ -122,7 +117,7 @@ class TelegramService:
         except BaseException:
             self.stop()
             raise
-        self._unsubscribe = engine.bus.subscribe(self._on_event)
+        self._unsubscribe = context.bus.subscribe(self._on_event)
         log.info("Telegram service started (%s allowed users)", len(config.allowed_users))
 
     def stop(self) -> None:
@@ -185,34 +180,32 @@ class TelegramService:
             log.exception("the Telegram service stopped with an error")
             self._startup_error = self._startup_error or error
             self._ready.set()
-            if self._engine is not None:
-                self._engine.bus.publish(ServiceFailed(name=self.name, reason=reason))
+            if self._context is not None:
+                self._context.bus.publish(ServiceFailed(name=self.name, reason=reason))
 
     async def _main(self) -> None:
-        assert self._engine is not None and self._config is not None and self.store is not None
-        engine, config, store = self._engine, self._config, self.store
-        assert engine.control is not None
+        assert self._context is not None and self._config is not None and self.store is not None
+        given, config, store = self._context, self._config, self.store
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         self._wake_outbox = asyncio.Event()
         self._wake_house = asyncio.Event()
-        gateway = self.gateway_builder(config, engine.paths.data_dir)
+        gateway = self.gateway_builder(config, given.paths.telegram_session_file)
         outbox = Outbox(
             store,
             gateway,
             secrets=config.secrets(),
-            clock=engine.clock.timestamp,
+            clock=given.clock.timestamp,
             on_change=self._publish_notification,
             per_chat_seconds=self.per_chat_seconds,
         )
         outbox.wake = self._wake_outbox.set
-        announcer = Announcer(self.settings, config, engine.control, store, outbox)
+        announcer = Announcer(self.settings, config, given.control, store, outbox)
         bot = Bot(
             config,
-            engine.control,
+            given.control,
             outbox,
             store,
-            engine.paths.config_file,
             answer_callback=gateway.answer_callback,
             burst_seconds=self.burst_seconds,
             on_change=self._wake_house.set,
@@ -246,8 +239,8 @@ class TelegramService:
                 raise
             except Exception as error:
                 reason = classify_error(error, self._config.secrets()).reason
-                if reason != self.last_error and self._engine is not None:
-                    self._engine.bus.publish(
+                if reason != self.last_error and self._context is not None:
+                    self._context.bus.publish(
                         ServiceFailed(name=self.name, reason=f"cannot connect: {reason}")
                     )
                 self.last_error = reason
@@ -262,8 +255,8 @@ class TelegramService:
     async def _housekeeping(self, bot: Bot, announcer: Announcer) -> None:
         """Flush typed bursts when due, and reconcile on request or every idle sweep."""
         assert self._wake_house is not None
-        assert self._engine is not None
-        sweep = self._engine.settings.engine.idle_sweep_seconds
+        assert self._context is not None
+        sweep = self._context.settings.engine.idle_sweep_seconds
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
         last_reconcile = -RECONCILE_SPACING_SECONDS
@@ -304,8 +297,8 @@ class TelegramService:
             self._wake_outbox.set()
 
     def _publish_notification(self, row: Notification) -> None:
-        if self._engine is not None:
-            self._engine.bus.publish(
+        if self._context is not None:
+            self._context.bus.publish(
                 NotificationChanged(
                     notification_id=row.id,
                     job_id=row.job_id,

@@ -10,7 +10,6 @@ from core.config.settings import Settings
 from core.extras import TELEGRAM, installed
 from core.paths import Paths
 from core.telegram.config import TelegramConfigError, resolve_config, telegram_status
-from core.telegram.gateway import SESSION_NAME, session_dir
 from core.telegram.store import Notification, NotificationStore
 
 
@@ -25,7 +24,7 @@ def doctor_check(settings: Settings, paths: Paths, environ: Mapping[str, str]) -
         return True, telegram_status(settings, environ)
     if not installed(TELEGRAM):
         return False, TELEGRAM.hint()
-    session_file = session_dir(paths.data_dir) / f"{SESSION_NAME}.session"
+    session_file = paths.telegram_session_file
     if session_file.exists() and stat.S_IMODE(session_file.stat().st_mode) & 0o077:
         return False, f"{session_file} is readable by others: chmod 600 it"
     details = [telegram_status(settings, environ)]

@@ -20,11 +20,15 @@ class EngineBusy(Exception):
 
 @dataclass(frozen=True)
 class EngineHolder:
+    """Who holds the engine lock, as the lock file records it."""
+
     pid: int
     since: str
 
 
 class EngineLock:
+    """The flock that makes one engine per data dir; the kernel drops it when the process dies."""
+
     def __init__(self, path: Path, clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = path
         self._clock = clock

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from core.clock import SYSTEM_CLOCK
 from core.config.settings import ConfigError, WatchSettings
+from core.engine.service import Supersede
 from core.events import EventBus, JobChanged
 from core.jobs import Job, JobSource, JobState
 from core.ops.control import Control, InputError
@@ -35,9 +36,6 @@ log = logging.getLogger(__name__)
 
 WAITING_STATES = (JobState.QUEUED, JobState.AWAITING_APPROVAL)
 SUPERSEDED_REASON = "started again with the rest of its burst of changes"
-
-Supersede = Callable[[int, str], bool]
-"""Ends a run Claude has not answered yet and puts its job back, out of Huey (the engine's)."""
 
 
 def merge_kind(first: str, second: str) -> str | None:

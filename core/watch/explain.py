@@ -8,13 +8,15 @@ from typing import Any
 
 from core.clock import Clock
 from core.config.settings import ConfigError, Settings
+from core.config.watch_path import watch_key
 from core.watch.prompt import final_prompt, template_values, trigger_text
 from core.watch.rules import WatchRules
-from core.watch.watcher import watch_key
 
 
 def changed_path(path: str) -> str:
-    """Absolute with symlinked folders resolved (as the watcher sees the change)."""
+    """A changed file's path as the watcher reports it: absolute, its folders' symlinks
+    resolved but not the file's own. Not :func:`watch_key`, which is for a watch root: a
+    change to a symlink is a change to the link, so resolving it would name another file."""
     expanded = Path(os.path.expanduser(path))
     try:
         parent = expanded.parent.resolve()

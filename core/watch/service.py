@@ -16,11 +16,12 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import anyio.to_thread
 
 from core.config.settings import ConfigError, WatchSettings, load_settings
+from core.config.watch_path import watch_key
+from core.engine.service import ServiceContext
 from core.events import Event, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
 from core.jobs import Job, JobSource, JobState
 from core.ledger.store import LedgerStore
@@ -28,10 +29,7 @@ from core.watch.activity import ActivityLog
 from core.watch.snapshot import SnapshotStore
 from core.watch.status import WatchStatus, write_statuses
 from core.watch.timing import wait_any
-from core.watch.watcher import WatchContext, WatchTarget, watch_key
-
-if TYPE_CHECKING:
-    from core.engine.engine import Engine
+from core.watch.watcher import WatchContext, WatchTarget
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +37,6 @@ CONFIG_CHECK_SECONDS = 0.5
 """How often the config file's size and mtime are compared (a poke checks at once)."""
 STATUS_WRITE_DELAY = 0.2
 """Status changes are written to the ledger at most this often."""
-SNAPSHOT_DIR = "watch"
-"""Folder of the data dir that keeps each watch's snapshot between runs."""
 
 Signature = tuple[int, int, int] | None
 
@@ -105,24 +101,24 @@ class WatchService:
         self._stopping: asyncio.Event | None = None
         self._config_poke: asyncio.Event | None = None
         self._unsubscribe: object = None
-        self._engine: Engine | None = None
+        self._context: ServiceContext | None = None
         self._board: StatusBoard | None = None
         self._failure: BaseException | None = None
 
     # -- the Service protocol ------------------------------------------------------
 
-    def start(self, engine: Engine) -> None:
-        self._engine = engine
+    def start(self, context: ServiceContext) -> None:
+        self._context = context
         # watchfiles logs every batch at INFO: the job rows already say what changed.
         logging.getLogger("watchfiles").setLevel(logging.WARNING)
         if self._config_file is None:
-            self._config_file = engine.paths.config_file
+            self._config_file = context.paths.config_file
         self._thread = threading.Thread(target=self._run_loop, name="flowtui-watch", daemon=True)
         self._thread.start()
         self._ready.wait(timeout=30)
         if self._failure is not None:
             raise RuntimeError(f"the watcher did not start: {self._failure}") from self._failure
-        unsubscribe = engine.bus.subscribe(self._on_event)
+        unsubscribe = context.bus.subscribe(self._on_event)
         self._unsubscribe = unsubscribe
 
     def stop(self) -> None:
@@ -153,14 +149,13 @@ class WatchService:
             self._ready.set()
 
     async def _main(self) -> None:
-        assert self._engine is not None and self._engine.ledger is not None
-        assert self._config_file is not None
+        assert self._context is not None and self._config_file is not None
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         self._config_poke = asyncio.Event()
-        self._board = StatusBoard(self._engine.ledger)
+        self._board = StatusBoard(self._context.ledger)
         signature = config_signature(self._config_file)
-        await self._apply(self._engine.settings.watch)
+        await self._apply(self._context.settings.watch)
         self._ready.set()
         follower = asyncio.create_task(self._follow_config(signature))
         await self._stopping.wait()
@@ -170,9 +165,8 @@ class WatchService:
 
     async def _apply(self, watches: list[WatchSettings]) -> None:
         """Make the running watches match the config: only changed ones restart."""
-        assert self._engine is not None and self._board is not None
-        engine = self._engine
-        assert engine.control is not None
+        assert self._context is not None and self._board is not None
+        given = self._context
         wanted: dict[str, WatchSettings] = {}
         for watch in watches:
             key = watch_key(watch.path)
@@ -185,23 +179,23 @@ class WatchService:
                 del self._targets[key]
                 await target.stop()
                 self._board.forget(key)
-        context = WatchContext(
-            control=engine.control,
-            bus=engine.bus,
-            store=SnapshotStore(engine.paths.data_dir / SNAPSHOT_DIR),
+        watch_context = WatchContext(
+            control=given.control,
+            bus=given.bus,
+            store=SnapshotStore(given.paths.watch_snapshots_dir),
             activities=self._activities,
             report=self._board.report,
-            supersede=engine.supersede,
-            clock=engine.clock,
+            supersede=given.supersede,
+            clock=given.clock,
         )
         for key, watch in wanted.items():
             if key in self._targets:
                 continue
             if not watch.enabled:
-                disabled = WatchStatus(state="disabled", reason="enabled = false", since=engine.clock.iso())
+                disabled = WatchStatus(state="disabled", reason="enabled = false", since=given.clock.iso())
                 self._board.report(key, disabled)
                 continue
-            target = WatchTarget(watch, context)
+            target = WatchTarget(watch, watch_context)
             self._targets[key] = target
             target.start()
         # Each awatch holds one of anyio's worker threads while it waits.
@@ -232,9 +226,9 @@ class WatchService:
             await self._apply(settings.watch)
 
     def _report_problem(self, reason: str) -> None:
-        assert self._engine is not None
+        assert self._context is not None
         log.warning("%s", reason)
-        self._engine.bus.publish(ServiceFailed(name=self.name, reason=reason))
+        self._context.bus.publish(ServiceFailed(name=self.name, reason=reason))
 
     # -- engine events (any thread) --------------------------------------------------
 

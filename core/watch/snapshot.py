@@ -14,7 +14,7 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,8 @@ DELETED = "deleted"
 
 @dataclass
 class ScanResult:
+    """A tree's files that count, and what could not be read, from one scan."""
+
     files: dict[str, Entry] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     """One line per directory that could not be read."""
@@ -88,14 +90,6 @@ def scan(rules: WatchRules, under: str = "") -> ScanResult:
                 continue
             result.files[rel] = (info.st_size, info.st_mtime_ns, info.st_ino)
     return result
-
-
-def under_prefix(files: Iterable[str], folder: str) -> list[str]:
-    """The paths of ``files`` inside ``folder`` (all of them for ``""``)."""
-    if not folder:
-        return list(files)
-    prefix = folder + "/"
-    return [rel for rel in files if rel.startswith(prefix)]
 
 
 def diff(old: Mapping[str, Entry], new: Mapping[str, Entry]) -> dict[str, str]:

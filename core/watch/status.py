@@ -18,6 +18,8 @@ WatchState = Literal["starting", "active", "missing", "error", "disabled"]
 
 @dataclass(frozen=True)
 class WatchStatus:
+    """A watch's health as every process sees it: active, missing or failing, and why."""
+
     state: WatchState
     reason: str = ""
     """Why it is missing or failing, or what is wrong with part of the tree; empty when all is well."""

@@ -25,11 +25,13 @@ from watchfiles import Change, awatch
 
 from core.clock import SYSTEM_CLOCK, Clock
 from core.config.settings import WatchSettings
+from core.config.watch_path import watch_key
+from core.engine.service import Supersede
 from core.events import EventBus, ServiceFailed
 from core.jobs import Job
 from core.ops.control import Control
 from core.watch.activity import ActivityLog
-from core.watch.batching import Dispatcher, Supersede
+from core.watch.batching import Dispatcher
 from core.watch.rules import GITIGNORE, VENV_MARKER, WatchRules
 from core.watch.snapshot import SnapshotStore
 from core.watch.status import WatchState, WatchStatus, describe_os_error
@@ -67,15 +69,6 @@ class WatchContext:
     """The engine's way to restart a run with the rest of its burst (``eager`` watches)."""
     clock: Clock = SYSTEM_CLOCK
     """The engine's clock: status times and the prompts' ``{now}``."""
-
-
-def watch_key(path: str) -> str:
-    """The form a watch path is compared in: absolute, ``~`` expanded, symlinks resolved."""
-    expanded = os.path.expanduser(path)
-    try:
-        return str(Path(expanded).resolve())
-    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL: report it on the watch, not here
-        return os.path.abspath(expanded)
 
 
 class WatchTarget:
