@@ -108,6 +108,11 @@ class RedisServer:
         self._terminate()
         return f"no answer on port {self.port} within {self.start_timeout} s"
 
+    def send_signal(self, signum: int) -> None:
+        """SIGSTOP and SIGCONT stall and resume the server (its port keeps accepting connections)."""
+        assert self._process is not None, "the server is not running"
+        self._process.send_signal(signum)
+
     def _terminate(self) -> None:
         process, self._process = self._process, None
         if process is None:

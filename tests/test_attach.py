@@ -15,6 +15,7 @@ from core.config.settings import Settings
 from core.host.session import Session
 from core.paths import Paths
 from tui.app import build_app
+from tui.screenshots import settle
 from tui.widgets.job_table import JobTable
 from tui.widgets.status_line import StatusLine
 
@@ -40,7 +41,7 @@ async def test_window_beside_serve_sees_jobs_pauses_it_and_quits_without_touchin
         app = build_app(Settings(), paths, lambda: Session.start(Settings(), paths, flowtui.env))
         async with app.run_test(size=(120, 36)) as pilot:
             status = app.screen.query_one(StatusLine)
-            assert f"attached to engine (pid {served.pid}" in str(status.render())
+            await wait_async(pilot, lambda: f"attached to engine (pid {served.pid}" in str(status.render()))
             job_id = flowtui.ok("add", "from the cli", "--cwd", str(tmp_path)).strip()
             table = app.screen.query_one(JobTable)
             await wait_async(pilot, lambda: job_id in [row.value for row in table.rows])
@@ -48,8 +49,10 @@ async def test_window_beside_serve_sees_jobs_pauses_it_and_quits_without_touchin
                 lambda: json.loads(flowtui.ok("show", job_id, "--json"))["claude_pid"], what="start"
             )
             await pilot.press("p")
+            await settle(pilot)  # the operation runs in a thread
             assert "paused" in flowtui.ok("jobs").splitlines()[0]
             await pilot.press("p")
+            await settle(pilot)
             assert "paused" not in flowtui.ok("jobs").splitlines()[0]
         # the window is gone; the served engine and its running job are untouched
         assert served.poll() is None
@@ -95,8 +98,8 @@ async def test_window_takes_over_when_the_engine_is_killed(flowtui: Flowtui, tmp
             await wait_async(
                 pilot, lambda: json.loads(flowtui.ok("show", job_id, "--json"))["state"] == "succeeded"
             )
-            await pilot.pause(0.2)
-            assert "engine (pid" in str(app.screen.query_one(StatusLine).render())
+            status = app.screen.query_one(StatusLine)
+            await wait_async(pilot, lambda: "engine (pid" in str(status.render()))  # read in a thread
         done = json.loads(flowtui.ok("show", job_id, "--json"))
         assert done["attempts"] == 2
     finally:

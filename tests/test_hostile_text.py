@@ -39,6 +39,7 @@ from tui.screens.job_detail import JobDetailScreen
 from tui.screens.new_job import FollowUpScreen, NewJobScreen
 from tui.screens.watch_dialogs import AddWatchScreen
 from tui.screens.watch_dialogs import TestPathScreen as PathTestScreen  # not a test class
+from tui.screenshots import settle
 from tui.sources import Sources
 from tui.widgets.job_table import JobTable
 
@@ -131,7 +132,7 @@ async def test_every_screen_draws_hostile_text_literally(tmp_path: Path, name: s
     async with app.run_test(size=SIZE) as pilot:
 
         async def look(where: str) -> str:
-            await pilot.pause()
+            await settle(pilot)  # reads and operations answer from threads
             assert not app.failures, f"{where}: {app.failures.lines}"
             frame = screen_text(app)
             assert_safe(frame, where)
@@ -212,8 +213,9 @@ async def test_the_reported_line_opens_in_the_job_detail(tmp_path: Path) -> None
     window as soon as the job's detail screen opened."""
     app = hostile_app(tmp_path, ["[/bold] stray [claude] line"])
     async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, JobDetailScreen)
         frame = screen_text(app)
     assert not app.failures
@@ -251,6 +253,7 @@ async def test_a_failing_screen_shows_what_failed_and_the_window_lives_on(
     app = hostile_app(tmp_path, ["a job"])
     with pytest.raises(ValueError):  # run_test re-raises it at the end, as for any pilot test
         async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
             await pilot.press("enter")
             await pilot.pause()
             assert isinstance(app.screen, FailureScreen)
@@ -262,6 +265,7 @@ async def test_a_failing_screen_shows_what_failed_and_the_window_lives_on(
             await pilot.pause()
             assert [type(screen) for screen in app.screen_stack][1:] == [DashboardScreen]
             await pilot.press("p")  # the dashboard still acts on the shared state
+            await settle(pilot)
             assert app.control.pause_state().paused is False  # seeded paused: resumed now
             await pilot.press("q")
     assert app.failures.lines == ["ValueError: [/bold] stray [claude] line \\x1b[2J"]
@@ -280,6 +284,7 @@ async def test_a_failing_key_action_does_not_stop_the_window(
     app = hostile_app(tmp_path, ["one", "two"])
     with pytest.raises(RuntimeError):
         async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
             await pilot.press("question_mark")
             await pilot.pause()
             assert isinstance(app.screen, FailureScreen)

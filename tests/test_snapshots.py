@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tui.screenshots import SCENES, scene_app
+from tui.screenshots import SCENES, play, scene_app
 
 
 @pytest.mark.parametrize(("name", "seed", "keys", "size"), SCENES, ids=[scene[0] for scene in SCENES])
@@ -19,4 +20,5 @@ def test_scene(
     keys: tuple[str, ...],
     size: tuple[int, int],
 ) -> None:
-    assert snap_compare(scene_app(tmp_path, seed), press=keys, terminal_size=size)
+    # Reads and operations answer from threads: each key waits for the window to settle.
+    assert snap_compare(scene_app(tmp_path, seed), terminal_size=size, run_before=partial(play, keys=keys))

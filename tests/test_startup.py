@@ -39,7 +39,8 @@ async def test_first_frame_shows_the_ledger_and_the_engine_starts_after(tmp_path
     app = build_app(Settings(), paths)  # the factory's own opener, as the `flowtui` command runs it
     async with app.run_test(size=(120, 36)) as pilot:
         assert app.session is not None  # at once: keys work before the engine is up
-        assert [row.value for row in app.screen.query_one(JobTable).rows] == [str(job.id)]
+        table = app.screen.query_one(JobTable)
+        await wait_until(lambda: [row.value for row in table.rows] == [str(job.id)])  # read in a thread
         await wait_until(lambda: app.owns_engine)
         await pilot.pause(0.1)
         assert "engine (pid" in str(app.screen.query_one(StatusLine).render())

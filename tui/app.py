@@ -1,21 +1,23 @@
 """The control centre: one window that shows the shared state and drives the engine inside it.
 
-The app owns the session (its engine, or an attachment to another process's) and the
-bridge from core events; the dashboard screen renders and acts. Refreshes are coalesced:
-any number of events within 50 ms cost one re-read of the ledger.
+The app owns the session (its engine, or an attachment to another process's), the bridge
+from core events and the reads of the shared state; the dashboard screen draws and acts.
+Reads run in a thread worker, one at a time, and arrive as snapshots: any number of events
+while one is on its way cost one more read, and a stalled store (Redis stopped, a locked
+ledger) leaves the window answering keys, with the status line saying the state is
+unreachable until a read answers again.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from textual.app import App, SystemCommand
-from textual.message import Message
+from textual.app import SystemCommand
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -25,13 +27,14 @@ from core.display import clip
 from core.errors import log_failure
 from core.events import EngineTakenOver, JobOutput, ServiceFailed
 from core.host.session import Session
-from core.ops.control import Control, InputError
-from core.ops.overview import read_overview
+from core.ops.control import Control
 from core.paths import Paths
+from tui.actions import palette_commands
 from tui.bridge import CoreEvent, connect
-from tui.failures import Failures, failing_screen, show_failure
+from tui.failures import Failures, SurvivesFailures
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.error import ErrorScreen
+from tui.shared import Door, Snapshot, SnapshotFailed, SnapshotRead, read_snapshot
 from tui.sources import Sources
 
 log = logging.getLogger(__name__)
@@ -42,11 +45,17 @@ STARTUP_HINT = (
 )
 REFRESH_SECONDS = 1.0
 COALESCE_SECONDS = 0.05
+STALL_SECONDS = 2.0
+"""A read unanswered this long shows the state as unreachable (Redis may wait far longer
+before its client gives up)."""
 ENGINE_WORKER = "engine start"
+READ_WORKER = "read the shared state"
 TOAST_LIMIT = 500
 
 
-class FlowtuiApp(App[int]):
+class FlowtuiApp(SurvivesFailures):
+    """The window: opens the session, reads the shared state off its thread, hosts the screens."""
+
     CSS_PATH = "flowtui.tcss"
     TITLE = "flowtui"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual's own type)
@@ -71,9 +80,19 @@ class FlowtuiApp(App[int]):
         self._make_sources = sources
         self.session: Session | None = None
         self._sources: Sources | None = None
+        self._door: Door | None = None
         self._disconnect: Callable[[], None] | None = None
         self._dirty = True
         self._output_dirty: set[int] = set()
+        self._snapshot: Snapshot | None = None
+        """The newest state read; the dashboard draws it."""
+        self._snapshot_shown = True
+        self._generation = 0
+        self._reading_since: float | None = None
+        """When the read on its way started (monotonic seconds); None when none is."""
+        self._unreachable: str | None = None
+        """Why the shared state cannot be read now; None while reads answer."""
+        self._engine_waits = False
         self.failures = Failures()
         """Unhandled errors the window survived: the process exits 1 after any."""
         if settings.ui.theme and settings.ui.theme in self.available_themes:
@@ -88,21 +107,23 @@ class FlowtuiApp(App[int]):
             self._show_startup_failure("cannot open the shared state", error)
             return
         self._sources = (self._make_sources or self._default_sources)(self.session)
+        self._door = Door(self.session, self._sources, self.paths, self.default_cwd)
         self._disconnect = connect(self.session.bus, self)
-        self.push_screen(DashboardScreen())
+        self.push_screen(self._new_dashboard())
         self.set_interval(COALESCE_SECONDS, self.apply_pending)
         # Changes arrive as events (an attached window hears them through inotify); the
-        # timer only makes durations tick.
-        self.set_interval(REFRESH_SECONDS, self.refresh_soon)
+        # timer makes durations tick and notices a read that does not answer.
+        self.set_interval(REFRESH_SECONDS, self._tick)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        self.refresh_soon()
-        if self.session.engine_pending:
-            # The first frame shows the ledger; the engine and its services start behind it.
-            self.call_after_refresh(self._start_engine)
+        # The first frame shows the ledger; the engine and its services start behind it.
+        self._engine_waits = self.session.engine_pending
+        self._start_read()
 
     def on_unmount(self) -> None:
         if self._disconnect is not None:
             self._disconnect()
+        if self._sources is not None:
+            self._sources.close()
         if self.session is not None:
             self.session.close()
 
@@ -127,7 +148,12 @@ class FlowtuiApp(App[int]):
     def _default_sources(self, session: Session) -> Sources:
         return Sources(self.settings, self.paths, session, session.environ)
 
-    # -- what screens use ------------------------------------------------------
+    def _new_dashboard(self) -> DashboardScreen:
+        """The dashboard, drawing the last state read at once (after a failure too)."""
+        assert self._door is not None
+        return DashboardScreen(self._door, self._snapshot)
+
+    # -- what tests and the screenshots read -------------------------------------
 
     @property
     def control(self) -> Control:
@@ -143,11 +169,23 @@ class FlowtuiApp(App[int]):
     def owns_engine(self) -> bool:
         return self.session is not None and self.session.owns_engine
 
-    def session_description(self) -> str:
-        return self.session.describe() if self.session is not None else "starting"
-
-    def now(self) -> datetime:
-        return self.clock.now()
+    @property
+    def settled(self) -> bool:
+        """No read, operation or screen's load is on its way: the screen shows what the shared
+        state held a moment ago (the screenshots wait for this)."""
+        if self.session is None:
+            return True
+        dashboard = self._dashboard()
+        working = [
+            worker for worker in self.workers if worker.name != ENGINE_WORKER and not worker.is_finished
+        ]
+        return (
+            not self._dirty
+            and self._reading_since is None
+            and self._snapshot_shown
+            and not working
+            and not (dashboard is not None and dashboard.busy)
+        )
 
     def notify(
         self,
@@ -165,31 +203,97 @@ class FlowtuiApp(App[int]):
             clip(message, TOAST_LIMIT), title=title, severity=severity, timeout=timeout, markup=False
         )
 
-    def output_pending(self, job_id: int) -> None:
-        """The output pane is behind this job's transcript: pull again on the next tick."""
-        self._output_dirty.add(job_id)
+    # -- reading the shared state ---------------------------------------------------
 
     def refresh_soon(self) -> None:
         self._dirty = True
 
-    def act(self, operation: Callable[[], Any], message: str | Callable[[Any], str]) -> None:
-        """Run an operation on core; its one-line error becomes a notification, never a crash."""
-        try:
-            result = operation()
-        except (InputError, ConfigError) as error:
-            self.notify(str(error), severity="error")
-        except Exception as error:
-            line = log_failure(log, "operation failed", error)
-            self.notify(
-                line or f"the operation failed: {type(error).__name__}: {error} (see the log)",
-                severity="error",
-            )
-        else:
-            self.notify(message(result) if callable(message) else message)
+    def _tick(self) -> None:
         self.refresh_soon()
-        self.apply_pending()  # what a key changed shows at once, not on the next tick
+        if self._reading_since is not None:
+            waited = time.monotonic() - self._reading_since
+            if waited >= STALL_SECONDS:
+                self._show_unreachable(f"no answer for {waited:.0f} s")
 
-    # -- events from core -------------------------------------------------------
+    def _start_read(self) -> None:
+        """Read the shared state in a thread; at most one read is on its way at a time (a
+        thread cannot be cancelled, so a stalled store must not pile them up)."""
+        if self._reading_since is not None or self._door is None:
+            return
+        self._dirty = False
+        self._generation += 1
+        self._reading_since = time.monotonic()
+        door, generation = self._door, self._generation
+        self.run_worker(lambda: self._read(door, generation), name=READ_WORKER, thread=True)
+
+    def _read(self, door: Door, generation: int) -> None:
+        """In the read's thread: the snapshot, or why there is none, goes back as a message."""
+        try:
+            snapshot = read_snapshot(door, generation)
+        except Exception as error:  # Redis away or stalled, a locked or damaged ledger
+            line = log_failure(log, "refresh failed", error)
+            self.post_message(SnapshotFailed(generation, line or f"{type(error).__name__}: {error}"))
+        else:
+            self.post_message(SnapshotRead(snapshot))
+
+    def on_snapshot_read(self, message: SnapshotRead) -> None:
+        snapshot = message.snapshot
+        if self._snapshot is None or snapshot.generation > self._snapshot.generation:
+            self._snapshot, self._snapshot_shown = snapshot, False
+            self._unreachable = None
+            self._show_snapshot()
+        self._read_ended()
+
+    def on_snapshot_failed(self, message: SnapshotFailed) -> None:
+        self._read_ended()
+        if self._unreachable is None:  # one toast when it starts; the status line keeps saying it
+            self.notify(f"cannot read the shared state: {message.reason}", severity="error")
+        self._show_unreachable(message.reason)
+
+    def _read_ended(self) -> None:
+        self._reading_since = None
+        if self._engine_waits:
+            self._engine_waits = False
+            self.call_after_refresh(self._start_engine)
+
+    def _show_unreachable(self, reason: str) -> None:
+        self._unreachable = reason
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            dashboard.show_unreachable(reason)
+
+    def _show_snapshot(self) -> None:
+        dashboard = self._dashboard()
+        if dashboard is not None and self._snapshot is not None and not self._snapshot_shown:
+            self._snapshot_shown = True
+            dashboard.show(self._snapshot)
+
+    def apply_pending(self) -> None:
+        """Every 50 ms: start a read if something changed, draw what arrived, pull output."""
+        dashboard = self._dashboard()
+        if dashboard is None or self.session is None:
+            return
+        dirty, self._output_dirty = self._output_dirty, set()
+        for job_id in dirty:
+            if dashboard.pull_output(job_id):
+                self._output_dirty.add(job_id)  # still behind: keep catching up, a time-boxed pull a tick
+        self._show_snapshot()
+        if self._dirty:
+            self._start_read()
+
+    def _dashboard(self) -> DashboardScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen) and screen.composed:  # a fresh one may not be yet
+                return screen
+        return None
+
+    # -- messages from the dashboard and from core ---------------------------------
+
+    def on_dashboard_screen_refresh_wanted(self, message: DashboardScreen.RefreshWanted) -> None:
+        self.refresh_soon()
+
+    def on_dashboard_screen_output_behind(self, message: DashboardScreen.OutputBehind) -> None:
+        self._output_dirty.add(message.job_id)
 
     def on_core_event(self, message: CoreEvent) -> None:
         event = message.event
@@ -207,50 +311,6 @@ class FlowtuiApp(App[int]):
             )
         self.refresh_soon()
 
-    def apply_pending(self) -> None:
-        """Apply what core changed since the last call (called every 50 ms)."""
-        dashboard = self._dashboard()
-        if dashboard is None or self.session is None:
-            return
-        dirty, self._output_dirty = self._output_dirty, set()
-        for job_id in dirty:
-            if dashboard.pull_output(job_id):
-                self._output_dirty.add(job_id)  # still behind: keep catching up, a time-boxed pull a tick
-        if self._dirty:
-            self._dirty = False
-            try:
-                dashboard.show(read_overview(self.control))
-            except Exception as error:  # a locked or damaged ledger: say so, keep running
-                line = log_failure(log, "refresh failed", error)
-                self.notify(line or f"cannot read the ledger: {error}", severity="error")
-
-    def _dashboard(self) -> DashboardScreen | None:
-        for screen in self.screen_stack:
-            if isinstance(screen, DashboardScreen) and screen.composed:  # a fresh one may not be yet
-                return screen
-        return None
-
-    # -- unhandled errors (see tui/failures.py) ---------------------------------
-
-    async def _dispatch_message(self, message: Message) -> None:
-        """Textual's message loop stops for good after an error in a handler; the app's own
-        loop (keys and their actions, core events) must outlive one, so it reports instead."""
-        try:
-            await super()._dispatch_message(message)
-        except Exception as error:
-            self._handle_exception(error)
-
-    def _handle_exception(self, error: Exception) -> None:
-        """Textual's hook for every unhandled error, which would end the app (and the engine
-        in it): the failure screen says what failed and the engine's jobs run on."""
-        log.error("unhandled error in the window", exc_info=error)
-        if self._exit or not self.failures.record(error):
-            super()._handle_exception(error)  # a storm: end as Textual does; unmount stops the engine
-            return
-        if self._exception is None:
-            self._exception = error  # a pilot test still fails on it: run_test re-raises this one
-        self.call_later(show_failure, self, failing_screen(), f"{type(error).__name__}: {error}")
-
     # -- theme and command palette -------------------------------------------
 
     def _remember_theme(self, theme: Any) -> None:
@@ -265,29 +325,8 @@ class FlowtuiApp(App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        if not isinstance(screen, DashboardScreen):
-            return
-        for title, help_text, action in (
-            ("Pause / resume the queue", "Stop or restart taking jobs", screen.action_toggle_pause),
-            ("New job", "Queue a prompt for Claude", screen.action_new_job),
-            ("Retry job", "Queue the selected finished job again", screen.action_retry),
-            ("Cancel job", "Cancel the selected job", screen.action_cancel),
-            ("Follow up", "Continue the selected job's Claude session", screen.action_follow_up),
-            (
-                "Job details",
-                "Transcript, events, cost and session of the selected job",
-                screen.action_open_job,
-            ),
-            ("Filter jobs", "By text, state:, source:, workflow:", screen.action_filter),
-            ("Approve job", "Let the selected job waiting for approval run", screen.action_approve),
-            ("Deny job", "Refuse the selected job waiting for approval", screen.action_deny),
-            ("Add watch path", "Watch a directory; changes there become jobs", screen.action_add_watch),
-            ("Remove watch path", "Stop watching the selected path", screen.action_remove_watch),
-            ("Test a path", "Which watch a change there triggers, and its prompt", screen.action_test_path),
-            ("Resend notification", "Send the selected failed notification again", screen.action_resend),
-            ("Help", "Every key", screen.action_help),
-        ):
-            yield SystemCommand(title, help_text, action)
+        if isinstance(screen, DashboardScreen):
+            yield from palette_commands(screen)
 
 
 def build_app(

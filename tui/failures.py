@@ -10,19 +10,22 @@ exits non-zero (see ``tui.app.run_app``).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from textual._context import active_message_pump  # Textual sets it around every handler
+from textual.app import App
 from textual.dom import NoScreen
+from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
 
 from core.display import one_line
 
-if TYPE_CHECKING:
-    from textual.app import App
+log = logging.getLogger(__name__)
 
 MAX_FAILURES = 10
 """More unhandled errors than this within ``STORM_SECONDS`` end the app."""
@@ -71,8 +74,11 @@ def failing_screen() -> Screen[Any] | None:
     return None  # the app's own loop, which survives (see FlowtuiApp._dispatch_message)
 
 
-def show_failure(app: App[Any], failed: Screen[Any] | None, reason: str) -> None:
-    """Take the failed screen (and what is above it) off the stack and say what failed."""
+def show_failure(
+    app: App[Any], failed: Screen[Any] | None, reason: str, fresh_dashboard: Callable[[], Screen[Any]]
+) -> None:
+    """Take the failed screen (and what is above it) off the stack and say what failed; a
+    failed dashboard is replaced by ``fresh_dashboard()``."""
     from tui.screens.dashboard import DashboardScreen
     from tui.screens.error import FailureScreen
 
@@ -83,5 +89,34 @@ def show_failure(app: App[Any], failed: Screen[Any] | None, reason: str) -> None
         while len(app.screen_stack) > stack.index(failed):
             app.pop_screen()
         if isinstance(failed, DashboardScreen):
-            app.push_screen(DashboardScreen())
+            app.push_screen(fresh_dashboard())
     app.push_screen(FailureScreen(reason, FAILURE_HINT))
+
+
+class SurvivesFailures(App[int]):
+    """An app that reports an unhandled error instead of ending (the window's engine runs on)."""
+
+    failures: Failures
+
+    def _new_dashboard(self) -> Screen[Any]:
+        raise NotImplementedError
+
+    async def _dispatch_message(self, message: Message) -> None:
+        """Textual's message loop stops for good after an error in a handler; the app's own
+        loop (keys and their actions, core events) must outlive one, so it reports instead."""
+        try:
+            await super()._dispatch_message(message)
+        except Exception as error:
+            self._handle_exception(error)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's hook for every unhandled error, which would end the app (and the engine
+        in it): the failure screen says what failed and the engine's jobs run on."""
+        log.error("unhandled error in the window", exc_info=error)
+        if self._exit or not self.failures.record(error):
+            super()._handle_exception(error)  # a storm: end as Textual does; unmount stops the engine
+            return
+        if self._exception is None:
+            self._exception = error  # a pilot test still fails on it: run_test re-raises this one
+        reason = f"{type(error).__name__}: {error}"
+        self.call_later(show_failure, self, failing_screen(), reason, self._new_dashboard)

@@ -8,13 +8,18 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
 
 from tui.app import FlowtuiApp
 from tui.demo import broken_app, budget_paused_app, demo_app, hostile_app
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZE = (120, 36)
+SETTLE_SECONDS = 30.0
 
 
 def scene_app(root: Path, seed: bool | str) -> FlowtuiApp:
@@ -28,12 +33,34 @@ def scene_app(root: Path, seed: bool | str) -> FlowtuiApp:
     return demo_app(root, bool(seed))
 
 
+async def settle(pilot: Pilot[Any], timeout: float = SETTLE_SECONDS) -> None:
+    """Wait until the window shows the state after the last key: reads and operations run in
+    threads and answer with messages, so quiet twice in a row (a message handled in one pass
+    may start one more read, seen in the next)."""
+    app = pilot.app
+    assert isinstance(app, FlowtuiApp)
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while quiet < 2:
+        await pilot.pause()
+        quiet = quiet + 1 if app.settled else 0
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the window did not settle within {timeout} s")
+
+
+async def play(pilot: Pilot[Any], keys: tuple[str, ...]) -> None:
+    """Press ``keys`` one by one, each after the window settled from the one before."""
+    await settle(pilot)
+    for key in keys:
+        await pilot.press(key)
+        await settle(pilot)
+
+
 async def shoot(name: str, seed: bool | str, keys: tuple[str, ...], size: tuple[int, int]) -> Path:
     with tempfile.TemporaryDirectory() as root:
         app = scene_app(Path(root), seed)
         async with app.run_test(size=size) as pilot:
-            for key in keys:
-                await pilot.press(key)
+            await play(pilot, keys)
             await pilot.pause()
             target = OUT / f"{name}.svg"
             target.write_text(app.export_screenshot(title=f"flowtui: {name}"))

@@ -10,6 +10,7 @@ which jobs were already announced, and how often strangers wrote to the bot.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -71,6 +72,9 @@ CREATE TABLE IF NOT EXISTS telegram_state (
     value TEXT NOT NULL
 );
 """
+
+SCHEMA_NAMES = frozenset(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)", SCHEMA))
+"""Every table and index ``SCHEMA`` creates."""
 
 _COLUMNS = (
     "id, job_id, chat_id, kind, text, markup, document, reply_to, state, attempts, error, retry_at,"
@@ -138,10 +142,20 @@ class NotificationStore:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._write() as conn:
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        # Creating tables takes SQLite's write lock: once they exist, opening only reads, so a
+        # window opening the store beside a busy engine never waits for (or holds) the lock.
+        if not self._schema_present():
+            with self._write() as conn:
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+
+    def _schema_present(self) -> bool:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"
+            ).fetchall()
+        return {row[0] for row in rows} >= SCHEMA_NAMES
 
     def close(self) -> None:
         with self._lock:

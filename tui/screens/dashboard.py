@@ -1,75 +1,93 @@
-"""The dashboard: queue, output, watched paths and notifications, and every key that acts on them."""
+"""The dashboard: queue, output, watched paths and notifications, and every key that acts on them.
+
+Attributes down, messages up: the app hands it a :class:`~tui.shared.Door` and snapshots of
+the shared state (``show``); it tells the app with its own messages when a fresh read is
+wanted or the output pane is behind. Every operation runs in a thread worker, one after the
+other in the order the keys were pressed, and reports as a toast: the screen never waits on
+the ledger, the outbox or Redis.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+import logging
+from collections import deque
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from core.config.settings import ConfigError
 from core.display import one_line
-from core.jobs import JobState
-from core.ops.control import Control
-from core.ops.overview import Overview
+from core.errors import log_failure
+from core.jobs import Job, JobState
+from core.ops.control import InputError
+from tui.actions import bindings
 from tui.job_filter import JobFilter
+from tui.shared import Door, Snapshot
 from tui.widgets.job_table import JobTable
 from tui.widgets.output_pane import OutputPane
 from tui.widgets.side_lists import NotificationList, WatchList
 from tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
-    from tui.app import FlowtuiApp
     from tui.screens.new_job import NewJobRequest
     from tui.screens.watch_dialogs import WatchRequest
 
+log = logging.getLogger(__name__)
 
 NOTHING_SHOWN = (0, 0)
+Operation = tuple[Callable[[], Any], str | Callable[[Any], str] | None, Callable[[Any], None] | None]
+"""Blocking work on the shared state, the toast that says what it did (from its result), and
+what to do next with the result on the app's thread."""
 
 
 class DashboardScreen(Screen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "toggle_pause", "Pause/Resume"),
-        Binding("n", "new_job", "New job"),
-        Binding("r", "retry", "Retry"),
-        Binding("c", "cancel", "Cancel"),
-        Binding("u", "follow_up", "Follow up"),
-        Binding("enter", "open_job", "Details", show=False),
-        Binding("f", "follow", "Follow", show=False),
-        Binding("slash", "filter", "Filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("a", "add_watch", "Add watch"),
-        Binding("d", "remove_watch", "Remove watch", show=False),
-        Binding("t", "test_path", "Test path", show=False),
-        Binding("R", "resend", "Resend", show=False),
-        Binding("y", "approve", "Approve", show=False),
-        Binding("N", "deny", "Deny", show=False),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "request_quit", "Quit"),
-    ]
+    """The main screen: draws the snapshots it is shown, acts through its door."""
 
-    def __init__(self) -> None:
+    BINDINGS: ClassVar[list[BindingType]] = bindings()
+
+    class RefreshWanted(Message):
+        """Read the shared state again: an operation changed it."""
+
+    class OutputBehind(Message):
+        """The output pane is behind this job's transcript: pull again on the next tick."""
+
+        def __init__(self, job_id: int) -> None:
+            super().__init__()
+            self.job_id = job_id
+
+    class OperationDone(Message, bubble=False):
+        """An operation ended (posted from its thread): what to say about it, what comes next."""
+
+        def __init__(self, toast: str | None, failed: bool, then: Callable[[], None] | None = None) -> None:
+            super().__init__()
+            self.toast = toast
+            self.failed = failed
+            self.then = then
+
+    def __init__(self, door: Door, snapshot: Snapshot | None = None) -> None:
         super().__init__()
+        self.door = door
+        self.snapshot = snapshot
+        """The state drawn now (None until the first read answers)."""
         self.job_filter = JobFilter()
         self.composed = False
         """Its panes exist (from its mount on), so the app can show the state in them."""
         self._shown_job: tuple[int, int] | None = None  # (job id, attempts) in the output pane
+        self._operations: deque[Operation] = deque()
+        self._operating = False
 
     @property
-    def flowtui(self) -> FlowtuiApp:
-        from tui.app import FlowtuiApp
-
-        assert isinstance(self.app, FlowtuiApp)
-        return self.app
-
-    @property
-    def control(self) -> Control:
-        return self.flowtui.control
+    def busy(self) -> bool:
+        """An operation is running or waiting for the one before it."""
+        return self._operating or bool(self._operations)
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -93,46 +111,62 @@ class DashboardScreen(Screen[None]):
     def on_mount(self) -> None:
         self.composed = True
         self.query_one(JobTable).focus()
-        self.flowtui.apply_pending()  # the first frame shows the state, not empty panes
+        self._draw()  # a dashboard put back after a failure shows the last state at once
 
     # -- rendering the shared state -------------------------------------------
 
-    def show(self, overview: Overview) -> None:
-        app = self.flowtui
-        leader = app.sources.leader()
+    def show(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._draw()
+
+    def show_unreachable(self, reason: str) -> None:
+        """The shared state cannot be read now: say so; the panes keep the last state read."""
+        engine = self.snapshot.session if self.snapshot is not None else self.door.session.describe()
+        self.query_one(StatusLine).show_unreachable(engine, reason)
+
+    def _draw(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None or not self.composed:
+            return
+        overview = snapshot.overview
+        leader = snapshot.leader
         self.query_one(StatusLine).show(
-            app.session_description() + (f" · leader: {leader}" if leader else ""),
+            snapshot.session + (f" · leader: {leader}" if leader else ""),
             overview.pause,
             overview.counts,
             overview.spent_today_usd,
-            app.sources.telegram_state(),
+            snapshot.telegram,
         )
-        jobs = [job for job in overview.jobs if self.job_filter.matches(job)]
+        self._draw_jobs()
+        self.query_one(WatchList).show_watches(list(snapshot.watches))
+        self.query_one(NotificationList).show_notifications(list(snapshot.notifications))
+        self._sync_output()
+
+    def _draw_jobs(self) -> None:
+        if self.snapshot is None:
+            return
+        jobs = [job for job in self.snapshot.overview.jobs if self.job_filter.matches(job)]
         table = self.query_one(JobTable)
-        table.show_jobs(jobs, app.now())
+        table.show_jobs(jobs, self.snapshot.taken_at)
         typed = self.query_one("#filter", Input).value
         filtered = f" · filter: {one_line(typed, 60)}" if self.job_filter.active else ""
         table.border_title = Text(f"Jobs ({len(jobs)}){filtered}")  # a border title str is markup
-        self.query_one(WatchList).show_watches(app.sources.watch_rows())
-        self.query_one(NotificationList).show_notifications(app.sources.notification_rows())
-        self._sync_output()
 
     def _sync_output(self) -> None:
-        table = self.query_one(JobTable)
-        job_id = table.selected_job_id
+        job_id = self.query_one(JobTable).selected_job_id
         output = self.query_one(OutputPane)
         if job_id is None:
             if self._shown_job != NOTHING_SHOWN:
                 self._shown_job = NOTHING_SHOWN
                 output.show_job(None, [])
             return
-        job = self.control.ledger.get(job_id)
+        job = self.snapshot.job(job_id) if self.snapshot is not None else None
         if job is None:
             return
         key = (job.id, job.attempts)
         if key != self._shown_job:
             self._shown_job = key
-            paths = self.flowtui.paths
+            paths = self.door.paths
             output.show_job(
                 job.id, [paths.transcript_for(job.id, n) for n in range(1, max(job.attempts, 1) + 1)]
             )
@@ -140,7 +174,7 @@ class DashboardScreen(Screen[None]):
         else:
             output.pull()
         if output.behind:
-            self.flowtui.output_pending(job.id)
+            self.post_message(self.OutputBehind(job.id))
 
     def pull_output(self, job_id: int) -> bool:
         """New output for ``job_id`` was published: read it if that job is shown; True
@@ -152,12 +186,56 @@ class DashboardScreen(Screen[None]):
         return output.behind
 
     def on_data_table_row_highlighted(self, event: JobTable.RowHighlighted) -> None:
-        if event.data_table.id == "jobs":
-            self.flowtui.refresh_soon()
+        if event.data_table.id == "jobs" and self.composed:
+            self._sync_output()
 
     def on_data_table_row_selected(self, event: JobTable.RowSelected) -> None:
         if event.data_table.id == "jobs":
             self.action_open_job()
+
+    # -- operations, in thread workers ------------------------------------------
+
+    def act(
+        self,
+        work: Callable[[], Any],
+        toast: str | Callable[[Any], str] | None = None,
+        then: Callable[[Any], None] | None = None,
+    ) -> None:
+        """Run ``work`` in a thread after the operations before it; ``toast`` (or the one-line
+        error) follows, and ``then(result)`` runs on the app's thread."""
+        self._operations.append((work, toast, then))
+        self._next_operation()
+
+    def _next_operation(self) -> None:
+        if self._operating or not self._operations:
+            return
+        self._operating = True
+        operation = self._operations.popleft()
+        self.run_worker(lambda: self._operate(operation), thread=True, group="operations")
+
+    def _operate(self, operation: Operation) -> None:
+        """In a worker thread: the outcome goes back as a message, never as a widget change."""
+        work, say, then = operation
+        try:
+            result = work()
+            toast = say(result) if callable(say) else say
+        except (InputError, ConfigError) as error:
+            self.post_message(self.OperationDone(str(error), failed=True))
+        except Exception as error:
+            line = log_failure(log, "operation failed", error)
+            toast = line or f"the operation failed: {type(error).__name__}: {error} (see the log)"
+            self.post_message(self.OperationDone(toast, failed=True))
+        else:
+            self.post_message(self.OperationDone(toast, False, partial(then, result) if then else None))
+
+    def on_dashboard_screen_operation_done(self, message: DashboardScreen.OperationDone) -> None:
+        if message.toast is not None:
+            self.notify(message.toast, severity="error" if message.failed else "information")
+        self._operating = False
+        if message.then is not None:
+            message.then()
+        self.post_message(self.RefreshWanted())  # what a key changed shows at once
+        self._next_operation()
 
     # -- actions --------------------------------------------------------------
 
@@ -167,44 +245,56 @@ class DashboardScreen(Screen[None]):
             self.notify("no job selected", severity="warning")
         return job_id
 
+    def _selected_job(self) -> Job | None:
+        job_id = self._selected_job_id()
+        if job_id is None or self.snapshot is None:
+            return None
+        return self.snapshot.job(job_id)
+
     def action_toggle_pause(self) -> None:
-        if self.control.pause_state().paused:
-            self.flowtui.act(self.control.resume, "queue resumed")
-        else:
-            self.flowtui.act(self.control.pause, "queue paused: running jobs finish")
+        door = self.door
+
+        def toggle() -> str:
+            if door.control.pause_state().paused:  # read here: an earlier key may have just paused
+                door.control.resume()
+                return "queue resumed"
+            door.control.pause()
+            return "queue paused: running jobs finish"
+
+        self.act(toggle, str)
 
     def action_new_job(self) -> None:
         from tui.screens.new_job import NewJobScreen
 
         def submitted(request: NewJobRequest | None) -> None:
             if request is not None:
-                self.flowtui.act(
-                    lambda: self.control.add(request.prompt, workflow=request.workflow, cwd=request.cwd),
+                door = self.door
+                self.act(
+                    lambda: door.control.add(request.prompt, workflow=request.workflow, cwd=request.cwd),
                     lambda job: f"queued #{job.id}",
                 )
 
-        self.app.push_screen(
-            NewJobScreen(self.control.settings.workflow_names(), str(self.flowtui.default_cwd)), submitted
-        )
+        workflows = self.door.control.settings.workflow_names()
+        self.app.push_screen(NewJobScreen(workflows, str(self.door.default_cwd)), submitted)
 
     def action_retry(self) -> None:
         job_id = self._selected_job_id()
         if job_id is not None:
-            self.flowtui.act(
-                lambda: self.control.retry(job_id), lambda job: f"queued #{job.id} (retry of #{job_id})"
-            )
+            door = self.door
+            self.act(lambda: door.control.retry(job_id), lambda job: f"queued #{job.id} (retry of #{job_id})")
 
     def action_cancel(self) -> None:
         from tui.screens.confirm import ConfirmScreen
 
-        job_id = self._selected_job_id()
-        if job_id is None:
+        job = self._selected_job()
+        if job is None:
             return
-        job = self.control.get(job_id)
+        job_id = job.id
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.flowtui.act(lambda: self.control.cancel(job_id), lambda state: f"#{job_id}: {state}")
+                door = self.door
+                self.act(lambda: door.control.cancel(job_id), lambda state: f"#{job_id}: {state}")
 
         if job.state is JobState.RUNNING:
             self.app.push_screen(
@@ -216,18 +306,19 @@ class DashboardScreen(Screen[None]):
     def action_follow_up(self) -> None:
         from tui.screens.new_job import FollowUpScreen
 
-        job_id = self._selected_job_id()
-        if job_id is None:
+        job = self._selected_job()
+        if job is None:
             return
-        job = self.control.get(job_id)
+        job_id = job.id
         if not job.session_id:
             self.notify(f"job #{job_id} has no Claude session to continue yet", severity="warning")
             return
 
         def submitted(prompt: str | None) -> None:
             if prompt:
-                self.flowtui.act(
-                    lambda: self.control.followup(job_id, prompt), lambda new: f"queued #{new.id} (follow-up)"
+                door = self.door
+                self.act(
+                    lambda: door.control.followup(job_id, prompt), lambda new: f"queued #{new.id} (follow-up)"
                 )
 
         self.app.push_screen(FollowUpScreen(job_id, job.session_id), submitted)
@@ -235,35 +326,42 @@ class DashboardScreen(Screen[None]):
     def action_open_job(self) -> None:
         from tui.screens.job_detail import JobDetailScreen
 
-        job_id = self._selected_job_id()
-        if job_id is not None:
-            job = self.control.get(job_id)
-            self.app.push_screen(JobDetailScreen(job, self.control.ledger.events(job_id), self.flowtui.paths))
+        job = self._selected_job()
+        if job is not None:
+            job_id = job.id
+            door = self.door
+            self.app.push_screen(JobDetailScreen(job, lambda: door.control.ledger.events(job_id), door.paths))
 
     def action_approve(self) -> None:
         job_id = self._selected_job_id()
         if job_id is not None:
-            self.flowtui.act(lambda: self.control.approve(job_id, by="the TUI"), f"approved #{job_id}")
+            door = self.door
+            self.act(lambda: door.control.approve(job_id, by="the TUI"), f"approved #{job_id}")
 
     def action_deny(self) -> None:
         job_id = self._selected_job_id()
         if job_id is not None:
-            self.flowtui.act(lambda: self.control.deny(job_id, by="the TUI"), f"denied #{job_id}")
+            door = self.door
+            self.act(lambda: door.control.deny(job_id, by="the TUI"), f"denied #{job_id}")
 
     def action_add_watch(self) -> None:
         from tui.screens.watch_dialogs import AddWatchScreen
 
+        sources = self.door.sources
+
         def submitted(request: WatchRequest | None) -> None:
             if request is not None:
-                sources = self.flowtui.sources
-                self.flowtui.act(
+                self.act(
                     lambda: sources.add_watch(
                         request.path, request.workflow, request.include, request.exclude
                     ),
                     lambda path: f"watching {path}",
                 )
 
-        workflows = self.flowtui.sources.current_settings().workflow_names()
+        if self.snapshot is not None:
+            workflows = list(self.snapshot.watch_workflows)
+        else:
+            workflows = self.door.control.settings.workflow_names()
         self.app.push_screen(AddWatchScreen(workflows), submitted)
 
     def action_remove_watch(self) -> None:
@@ -273,26 +371,26 @@ class DashboardScreen(Screen[None]):
         if path is None:
             self.notify("no watch selected: tab to the watched paths pane first", severity="warning")
             return
+        sources = self.door.sources
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.flowtui.act(lambda: self.flowtui.sources.remove_watch(path), f"stopped watching {path}")
+                self.act(lambda: sources.remove_watch(path), f"stopped watching {path}")
 
         self.app.push_screen(ConfirmScreen(f"Stop watching {path}?", yes="Remove"), confirmed)
 
     def action_test_path(self) -> None:
         from tui.screens.watch_dialogs import TestPathScreen
 
-        self.app.push_screen(TestPathScreen(self.flowtui.sources.explain))
+        self.app.push_screen(TestPathScreen(self.door.sources.explain))
 
     def action_resend(self) -> None:
         note_id = self.query_one(NotificationList).selected_notification_id
         if note_id is None:
             self.notify("no notification selected: tab to the notifications pane first", severity="warning")
             return
-        self.flowtui.act(
-            lambda: self.flowtui.sources.resend_notification(note_id), lambda new: f"queued #{new}"
-        )
+        sources = self.door.sources
+        self.act(lambda: sources.resend_notification(note_id), lambda new: f"queued #{new}")
 
     def action_follow(self) -> None:
         self.query_one(OutputPane).follow()
@@ -305,7 +403,8 @@ class DashboardScreen(Screen[None]):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "filter":
             self.job_filter = JobFilter.parse(event.value)
-            self.flowtui.refresh_soon()
+            self._draw_jobs()
+            self._sync_output()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "filter":
@@ -317,7 +416,8 @@ class DashboardScreen(Screen[None]):
         box.remove_class("-shown")
         self.job_filter = JobFilter()
         self.query_one(JobTable).focus()
-        self.flowtui.refresh_soon()
+        self._draw_jobs()
+        self._sync_output()
 
     def action_cursor_down(self) -> None:
         if isinstance(self.focused, DataTable):
@@ -337,19 +437,34 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(HelpScreen())
 
     def action_request_quit(self) -> None:
+        if not self.door.session.owns_engine:
+            self.app.exit(0)  # an attached window leaves the engine and its jobs alone
+            return
+        door = self.door
+
+        def running_now() -> int | None:
+            try:
+                return door.control.ledger.counts()[JobState.RUNNING]
+            except Exception as error:  # the state is unreachable: ask as if jobs were running
+                log_failure(log, "counting the running jobs failed", error)
+                return None
+
+        self.act(running_now, then=self._confirm_quit)
+
+    def _confirm_quit(self, running: int | None) -> None:
         from tui.screens.confirm import ConfirmScreen
 
-        running = self.control.ledger.counts()[JobState.RUNNING]
-        if running and self.flowtui.owns_engine:
-            question = (
-                f"{running} job{'s are' if running > 1 else ' is'} running. Quit? "
-                "They are stopped now and run again on the next start."
-            )
-
-            def confirmed(yes: bool | None) -> None:
-                if yes:
-                    self.app.exit(0)
-
-            self.app.push_screen(ConfirmScreen(question, yes="Quit"), confirmed)
-        else:
+        if running == 0:
             self.app.exit(0)
+            return
+        if running is None:
+            jobs = "The shared state cannot be read: jobs may be running."
+        else:
+            jobs = f"{running} job{'s are' if running > 1 else ' is'} running."
+        question = f"{jobs} Quit? They are stopped now and run again on the next start."
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.app.exit(0)
+
+        self.app.push_screen(ConfirmScreen(question, yes="Quit"), confirmed)

@@ -1,4 +1,4 @@
-"""Every key, in one place."""
+"""Every key, in one place (its rows come from the table of actions in tui/actions.py)."""
 
 from __future__ import annotations
 
@@ -10,36 +10,18 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-KEYS: list[tuple[str, str]] = [
-    ("p", "pause / resume the queue"),
-    ("n", "new job"),
-    ("r", "retry the selected job"),
-    ("c", "cancel the selected job (asks first when it is running)"),
-    ("u", "follow up on the selected job's Claude session"),
-    ("enter", "the selected job's details: transcript, events, cost, session"),
-    ("f", "follow the output again after scrolling up"),
-    ("/", "filter jobs: text, state:failed, source:telegram, workflow:NAME"),
-    ("esc", "clear the filter / close a dialog"),
-    ("a", "add a watch path"),
-    ("d", "remove the selected watch (asks first)"),
-    ("t", "test a path against the watch rules"),
-    ("R", "resend the selected failed notification"),
-    ("y / N", "approve / deny the selected job waiting for approval"),
-    ("tab / shift+tab", "move between panes"),
-    ("j / k, arrows", "move in a list"),
-    ("ctrl+p", "command palette (every action, and the theme)"),
-    ("?", "this help"),
-    ("q", "quit (asks when jobs are running; they run again on the next start)"),
-]
+from tui.actions import help_rows
 
 
 class HelpScreen(ModalScreen[None]):
+    """Every key the dashboard answers, one row each."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,question_mark,q", "close", "Close")]
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog help"):
             yield Label("flowtui keys", classes="title")
-            for key, meaning in KEYS:
+            for key, meaning in help_rows():
                 yield Static(f"[b]{key:>16}[/b]  {meaning}", classes="key-row")
 
     def action_close(self) -> None:

@@ -6,11 +6,12 @@ new rows arrive, so live updates never rebuild the table.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 from core.display import one_line
 
@@ -35,6 +36,19 @@ class RowsTable(DataTable[object]):
     @staticmethod
     def sort_key(cell: Any) -> Any:
         return _plain(cell)
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._fitted_widths: tuple[int, ...] = ()
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """DataTable measures new rows when it is idle, after it may have drawn them (and kept
+        the lines) at the old column widths: when a column grew, drop those lines."""
+        super()._update_dimensions(new_rows)
+        widths = tuple(column.content_width for column in self.columns.values())
+        if widths != self._fitted_widths:
+            self._fitted_widths = widths
+            self.notify_style_update()
 
     def on_mount(self) -> None:
         self.cursor_type = "row"

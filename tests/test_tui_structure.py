@@ -1,0 +1,71 @@
+"""The window's shape: one table of actions behind the keys, the palette and the help; the
+dashboard never imports the app; the outbox opens without taking SQLite's write lock."""
+
+from __future__ import annotations
+
+import ast
+import sqlite3
+import time
+from pathlib import Path
+
+from textual.binding import Binding
+
+from core.telegram.store import NotificationStore
+from tui.actions import ACTIONS, bindings, help_rows, palette_commands
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.help import HelpScreen
+
+TUI = Path(__file__).resolve().parent.parent / "tui"
+
+
+def test_bindings_palette_and_help_come_from_one_table() -> None:
+    bound = [binding for binding in DashboardScreen.BINDINGS if isinstance(binding, Binding)]
+    assert bound == bindings()
+    named = [action for action in ACTIONS if action.name is not None]
+    assert [binding.action for binding in bound] == [action.name for action in named]
+    for action in named:
+        assert callable(getattr(DashboardScreen, f"action_{action.name}")), action.name
+    screen = DashboardScreen.__new__(DashboardScreen)  # the palette only reads its methods
+    titles = [command.title for command in palette_commands(screen)]
+    assert titles == [action.palette[0] for action in ACTIONS if action.palette is not None]
+    assert "Approve job" in titles and "Resend notification" in titles
+    rows = dict(help_rows())
+    for action in ACTIONS:  # every key is on the help screen, alone or in a neighbour's row
+        assert action.help is not None or any(action.label in key for key in rows), action.label
+    assert rows["y / N"] == "approve / deny the selected job waiting for approval"
+    assert HelpScreen.__module__ == "tui.screens.help"
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_no_screen_or_widget_imports_the_app() -> None:
+    """Attributes down, messages up: the app builds screens, screens never reach back into it."""
+    for path in [*(TUI / "screens").glob("*.py"), *(TUI / "widgets").glob("*.py"), TUI / "shared.py"]:
+        assert "tui.app" not in imported_modules(path), path.name
+
+
+def test_the_outbox_opens_beside_a_writer_without_waiting_for_the_lock(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    NotificationStore(path).close()  # the first open creates the tables
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # an engine mid-write holds the lock
+        started = time.monotonic()
+        store = NotificationStore(path)  # creating tables again would wait 10 s, then fail
+        try:
+            assert store.recent(5) == []
+        finally:
+            store.close()
+        assert time.monotonic() - started < 5
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

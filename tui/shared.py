@@ -1,0 +1,97 @@
+"""What the dashboard is handed: the door it acts through and the snapshots it draws.
+
+Everything here that reads or writes blocks (SQLite, Redis, the config file): the window
+calls it from thread workers only, so a slow or stalled store never freezes the screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from textual.message import Message
+
+from core.host.session import Session
+from core.jobs import Job
+from core.ops.control import Control
+from core.ops.overview import Overview, read_overview
+from core.paths import Paths
+from tui.sources import Sources
+from tui.widgets.side_lists import NotificationRow, WatchRow
+
+
+@dataclass(frozen=True)
+class Door:
+    """The session, the panes' sources and where files live, handed down to the dashboard."""
+
+    session: Session
+    sources: Sources
+    paths: Paths
+    default_cwd: Path
+    """Where new jobs run unless the user says otherwise."""
+
+    @property
+    def control(self) -> Control:
+        """The operations door, read at each call: the engine's start replaces it."""
+        return self.session.control
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the dashboard draws, read in one go; a newer one makes an older one moot."""
+
+    generation: int
+    """Counts up with each read the window starts, so a late answer never replaces a newer one."""
+    overview: Overview
+    watches: tuple[WatchRow, ...]
+    notifications: tuple[NotificationRow, ...]
+    telegram: str
+    leader: str | None
+    session: str
+    """Which engine this window is (or is attached to), as the status line says it."""
+    watch_workflows: tuple[str, ...]
+    """The workflows of the config as it is on disk now (the add-watch dialog offers them)."""
+    taken_at: datetime
+
+    def job(self, job_id: int) -> Job | None:
+        return next((job for job in self.overview.jobs if job.id == job_id), None)
+
+
+def read_snapshot(door: Door, generation: int) -> Snapshot:
+    """Read the whole shared state the dashboard shows (blocks: call it from a thread)."""
+    sources = door.sources
+    leader = sources.leader()
+    telegram = sources.telegram_state()
+    overview = read_overview(door.control)
+    return Snapshot(
+        generation=generation,
+        overview=overview,
+        watches=tuple(sources.watch_rows()),
+        notifications=tuple(sources.notification_rows()),
+        telegram=telegram,
+        leader=leader,
+        session=door.session.describe(),
+        watch_workflows=tuple(sources.current_settings().workflow_names()),
+        taken_at=door.session.clock.now(),
+    )
+
+
+class SnapshotRead(Message, bubble=False):
+    """A read of the shared state answered (posted from the read's thread)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SnapshotRead)  # a newer snapshot makes this one moot
+
+
+class SnapshotFailed(Message, bubble=False):
+    """A read of the shared state failed: the one line that says why."""
+
+    def __init__(self, generation: int, reason: str) -> None:
+        super().__init__()
+        self.generation = generation
+        self.reason = reason
