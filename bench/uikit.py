@@ -1,69 +1,30 @@
-"""The control centre under load: streaming, key response, memory and start-up vs a naive Textual app.
+"""What the ui_*.py benchmarks share: a stand-in Claude, the apps, the probes, one process per side.
 
-Every measurement runs in a fresh Python process (so RSS and start-up are its own); the
-baseline and ours run in the same invocation, one after the other. A generator process
-stands in for Claude: it prints N stream-json text-delta lines (one line of text each, as
-in ``bench/stream.py``) and a result line, as fast as it can or at ``--rate`` lines/s, and
-ignores every argument after its own two (flowtui's ``-p ... -- PROMPT``).
+Each ``bench/ui_*.py`` script measures one thing, running flowtui's window ("ours") and a naive
+or bare Textual app (the baseline) one after the other in the same invocation, each side in a
+fresh Python process (so RSS and start-up are its own), and prints both and their ratio. A
+generator process stands in for Claude: it prints N stream-json text-delta lines (one line of
+text each, as in ``bench/stream.py``) and a result line, as fast as it can or at ``--rate``
+lines/s, and ignores every argument after its own two (flowtui's ``-p ... -- PROMPT``).
 
-1. Streaming + key response (``--lines``, default 300k, each side cut at ``--seconds``).
-   - ours: ``build_app`` with an engine started in-process (``Session.start``, default
-     settings, ``FLOWTUI_CLAUDE`` = the generator) running headless in
-     ``App.run_test(size=(120, 36))``. One job is added; being the only row it is
-     selected, so the OutputPane shows and follows it (core publishes ``JobOutput``, the app
-     calls ``pull_output`` every 50 ms, the pane reads the transcript file). In this process
-     only, ``OutputPane.pull`` is wrapped (the source is untouched) to count the transcript
-     lines the pane consumed and how long each pull held the event loop ("batch").
-   - naive: a bare Textual app (Header, DataTable, ``Log()``, Footer, the dashboard's
-     j/k/f bindings) whose thread worker reads the generator's pipe line by line, decodes
-     the JSON and hands each text to ``Log.write_line`` through ``call_from_thread``.
-   Lines/s = lines the widget consumed / time from its first to its last consumed line.
-   Keys: the output widget is focused, then ``--keys`` (default ``k``, ``f``) are pressed
-   in turn every ``--key-gap`` s while lines flow: ``k`` scrolls the output up a line (the
-   pane holds), ``f`` follows the end again; both repaint the output and neither changes
-   the shown job (``j``/``k`` on the jobs table would switch the pane to another job, and
-   ``tab`` costs 60-110 ms of CPU a press in Textual's focus change and Footer recompose,
-   which would swamp the stream at 10 keys/s). Timed: from the Key event handed to the app
-   as a terminal driver does (``driver.send_message``) to the end of the first frame
-   composed after the key's action returned (``App.run_action`` and ``App._display``
-   hooked). The headless driver writes nothing, so the hook also renders each frame to the
-   escape string a real driver would write. ``k``'s scroll is animated: its first frame
-   may show the first step only. An app that crashes (an exception ends it) is reported
-   with the exception and its numbers up to then. Target: ours >= 20,000 lines/s with
-   key-to-frame p95 <= 50 ms.
+- ours: ``build_app`` with an engine started in-process (``Session.start``, default settings,
+  ``FLOWTUI_CLAUDE`` = the generator) running headless in ``App.run_test(size=(120, 36))``. One
+  job is added; being the only row it is selected, so the OutputPane shows and follows it (core
+  publishes ``JobOutput``, the app calls ``pull_output`` every 50 ms, the pane reads the
+  transcript file). In the child process only, ``OutputPane.pull`` is wrapped (the source is
+  untouched) to count the transcript lines the pane consumed and how long each pull held the
+  event loop ("batch").
+- naive: a bare Textual app (Header, DataTable, ``Log()``, Footer, the dashboard's j/k/f
+  bindings) whose thread worker reads the generator's pipe and hands the texts to its ``Log``
+  through ``call_from_thread``.
+Lines/s = lines the widget consumed / time from its first to its last consumed line. Frames are
+hooked at ``App._display``; the headless driver writes nothing, so the hook also renders each
+frame to the escape string a real driver would write. An app that crashes (an exception ends
+it) is reported with the exception and its numbers up to then.
 
-2. Memory (``--memory-lines``, default 1M, each side cut at ``--memory-seconds``): the
-   same two apps, no keys; RSS (psutil, current) when the widget has consumed 100k lines
-   and at the end, and the peak (``ru_maxrss``). The naive side here is ``Log()`` without
-   ``max_lines`` fed with ``write_lines`` in batches (2,000 lines or 50 ms), as
-   ``write_line`` per line would need many minutes for 1M lines; what it keeps is the
-   same. Target: ours <= 150 MB and flat (< 10 MB growth after the first 100k lines).
-
-3. Start-up to the first frame (``--startup-runs``, default 5 per side, after one
-   unreported warm-up each, interleaved): from just before the parent launches the process
-   to the end of the first frame (hooked as above) of ``run_async(headless=True,
-   size=(120, 36))``; the child has imported only the standard library when its
-   "imports" part begins.
-   - ours: as ``flowtui`` run alone does it: ``cli.entry`` imported (not the CLI parser),
-     ``run_app``'s steps
-     (data dir, logging to a file), ``build_app`` with its own opener on an empty temp data
-     dir; the first frame of the DashboardScreen (its ``on_mount`` reads the ledger first,
-     so that frame shows the state). Like the command, the window opens the shared state
-     (``Session.open``) and starts its real engine (``Session.start_engine``: lock,
-     recovery, workers, services) in a thread after that first frame; the engine's start
-     is therefore not in this number.
-   - bare: a Textual app with Header, DataTable (5 rows), Log and Footer.
-   Medians, split into interpreter start, imports and app start to the first frame.
-   Target: ours <= 1.5x bare.
-
-No asserts: it prints both sides, the ratios and the targets, and the load average (other
-work on the machine moves these numbers). Temp dirs and child processes (their process
-groups; the generators end on a broken pipe) are removed, also on Ctrl-C.
-
-Run: ``uv run python bench/ui.py [--lines 300000] [--rate 0] [--seconds 15] [--keys k,f]
-[--key-gap 0.1] [--memory-lines 1000000] [--memory-seconds 45] [--startup-runs 5]
-[--skip stream,memory,startup]``. The default run takes about 2 minutes on 2 idle cores
-(3 on a busy machine).
+No asserts: a script prints both sides, the ratios and the targets, and the load average (other
+work on the machine moves these numbers). Temp dirs and child processes (their process groups;
+the generators end on a broken pipe) are removed, also on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -76,7 +37,6 @@ import os
 import resource
 import shlex
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -84,15 +44,15 @@ import threading
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any, ClassVar
 
-# Only the standard library at the top: this file is also the child process of the
-# start-up measurement, which must pay for its own imports.
+# Only the standard library at the top: the start-up measurement's child imports this module
+# and must pay for flowtui's and Textual's imports itself.
 
-BENCH_DIR = Path(__file__).resolve().parent
-PROJECT_DIR = BENCH_DIR.parent
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 SIZE = (120, 36)
 RSS_MARK = 100_000
 CHILD_TIMEOUT = 240.0
@@ -309,7 +269,7 @@ async def run_ours(
 
     meter = LineMeter()
     meter_output_pane(meter)
-    paths = Paths(config_file=root / "config.toml", data_dir=root)
+    paths = Paths.under(root)
     settings = load_settings(paths.config_file)
     environ = {**os.environ, CLAUDE_ENV: shlex.join(generator_command(generator, lines, rate))}
     app = build_app(settings, paths, open_session=lambda: Session.start(settings, paths, environ))
@@ -495,137 +455,19 @@ async def run_naive(
     return {**result, **meter.summary()}
 
 
-# -- the child measurements ----------------------------------------------------------------
-
-
-async def child_stream(side: str, options: dict[str, Any]) -> dict[str, Any]:
-    keys: list[str] = options["keys"]
-    found: dict[str, Any] = {
-        "latencies": [],
-        "timeouts": 0,
-        "frames": 0,
-        "cpu_percent": 0.0,
-        "press_seconds": 0.0,
-    }
-
-    async def body(app: Any, meter: LineMeter, expected: int) -> None:
-        from textual.widgets import Log
-
-        app.screen.query_one(Log).focus()  # the output (the OutputPane is a Log)
-        await asyncio.sleep(0.1)
-        probe = FrameProbe(app)
-        deadline = now() + options["seconds"]
-        cpu, wall = time.process_time(), now()
-        try:
-            await press_while(
-                probe, keys, options["key_gap"], lambda: meter.lines < expected and now() < deadline, found
-            )
-        finally:
-            seconds = now() - wall
-            found.update(
-                frames=probe.frames,
-                cpu_percent=100 * (time.process_time() - cpu) / seconds,
-                press_seconds=seconds,
-            )
-
-    generator = Path(options["generator"])
-    if side == "ours":
-        result = await run_ours(Path(options["root"]), generator, options["lines"], options["rate"], body)
-    else:
-        result = await run_naive(generator, options["lines"], options["rate"], None, False, body)
-    return {**result, **found}
-
-
-async def child_memory(side: str, options: dict[str, Any]) -> dict[str, Any]:
-    samples: list[float] = []
-
-    async def body(app: Any, meter: LineMeter, expected: int) -> None:
-        deadline = now() + options["seconds"]
-        while meter.lines < expected and now() < deadline and app.return_code is None:
-            samples.append(rss_mb())
-            await asyncio.sleep(0.25)
-        await asyncio.sleep(0.2)  # the last frame
-        samples.append(rss_mb())
-
-    generator = Path(options["generator"])
-    lines = options["lines"]
-    if side == "ours":
-        result = await run_ours(Path(options["root"]), generator, lines, options["rate"], body)
-    else:
-        result = await run_naive(generator, lines, options["rate"], None, True, body)
-    if not samples:  # the app died before the body ran
-        samples.append(rss_mb())
-    return {**result, "rss_end": samples[-1], "rss_max_sampled": max(samples), "rss_peak": peak_rss_mb()}
-
-
-async def child_startup(side: str, options: dict[str, Any], entered: float) -> dict[str, Any]:
-    imports_started = time.time()
-    if side == "ours":
-        import cli.entry  # noqa: F401 - the `flowtui` command (alone, it skips the CLI parser)
-        from core.config.settings import load_settings
-        from core.host.logs import configure_logging
-        from core.paths import HOME_ENV, resolve_paths
-        from tui.app import build_app
-        from tui.screens.dashboard import DashboardScreen
-
-        imported = time.time()
-        paths = resolve_paths({HOME_ENV: options["root"]})
-        settings = load_settings(paths.config_file)
-        paths.ensure_data_dir()
-        configure_logging(paths, to_stderr=False)
-        app = build_app(settings, paths)
-
-        def is_first(screen: Any) -> bool:
-            return isinstance(screen, DashboardScreen)
-
-    else:
-        from textual.widgets import Log
-
-        naive_app = naive_app_class()
-        imported = time.time()
-        app = naive_app(None, LineMeter(), None, False)
-
-        def is_first(screen: Any) -> bool:
-            return bool(screen.query(Log))
-
-    probe = FrameProbe(app)
-    stamps: dict[str, float] = {}
-
-    def on_frame(screen: Any) -> None:
-        if "frame" not in stamps and is_first(screen):
-            stamps["frame"] = time.time()
-            app.call_later(app.exit)
-
-    probe.on_frame = on_frame
-    await app.run_async(headless=True, size=SIZE)
-    return {"entered": entered, "imports_started": imports_started, "imported": imported, **stamps}
-
-
-def child_main(kind: str, options: dict[str, Any], result_file: Path, entered: float) -> int:
-    side, _, what = kind.partition("-")
-    if what == "stream":
-        result = asyncio.run(child_stream(side, options))
-    elif what == "memory":
-        result = asyncio.run(child_memory(side, options))
-    else:
-        result = asyncio.run(child_startup(side, options, entered))
-    result_file.write_text(json.dumps(result))
-    return 0
-
-
 # -- the parent ------------------------------------------------------------------------
 
 
 class ChildFailed(RuntimeError):
-    pass
+    """A side's process ended without a result: the run stops with the tail of its output."""
 
 
-def run_child(kind: str, options: dict[str, Any], work: Path) -> dict[str, Any]:
-    """Run one measurement in a fresh process; returns its result and its launch time."""
+def run_child(script: Path, kind: str, options: dict[str, Any], work: Path) -> dict[str, Any]:
+    """Run one measurement in a fresh process of ``script``; returns its result and its launch time."""
     result_file = work / f"{kind}-result.json"
     result_file.unlink(missing_ok=True)
     log = work / f"{kind}.log"
-    argv = [sys.executable, str(Path(__file__).resolve()), "--child", kind]
+    argv = [sys.executable, str(script), "--child", kind]
     argv += ["--child-options", json.dumps(options), "--child-result", str(result_file)]
     with open(log, "wb") as log_handle:
         launched = time.time()
@@ -667,203 +509,90 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def report_stream(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
-    rate = f"{args.rate:,.0f} lines/s" if args.rate > 0 else "as fast as it can"
-    print(
-        f"1. streaming: {args.lines:,} text-delta lines ({rate}); keys {'/'.join(args.keys)} on the output, "
-        f"one every {args.key_gap * 1000:.0f} ms while lines flow (each side cut at {args.seconds:g} s)"
-    )
-    print(
-        f"   {'':<7}{'lines':>9}{'lines/s':>9}{'keys':>6}{'p50 ms':>8}{'p95 ms':>8}{'max ms':>8}{'t/o':>5}"
-        f"{'fps':>5}{'CPU':>6}{'batch p95/max ms':>18}"
-    )
-    for side in ("ours", "naive"):
-        r = results[side]
-        keys = r["latencies"]
-        fps = r["frames"] / max(r["press_seconds"], 1e-9)
-        print(
-            f"   {side:<7}{r['lines']:>9,}{r['rate']:>9,.0f}{len(keys) + r['timeouts']:>6}"
-            f"{percentile(keys, 50):>8.1f}{percentile(keys, 95):>8.1f}{max(keys, default=float('nan')):>8.1f}"
-            f"{r['timeouts']:>5}{fps:>5.0f}{r['cpu_percent']:>5.0f}%"
-            f"{r['batch_p95_ms']:>10.1f} /{r['batch_max_ms']:>6.1f}"
-        )
-    report_crashes(results)
-    ours, naive = results["ours"], results["naive"]
-    ours_p95, naive_p95 = percentile(ours["latencies"], 95), percentile(naive["latencies"], 95)
-    print(
-        f"   ratio ours/naive: lines/s {ours['rate'] / max(naive['rate'], 1e-9):.1f}x, "
-        f"key-to-frame p50 {percentile(ours['latencies'], 50) / percentile(naive['latencies'], 50):.2f}x, "
-        f"p95 {ours_p95 / naive_p95:.2f}x"
-    )
-    print(
-        f"   target ours >= 20,000 lines/s: {verdict(ours['rate'] >= 20_000)} ({ours['rate']:,.0f}); "
-        f"key-to-frame p95 <= 50 ms: {verdict(ours_p95 <= 50)} ({ours_p95:.1f} ms)"
-    )
-    if "job_end_s" in ours:
-        per_pull = ours["lines"] / max(ours["batches"], 1)
-        print(
-            f"   ours: the job had printed everything {ours['job_end_s']:.1f} s after the pane's first "
-            f"line, when the pane had {ours['lines_at_job_end']:,} lines; it consumed {ours['lines']:,} in "
-            f"{ours['seconds']:.1f} s, {ours['batches']} pulls of {per_pull:,.0f} lines "
-            f"(pull p50 {ours['batch_p50_ms']:.0f} ms)"
-        )
-    else:
-        print(f"   ours: the job was still running when the window closed ({ours['job_state']})")
-
-
 def report_crashes(results: dict[str, dict[str, Any]]) -> None:
     for side, result in results.items():
         if "crash" in result:
             print(f"   {side} CRASHED (its numbers stop there): {result['crash']}")
 
 
-def report_memory(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None:
-    mark = f"RSS @{RSS_MARK // 1000}k"
-    rate = f"{args.rate:,.0f} lines/s" if args.rate > 0 else "as fast as it can"
-    print(
-        f"2. memory: {args.memory_lines:,} lines ({rate}), no keys; naive = Log() without max_lines "
-        "fed with write_lines in batches; MB = 10^6 bytes"
-    )
-    print(
-        f"   {'':<7}{'lines shown':>12}{'lines/s':>9}{mark:>12}{'RSS end':>10}{'peak RSS':>10}{'growth':>9}"
-    )
-    for side in ("ours", "naive"):
-        r = results[side]
-        at_mark = r["rss_at_mark"] or float("nan")
-        print(
-            f"   {side:<7}{r['lines']:>12,}{r['rate']:>9,.0f}{at_mark:>9.1f} MB{r['rss_end']:>7.1f} MB"
-            f"{r['rss_peak']:>7.1f} MB{r['rss_end'] - at_mark:>+6.1f} MB"
-        )
-    report_crashes(results)
-    ours, naive = results["ours"], results["naive"]
-    if ours["lines"] < args.memory_lines + 1 and "crash" not in ours:
-        streamed = "all of them" if "job_end_s" in ours else "not all of them"
-        print(
-            f"   ours: the engine streamed {streamed} (job {ours['job_state']}), but the pane had consumed "
-            f"only {ours['lines']:,} when the {args.memory_seconds:g} s limit came"
-        )
-    print(
-        f"   ratio naive/ours: RSS at the end {naive['rss_end'] / ours['rss_end']:.1f}x, "
-        f"peak {naive['rss_peak'] / ours['rss_peak']:.1f}x"
-    )
-    growth = ours["rss_end"] - (ours["rss_at_mark"] or float("nan"))
-    print(
-        f"   target ours <= 150 MB and flat: {verdict(ours['rss_peak'] <= 150 and growth < 10)} "
-        f"(peak {ours['rss_peak']:.1f} MB, {growth:+.1f} MB after the first 100k lines)"
-    )
-
-
-def report_startup(runs: dict[str, list[dict[str, Any]]]) -> None:
-    print(
-        f"3. start-up to the first frame: {len(runs['ours'])} fresh processes a side "
-        "(after a warm-up), medians"
-    )
-    print(
-        f"   {'':<7}{'total ms':>10}{'min':>7}{'max':>7}{'interpreter':>13}{'imports':>9}{'app to frame':>14}"
-    )
-    medians: dict[str, float] = {}
-    for side in ("ours", "bare"):
-        rows = runs[side]
-        total = [(r["frame"] - r["launched"]) * 1000 for r in rows]
-        interp = [(r["imports_started"] - r["launched"]) * 1000 for r in rows]
-        imports = [(r["imported"] - r["imports_started"]) * 1000 for r in rows]
-        app = [(r["frame"] - r["imported"]) * 1000 for r in rows]
-        medians[side] = statistics.median(total)
-        print(
-            f"   {side:<7}{medians[side]:>10.0f}{min(total):>7.0f}{max(total):>7.0f}"
-            f"{statistics.median(interp):>13.0f}{statistics.median(imports):>9.0f}"
-            f"{statistics.median(app):>14.0f}"
-        )
-    ratio = medians["ours"] / medians["bare"]
-    print(f"   ratio ours/bare: {ratio:.2f}x; target <= 1.5x: {verdict(ratio <= 1.5)}")
-
-
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--lines", type=int, default=300_000, help="lines streamed in part 1 (default 300k)")
-    parser.add_argument("--rate", type=float, default=0, help="generator lines/s, 0 = as fast as it can")
-    parser.add_argument("--seconds", type=float, default=15, help="longest streaming time of a side, s")
-    parser.add_argument("--keys", type=lambda text: text.split(","), default=["k", "f"])
-    parser.add_argument("--key-gap", type=float, default=0.1, help="time between key presses, s")
-    parser.add_argument("--memory-lines", type=int, default=1_000_000, help="lines streamed in part 2")
-    parser.add_argument("--memory-seconds", type=float, default=45, help="longest time of part 2, s")
-    parser.add_argument("--startup-runs", type=int, default=5, help="processes timed per side in part 3")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: stream,memory,startup")
-    parser.add_argument("--tmp-dir", type=Path, default=None, help="parent of the temp dir (default: system)")
-    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--child-options", default="{}", help=argparse.SUPPRESS)
-    parser.add_argument("--child-result", type=Path, default=None, help=argparse.SUPPRESS)
-    return parser.parse_args(argv)
-
-
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+# -- one script's run ----------------------------------------------------------------------
+
+ChildMain = Callable[[str, dict[str, Any], float], Awaitable[dict[str, Any]]]
+"""A side's measurement in its child: (side, options, when the process entered main) -> result."""
+
+
+@dataclass
+class Bench:
+    """One invocation's temp dir: the generator, fresh data dirs, and children of one script."""
+
+    script: Path
+    work: Path
+
+    @property
+    def generator(self) -> Path:
+        """The stand-in Claude (written once per run)."""
+        generator = self.work / "generator.py"
+        if not generator.exists():
+            generator.write_text(GENERATOR)
+        return generator
+
+    def fresh_root(self, name: str) -> str:
+        """An empty data dir, so no side sees the other's ledger."""
+        return tempfile.mkdtemp(prefix=f"{name}-", dir=self.work)
+
+    def run(self, side: str, options: dict[str, Any]) -> dict[str, Any]:
+        """One side's measurement in a fresh process of this script."""
+        return run_child(self.script, side, options, self.work)
+
+    def each(self, sides: Sequence[str], options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Every side in turn, one after the other in this run, each on an empty data dir."""
+        return {side: self.run(side, {**options, "root": self.fresh_root(side)}) for side in sides}
+
+
+def bench_parser(description: str | None) -> argparse.ArgumentParser:
+    """The options every ui_*.py script takes, beside its own."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tmp-dir", type=Path, default=None, help="parent of the temp dir (default: system)")
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child-options", default="{}", help=argparse.SUPPRESS)
+    parser.add_argument("--child-result", type=Path, default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def bench_main(
+    name: str,
+    script: str,
+    parser: argparse.ArgumentParser,
+    child: ChildMain,
+    measure: Callable[[argparse.Namespace, Bench], None],
+    argv: Sequence[str] | None = None,
+) -> int:
+    """Run ``measure`` in a temp dir (the parent), or one side's ``child`` (its process)."""
     entered = time.time()
-    args = parse_args(argv)
+    args = parser.parse_args(argv)
     if args.child:
-        return child_main(args.child, json.loads(args.child_options), args.child_result, entered)
+        result = asyncio.run(child(args.child, json.loads(args.child_options), entered))
+        args.child_result.write_text(json.dumps(result))
+        return 0
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
-    skip = set(filter(None, args.skip.split(",")))
     began = time.monotonic()
     print(
-        f"ui bench: Python {sys.version.split()[0]}, {os.cpu_count()} cores, one process per measurement, "
+        f"{name} bench: Python {sys.version.split()[0]}, {os.cpu_count()} cores, one process per side, "
         f"load average {os.getloadavg()[0]:.2f} at the start",
         flush=True,
     )
     try:
-        with tempfile.TemporaryDirectory(prefix="flowtui-bench-ui-", dir=args.tmp_dir) as tmp:
-            work = Path(tmp)
-            generator = work / "generator.py"
-            generator.write_text(GENERATOR)
-
-            def fresh_root(name: str) -> str:
-                root = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=work))
-                return str(root)
-
-            if "stream" not in skip:
-                options = {
-                    "generator": str(generator),
-                    "lines": args.lines,
-                    "rate": args.rate,
-                    "seconds": args.seconds,
-                    "keys": args.keys,
-                    "key_gap": args.key_gap,
-                }
-                stream = {
-                    side: run_child(f"{side}-stream", {**options, "root": fresh_root(side)}, work)
-                    for side in ("ours", "naive")
-                }
-                report_stream(args, stream)
-                print(flush=True)
-            if "memory" not in skip:
-                options = {
-                    "generator": str(generator),
-                    "lines": args.memory_lines,
-                    "rate": args.rate,
-                    "seconds": args.memory_seconds,
-                }
-                memory = {
-                    side: run_child(f"{side}-memory", {**options, "root": fresh_root(side)}, work)
-                    for side in ("ours", "naive")
-                }
-                report_memory(args, memory)
-                print(flush=True)
-            if "startup" not in skip:
-                runs: dict[str, list[dict[str, Any]]] = {"ours": [], "bare": []}
-                for index in range(args.startup_runs + 1):  # the first round warms the caches
-                    for side in ("ours", "bare"):
-                        result = run_child(f"{side}-startup", {"root": fresh_root(side)}, work)
-                        if index:
-                            runs[side].append(result)
-                report_startup(runs)
-                print()
+        with tempfile.TemporaryDirectory(prefix=f"flowtui-bench-{name}-", dir=args.tmp_dir) as tmp:
+            measure(args, Bench(Path(script).resolve(), Path(tmp)))
+            print(flush=True)
     except KeyboardInterrupt:
         print("interrupted: children stopped, temp dir removed", file=sys.stderr)
         return 130
@@ -874,5 +603,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def rate_text(rate: float) -> str:
+    """The generator's pace, as the reports say it."""
+    return f"{rate:,.0f} lines/s" if rate > 0 else "as fast as it can"
