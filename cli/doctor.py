@@ -10,7 +10,8 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from core.config.settings import ConfigError, Settings
+from core.config.settings import Settings
+from core.errors import ConfigError
 from core.extras import EXTRAS, REDIS, installed
 from core.ledger.sqlite import Ledger
 from core.paths import Paths

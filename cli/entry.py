@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 import sys
 
-from core.config.settings import ConfigError, Settings
+from core.config.settings import Settings
+from core.errors import ConfigError
 from core.paths import Paths
 
 EXIT_USAGE = 2

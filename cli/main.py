@@ -21,13 +21,13 @@ import click
 
 from cli.render import format_job_detail, format_job_table
 from core.clock import SYSTEM_CLOCK, Clock
-from core.config.settings import ConfigError, Settings, load_settings
+from core.config.settings import Settings, load_settings
 from core.display import one_line, printable
-from core.errors import describe_os_error, describe_queue_error
+from core.errors import ConfigError, InputError, describe_os_error, describe_queue_error
 from core.extras import MissingExtra
 from core.host.state import open_shared_state
 from core.jobs import JobState
-from core.ops.control import Control, InputError
+from core.ops.control import Control
 from core.paths import Paths, resolve_paths
 
 EXIT_USAGE = 2

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from core.config.settings import ConfigError
+from core.errors import ConfigError
 
 if TYPE_CHECKING:
     from cli.main import AppContext

@@ -23,12 +23,12 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from pydantic import Field
 
 from cli.logs import print_logs
-from core.config.settings import DEFAULT_WORKFLOW, ConfigError, Settings, load_settings
-from core.errors import describe_os_error, describe_queue_error
+from core.config.settings import DEFAULT_WORKFLOW, Settings, load_settings
+from core.errors import ConfigError, InputError, describe_os_error, describe_queue_error
 from core.host.logs import configure_logging
 from core.host.state import open_shared_state
 from core.jobs import Job, JobSource, JobState
-from core.ops.control import Control, InputError
+from core.ops.control import Control
 from core.paths import Paths
 from core.summary import excerpt
 

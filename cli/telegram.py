@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from core.config.settings import NOT_CONFIGURED
 from core.display import printable
+from core.ledger.notifications import Notification, NotificationStore
 from core.summary import excerpt
-from core.telegram.config import NOT_CONFIGURED, TelegramConfig, TelegramConfigError, resolve_config
-from core.telegram.store import Notification, NotificationStore
+from core.telegram.config import TelegramConfig, TelegramConfigError, resolve_config
 from core.wake.lock import read_holder
 
 if TYPE_CHECKING:

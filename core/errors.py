@@ -8,6 +8,15 @@ import logging
 import sqlite3
 import sys
 
+
+class ConfigError(Exception):
+    """A config problem, already phrased as the one line the user sees."""
+
+
+class InputError(Exception):
+    """A bad id or argument, phrased as the one line the user sees."""
+
+
 _WRITABLE = "make it writable, or set FLOWTUI_HOME to a directory you can write"
 _FIXES = {
     errno.ENOSPC: "the disk is full: free some space and try again",
@@ -60,9 +69,7 @@ def log_failure(
 def describe_failure(error: BaseException) -> str | None:
     """The one line for a failure the user can act on (the config, the disk, the ledger, the
     queue, a missing extra), or None for anything else: a bug, whose traceback belongs in the log."""
-    from core.config.settings import ConfigError
-    from core.extras import MissingExtra
-    from core.ops.control import InputError
+    from core.extras import MissingExtra  # extras' hints are built from this module's words
 
     if isinstance(error, ConfigError | InputError | MissingExtra):
         return str(error)

@@ -70,7 +70,7 @@ def require(extra: Extra) -> None:
 def require_configured(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
     """The extras the config cannot run without: Redis when the queue is shared. (Telegram is
     reported by its service and ``doctor`` instead: the rest runs without it.)"""
-    from core.config.settings import ConfigError
+    from core.errors import ConfigError
 
     try:
         shared = settings.queue_url(environ) is not None

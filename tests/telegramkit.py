@@ -21,6 +21,7 @@ from core.config.settings import Settings
 from core.engine.engine import Engine
 from core.events import Event, EventBus
 from core.jobs import Job, JobState, RunOutcome
+from core.ledger.notifications import Notification, NotificationStore
 from core.ledger.sqlite import Ledger
 from core.ledger.store import LedgerStore
 from core.ops.control import Control
@@ -32,7 +33,6 @@ from core.telegram.config import TelegramConfig
 from core.telegram.outbox import Outbox
 from core.telegram.recording import RecordingGateway
 from core.telegram.service import TelegramService
-from core.telegram.store import Notification, NotificationStore
 
 ALICE = 111
 BOB = 222

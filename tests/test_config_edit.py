@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from core.config.edit import add_watch, remove_watch, set_value
-from core.config.settings import ConfigError, load_settings
+from core.config.settings import load_settings
+from core.errors import ConfigError
 
 USER_CONFIG = """\
 # my flowtui config

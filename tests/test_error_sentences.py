@@ -23,9 +23,9 @@ from enginekit import home_paths, running_engine, settings_from, wait_job
 from fakeclaude import ok_script
 from telegramkit import telegram_config
 
-from core.config.settings import ConfigError, Settings
+from core.config.settings import Settings
 from core.engine.engine import Engine
-from core.errors import describe_failure, describe_os_error
+from core.errors import ConfigError, describe_failure, describe_os_error
 from core.events import ServiceFailed
 from core.host.services import default_services
 from core.jobs import JobState

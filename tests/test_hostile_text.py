@@ -21,8 +21,8 @@ from rich.console import Console
 from textual.widgets import Input, Static
 
 from cli.render import format_job_detail, format_job_table
-from core.config.settings import ConfigError
 from core.display import clip, one_line, printable
+from core.errors import ConfigError
 from core.events import ServiceFailed
 from core.host.session import Session
 from core.jobs import JobState

@@ -15,7 +15,8 @@ from types import SimpleNamespace
 import pytest
 
 from core.clock import SYSTEM_CLOCK, parse_time, to_iso
-from core.config.settings import QUEUE_ENV, ConfigError, Settings
+from core.config.settings import QUEUE_ENV, Settings
+from core.errors import ConfigError
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger.redis import RedisLedger
 from core.ledger.sqlite import Ledger, LedgerError, NewJob, lease_deadline

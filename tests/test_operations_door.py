@@ -14,16 +14,17 @@ from pathlib import Path
 import pytest
 from enginekit import home_paths, settings_from
 
-from core.config.settings import load_settings
+from core.config.settings import NOT_CONFIGURED, load_settings
 from core.config.watch_path import watch_key
+from core.errors import InputError
 from core.host.state import open_shared_state
 from core.jobs import JobState, RunOutcome
+from core.ledger.notifications import Draft, NotificationStore
 from core.ledger.sqlite import Ledger, NewJob
-from core.ops.control import Change, Control, InputError
+from core.ops.control import Control
 from core.paths import Paths
 from core.queue.transport import JobQueue
-from core.telegram.config import NOT_CONFIGURED
-from core.telegram.store import Draft, NotificationStore
+from core.wake.changes import Change
 
 ROOT = Path(__file__).resolve().parent.parent
 

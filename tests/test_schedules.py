@@ -18,9 +18,10 @@ from core.engine.service import ServiceContext
 from core.events import Event, EventBus, ServiceFailed
 from core.jobs import JobSource
 from core.ledger.sqlite import Ledger
-from core.ops.control import Change, Control
+from core.ops.control import Control
 from core.queue.transport import JobQueue
 from core.schedule.cron import ScheduleService, describe_schedules, schedule_key
+from core.wake.changes import Change
 
 DIGEST = """
 [workflows.digest]

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.config.settings import ConfigError, Settings, load_settings, parse_settings
+from core.config.settings import Settings, load_settings, parse_settings
+from core.errors import ConfigError
 from core.paths import resolve_paths
 
 

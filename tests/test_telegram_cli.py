@@ -14,17 +14,10 @@ from enginekit import settings_from
 from fakeclaude import ok_script
 from telegramkit import ALICE, API_HASH, BOT_TOKEN, CHAT, TELEGRAM_CONFIG
 
-from core.telegram.config import (
-    API_HASH_ENV,
-    API_ID_ENV,
-    BOT_TOKEN_ENV,
-    NOT_CONFIGURED,
-    TelegramConfigError,
-    resolve_config,
-    telegram_status,
-)
+from core.config.settings import API_HASH_ENV, API_ID_ENV, BOT_TOKEN_ENV, NOT_CONFIGURED
+from core.ledger.notifications import Draft, NotificationStore
+from core.telegram.config import TelegramConfigError, resolve_config, telegram_status
 from core.telegram.service import SecretFilter
-from core.telegram.store import Draft, NotificationStore
 
 SECTION_ONLY = f"[telegram]\nallowed_users = [{ALICE}]\nnotify_chat_id = {CHAT}\n"
 SECRET_ENV = {API_ID_ENV: "12345", API_HASH_ENV: API_HASH, BOT_TOKEN_ENV: BOT_TOKEN}

@@ -16,13 +16,12 @@ from pyrogram import enums, errors, handlers, types
 from telegramkit import API_HASH, BOT_TOKEN, message, press, telegram_config
 
 import core.telegram as core_telegram
+from core.ledger.notifications import Button, Markup
 from core.paths import TELEGRAM_SESSION_NAME, Paths
 from core.telegram.check import check_connection, explain_login_error
 from core.telegram.gateway import (
     BotIdentity,
-    Button,
     Failure,
-    Markup,
     PyrogramGateway,
     build_markup,
     classify_error,

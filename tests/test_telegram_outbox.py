@@ -10,9 +10,9 @@ import pytest
 from pyrogram import errors
 from telegramkit import API_HASH, BOT_TOKEN, CHAT, FakeClock, telegram_config
 
+from core.ledger.notifications import Draft, Notification, NotificationStore
 from core.telegram.outbox import Outbox
 from core.telegram.recording import RecordingGateway
-from core.telegram.store import Draft, Notification, NotificationStore
 
 OTHER_CHAT = 333
 

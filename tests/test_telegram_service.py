@@ -22,14 +22,15 @@ from telegramkit import (
     telegram_engine,
 )
 
+from core.config.settings import NOT_CONFIGURED
 from core.events import NotificationChanged, ServiceFailed
 from core.host.services import default_services
 from core.jobs import JobState
+from core.ledger.notifications import Markup
 from core.ledger.sqlite import Ledger
 from core.ops.control import Control
 from core.queue.transport import JobQueue
-from core.telegram.config import NOT_CONFIGURED, telegram_status
-from core.telegram.gateway import Markup
+from core.telegram.config import telegram_status
 from core.telegram.recording import RecordingGateway
 from core.wake.doorbell import poke
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from textual.binding import Binding
 
-from core.telegram.store import NotificationStore
+from core.ledger.notifications import NotificationStore
 from tui.actions import ACTIONS, bindings, help_rows, palette_commands
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen

@@ -22,9 +22,9 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from core.clock import SYSTEM_CLOCK, Clock
-from core.config.settings import ConfigError, Settings
+from core.config.settings import Settings
 from core.display import clip
-from core.errors import log_failure
+from core.errors import ConfigError, log_failure
 from core.events import EngineTakenOver, JobOutput, ServiceFailed
 from core.host.session import Session
 from core.ops.control import Control

@@ -15,9 +15,9 @@ from core.clock import Clock, zone_named
 from core.config.settings import WorkflowSettings, load_settings
 from core.host.session import Session
 from core.jobs import JobState, RunOutcome
+from core.ledger.notifications import Draft, NotificationStore
 from core.ledger.sqlite import Ledger, NewJob
 from core.paths import Paths
-from core.telegram.store import Draft, NotificationStore
 from core.watch.status import WatchStatus, write_statuses
 from tui.app import FlowtuiApp, build_app
 from tui.sources import Sources

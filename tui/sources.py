@@ -10,10 +10,11 @@ import contextlib
 from collections.abc import Callable, Mapping
 
 from core.clock import Clock, parse_time
-from core.config.settings import ConfigError, Settings, load_settings
+from core.config.settings import Settings, load_settings
+from core.errors import ConfigError
 from core.host.session import Session
+from core.ledger.notifications import NotificationStore
 from core.paths import Paths
-from core.telegram.store import NotificationStore
 from core.watch.status import read_statuses
 from tui.widgets.side_lists import NotificationRow, WatchRow
 

@@ -7,8 +7,7 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 
 from core.config.check import SecretStr
-from core.config.settings import QUEUE_ENV, Settings
-from core.telegram.config import API_HASH_ENV, BOT_TOKEN_ENV
+from core.config.settings import API_HASH_ENV, BOT_TOKEN_ENV, QUEUE_ENV, Settings
 
 FLOWTUI_PRIVATE_PREFIXES = ("FLOWTUI_TELEGRAM_",)
 FLOWTUI_PRIVATE_NAMES = frozenset({QUEUE_ENV})

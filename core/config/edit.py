@@ -15,8 +15,9 @@ from typing import Any
 import tomlkit
 from tomlkit.items import AoT, Table
 
-from core.config.settings import ConfigError, Settings, parse_settings
+from core.config.settings import Settings, parse_settings
 from core.config.watch_path import watch_key
+from core.errors import ConfigError
 
 
 def _read(config_file: Path) -> tomlkit.TOMLDocument:

@@ -15,16 +15,22 @@ from pathlib import Path
 from typing import Literal
 
 from core.config.check import Problem, SecretStr, bounded, build, describe
+from core.errors import ConfigError
 
 CLAUDE_ENV = "FLOWTUI_CLAUDE"
 QUEUE_ENV = "FLOWTUI_QUEUE_URL"
+API_ID_ENV = "FLOWTUI_TELEGRAM_API_ID"
+API_HASH_ENV = "FLOWTUI_TELEGRAM_API_HASH"
+BOT_TOKEN_ENV = "FLOWTUI_TELEGRAM_BOT_TOKEN"
+"""The environment overrides of ``[telegram]``'s keys; the secret ones never reach a job."""
+NOT_CONFIGURED = (
+    "Telegram not configured: add a [telegram] section to the config with allowed_users "
+    "(your numeric user id) and notify_chat_id, and set api_id and api_hash (from my.telegram.org) "
+    f"and bot_token (from @BotFather) there or in ${API_ID_ENV}, ${API_HASH_ENV}, ${BOT_TOKEN_ENV}"
+)
 SQLITE_BACKEND = "sqlite"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 DEFAULT_WORKFLOW = "default"
-
-
-class ConfigError(Exception):
-    """A config problem, already phrased as the one line the user sees."""
 
 
 # Every section is an immutable, keyword-built dataclass; core.config.check builds them from TOML.

@@ -31,20 +31,20 @@ from core.claude.runner import (
     SpawnCallback,
 )
 from core.clock import SYSTEM_CLOCK, Clock, parse_time
-from core.config.settings import ConfigError, Settings
+from core.config.settings import Settings
 from core.engine.leases import LeaseKeeper
 from core.engine.outcomes import Outcomes
 from core.engine.service import Service, ServiceContext
-from core.errors import log_failure
+from core.errors import ConfigError, log_failure
 from core.events import EngineChanged, EventBus, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
-from core.host.state import change_notifier
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger.store import LedgerStore, open_ledger
-from core.ops.control import Change, Control, EngineNotifier, PauseState
+from core.ops.control import Control, PauseState
 from core.ops.spool import drain_spool
 from core.paths import Paths
 from core.queue.transport import JobQueue
 from core.queue.workers import WorkerPool
+from core.wake.changes import Change, EngineNotifier, change_notifier
 from core.wake.doorbell import Doorbell, PokeListener
 from core.wake.lock import EngineLock
 

@@ -11,8 +11,9 @@ from datetime import timedelta
 from core.claude.limits import LimitHit
 from core.claude.runner import RunControl, RunEnd
 from core.clock import to_iso
-from core.config.settings import ConfigError, Settings
+from core.config.settings import Settings
 from core.engine.budget import queue_budget, workflow_budget
+from core.errors import ConfigError
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger.store import LedgerStore
 from core.ops.handoff import Handoff

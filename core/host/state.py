@@ -12,27 +12,10 @@ from collections.abc import Mapping
 from core.clock import SYSTEM_CLOCK, Clock
 from core.config.settings import Settings
 from core.ledger.store import open_ledger
-from core.ops.control import Change, Control, EngineNotifier
+from core.ops.control import Control
 from core.paths import Paths
 from core.queue.transport import JobQueue
-from core.wake.doorbell import poke
-
-
-def change_notifier(paths: Paths, redis_url: str | None) -> EngineNotifier:
-    if redis_url is None:
-        return lambda change: poke(paths.wake_fifo)
-    import redis
-
-    from core.wake.redis_channel import publish_change
-
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5)
-
-    def notify(change: Change) -> None:
-        poke(paths.wake_fifo)
-        if change.shared:
-            publish_change(client, change.value)
-
-    return notify
+from core.wake.changes import change_notifier
 
 
 def open_shared_state(

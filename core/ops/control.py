@@ -12,58 +12,32 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.clock import parse_time
 from core.config.prompts import base_values, render_prompt
 from core.config.settings import (
     DEFAULT_WORKFLOW,
-    ConfigError,
+    NOT_CONFIGURED,
     Settings,
     WatchSettings,
     WorkflowSettings,
     load_settings,
 )
 from core.config.watch_path import watch_key
-from core.errors import describe_os_error
+from core.errors import ConfigError, InputError, describe_os_error
 from core.jobs import Job, JobSource, JobState
+from core.ledger.notifications import Notification, NotificationStore
 from core.ledger.sqlite import LedgerError, NewJob
 from core.ledger.store import LedgerStore
 from core.ops.handoff import Handoff
 from core.paths import Paths
 from core.queue.transport import JobQueue
-
-if TYPE_CHECKING:
-    from core.telegram.store import Notification
+from core.wake.changes import Change, EngineNotifier
 
 PAUSED_FLAG = "paused"
 PAUSED_UNTIL_FLAG = "paused_until"
 EMPTY_PROMPT = "the prompt is empty: give the text Claude should work on"
-
-
-class Change(Enum):
-    """What an operation changed, so an engine in this process re-reads only that."""
-
-    JOBS = "jobs"
-    PAUSE = "pause"
-    CANCEL = "cancel"
-    WATCHES = "watches"
-    NOTIFICATIONS = "notifications"
-
-    @property
-    def shared(self) -> bool:
-        """Whether engines on other machines care: watches (config.toml) and the outbox are
-        files of this machine, so its engine alone is told about them."""
-        return self not in (Change.WATCHES, Change.NOTIFICATIONS)
-
-
-EngineNotifier = Callable[[Change], object]
-
-
-class InputError(Exception):
-    """A bad id or argument, phrased as the one line the user sees."""
 
 
 @dataclass(frozen=True)
@@ -405,9 +379,6 @@ class Control:
         """Queue a new copy of a notification (the old row keeps its history); the engine's
         Telegram service sends it. A row made while Telegram was set up can be sent again
         after the section went: the copy waits in the outbox until it is back."""
-        from core.telegram.config import NOT_CONFIGURED
-        from core.telegram.store import NotificationStore
-
         self.paths.ensure_data_dir()
         store = NotificationStore(self.paths.ledger_db, self.ledger.clock)
         try:

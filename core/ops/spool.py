@@ -16,8 +16,9 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from core.errors import InputError
 from core.jobs import JobSource
-from core.ops.control import Control, InputError
+from core.ops.control import Control
 from core.paths import Paths
 
 log = logging.getLogger(__name__)

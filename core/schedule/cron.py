@@ -16,10 +16,10 @@ from datetime import UTC, datetime, tzinfo
 from core.clock import parse_time, to_iso
 from core.config.settings import ScheduleSettings, Settings
 from core.engine.service import ServiceContext
+from core.errors import InputError
 from core.events import ServiceFailed
 from core.jobs import Job, JobSource
 from core.ledger.store import LedgerStore
-from core.ops.control import InputError
 
 log = logging.getLogger(__name__)
 

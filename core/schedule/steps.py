@@ -11,11 +11,10 @@ from __future__ import annotations
 import logging
 
 from core.config.prompts import base_values, render_prompt
-from core.config.settings import ConfigError
 from core.engine.service import ServiceContext
+from core.errors import ConfigError, InputError
 from core.events import Event, JobChanged, ServiceFailed
 from core.jobs import Job, JobSource, JobState
-from core.ops.control import InputError
 
 log = logging.getLogger(__name__)
 

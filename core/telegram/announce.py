@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from core.config.settings import ConfigError, NotifyPolicy, Settings
+from core.config.settings import NotifyPolicy, Settings
+from core.errors import ConfigError
 from core.jobs import Job, JobState, parse_time
+from core.ledger.notifications import Draft, NotificationStore
 from core.ops.control import Control
 from core.telegram.config import TelegramConfig
 from core.telegram.notify import approval_message, finished_messages
 from core.telegram.outbox import Outbox
-from core.telegram.store import Draft, NotificationStore
 
 log = logging.getLogger(__name__)
 

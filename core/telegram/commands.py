@@ -15,9 +15,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.config.settings import DEFAULT_WORKFLOW, ConfigError
+from core.config.settings import DEFAULT_WORKFLOW
+from core.errors import ConfigError, InputError
 from core.jobs import Job, JobSource, JobState
-from core.ops.control import Control, InputError
+from core.ledger.notifications import Draft, NotificationStore
+from core.ops.control import Control
 from core.telegram.config import TelegramConfig, redact
 from core.telegram.notify import (
     HELP_TEXT,
@@ -27,7 +29,6 @@ from core.telegram.notify import (
     status_text,
 )
 from core.telegram.outbox import Outbox
-from core.telegram.store import Draft, NotificationStore
 
 if TYPE_CHECKING:
     from pyrogram.types import CallbackQuery, Message, User

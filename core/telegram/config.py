@@ -13,17 +13,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from core.config.check import SecretStr
-from core.config.settings import ConfigError, Settings, TelegramSettings
-
-API_ID_ENV = "FLOWTUI_TELEGRAM_API_ID"
-API_HASH_ENV = "FLOWTUI_TELEGRAM_API_HASH"
-BOT_TOKEN_ENV = "FLOWTUI_TELEGRAM_BOT_TOKEN"
-
-NOT_CONFIGURED = (
-    "Telegram not configured: add a [telegram] section to the config with allowed_users "
-    "(your numeric user id) and notify_chat_id, and set api_id and api_hash (from my.telegram.org) "
-    f"and bot_token (from @BotFather) there or in ${API_ID_ENV}, ${API_HASH_ENV}, ${BOT_TOKEN_ENV}"
+from core.config.settings import (
+    API_HASH_ENV,
+    API_ID_ENV,
+    BOT_TOKEN_ENV,
+    NOT_CONFIGURED,
+    Settings,
+    TelegramSettings,
 )
+from core.errors import ConfigError
 
 _BOT_TOKEN_FORM = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
 _API_HASH_FORM = re.compile(r"^[0-9a-fA-F]{32}$")

@@ -15,8 +15,8 @@ from datetime import datetime
 
 from core.clock import parse_time
 from core.jobs import Job, JobState
+from core.ledger.notifications import Button, Markup
 from core.summary import STATE_SYMBOLS, excerpt, format_cost, job_timing
-from core.telegram.gateway import Button, Markup
 
 MESSAGE_LIMIT = 4096
 """Telegram's limit for one message, counted in UTF-16 code units."""

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from core.claude.transcript import render_transcript
 from core.clock import SYSTEM_CLOCK
+from core.ledger.notifications import Draft, Notification, NotificationStore
 from core.telegram.gateway import Failure, Gateway, classify_error
-from core.telegram.store import Draft, Notification, NotificationStore
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from core.telegram.gateway import BotIdentity, CallbackQueryCallback, Markup, MessageCallback
+from core.ledger.notifications import Markup
+from core.telegram.gateway import BotIdentity, CallbackQueryCallback, MessageCallback
 
 if TYPE_CHECKING:
     from pyrogram.types import CallbackQuery, Message

@@ -17,16 +17,16 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from core.config.settings import Settings
+from core.config.settings import NOT_CONFIGURED, Settings
 from core.engine.service import ServiceContext
 from core.events import Event, JobChanged, NotificationChanged, ServiceFailed, SharedStateChanged
 from core.jobs import Job
+from core.ledger.notifications import Notification, NotificationStore
 from core.telegram.announce import Announcer
 from core.telegram.commands import BURST_SECONDS, Bot
-from core.telegram.config import NOT_CONFIGURED, TelegramConfig, TelegramConfigError, redact, resolve_config
+from core.telegram.config import TelegramConfig, TelegramConfigError, redact, resolve_config
 from core.telegram.gateway import BotIdentity, Gateway, PyrogramGateway, classify_error
 from core.telegram.outbox import Outbox
-from core.telegram.store import Notification, NotificationStore
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 from core.config.settings import Settings
 from core.extras import TELEGRAM, installed
+from core.ledger.notifications import Notification, NotificationStore
 from core.paths import Paths
 from core.telegram.config import TelegramConfigError, resolve_config, telegram_status
-from core.telegram.store import Notification, NotificationStore
 
 
 def doctor_check(settings: Settings, paths: Paths, environ: Mapping[str, str]) -> tuple[bool, str]:

@@ -24,11 +24,12 @@ from datetime import datetime
 from pathlib import Path
 
 from core.clock import SYSTEM_CLOCK
-from core.config.settings import ConfigError, WatchSettings
+from core.config.settings import WatchSettings
 from core.engine.service import Supersede
+from core.errors import ConfigError, InputError
 from core.events import EventBus, JobChanged
 from core.jobs import Job, JobSource, JobState
-from core.ops.control import Control, InputError
+from core.ops.control import Control
 from core.watch.prompt import final_prompt, inner_prompt, template_values, trigger_text
 from core.watch.snapshot import ADDED, DELETED, MODIFIED
 

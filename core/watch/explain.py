@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from core.clock import Clock
-from core.config.settings import ConfigError, Settings
+from core.config.settings import Settings
 from core.config.watch_path import watch_key
+from core.errors import ConfigError
 from core.watch.prompt import final_prompt, template_values, trigger_text
 from core.watch.rules import WatchRules
 

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from core.config.settings import ConfigError, WatchSettings, load_settings
+from core.config.settings import WatchSettings, load_settings
 from core.config.watch_path import watch_key
 from core.engine.service import ServiceContext
+from core.errors import ConfigError
 from core.events import Event, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
 from core.jobs import Job, JobSource, JobState
 from core.ledger.store import LedgerStore

@@ -23,11 +23,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from core.config.settings import ConfigError
 from core.display import one_line
-from core.errors import log_failure
+from core.errors import ConfigError, InputError, log_failure
 from core.jobs import Job, JobState
-from core.ops.control import InputError
 from tui.actions import bindings
 from tui.job_filter import JobFilter
 from tui.shared import Door, Snapshot

@@ -20,7 +20,34 @@ from pathlib import Path
 from typing import Any
 
 from core.clock import SYSTEM_CLOCK, Clock
-from core.telegram.gateway import Markup
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button; ``data`` comes back in the callback query (at most 64 bytes)."""
+
+    text: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Markup:
+    """What goes under a message: rows of inline buttons, or a prompt to reply to it."""
+
+    rows: tuple[tuple[Button, ...], ...] = ()
+    force_reply: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rows": [[[button.text, button.data] for button in row] for row in self.rows],
+            "force_reply": self.force_reply,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Markup:
+        rows = tuple(tuple(Button(text, value) for text, value in row) for row in data.get("rows", []))
+        return cls(rows=rows, force_reply=bool(data.get("force_reply", False)))
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS notifications (
