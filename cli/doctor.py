@@ -22,6 +22,8 @@ from core.wake.lock import read_holder
 
 @dataclass(frozen=True)
 class Check:
+    """One line of `flowtui doctor`: what was checked, and whether it works."""
+
     name: str
     ok: bool
     detail: str

@@ -35,6 +35,8 @@ EXIT_USAGE = 2
 
 @dataclass
 class AppContext:
+    """What every command is given: the settings, the paths and the clock."""
+
     settings: Settings
     paths: Paths
     clock: Clock = SYSTEM_CLOCK
@@ -48,6 +50,8 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 class JobIdType(click.ParamType):  # type: ignore[type-arg]
+    """A job id as click parses it: `12` or `#12`, with one line for anything else."""
+
     name = "ID"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:

@@ -55,6 +55,8 @@ def _store(app: AppContext) -> Iterator[NotificationStore]:
 
 
 class NotificationIdType(click.ParamType):  # type: ignore[type-arg]
+    """A notification id as click parses it, with one line for anything else."""
+
     name = "ID"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:

@@ -11,6 +11,8 @@ FIELDS = ("state", "source", "workflow")
 
 @dataclass(frozen=True)
 class JobFilter:
+    """The `/` filter as parsed: free words, and `state:`, `source:` and `workflow:` terms."""
+
     words: tuple[str, ...] = ()
     terms: dict[str, set[str]] = field(default_factory=dict)
 

@@ -37,6 +37,8 @@ MAX_STRAY_NOTES = 5
 
 @dataclass(frozen=True)
 class RunRequest:
+    """What one attempt needs: the job's prompt, directory, workflow options and transcript file."""
+
     job_id: int
     attempt: int
     prompt: str

@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 
 class Session:
+    """What a surface talks to: this process's own engine, or another process's shared state."""
+
     def __init__(
         self,
         settings: Settings,

@@ -42,6 +42,8 @@ EMPTY_PROMPT = "the prompt is empty: give the text Claude should work on"
 
 @dataclass(frozen=True)
 class PauseState:
+    """Whether the queue takes jobs, why not, and until when, as every surface tells it."""
+
     paused: bool
     reason: str | None
     until: str | None = None

@@ -13,6 +13,8 @@ JOB_ROWS = 500
 
 @dataclass(frozen=True)
 class Overview:
+    """The jobs, counts, pause and today's spend a surface shows at a glance, read together."""
+
     jobs: list[Job]
     counts: dict[JobState, int]
     pause: PauseState

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SpooledJob:
+    """A job kept on this machine while the shared queue is unreachable, queued once it answers."""
+
     prompt: str
     workflow: str
     cwd: str

@@ -37,6 +37,8 @@ CallbackQueryCallback = Callable[["CallbackQuery"], Awaitable[None]]
 
 @dataclass(frozen=True)
 class BotIdentity:
+    """Who the bot is, as Telegram says after logging in: shown by `telegram check`."""
+
     id: int
     username: str | None
     name: str
@@ -85,6 +87,8 @@ class Failure(Enum):
 
 @dataclass(frozen=True)
 class SendError:
+    """A failed send, classified: retry later, wait out a flood, or give up, with the reason."""
+
     failure: Failure
     reason: str
     wait_seconds: float = 0.0
@@ -135,6 +139,8 @@ def private_storage(name: str, workdir: Path) -> Any:
     from pyrogram.storage import SQLiteStorage
 
     class PrivateSQLiteStorage(SQLiteStorage):
+        """pyrogram's session file, readable by its owner only (it holds the bot's login)."""
+
         async def open(self) -> None:
             await super().open()  # type: ignore[no-untyped-call]
             database = getattr(self, "database", None)

@@ -15,6 +15,8 @@ from core.display import clip
 
 
 class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question before an action that cannot be undone (cancel, remove, quit)."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),

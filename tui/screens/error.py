@@ -18,6 +18,8 @@ REASON_LIMIT = 2_000
 
 
 class ErrorScreen(Screen[None]):
+    """Why the window cannot start, in one line, and what to do about it."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("q,escape", "app.quit", "Quit")]
 
     TITLE_TEXT = "flowtui cannot start"

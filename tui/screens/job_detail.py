@@ -37,6 +37,8 @@ def resume_command(job: Job) -> str | None:
 
 
 class JobDetailScreen(Screen[None]):
+    """One job in full: its fields, its history and its transcript."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Back"),
         Binding("y", "copy_resume", "Copy claude --resume"),

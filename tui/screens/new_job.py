@@ -24,12 +24,16 @@ def workflow_options(workflows: list[str]) -> list[tuple[Text, str]]:
 
 @dataclass(frozen=True)
 class NewJobRequest:
+    """What the New-job dialog hands back to queue."""
+
     prompt: str
     workflow: str
     cwd: str
 
 
 class NewJobScreen(ModalScreen[NewJobRequest | None]):
+    """The New-job dialog: a prompt, a workflow and a directory."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
     def __init__(self, workflows: list[str], cwd: str, title: str = "New job") -> None:

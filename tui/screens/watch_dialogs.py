@@ -45,6 +45,8 @@ class PathSuggester(Suggester):
 
 @dataclass(frozen=True)
 class WatchRequest:
+    """What the add-watch dialog hands back to the door."""
+
     path: str
     workflow: str
     include: list[str]
@@ -68,6 +70,8 @@ def path_problem(text: str) -> tuple[str | None, str | None]:
 
 
 class AddWatchScreen(ModalScreen[WatchRequest | None]):
+    """The add-watch dialog: a path, a workflow and include/exclude globs, checked as typed."""
+
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
     def __init__(self, workflows: list[str]) -> None:

@@ -22,6 +22,8 @@ STATE_STYLES = {
 
 
 class JobTable(RowsTable):
+    """The job queue: one row per job, newest first, updated in place as jobs change."""
+
     COLUMNS: ClassVar[tuple[str, ...]] = (
         "ID",
         "State",

@@ -30,6 +30,8 @@ def _plain(cell: Any) -> str:
 
 
 class RowsTable(DataTable[object]):
+    """A table that shows a list of rows, updating cells in place instead of rebuilding."""
+
     COLUMNS: ClassVar[tuple[str, ...]] = ()
     SORT_REVERSE: ClassVar[bool] = False
 

@@ -16,6 +16,8 @@ DELIVERY_STYLES = {"sent": "$success", "pending": "dim", "failed": "bold $error"
 
 @dataclass(frozen=True)
 class WatchRow:
+    """One watched path as the Watched-paths pane shows it."""
+
     path: str
     workflow: str
     status: str
@@ -25,6 +27,8 @@ class WatchRow:
 
 @dataclass(frozen=True)
 class NotificationRow:
+    """One notification as the Notifications pane shows it."""
+
     id: int
     time: str
     job_id: int | None
@@ -41,6 +45,8 @@ def _styled(value: str, styles: dict[str, str], variables: dict[str, str]) -> Te
 
 
 class WatchList(RowsTable):
+    """The Watched-paths pane: each watch with its status and last event."""
+
     COLUMNS: ClassVar[tuple[str, ...]] = ("Path", "Status", "Workflow", "Last event")
 
     def show_watches(self, watches: list[WatchRow]) -> None:
@@ -61,6 +67,8 @@ class WatchList(RowsTable):
 
 
 class NotificationList(RowsTable):
+    """The Notifications pane: what was sent, when, and whether it arrived."""
+
     COLUMNS: ClassVar[tuple[str, ...]] = ("#", "Time", "Job", "Delivery", "Text")
     SORT_REVERSE: ClassVar[bool] = True
 
