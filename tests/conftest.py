@@ -14,8 +14,9 @@ import redis
 
 TESTS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = TESTS_DIR.parent
-if str(TESTS_DIR) not in sys.path:  # so test modules can `from standin import MessagesStandIn`
-    sys.path.insert(0, str(TESTS_DIR))
+FIXTURES_DIR = TESTS_DIR / "fixtures"
+if str(FIXTURES_DIR) not in sys.path:  # so test modules can `from standin import MessagesStandIn`
+    sys.path.insert(0, str(FIXTURES_DIR))
 
 from rediskit import SERVER_ENV as REDIS_SERVER_ENV  # noqa: E402
 from rediskit import RedisServer, find_redis_server  # noqa: E402

@@ -3,7 +3,7 @@
 Everything outside the ledger modules talks to a ``LedgerStore``: the SQLite ``Ledger``
 (the embedded default) or the ``RedisLedger`` (several flowtui processes on several
 machines sharing one queue). Both pass the same contract tests
-(``tests/test_ledger_contract.py``), so callers never need to know which one they hold.
+(``tests/core/test_ledger_contract.py``), so callers never need to know which one they hold.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 12: any text is shown as text. Hostile strings (tests/hostile.py) in every place
+"""Issue 12: any text is shown as text. Hostile strings (tests/fixtures/hostile.py) in every place
 outside text goes, through every screen and every CLI command: nothing crashes, nothing is
 interpreted (markup, escapes, controls, bidi overrides); and a screen that fails anyway
 leaves the engine and its jobs running, and the process exits non-zero."""

@@ -12,7 +12,7 @@ import pytest
 
 from core.extras import MCP, REDIS, TELEGRAM, Extra, MissingExtra, installed, require
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Runs the ``flowtui`` entry point as if the given packages were not installed:
 # ``sys.modules[name] = None`` makes every ``import name`` (and its submodules) raise ImportError.

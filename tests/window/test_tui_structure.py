@@ -15,7 +15,7 @@ from tui.actions import ACTIONS, bindings, help_rows, palette_commands
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
 
-TUI = Path(__file__).resolve().parent.parent / "tui"
+TUI = Path(__file__).resolve().parents[2] / "tui"
 
 
 def test_bindings_palette_and_help_come_from_one_table() -> None:

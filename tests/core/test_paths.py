@@ -7,7 +7,7 @@ from pathlib import Path
 
 from core.paths import HOME_ENV, TELEGRAM_SESSION_NAME, Paths, resolve_paths
 
-PROJECT = Path(__file__).resolve().parent.parent
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def test_a_home_holds_the_config_and_every_data_file(tmp_path: Path) -> None:

@@ -417,7 +417,7 @@ def test_stop_ends_sleeps_promptly() -> None:
 
 
 def test_script_mode(tmp_path: Path) -> None:
-    """``python tests/standin.py --port 0 --port-file F`` serves until SIGTERM, for other processes."""
+    """``python tests/fixtures/standin.py --port 0 --port-file F`` serves until SIGTERM, for others."""
     port_file = tmp_path / "port"
     log_file = tmp_path / "requests.jsonl"
     proc = subprocess.Popen(

@@ -26,7 +26,7 @@ from core.paths import Paths
 from core.queue.transport import JobQueue
 from core.wake.changes import Change
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 USER_CONFIG = """\
 # my flowtui config
