@@ -12,8 +12,6 @@ from core.clock import parse_time
 if TYPE_CHECKING:
     from core.claude.limits import LimitHit
 
-__all__ = ["Job", "JobEvent", "JobSource", "JobState", "RunOutcome", "parse_time"]
-
 
 class JobState(StrEnum):
     """Where a job is in its life; the final three never change again."""

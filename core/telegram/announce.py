@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from core.clock import parse_time
 from core.config.settings import NotifyPolicy, Settings
 from core.errors import ConfigError
-from core.jobs import Job, JobState, parse_time
+from core.jobs import Job, JobState
 from core.ledger.notifications import Draft, NotificationStore
 from core.ops.control import Control
 from core.telegram.config import TelegramConfig
