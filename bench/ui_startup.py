@@ -6,10 +6,11 @@ from just before the parent launches the process to the end of the first frame (
 child has imported only the standard library when its "imports" part begins.
 - ours: as ``flowtui`` run alone does it: ``cli.entry`` imported (not the CLI parser),
   ``run_app``'s steps (data dir, logging to a file), ``build_app`` with its own opener on an
-  empty temp data dir; the first frame of the DashboardScreen (its ``on_mount`` reads the ledger
-  first, so that frame shows the state). Like the command, the window opens the shared state
+  empty temp data dir; the first frame of the DashboardScreen that shows the state (the window
+  reads the ledger in a thread worker and draws the snapshot it posts; an earlier frame of the
+  empty dashboard does not count). Like the command, the window opens the shared state
   (``Session.open``) and starts its real engine (``Session.start_engine``: lock, recovery,
-  workers, services) in a thread after that first frame; the engine's start is therefore not in
+  workers, services) in a thread after that first read; the engine's start is therefore not in
   this number.
 - bare: a Textual app with Header, DataTable (5 rows), Log and Footer.
 Medians, split into interpreter start, imports and app start to the first frame.
@@ -49,7 +50,7 @@ async def child(side: str, options: dict[str, Any], entered: float) -> dict[str,
         app = build_app(settings, paths)
 
         def is_first(screen: Any) -> bool:
-            return isinstance(screen, DashboardScreen)
+            return isinstance(screen, DashboardScreen) and app.shows_state
 
     else:
         from textual.widgets import Log

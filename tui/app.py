@@ -170,6 +170,11 @@ class FlowtuiApp(SurvivesFailures):
         return self.session is not None and self.session.owns_engine
 
     @property
+    def shows_state(self) -> bool:
+        """The dashboard has been given a snapshot of the shared state (the next frame shows it)."""
+        return self._snapshot is not None and self._snapshot_shown
+
+    @property
     def settled(self) -> bool:
         """No read, operation or screen's load is on its way: the screen shows what the shared
         state held a moment ago (the screenshots wait for this)."""
