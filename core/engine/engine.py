@@ -1,9 +1,8 @@
 """The engine: recovers what a crash left, runs the workers, and turns runs into ledger rows.
 
-One engine runs per data dir (an flock held for its lifetime). At start it ends any
-Claude process a dead engine left behind, puts that engine's running jobs back in the
-queue (or fails them once their attempts are spent) and rebuilds Huey's queue from the
-ledger. Jobs are therefore run at least once, never lost.
+One engine runs per data dir (an flock held for its lifetime). At start it takes back what a
+dead engine left (``recovery``), reads the pause (``pause``) and starts its workers, services
+and the threads that listen for changes made elsewhere.
 """
 
 from __future__ import annotations
@@ -15,31 +14,23 @@ import socket
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
-
-import psutil
+from typing import TYPE_CHECKING
 
 from core.claude.environment import job_environment
-from core.claude.events import ANSWER_EVENTS, ClaudeEvent
-from core.claude.procs import end_leftover
-from core.claude.runner import (
-    ClaudeRunner,
-    EventCallback,
-    NoteCallback,
-    RunControl,
-    RunRequest,
-    SpawnCallback,
-)
-from core.clock import SYSTEM_CLOCK, Clock, parse_time
+from core.claude.runner import ClaudeRunner, RunControl
+from core.clock import SYSTEM_CLOCK, Clock
 from core.config.settings import Settings
+from core.engine.attempt import Runner, run_attempt
 from core.engine.leases import LeaseKeeper
 from core.engine.outcomes import Outcomes
+from core.engine.pause import PauseKeeper
+from core.engine.recovery import recover
 from core.engine.service import Service, ServiceContext
 from core.errors import ConfigError, log_failure
-from core.events import EngineChanged, EventBus, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
+from core.events import EventBus, JobChanged, ServiceFailed, SharedStateChanged
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger.store import LedgerStore, open_ledger
-from core.ops.control import Control, PauseState
+from core.ops.control import Control
 from core.ops.spool import drain_spool
 from core.paths import Paths
 from core.queue.transport import JobQueue
@@ -61,19 +52,6 @@ SUPERSEDE_WAIT_SECONDS = 10.0
 """How long a watch waits for a superseded run to end (its reader notices within 0.2 s)."""
 
 
-class Runner(Protocol):
-    """What runs one attempt: the Claude runner, or a stand-in in benchmarks."""
-
-    def run(
-        self,
-        request: RunRequest,
-        control: RunControl,
-        on_spawn: SpawnCallback,
-        on_note: NoteCallback,
-        on_event: EventCallback | None = None,
-    ) -> RunOutcome: ...
-
-
 class EngineNotStarted(RuntimeError):
     """The engine's ledger, queue or operations were asked for before :meth:`Engine.start`."""
 
@@ -86,6 +64,7 @@ class Started:
     ledger: LedgerStore
     queue: JobQueue
     control: Control
+    pause: PauseKeeper
     outcomes: Outcomes
     leases: LeaseKeeper
     listener: PokeListener
@@ -133,10 +112,6 @@ class Engine:
         self._lock = EngineLock(paths.engine_lock, clock)
         self._running: dict[int, RunControl] = {}
         self._running_lock = threading.Lock()
-        self._paused = False
-        self._paused_until: str | None = None
-        self._pause_lock = threading.RLock()
-        self._resume_timer: threading.Timer | None = None
         self._stopping = False
         self.owner_host = socket.gethostname()
         self.redis_url = settings.queue_url(env)
@@ -150,14 +125,23 @@ class Engine:
         self._lock.acquire()
         try:
             self._started_parts = started = self._build()
-            self._recover()
-            self._refresh_pause()
+            recover(
+                started.ledger,
+                started.queue,
+                started.control.handoff,
+                owner_host=self.owner_host,
+                kill_grace_seconds=self.settings.claude.kill_grace_seconds,
+                sweep=self._sweep,
+            )
+            started.pause.refresh()
             if started.redis_listener is not None:
                 started.redis_listener.start()
             started.leases.start()
             started.listener.start()
             started.pool.start()
         except BaseException:
+            if self._started_parts is not None:
+                self._started_parts.pause.stop()  # no timer may resume the queue of an engine that never ran
             self._started_parts = None
             self._lock.release()
             raise
@@ -172,6 +156,12 @@ class Engine:
         queue = JobQueue(self.paths.queue_db, self.redis_url, self.clock)
         queue.bind(self._run_job, on_scheduled=self._wake_scheduler)
         control = Control(self.settings, ledger, queue, self._on_local_change, paths=self.paths)
+        pause = PauseKeeper(
+            control,
+            self.clock,
+            on_adopted=self.bus.publish,
+            on_written=lambda: self._changed_here(Change.PAUSE),
+        )
         redis_listener = None
         leader = None
         if self.redis_url is not None:
@@ -192,8 +182,9 @@ class Engine:
             ledger=ledger,
             queue=queue,
             control=control,
+            pause=pause,
             outcomes=Outcomes(
-                self.settings, ledger, control.handoff, self._publish, lambda: self._paused, self._pause_self
+                self.settings, ledger, control.handoff, self._publish, lambda: pause.paused, pause.pause_self
             ),
             leases=LeaseKeeper(
                 ledger,
@@ -214,7 +205,7 @@ class Engine:
                 queue,
                 size=self.settings.engine.workers,
                 doorbell=self.doorbell,
-                is_paused=lambda: self._paused,
+                is_paused=lambda: pause.paused,
                 idle_seconds=self.settings.engine.idle_sweep_seconds,
             ),
             service_context=ServiceContext(
@@ -314,8 +305,8 @@ class Engine:
         if started is not None and started.leader is not None:
             started.leader.stop()
         self._stop_services(list(self._started_services))
-        if self._resume_timer is not None:
-            self._resume_timer.cancel()
+        if started is not None:
+            started.pause.stop()
         with self._running_lock:
             controls = list(self._running.values())
         for run_control in controls:
@@ -329,35 +320,6 @@ class Engine:
             started.ledger.close()
         self._lock.release()
         log.info("engine stopped")
-
-    def _recover(self) -> None:
-        """Take back what a dead engine of this data dir left running, and rebuild the queue.
-
-        On a shared (Redis) queue only this machine's dead runs are taken back at once; other
-        machines' runs are theirs until their leases expire.
-        """
-        started = self._started
-        ledger, queue = started.ledger, started.queue
-        for job in ledger.orphans():
-            if queue.shared and not self._left_by_dead_engine_here(job):
-                continue
-            done = end_leftover(job.claude_pid, job.claude_started, self.settings.claude.kill_grace_seconds)
-            if done:
-                ledger.note(job.id, done)
-            owner = f"pid {job.owner_pid}" if job.owner_pid else "an engine"
-            new_state = ledger.recover_orphan(job, f"interrupted: {owner} died mid-run")
-            log.warning("recovered job #%s left running by %s: now %s", job.id, owner, new_state)
-        if queue.shared:
-            self._sweep()  # submit queued jobs whose queue entry was lost; never flush a shared queue
-            return
-        queue.reset()
-        count = started.control.handoff.resubmit_all_queued()
-        log.info("queue rebuilt from the ledger: %s queued jobs", count)
-
-    def _left_by_dead_engine_here(self, job: Job) -> bool:
-        return job.owner_host == self.owner_host and (
-            job.owner_pid is None or job.owner_pid == os.getpid() or not psutil.pid_exists(job.owner_pid)
-        )
 
     def _running_controls(self) -> dict[int, RunControl]:
         with self._running_lock:
@@ -375,7 +337,7 @@ class Engine:
     def _on_local_change(self, change: Change) -> None:
         """This process changed the ledger: re-read only what changed, and tell other machines."""
         if change is Change.PAUSE:
-            self._refresh_pause()
+            self._started.pause.refresh()
         elif change is Change.CANCEL:
             self._apply_cancel_requests()
         self._changed_here(change)
@@ -394,7 +356,7 @@ class Engine:
 
     def on_shared_change(self) -> None:
         """Something (here or in another process) changed the ledger: look again."""
-        self._refresh_pause()
+        self._started.pause.refresh()
         self._apply_cancel_requests()
         self.doorbell.ring()
         self.bus.publish(SharedStateChanged())
@@ -415,52 +377,6 @@ class Engine:
         except Exception as error:  # a full disk or Redis away: one line each sweep
             log_failure(log, "idle sweep failed", error)
 
-    def _refresh_pause(self) -> None:
-        with self._pause_lock:  # read and taken as one, so a stale read never undoes a newer pause
-            self._adopt_pause(self._started.control.pause_state())
-
-    def _pause_self(self, reason: str, until: str | None) -> None:
-        """A limit or a budget pauses the queue: the flags are written, this engine takes the
-        pause at once, and only the others are told; nothing re-reads what was just written."""
-        with self._pause_lock:
-            self._started.control.write_pause(reason, until)
-            self._adopt_pause(PauseState(paused=True, reason=reason, until=until))
-        self._changed_here(Change.PAUSE)
-
-    def _adopt_pause(self, state: PauseState) -> None:
-        """Take ``state`` as this engine's pause; said once on the bus, whichever thread
-        (a worker's limit, the auto-resume, a poke) gets here first."""
-        with self._pause_lock:
-            if state.paused == self._paused and state.until == self._paused_until:
-                return
-            self._paused = state.paused
-            self._paused_until = state.until
-            self._arm_auto_resume(state.until)
-            self.bus.publish(EngineChanged(paused=state.paused, reason=state.reason))  # in order
-
-    def _arm_auto_resume(self, until: str | None) -> None:
-        """A pause with an end (a limit's reset, the next budget day) ends by itself."""
-        if self._resume_timer is not None:
-            self._resume_timer.cancel()
-            self._resume_timer = None
-        if until is None or self._stopping:
-            return
-        delay = max(0.0, (parse_time(until) - self.clock.now()).total_seconds())
-        self._resume_timer = threading.Timer(delay, self._auto_resume, args=(until,))
-        self._resume_timer.daemon = True
-        self._resume_timer.start()
-
-    def _auto_resume(self, until: str) -> None:
-        control = self._started.control
-        with self._pause_lock:
-            state = control.pause_state()  # another process may have changed the pause meanwhile
-            if not state.paused or state.until != until:
-                return
-            log.info("resuming by itself after: %s", state.reason)
-            control.write_resume()
-            self._adopt_pause(PauseState(paused=False, reason=None))
-        self._changed_here(Change.PAUSE)
-
     def _apply_cancel_requests(self) -> None:
         for job_id in self._started.ledger.cancel_requested_ids():
             with self._running_lock:
@@ -474,14 +390,15 @@ class Engine:
 
     @property
     def paused(self) -> bool:
-        return self._paused
+        """Whether this engine takes no jobs now (False before it started)."""
+        return self._started_parts is not None and self._started_parts.pause.paused
 
     # -- running one job -------------------------------------------------------
 
     def _run_job(self, job_id: int) -> None:
         """Huey's task body: claim the job, run one attempt, record the outcome."""
         started = self._started
-        if self._stopping or self._paused:
+        if self._stopping or started.pause.paused:
             # Taken from the queue just as the engine paused or stopped: leave it queued.
             started.outcomes.requeue_untouched(job_id)
             return
@@ -495,7 +412,15 @@ class Engine:
         with self._running_lock:
             self._running[job_id] = run_control
         try:
-            outcome = self._attempt(job, run_control)
+            outcome = run_attempt(
+                job,
+                run_control,
+                settings=self.settings,
+                paths=self.paths,
+                ledger=started.ledger,
+                runner=self.runner,
+                bus=self.bus,
+            )
         except Exception as error:  # the worker must live on whatever one run does
             log.exception("job #%s crashed its runner", job_id)
             outcome = RunOutcome(state=JobState.FAILED, error=f"internal error: {error}", retryable=True)
@@ -519,41 +444,6 @@ class Engine:
         if run_control is None or not run_control.supersede(reason):
             return False
         return run_control.recorded.wait(wait_seconds)
-
-    def _attempt(self, job: Job, run_control: RunControl) -> RunOutcome:
-        ledger = self._started.ledger
-        try:
-            workflow = self.settings.workflow(job.workflow)
-        except ConfigError as error:
-            return RunOutcome(state=JobState.FAILED, error=str(error))
-        if job.cancel_requested:
-            run_control.cancel("cancelled by the user")
-        transcript = self.paths.transcript_for(job.id, job.attempts)
-        request = RunRequest(
-            job_id=job.id,
-            attempt=job.attempts,
-            prompt=job.prompt,
-            cwd=job.cwd,
-            workflow=workflow,
-            transcript=transcript,
-            resume_session=job.resume_session_id,
-        )
-
-        def on_spawn(pid: int, started: float) -> None:
-            ledger.record_process(job.id, pid, started, str(transcript))
-            # A cancel may have arrived between the claim and the spawn.
-            if job.id in ledger.cancel_requested_ids():
-                run_control.cancel("cancelled by the user")
-
-        def on_note(text: str) -> None:
-            ledger.note(job.id, text)
-
-        def on_events(events: list[ClaudeEvent]) -> None:
-            if not run_control.answered and any(isinstance(event, ANSWER_EVENTS) for event in events):
-                run_control.mark_answered()
-            self.bus.publish(JobOutput(job_id=job.id, attempt=job.attempts, events=events))
-
-        return self.runner.run(request, run_control, on_spawn, on_note, on_events)
 
     def _publish(self, job: Job, reason: str) -> None:
         self.bus.publish(JobChanged(job=job, reason=reason))

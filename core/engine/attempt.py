@@ -1,0 +1,74 @@
+"""One attempt of one job: the request built from the job's row and its workflow, and what the
+run tells on the way (its process, its notes, its output) written to the ledger and the bus.
+Apart from the engine so what an attempt sees reads in one place, beside the stand-in's shape."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from core.claude.events import ANSWER_EVENTS, ClaudeEvent
+from core.claude.runner import EventCallback, NoteCallback, RunControl, RunRequest, SpawnCallback
+from core.config.settings import Settings
+from core.errors import ConfigError
+from core.events import EventBus, JobOutput
+from core.jobs import Job, JobState, RunOutcome
+from core.ledger.store import LedgerStore
+from core.paths import Paths
+
+
+class Runner(Protocol):
+    """What runs one attempt: the Claude runner, or a stand-in in benchmarks."""
+
+    def run(
+        self,
+        request: RunRequest,
+        control: RunControl,
+        on_spawn: SpawnCallback,
+        on_note: NoteCallback,
+        on_event: EventCallback | None = None,
+    ) -> RunOutcome: ...
+
+
+def run_attempt(
+    job: Job,
+    run_control: RunControl,
+    *,
+    settings: Settings,
+    paths: Paths,
+    ledger: LedgerStore,
+    runner: Runner,
+    bus: EventBus,
+) -> RunOutcome:
+    """Run the claimed ``job`` once; a workflow the config no longer has fails it for good."""
+    try:
+        workflow = settings.workflow(job.workflow)
+    except ConfigError as error:
+        return RunOutcome(state=JobState.FAILED, error=str(error))
+    if job.cancel_requested:
+        run_control.cancel("cancelled by the user")
+    transcript = paths.transcript_for(job.id, job.attempts)
+    request = RunRequest(
+        job_id=job.id,
+        attempt=job.attempts,
+        prompt=job.prompt,
+        cwd=job.cwd,
+        workflow=workflow,
+        transcript=transcript,
+        resume_session=job.resume_session_id,
+    )
+
+    def on_spawn(pid: int, started: float) -> None:
+        ledger.record_process(job.id, pid, started, str(transcript))
+        # A cancel may have arrived between the claim and the spawn.
+        if job.id in ledger.cancel_requested_ids():
+            run_control.cancel("cancelled by the user")
+
+    def on_note(text: str) -> None:
+        ledger.note(job.id, text)
+
+    def on_events(events: list[ClaudeEvent]) -> None:
+        if not run_control.answered and any(isinstance(event, ANSWER_EVENTS) for event in events):
+            run_control.mark_answered()
+        bus.publish(JobOutput(job_id=job.id, attempt=job.attempts, events=events))
+
+    return runner.run(request, run_control, on_spawn, on_note, on_events)
