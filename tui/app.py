@@ -1,10 +1,9 @@
 """The control centre: one window that shows the shared state and drives the engine inside it.
 
 The app owns the session (its engine, or an attachment to another process's), the bridge
-from core events and the reads of the shared state; the dashboard screen draws and acts.
-Reads run in a thread worker, one at a time, and arrive as snapshots: any number of events
-while one is on its way cost one more read, and a stalled store (Redis stopped, a locked
-ledger) leaves the window answering keys, with the status line saying the state is
+from core events and the reads of the shared state (:mod:`tui.reader`, in a thread worker,
+one at a time); the dashboard screen draws and acts. A stalled store (Redis stopped, a
+locked ledger) leaves the window answering keys, with the status line saying the state is
 unreachable until a read answers again.
 """
 
@@ -12,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -32,9 +30,10 @@ from core.paths import Paths
 from tui.actions import palette_commands
 from tui.bridge import CoreEvent, connect
 from tui.failures import Failures, SurvivesFailures
+from tui.reader import StateReader
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.error import ErrorScreen
-from tui.shared import Door, Snapshot, SnapshotFailed, SnapshotRead, read_snapshot
+from tui.shared import Door, SnapshotFailed, SnapshotRead
 from tui.sources import Sources
 
 log = logging.getLogger(__name__)
@@ -45,11 +44,7 @@ STARTUP_HINT = (
 )
 REFRESH_SECONDS = 1.0
 COALESCE_SECONDS = 0.05
-STALL_SECONDS = 2.0
-"""A read unanswered this long shows the state as unreachable (Redis may wait far longer
-before its client gives up)."""
 ENGINE_WORKER = "engine start"
-READ_WORKER = "read the shared state"
 TOAST_LIMIT = 500
 
 
@@ -82,16 +77,9 @@ class FlowtuiApp(SurvivesFailures):
         self._sources: Sources | None = None
         self._door: Door | None = None
         self._disconnect: Callable[[], None] | None = None
-        self._dirty = True
+        self._reader = StateReader(self)
+        """The reads of the shared state; the dashboard draws the newest snapshot."""
         self._output_dirty: set[int] = set()
-        self._snapshot: Snapshot | None = None
-        """The newest state read; the dashboard draws it."""
-        self._snapshot_shown = True
-        self._generation = 0
-        self._reading_since: float | None = None
-        """When the read on its way started (monotonic seconds); None when none is."""
-        self._unreachable: str | None = None
-        """Why the shared state cannot be read now; None while reads answer."""
         self._engine_waits = False
         self.failures = Failures()
         """Unhandled errors the window survived: the process exits 1 after any."""
@@ -151,7 +139,7 @@ class FlowtuiApp(SurvivesFailures):
     def _new_dashboard(self) -> DashboardScreen:
         """The dashboard, drawing the last state read at once (after a failure too)."""
         assert self._door is not None
-        return DashboardScreen(self._door, self._snapshot)
+        return DashboardScreen(self._door, self._reader.snapshot)
 
     # -- what tests and the screenshots read -------------------------------------
 
@@ -172,7 +160,7 @@ class FlowtuiApp(SurvivesFailures):
     @property
     def shows_state(self) -> bool:
         """The dashboard has been given a snapshot of the shared state (the next frame shows it)."""
-        return self._snapshot is not None and self._snapshot_shown
+        return self._reader.snapshot is not None and self._reader.unshown is None
 
     @property
     def settled(self) -> bool:
@@ -184,13 +172,7 @@ class FlowtuiApp(SurvivesFailures):
         working = [
             worker for worker in self.workers if worker.name != ENGINE_WORKER and not worker.is_finished
         ]
-        return (
-            not self._dirty
-            and self._reading_since is None
-            and self._snapshot_shown
-            and not working
-            and not (dashboard is not None and dashboard.busy)
-        )
+        return self._reader.idle and not working and not (dashboard is not None and dashboard.busy)
 
     def notify(
         self,
@@ -211,67 +193,47 @@ class FlowtuiApp(SurvivesFailures):
     # -- reading the shared state ---------------------------------------------------
 
     def refresh_soon(self) -> None:
-        self._dirty = True
+        self._reader.wanted = True
 
     def _tick(self) -> None:
         self.refresh_soon()
-        if self._reading_since is not None:
-            waited = time.monotonic() - self._reading_since
-            if waited >= STALL_SECONDS:
-                self._show_unreachable(f"no answer for {waited:.0f} s")
+        stalled = self._reader.stalled()
+        if stalled is not None:
+            self._show_unreachable(stalled)
 
     def _start_read(self) -> None:
-        """Read the shared state in a thread; at most one read is on its way at a time (a
-        thread cannot be cancelled, so a stalled store must not pile them up)."""
-        if self._reading_since is not None or self._door is None:
-            return
-        self._dirty = False
-        self._generation += 1
-        self._reading_since = time.monotonic()
-        door, generation = self._door, self._generation
-        self.run_worker(lambda: self._read(door, generation), name=READ_WORKER, thread=True)
-
-    def _read(self, door: Door, generation: int) -> None:
-        """In the read's thread: the snapshot, or why there is none, goes back as a message."""
-        try:
-            snapshot = read_snapshot(door, generation)
-        except Exception as error:  # Redis away or stalled, a locked or damaged ledger
-            line = log_failure(log, "refresh failed", error)
-            self.post_message(SnapshotFailed(generation, line or f"{type(error).__name__}: {error}"))
-        else:
-            self.post_message(SnapshotRead(snapshot))
+        if self._door is not None:
+            self._reader.start(self._door)
 
     def on_snapshot_read(self, message: SnapshotRead) -> None:
-        snapshot = message.snapshot
-        if self._snapshot is None or snapshot.generation > self._snapshot.generation:
-            self._snapshot, self._snapshot_shown = snapshot, False
-            self._unreachable = None
+        if self._reader.answered(message.snapshot):
             self._show_snapshot()
         self._read_ended()
 
     def on_snapshot_failed(self, message: SnapshotFailed) -> None:
+        first = self._reader.failed(message.reason)
         self._read_ended()
-        if self._unreachable is None:  # one toast when it starts; the status line keeps saying it
+        if first:  # one toast when it starts; the status line keeps saying it
             self.notify(f"cannot read the shared state: {message.reason}", severity="error")
         self._show_unreachable(message.reason)
 
     def _read_ended(self) -> None:
-        self._reading_since = None
         if self._engine_waits:
             self._engine_waits = False
             self.call_after_refresh(self._start_engine)
 
     def _show_unreachable(self, reason: str) -> None:
-        self._unreachable = reason
+        self._reader.mark_unreachable(reason)
         dashboard = self._dashboard()
         if dashboard is not None:
             dashboard.show_unreachable(reason)
 
     def _show_snapshot(self) -> None:
         dashboard = self._dashboard()
-        if dashboard is not None and self._snapshot is not None and not self._snapshot_shown:
-            self._snapshot_shown = True
-            dashboard.show(self._snapshot)
+        snapshot = self._reader.unshown
+        if dashboard is not None and snapshot is not None:
+            self._reader.shown()
+            dashboard.show(snapshot)
 
     def apply_pending(self) -> None:
         """Every 50 ms: start a read if something changed, draw what arrived, pull output."""
@@ -283,7 +245,7 @@ class FlowtuiApp(SurvivesFailures):
             if dashboard.pull_output(job_id):
                 self._output_dirty.add(job_id)  # still behind: keep catching up, a time-boxed pull a tick
         self._show_snapshot()
-        if self._dirty:
+        if self._reader.wanted:
             self._start_read()
 
     def _dashboard(self) -> DashboardScreen | None:

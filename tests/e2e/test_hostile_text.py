@@ -149,7 +149,7 @@ async def test_every_screen_draws_hostile_text_literally(tmp_path: Path, name: s
                 if submit:
                     app.screen.query_one(submit, Input).focus()
                     await pilot.press("enter")
-                await pilot.pause()
+                await settle(pilot)  # the path tester answers from a thread
                 assert not app.failures, f"{where}: {app.failures.lines}"
                 for widget in app.screen.query(Static):
                     if not isinstance(widget, Input):

@@ -173,6 +173,7 @@ async def test_add_test_and_remove_a_watch_from_the_keyboard(tmp_path: Path) -> 
         await settle(pilot)
         assert load_settings(tmp_path / "home" / "config.toml").watch[0].path == str(watched)
         await pilot.press("t", *str(watched / "today.md"), "enter")
+        await settle(pilot)  # the test runs in a thread
         verdict = str(app.screen.query_one("#verdict").render())
         assert "counts" in verdict and "today.md" in verdict
         await pilot.press("escape")

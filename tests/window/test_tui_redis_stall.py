@@ -15,7 +15,8 @@ from rediskit import RedisServer
 from core.config.settings import Settings
 from core.host.session import Session
 from core.paths import Paths
-from tui.app import STALL_SECONDS, build_app
+from tui.app import build_app
+from tui.reader import STALL_SECONDS
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screenshots import settle

@@ -4,16 +4,12 @@ Attributes down, messages up: the app hands it a :class:`~tui.shared.Door` and s
 the shared state (``show``); it tells the app with its own messages when a fresh read is
 wanted or the output pane is behind. Every operation runs in a thread worker, one after the
 other in the order the keys were pressed, and reports as a toast: the screen never waits on
-the ledger, the outbox or Redis.
+the ledger, the outbox or Redis (see :mod:`tui.operations`).
 """
 
 from __future__ import annotations
 
-import logging
-from collections import deque
-from collections.abc import Callable
-from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -24,10 +20,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from core.display import one_line
-from core.errors import ConfigError, InputError, log_failure
 from core.jobs import Job, JobState
 from tui.actions import bindings
 from tui.job_filter import JobFilter
+from tui.operations import OperationDone, Operations, running_jobs, toggle_pause
 from tui.shared import Door, Snapshot
 from tui.widgets.job_table import JobTable
 from tui.widgets.output_pane import OutputPane
@@ -38,12 +34,7 @@ if TYPE_CHECKING:
     from tui.screens.new_job import NewJobRequest
     from tui.screens.watch_dialogs import WatchRequest
 
-log = logging.getLogger(__name__)
-
 NOTHING_SHOWN = (0, 0)
-Operation = tuple[Callable[[], Any], str | Callable[[Any], str] | None, Callable[[Any], None] | None]
-"""Blocking work on the shared state, the toast that says what it did (from its result), and
-what to do next with the result on the app's thread."""
 
 
 class DashboardScreen(Screen[None]):
@@ -61,15 +52,6 @@ class DashboardScreen(Screen[None]):
             super().__init__()
             self.job_id = job_id
 
-    class OperationDone(Message, bubble=False):
-        """An operation ended (posted from its thread): what to say about it, what comes next."""
-
-        def __init__(self, toast: str | None, failed: bool, then: Callable[[], None] | None = None) -> None:
-            super().__init__()
-            self.toast = toast
-            self.failed = failed
-            self.then = then
-
     def __init__(self, door: Door, snapshot: Snapshot | None = None) -> None:
         super().__init__()
         self.door = door
@@ -79,13 +61,12 @@ class DashboardScreen(Screen[None]):
         self.composed = False
         """Its panes exist (from its mount on), so the app can show the state in them."""
         self._shown_job: tuple[int, int] | None = None  # (job id, attempts) in the output pane
-        self._operations: deque[Operation] = deque()
-        self._operating = False
+        self.operations = Operations(self, lambda: self.post_message(self.RefreshWanted()))
 
     @property
     def busy(self) -> bool:
         """An operation is running or waiting for the one before it."""
-        return self._operating or bool(self._operations)
+        return self.operations.busy
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -191,49 +172,10 @@ class DashboardScreen(Screen[None]):
         if event.data_table.id == "jobs":
             self.action_open_job()
 
-    # -- operations, in thread workers ------------------------------------------
+    # -- operations, in thread workers (tui.operations) --------------------------
 
-    def act(
-        self,
-        work: Callable[[], Any],
-        toast: str | Callable[[Any], str] | None = None,
-        then: Callable[[Any], None] | None = None,
-    ) -> None:
-        """Run ``work`` in a thread after the operations before it; ``toast`` (or the one-line
-        error) follows, and ``then(result)`` runs on the app's thread."""
-        self._operations.append((work, toast, then))
-        self._next_operation()
-
-    def _next_operation(self) -> None:
-        if self._operating or not self._operations:
-            return
-        self._operating = True
-        operation = self._operations.popleft()
-        self.run_worker(lambda: self._operate(operation), thread=True, group="operations")
-
-    def _operate(self, operation: Operation) -> None:
-        """In a worker thread: the outcome goes back as a message, never as a widget change."""
-        work, say, then = operation
-        try:
-            result = work()
-            toast = say(result) if callable(say) else say
-        except (InputError, ConfigError) as error:
-            self.post_message(self.OperationDone(str(error), failed=True))
-        except Exception as error:
-            line = log_failure(log, "operation failed", error)
-            toast = line or f"the operation failed: {type(error).__name__}: {error} (see the log)"
-            self.post_message(self.OperationDone(toast, failed=True))
-        else:
-            self.post_message(self.OperationDone(toast, False, partial(then, result) if then else None))
-
-    def on_dashboard_screen_operation_done(self, message: DashboardScreen.OperationDone) -> None:
-        if message.toast is not None:
-            self.notify(message.toast, severity="error" if message.failed else "information")
-        self._operating = False
-        if message.then is not None:
-            message.then()
-        self.post_message(self.RefreshWanted())  # what a key changed shows at once
-        self._next_operation()
+    def on_operation_done(self, message: OperationDone) -> None:
+        self.operations.finish(message)  # a fresh read follows: what a key changed shows at once
 
     # -- actions --------------------------------------------------------------
 
@@ -251,15 +193,7 @@ class DashboardScreen(Screen[None]):
 
     def action_toggle_pause(self) -> None:
         door = self.door
-
-        def toggle() -> str:
-            if door.control.pause_state().paused:  # read here: an earlier key may have just paused
-                door.control.resume()
-                return "queue resumed"
-            door.control.pause()
-            return "queue paused: running jobs finish"
-
-        self.act(toggle, str)
+        self.operations.add(lambda: toggle_pause(door.control), str)  # control: read in the thread
 
     def action_new_job(self) -> None:
         from tui.screens.new_job import NewJobScreen
@@ -267,7 +201,7 @@ class DashboardScreen(Screen[None]):
         def submitted(request: NewJobRequest | None) -> None:
             if request is not None:
                 door = self.door
-                self.act(
+                self.operations.add(
                     lambda: door.control.add(request.prompt, workflow=request.workflow, cwd=request.cwd),
                     lambda job: f"queued #{job.id}",
                 )
@@ -279,7 +213,9 @@ class DashboardScreen(Screen[None]):
         job_id = self._selected_job_id()
         if job_id is not None:
             door = self.door
-            self.act(lambda: door.control.retry(job_id), lambda job: f"queued #{job.id} (retry of #{job_id})")
+            self.operations.add(
+                lambda: door.control.retry(job_id), lambda job: f"queued #{job.id} (retry of #{job_id})"
+            )
 
     def action_cancel(self) -> None:
         from tui.screens.confirm import ConfirmScreen
@@ -292,7 +228,7 @@ class DashboardScreen(Screen[None]):
         def confirmed(yes: bool | None) -> None:
             if yes:
                 door = self.door
-                self.act(lambda: door.control.cancel(job_id), lambda state: f"#{job_id}: {state}")
+                self.operations.add(lambda: door.control.cancel(job_id), lambda state: f"#{job_id}: {state}")
 
         if job.state is JobState.RUNNING:
             self.app.push_screen(
@@ -315,7 +251,7 @@ class DashboardScreen(Screen[None]):
         def submitted(prompt: str | None) -> None:
             if prompt:
                 door = self.door
-                self.act(
+                self.operations.add(
                     lambda: door.control.followup(job_id, prompt), lambda new: f"queued #{new.id} (follow-up)"
                 )
 
@@ -334,13 +270,13 @@ class DashboardScreen(Screen[None]):
         job_id = self._selected_job_id()
         if job_id is not None:
             door = self.door
-            self.act(lambda: door.control.approve(job_id, by="the TUI"), f"approved #{job_id}")
+            self.operations.add(lambda: door.control.approve(job_id, by="the TUI"), f"approved #{job_id}")
 
     def action_deny(self) -> None:
         job_id = self._selected_job_id()
         if job_id is not None:
             door = self.door
-            self.act(lambda: door.control.deny(job_id, by="the TUI"), f"denied #{job_id}")
+            self.operations.add(lambda: door.control.deny(job_id, by="the TUI"), f"denied #{job_id}")
 
     def action_add_watch(self) -> None:
         from tui.screens.watch_dialogs import AddWatchScreen
@@ -349,7 +285,7 @@ class DashboardScreen(Screen[None]):
 
         def submitted(request: WatchRequest | None) -> None:
             if request is not None:
-                self.act(
+                self.operations.add(
                     lambda: sources.add_watch(
                         request.path, request.workflow, request.include, request.exclude
                     ),
@@ -373,7 +309,7 @@ class DashboardScreen(Screen[None]):
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.act(lambda: sources.remove_watch(path), f"stopped watching {path}")
+                self.operations.add(lambda: sources.remove_watch(path), f"stopped watching {path}")
 
         self.app.push_screen(ConfirmScreen(f"Stop watching {path}?", yes="Remove"), confirmed)
 
@@ -388,7 +324,7 @@ class DashboardScreen(Screen[None]):
             self.notify("no notification selected: tab to the notifications pane first", severity="warning")
             return
         sources = self.door.sources
-        self.act(lambda: sources.resend_notification(note_id), lambda new: f"queued #{new}")
+        self.operations.add(lambda: sources.resend_notification(note_id), lambda new: f"queued #{new}")
 
     def action_follow(self) -> None:
         self.query_one(OutputPane).follow()
@@ -439,15 +375,7 @@ class DashboardScreen(Screen[None]):
             self.app.exit(0)  # an attached window leaves the engine and its jobs alone
             return
         door = self.door
-
-        def running_now() -> int | None:
-            try:
-                return door.control.ledger.counts()[JobState.RUNNING]
-            except Exception as error:  # the state is unreachable: ask as if jobs were running
-                log_failure(log, "counting the running jobs failed", error)
-                return None
-
-        self.act(running_now, then=self._confirm_quit)
+        self.operations.add(lambda: running_jobs(door.control), then=self._confirm_quit)
 
     def _confirm_quit(self, running: int | None) -> None:
         from tui.screens.confirm import ConfirmScreen

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -11,15 +13,23 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, Select, Static
 
 from core.display import clip, one_line
+from core.errors import describe_failure
 from tui.screens.new_job import workflow_options
+
+log = logging.getLogger(__name__)
 
 VERDICT_LIMIT = 20_000
 """A 10,000-file prompt is cut here; `flowtui watch test` prints it all."""
+
+Explain = Callable[[str], list[dict[str, object]]]
+"""For each watch containing a path: whether a change there counts, why, and the job (it
+reads the config file and the disk, so it blocks)."""
 
 
 class PathSuggester(Suggester):
@@ -120,13 +130,26 @@ class AddWatchScreen(ModalScreen[WatchRequest | None]):
 
 
 class TestPathScreen(ModalScreen[None]):
-    """Which watch a change to a path would trigger, and the exact prompt; nothing is queued."""
+    """Which watch a change to a path would trigger, and the exact prompt; nothing is queued.
+
+    The test reads the config and the disk, so it runs in a thread worker and its verdict
+    comes back as a message: a slow file system never freezes the window."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
 
-    def __init__(self, explain: object) -> None:
+    class Tested(Message, bubble=False):
+        """A path's test ended (posted from its thread): the verdict to show."""
+
+        def __init__(self, number: int, text: str) -> None:
+            super().__init__()
+            self.number = number
+            self.text = text
+
+    def __init__(self, explain: Explain) -> None:
         super().__init__()
         self._explain = explain
+        self._tests = 0
+        """Counts the tests submitted: only the newest one's verdict is shown."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -140,20 +163,41 @@ class TestPathScreen(ModalScreen[None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        verdicts = self._explain(event.value.strip())  # type: ignore[operator]
-        if not verdicts:
-            text = "outside every watched path"
+        path = event.value.strip()
+        self._tests += 1
+        number = self._tests
+        self.query_one("#verdict", Static).update(Text(f"testing {one_line(path, 500)} …"))
+        self.run_worker(lambda: self._test(path, number), thread=True, group="test path")
+
+    def _test(self, path: str, number: int) -> None:
+        """In a worker thread: the verdict goes back as a message, never as a widget change."""
+        try:
+            verdicts = self._explain(path)
+        except Exception as error:
+            line = describe_failure(error)
+            if line is None:
+                raise  # a bug: the window's failure screen says so, as for any handler
+            log.warning("testing a path failed: %s", line)
+            self.post_message(self.Tested(number, f"the path cannot be tested: {line}"))
         else:
-            parts = []
-            for verdict in verdicts:
-                word = "counts" if verdict["counts"] else "ignored"
-                parts.append(f"watch {verdict['watch']} ({verdict['workflow']}): {word}: {verdict['reason']}")
-                if verdict["counts"]:
-                    parts.append(
-                        f"would queue: {verdict['trigger']} in {verdict['cwd']}\n\n{verdict['prompt']}"
-                    )
-            text = "\n".join(parts)
-        self.query_one("#verdict", Static).update(Text(clip(text, VERDICT_LIMIT)))
+            self.post_message(self.Tested(number, verdict_text(verdicts)))
+
+    def on_test_path_screen_tested(self, message: TestPathScreen.Tested) -> None:
+        if message.number == self._tests:  # an older test answering late is moot
+            self.query_one("#verdict", Static).update(Text(clip(message.text, VERDICT_LIMIT)))
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def verdict_text(verdicts: list[dict[str, object]]) -> str:
+    """What the dialog says about a path: each watch's verdict, and the job a change would queue."""
+    if not verdicts:
+        return "outside every watched path"
+    parts = []
+    for verdict in verdicts:
+        word = "counts" if verdict["counts"] else "ignored"
+        parts.append(f"watch {verdict['watch']} ({verdict['workflow']}): {word}: {verdict['reason']}")
+        if verdict["counts"]:
+            parts.append(f"would queue: {verdict['trigger']} in {verdict['cwd']}\n\n{verdict['prompt']}")
+    return "\n".join(parts)
