@@ -9,12 +9,14 @@ the ledger, the outbox or Redis (see :mod:`tui.operations`).
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
@@ -96,12 +98,17 @@ class DashboardScreen(Screen[None]):
 
     def show(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        self._draw()
+        # A snapshot read before the window closed (or before a failure replaced this screen)
+        # can arrive after the panes were taken down: there is nothing left to draw on. Before
+        # compose, ``composed`` keeps _draw from querying at all.
+        with suppress(NoMatches):
+            self._draw()
 
     def show_unreachable(self, reason: str) -> None:
         """The shared state cannot be read now: say so; the panes keep the last state read."""
         engine = self.snapshot.session if self.snapshot is not None else self.door.session.describe()
-        self.query_one(StatusLine).show_unreachable(engine, reason)
+        with suppress(NoMatches):  # as in show: a screen being taken down has no status line
+            self.query_one(StatusLine).show_unreachable(engine, reason)
 
     def _draw(self) -> None:
         snapshot = self.snapshot
