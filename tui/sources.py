@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from core.clock import Clock, parse_time
 from core.config.settings import Settings, load_settings
@@ -42,6 +43,9 @@ class Sources:
         self._config_stamp: int | None = None
         self._outbox: NotificationStore | None = None
         """Opened on the first read of the history pane, kept until :meth:`close`."""
+        self._leader_client: Any = None
+        """An attached window's Redis client for the leader key: made on the first read (one
+        connection for the window's life, not one per refresh), closed by :meth:`close`."""
 
     def current_settings(self) -> Settings:
         """The config as it is on disk now (watch add/rm and the theme edit it); re-read only
@@ -148,19 +152,21 @@ class Sources:
 
         from core.wake.leader import LEADER_KEY
 
-        client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+        if self._leader_client is None:
+            self._leader_client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
         try:
-            value = client.get(LEADER_KEY)
+            value = self._leader_client.get(LEADER_KEY)
         except redis.RedisError:
             return "unknown (Redis unreachable)"
-        finally:
-            client.close()
         return value.decode() if isinstance(value, bytes) else "none yet"
 
     def close(self) -> None:
         if self._outbox is not None:
             self._outbox.close()
             self._outbox = None
+        if self._leader_client is not None:
+            self._leader_client.close()
+            self._leader_client = None
 
     def _service(self, wanted: Callable[[object], bool]) -> object | None:
         engine = self.session.engine
