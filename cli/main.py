@@ -6,6 +6,7 @@ stdout (``id=$(flowtui add ...)``).
 
 from __future__ import annotations
 
+import getpass
 import importlib
 import json
 import logging
@@ -298,22 +299,52 @@ def followup(app: AppContext, job_id: int, prompt: str) -> None:
 
 @cli.command()
 @click.argument("job_id", type=JOB_ID)
+@click.option("--always", is_flag=True, help="Allow the asked tool for the rest of the job.")
 @click.pass_obj
-def approve(app: AppContext, job_id: int) -> None:
-    """Let a job that waits for approval run."""
+def approve(app: AppContext, job_id: int, always: bool) -> None:
+    """Say yes to what job ID waits for: approval to run, or a tool Claude asks to use."""
     with open_control(app) as control:
-        control.approve(job_id, by="the CLI")
-        click.echo(f"approved #{job_id}: queued")
+        waiting = control.get(job_id).question
+        control.approve(job_id, by=_who(), always=always, via="cli")
+        if waiting is None:
+            click.echo(f"approved #{job_id}: queued")
+        else:
+            tool = waiting.get("tool", "the tool")
+            click.echo(f"allowed {tool} for #{job_id}" + (" (always, for this job)" if always else ""))
 
 
 @cli.command()
 @click.argument("job_id", type=JOB_ID)
+@click.option("--reason", default=None, help="Why (Claude reads it when a tool is denied).")
 @click.pass_obj
-def deny(app: AppContext, job_id: int) -> None:
-    """Refuse a job that waits for approval (it ends cancelled)."""
+def deny(app: AppContext, job_id: int, reason: str | None) -> None:
+    """Say no to what job ID waits for: a job awaiting approval is cancelled; a tool is refused."""
     with open_control(app) as control:
-        control.deny(job_id, by="the CLI")
-        click.echo(f"denied #{job_id}: cancelled")
+        waiting = control.get(job_id).question
+        control.deny(job_id, by=_who(), reason=reason, via="cli")
+        if waiting is None:
+            click.echo(f"denied #{job_id}: cancelled")
+        else:
+            click.echo(f"denied {waiting.get('tool', 'the tool')} for #{job_id}")
+
+
+@cli.command()
+@click.argument("job_id", type=JOB_ID)
+@click.argument("message")
+@click.pass_obj
+def tell(app: AppContext, job_id: int, message: str) -> None:
+    """Send MESSAGE to job ID's running Claude: it reads it at its next turn."""
+    with open_control(app) as control:
+        control.tell(job_id, message, by=_who(), via="cli")
+        click.echo(f"told #{job_id}: Claude reads it at its next turn")
+
+
+def _who() -> str:
+    """Who answers, for the job's history: the login name, else what the gate always said."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "the CLI"
 
 
 @cli.command()

@@ -175,6 +175,40 @@ class FlowtuiTools:
         with self._control(reload_config=True) as control:
             return control.retry(id).to_dict()
 
+    def list_questions(self) -> dict[str, Any]:
+        """Running jobs waiting for a person's answer before a tool runs (oldest first): the
+        tool and its input; answer with answer_question."""
+        with self._control() as control:
+            jobs = control.questions()
+            return {"questions": [{**_summary(job), "waiting_for": job.question} for job in jobs]}
+
+    def answer_question(
+        self,
+        id: JobId,
+        decision: Annotated[
+            Literal["allow", "always", "deny"],
+            Field(description="allow once, allow the tool always for this job, or deny it."),
+        ],
+        reason: Annotated[str | None, Field(description="For deny: why (Claude reads it).")] = None,
+    ) -> dict[str, Any]:
+        """Answer the question job ID waits on (or its approval to run, if it waits for that)."""
+        with self._control() as control:
+            if decision == "deny":
+                job = control.deny(id, by="an MCP client", reason=reason, via="mcp")
+            else:
+                job = control.approve(id, by="an MCP client", always=decision == "always", via="mcp")
+            return {"id": id, "state": str(job.state), "decision": decision}
+
+    def tell_job(
+        self,
+        id: JobId,
+        message: Annotated[str, Field(description="What Claude should hear at its next turn.")],
+    ) -> dict[str, Any]:
+        """Send a message into job ID's running Claude process (its next turn, same session)."""
+        with self._control() as control:
+            job = control.tell(id, message, by="an MCP client", via="mcp")
+            return {"id": id, "state": str(job.state), "message": "told: Claude reads it at its next turn"}
+
     def pause_queue(
         self, reason: Annotated[str | None, Field(description="Why, shown with the queue state.")] = None
     ) -> dict[str, Any]:
@@ -280,6 +314,9 @@ def build_server(tools: FlowtuiTools) -> MCPServer[Any]:
         tools.show_job,
         tools.cancel_job,
         tools.retry_job,
+        tools.list_questions,
+        tools.answer_question,
+        tools.tell_job,
         tools.pause_queue,
         tools.resume_queue,
         tools.add_watch,

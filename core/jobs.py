@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -76,11 +77,30 @@ class Job:
     claude_pid: int | None
     claude_started: float | None
     cancel_requested: bool
+    waiting_for: str | None
+    """The question the running job waits on, as JSON (kind, tool, input, asked_at, request_id)."""
+    always_allowed: str | None
+    """Tools a person allowed for the rest of this job (its retries and follow-ups), as a JSON list."""
 
     @property
     def eta(self) -> datetime | None:
         """When the queue may run it (a retry's delay, tomorrow for a budget), None for now."""
         return parse_time(self.run_after) if self.run_after else None
+
+    @property
+    def question(self) -> dict[str, Any] | None:
+        """What the job waits for, decoded; None when it waits for nothing."""
+        if not self.waiting_for:
+            return None
+        value = json.loads(self.waiting_for)
+        return value if isinstance(value, dict) else None
+
+    @property
+    def always_allowed_tools(self) -> list[str]:
+        if not self.always_allowed:
+            return []
+        value = json.loads(self.always_allowed)
+        return [str(tool) for tool in value] if isinstance(value, list) else []
 
     @classmethod
     def from_row(cls, row: Any) -> Job:
@@ -92,6 +112,8 @@ class Job:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["state"] = str(self.state)
+        data["waiting_for"] = self.question
+        data["always_allowed"] = self.always_allowed_tools
         return data
 
 

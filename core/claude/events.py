@@ -85,6 +85,15 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class UserMessage:
+    """A message a person told the running job (flowtui records it: the CLI does not echo it)."""
+
+    text: str
+    by: str
+    via: str
+
+
+@dataclass(frozen=True)
 class Unknown:
     """A line or line type this version does not know; kept raw."""
 
@@ -101,6 +110,7 @@ ClaudeEvent = (
     | ApiRetry
     | Finished
     | Skipped
+    | UserMessage
     | Unknown
 )
 
@@ -151,6 +161,14 @@ def _parse(line: dict[str, Any]) -> list[ClaudeEvent]:
         return _parse_user(line)
     if kind == "result":
         return [Finished(result=ResultLine.from_event(line), duration_ms=_int(line.get("duration_ms")))]
+    if kind == "flowtui" and subtype == "user_message":
+        return [
+            UserMessage(
+                text=str(line.get("text", "")), by=str(line.get("by", "")), via=str(line.get("via", ""))
+            )
+        ]
+    if kind == "control_response":
+        return []  # the CLI's answer to flowtui's own requests on stdin (initialize)
     if kind == "flowtui" and subtype == "stray_line":
         return [Skipped(reason=str(line.get("reason", "")), excerpt=str(line.get("excerpt", "")))]
     return [Unknown(kind=f"{kind}/{subtype}" if subtype else str(kind), raw=line)]

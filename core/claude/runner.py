@@ -1,8 +1,10 @@
 """Running one attempt of a job: the Claude Code CLI in its own process group.
 
-Argv only, never a shell. Every stdout line is appended to the attempt's transcript as
-it arrives; the final ``result`` line decides the outcome together with the exit code
-(the CLI reports API errors as ``subtype: success`` with ``is_error: true``).
+Argv only, never a shell; the prompt, answers to Claude's tool questions and messages told
+to the run go to its stdin (``core.claude.conversation``). Every stdout line is appended to
+the attempt's transcript as it arrives; the ``result`` lines (one per turn) decide the
+outcome together with the exit code (the CLI reports API errors as ``subtype: success`` with
+``is_error: true``).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import IO
 
-from core.claude.events import ClaudeEvent, Finished, Skipped, parse_event
+from core.claude.conversation import Conversation, ConversationHooks, RunInput, format_minutes
+from core.claude.events import ClaudeEvent, Finished, Skipped, UserMessage, parse_event
 from core.claude.limits import detect_limit
 from core.claude.procs import end_process_group, process_start_time
 from core.claude.stream import LineReader, ResultLine, StrayLine, Tick, decode_line
@@ -32,6 +35,8 @@ from core.jobs import JobState, RunOutcome
 from core.paths import Paths
 
 STREAM_FLAGS = ("--output-format", "stream-json", "--verbose", "--include-partial-messages")
+CONTROL_FLAGS = ("--input-format", "stream-json", "--permission-prompt-tool", "stdio")
+"""Stdin carries JSON lines both ways of the control protocol: the prompt, answers, messages."""
 MAX_STRAY_NOTES = 5
 
 
@@ -46,6 +51,8 @@ class RunRequest:
     workflow: WorkflowSettings
     transcript: Path
     resume_session: str | None = None
+    always_allowed: tuple[str, ...] = ()
+    """Tools a person allowed for the whole job: not asked again."""
 
     @property
     def timeout_seconds(self) -> float:
@@ -54,6 +61,10 @@ class RunRequest:
     @property
     def silence_seconds(self) -> float:
         return self.workflow.silence_minutes * 60
+
+    @property
+    def permission_timeout_seconds(self) -> float:
+        return self.workflow.permission_timeout_minutes * 60
 
 
 class RunEnd(Enum):
@@ -85,7 +96,27 @@ class RunControl:
     """Claude has begun to answer: too late to supersede the run."""
     recorded: threading.Event = field(default_factory=threading.Event)
     """Set once the engine has written the run's outcome to the ledger."""
+    hooks: ConversationHooks = field(default_factory=ConversationHooks)
+    """Where the run's questions, notes and "always" answers go (the engine's ledger)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _conversation: Conversation | None = field(default=None, repr=False)
+    _early_inputs: list[RunInput] = field(default_factory=list, repr=False)
+
+    def deliver(self, entry: RunInput) -> None:
+        """An answer or a message for this run; kept until Claude's stdin is open."""
+        with self._lock:
+            conversation = self._conversation
+            if conversation is None:
+                self._early_inputs.append(entry)
+                return
+        conversation.receive(entry)
+
+    def attach(self, conversation: Conversation) -> None:
+        with self._lock:
+            self._conversation = conversation
+            early, self._early_inputs = self._early_inputs, []
+        for entry in early:
+            conversation.receive(entry)
 
     def _end(self, ended: RunEnd, reason: str) -> bool:
         """The first ending wins; False when the run was ending already."""
@@ -133,19 +164,12 @@ class RunControl:
 _SETPRIV = shutil.which("setpriv") if sys.platform.startswith("linux") else None
 DIE_WITH_ENGINE: tuple[str, ...] = (_SETPRIV, "--pdeathsig", "KILL", "--") if _SETPRIV else ()
 
-ARGV_PROMPT_LIMIT = 100_000
-"""Longer prompts go to the CLI's stdin: Linux refuses a single argument over 128 KiB
-(a 10,000-file burst makes a ~600 KB prompt)."""
-
-
-def prompt_via_stdin(prompt: str) -> bool:
-    return len(prompt.encode("utf-8")) > ARGV_PROMPT_LIMIT
-
 
 def build_argv(command: str, request: RunRequest) -> list[str]:
-    """The CLI's argv; the prompt comes after ``--`` so no prompt is read as an option."""
+    """The CLI's argv; the prompt is never in it (it goes to stdin, so no length limit and no
+    prompt read as an option)."""
     workflow = request.workflow
-    argv = [*shlex.split(command), "-p", *STREAM_FLAGS]
+    argv = [*shlex.split(command), "-p", *STREAM_FLAGS, *CONTROL_FLAGS]
     if workflow.model:
         argv += ["--model", workflow.model]
     if workflow.permission_mode:
@@ -158,8 +182,6 @@ def build_argv(command: str, request: RunRequest) -> list[str]:
         argv += ["--append-system-prompt", workflow.append_system_prompt]
     if request.resume_session:
         argv += ["--resume", request.resume_session]
-    if not prompt_via_stdin(request.prompt):
-        argv += ["--", request.prompt]
     return argv
 
 
@@ -244,7 +266,7 @@ class ClaudeRunner:
             try:
                 process = subprocess.Popen(
                     launch,
-                    stdin=subprocess.PIPE if prompt_via_stdin(request.prompt) else subprocess.DEVNULL,
+                    stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=stderr,
                     cwd=request.cwd,
@@ -268,31 +290,43 @@ class ClaudeRunner:
                 )
             except OSError as error:
                 return _config_failure(f"cannot start {argv[0]!r}: {error.strerror}")
+            assert process.stdin is not None and process.stdout is not None
+            conversation = Conversation(
+                process.stdin,
+                policy=request.workflow.permissions,
+                timeout_seconds=request.permission_timeout_seconds,
+                always=set(request.always_allowed),
+                hooks=control.hooks,
+                clock=self.clock,
+            )
+            conversation.start(request.prompt)
             started = process_start_time(process.pid) or 0.0
             on_spawn(process.pid, started)
-            if process.stdin is not None:
-                _feed_prompt(process.stdin, request.prompt)
-            assert process.stdout is not None
-            watcher = _Watcher(process, control, self.kill_grace_seconds, request)
+            control.attach(conversation)
+            watcher = _Watcher(process, control, self.kill_grace_seconds, request, conversation)
             try:
-                result = self._read(process.stdout, transcript, watcher, on_note, on_event)
+                results = self._read(process.stdout, transcript, watcher, conversation, on_note, on_event)
             except OSError:  # the transcript cannot take more: nothing Claude says can be kept
                 end_process_group(process.pid, 0.0)
                 process.wait()
                 raise
+            finally:
+                conversation.close()
             exit_code = process.wait()
             watcher.finish()
-        return _outcome(result, exit_code, control, stderr_path, self.clock)
+            conversation.join()
+        return _outcome(combine_results(results), exit_code, control, stderr_path, self.clock)
 
     def _read(
         self,
         stdout: IO[bytes],
         transcript: IO[bytes],
         watcher: _Watcher,
+        conversation: Conversation,
         on_note: NoteCallback,
         on_event: EventCallback | None,
-    ) -> ResultLine | None:
-        result: ResultLine | None = None
+    ) -> list[ResultLine]:
+        results: list[ResultLine] = []
         stray_count = 0
         batch: list[ClaudeEvent] = []
 
@@ -323,22 +357,63 @@ class ClaudeRunner:
             events = parse_event(decoded)
             for event in events:
                 if isinstance(event, Finished):
-                    result = event.result
+                    results.append(event.result)
             batch.extend(events)
+            if decoded.get("type") in STDIN_LINE_TYPES:
+                flush()  # what Claude said up to its question reaches the transcript first
+                told = conversation.on_line(decoded)
+                if told is not None:
+                    record = {"type": "flowtui", "subtype": "user_message", "text": told.text}
+                    transcript.write(json.dumps({**record, "by": told.by, "via": told.via}).encode() + b"\n")
+                    batch.append(UserMessage(text=told.text, by=told.by, via=told.via))
             if len(batch) >= EVENT_BATCH:
                 flush()
         flush()
         if stray_count > MAX_STRAY_NOTES:
             on_note(f"{stray_count} stray lines skipped in all (see the transcript)")
-        return result
+        return results
+
+
+STDIN_LINE_TYPES = frozenset({"control_request", "control_cancel_request", "result"})
+"""Lines of Claude's output that the conversation on its stdin answers or counts."""
+
+
+def combine_results(results: list[ResultLine]) -> ResultLine | None:
+    """One result for a run of several turns. Checked with the real CLI: ``total_cost_usd``
+    adds up over the process (the last one is the run's), while ``usage`` and ``num_turns``
+    are each turn's own (they are summed)."""
+    if not results:
+        return None
+    last = results[-1]
+    if len(results) == 1:
+        return last
+    return replace(
+        last,
+        input_tokens=_sum_known(result.input_tokens for result in results),
+        output_tokens=_sum_known(result.output_tokens for result in results),
+        turns=_sum_known(result.turns for result in results),
+        cost_usd=next((result.cost_usd for result in reversed(results) if result.cost_usd is not None), None),
+    )
+
+
+def _sum_known(values: Iterable[int | None]) -> int | None:
+    known = [value for value in values if value is not None]
+    return sum(known) if known else None
 
 
 class _Watcher:
-    """Ends the process group when the run is cancelled or runs out of time."""
+    """Ends the process group when the run is cancelled or runs out of time; time spent waiting
+    for a person's answer counts toward neither limit."""
 
     def __init__(
-        self, process: subprocess.Popen[bytes], control: RunControl, grace: float, request: RunRequest
+        self,
+        process: subprocess.Popen[bytes],
+        control: RunControl,
+        grace: float,
+        request: RunRequest,
+        conversation: Conversation,
     ) -> None:
+        self._conversation = conversation
         self._process = process
         self._control = control
         self._grace = grace
@@ -350,9 +425,11 @@ class _Watcher:
 
     def check(self, output_seen: bool = False) -> None:
         now = time.monotonic()
-        if output_seen:
+        conversation = self._conversation
+        conversation.check(now)
+        if output_seen or conversation.waiting:
             self._last_output = now
-        if now - self._started > self._timeout:
+        if now - self._started - conversation.waited_seconds(now) > self._timeout:
             self._control.time_out(
                 f"timed out: the run took longer than the workflow's {format_minutes(self._timeout)} limit"
             )
@@ -379,19 +456,6 @@ class _Watcher:
             end_process_group(self._process.pid, self._grace)
 
 
-def _feed_prompt(stdin: IO[bytes], prompt: str) -> None:
-    """Write a long prompt from a thread, so a CLI that reads slowly never blocks this one."""
-
-    def feed() -> None:
-        try:
-            stdin.write(prompt.encode("utf-8"))
-            stdin.close()
-        except (BrokenPipeError, ValueError):
-            pass  # the CLI exited early; its exit code and output say why
-
-    threading.Thread(target=feed, name="flowtui-prompt", daemon=True).start()
-
-
 def _write_stray(transcript: IO[bytes], stray: StrayLine) -> None:
     record = {"type": "flowtui", "subtype": "stray_line", "reason": stray.reason, "excerpt": stray.excerpt}
     transcript.write(json.dumps(record).encode() + b"\n")
@@ -400,13 +464,6 @@ def _write_stray(transcript: IO[bytes], stray: StrayLine) -> None:
 
 def _config_failure(message: str) -> RunOutcome:
     return RunOutcome(state=JobState.FAILED, error=message, retryable=False)
-
-
-def format_minutes(seconds: float) -> str:
-    minutes = seconds / 60
-    if minutes >= 1 and minutes == int(minutes):
-        return f"{int(minutes)} min"
-    return f"{seconds:g} s"
 
 
 def _outcome(

@@ -24,6 +24,7 @@ from core.claude.events import (
     ToolCall,
     ToolResult,
     Unknown,
+    UserMessage,
     parse_event,
 )
 from core.display import printable
@@ -74,6 +75,8 @@ class TranscriptRenderer:
             return _finished_line(event)
         if isinstance(event, Skipped):
             return f"⚠ {event.reason}: {event.excerpt[:80]!r}"
+        if isinstance(event, UserMessage):
+            return f"» {event.by} via {event.via}: {event.text}"
         assert isinstance(event, Unknown)
         raw = json.dumps(event.raw, ensure_ascii=False)
         return f"· {event.kind}: {raw[:RAW_EXCERPT]}{'…' if len(raw) > RAW_EXCERPT else ''}"

@@ -95,6 +95,7 @@ DEFAULT_WATCH_PROMPT = (
 
 NotifyPolicy = Literal["always", "failure", "never"]
 BusyPolicy = Literal["queue", "skip", "restart"]
+PermissionPolicy = Literal["ask", "deny", "allow"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,6 +133,13 @@ class WorkflowSettings:
 
     allowed_tools: list[str] = field(default_factory=list)
     """``--allowedTools``: tools Claude may use without asking."""
+
+    permissions: PermissionPolicy = "ask"
+    """A tool that ``allowed_tools`` and ``permission_mode`` do not allow: ``ask`` a person
+    (the job waits, still running), ``deny`` it at once, or ``allow`` everything."""
+
+    permission_timeout_minutes: float = bounded(30.0, gt=0)
+    """How long a question waits for an answer before the tool is denied (fractions allowed)."""
 
     max_turns: int | None = bounded(None, ge=1)
     """``--max-turns``."""

@@ -4,8 +4,10 @@ Apart from the engine so what an attempt sees reads in one place, beside the sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
+from core.claude.conversation import ConversationHooks, Question, describe_input, input_from_json
 from core.claude.events import ANSWER_EVENTS, ClaudeEvent
 from core.claude.runner import EventCallback, NoteCallback, RunControl, RunRequest, SpawnCallback
 from core.config.settings import Settings
@@ -38,8 +40,11 @@ def run_attempt(
     ledger: LedgerStore,
     runner: Runner,
     bus: EventBus,
+    on_change: Callable[[], None] = lambda: None,
 ) -> RunOutcome:
-    """Run the claimed ``job`` once; a workflow the config no longer has fails it for good."""
+    """Run the claimed ``job`` once; a workflow the config no longer has fails it for good.
+
+    ``on_change`` tells every surface that the job's question changed (asked, answered)."""
     try:
         workflow = settings.workflow(job.workflow)
     except ConfigError as error:
@@ -55,6 +60,20 @@ def run_attempt(
         workflow=workflow,
         transcript=transcript,
         resume_session=job.resume_session_id,
+        always_allowed=tuple(job.always_allowed_tools),
+    )
+
+    def on_waiting(question: Question | None) -> None:
+        reason = None
+        if question is not None:
+            reason = f"asks to use {question.tool}: {describe_input(question.input)}"
+        ledger.set_waiting(job.id, question.to_json() if question else None, reason)
+        on_change()
+
+    run_control.hooks = ConversationHooks(
+        on_waiting=on_waiting,
+        on_note=lambda text: ledger.note(job.id, text),
+        on_always=lambda tool: ledger.allow_always(job.id, tool),
     )
 
     def on_spawn(pid: int, started: float) -> None:
@@ -62,6 +81,7 @@ def run_attempt(
         # A cancel may have arrived between the claim and the spawn.
         if job.id in ledger.cancel_requested_ids():
             run_control.cancel("cancelled by the user")
+        deliver_inputs(ledger, job.id, run_control)
 
     def on_note(text: str) -> None:
         ledger.note(job.id, text)
@@ -72,3 +92,13 @@ def run_attempt(
         bus.publish(JobOutput(job_id=job.id, attempt=job.attempts, events=events))
 
     return runner.run(request, run_control, on_spawn, on_note, on_events)
+
+
+def deliver_inputs(ledger: LedgerStore, job_id: int, run_control: RunControl) -> None:
+    """Hand the run the answers and messages the ledger keeps for it (each is taken once)."""
+    for text in ledger.take_inputs(job_id):
+        entry = input_from_json(text)
+        if entry is None:
+            ledger.note(job_id, "an input this version does not understand was skipped")
+        else:
+            run_control.deliver(entry)

@@ -20,7 +20,7 @@ from core.claude.environment import job_environment
 from core.claude.runner import ClaudeRunner, RunControl
 from core.clock import SYSTEM_CLOCK, Clock
 from core.config.settings import Settings
-from core.engine.attempt import Runner, run_attempt
+from core.engine.attempt import Runner, deliver_inputs, run_attempt
 from core.engine.leases import LeaseKeeper
 from core.engine.outcomes import Outcomes
 from core.engine.pause import PauseKeeper
@@ -340,6 +340,8 @@ class Engine:
             self._started.pause.refresh()
         elif change is Change.CANCEL:
             self._apply_cancel_requests()
+        elif change is Change.INPUT:
+            self._apply_inputs()
         self._changed_here(change)
 
     def _changed_here(self, change: Change) -> None:
@@ -358,6 +360,7 @@ class Engine:
         """Something (here or in another process) changed the ledger: look again."""
         self._started.pause.refresh()
         self._apply_cancel_requests()
+        self._apply_inputs()
         self.doorbell.ring()
         self.bus.publish(SharedStateChanged())
 
@@ -383,6 +386,16 @@ class Engine:
                 run_control = self._running.get(job_id)
             if run_control is not None and not run_control.cancel_event.is_set():
                 run_control.cancel("cancelled by the user")
+
+    def _apply_inputs(self) -> None:
+        """Answers and messages kept in the ledger for runs of this engine reach their Claude."""
+        with self._running_lock:
+            running = dict(self._running)
+        if not running:
+            return
+        ledger = self._started.ledger
+        for job_id in ledger.input_job_ids() & running.keys():
+            deliver_inputs(ledger, job_id, running[job_id])
 
     def _wake_scheduler(self) -> None:
         if self._started_parts is not None:
@@ -420,6 +433,7 @@ class Engine:
                 ledger=started.ledger,
                 runner=self.runner,
                 bus=self.bus,
+                on_change=lambda: self._changed_here(Change.JOBS),
             )
         except Exception as error:  # the worker must live on whatever one run does
             log.exception("job #%s crashed its runner", job_id)

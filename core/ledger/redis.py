@@ -35,7 +35,7 @@ from redis.commands.core import Script
 from core.clock import SYSTEM_CLOCK, Clock, parse_time, to_iso
 from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome
 from core.ledger import redis_scripts as scripts
-from core.ledger.sqlite import DEFAULT_LEASE, LedgerError, NewJob, lease_deadline
+from core.ledger.sqlite import DEFAULT_LEASE, LedgerError, NewJob, encode_tools, lease_deadline
 from core.ledger.stats import Stats, StatsRow
 
 DEFAULT_PREFIX = "flowtui:"
@@ -100,6 +100,10 @@ class RedisLedger:
         self._request_cancel = write(scripts.REQUEST_CANCEL)
         self._rewrite_waiting = write(scripts.REWRITE_WAITING)
         self._note = write(scripts.NOTE)
+        self._set_waiting = write(scripts.SET_WAITING)
+        self._post_input = write(scripts.POST_INPUT)
+        self._take_inputs = write(scripts.TAKE_INPUTS)
+        self._allow_always = write(scripts.ALLOW_ALWAYS)
         self._renew = write(scripts.RENEW)
         self._recover = write(scripts.RECOVER)
         self._list = self._redis.register_script(scripts.LIST)
@@ -299,6 +303,7 @@ class RedisLedger:
             "priority": new.priority,
             "parent_id": new.parent_id,
             "resume_session_id": new.resume_session_id,
+            "always_allowed": encode_tools(new.always_allowed),
         }
         pairs = [part for name, value in columns.items() for part in (name, _opt(value))]
         return _decode_job(_pairs(self._run(self._create, state, reason, *pairs)))
@@ -381,6 +386,27 @@ class RedisLedger:
     def request_cancel(self, job_id: int, reason: str) -> bool:
         """Mark a running job for cancelling; the engine that runs it ends it."""
         return bool(self._run(self._request_cancel, job_id, JobState.RUNNING, reason))
+
+    # -- questions and messages of a running job ------------------------------------
+
+    def set_waiting(self, job_id: int, question: str | None, reason: str | None) -> bool:
+        """What a running job waits for (a JSON question), or None once it waits for nothing."""
+        return bool(self._run(self._set_waiting, job_id, JobState.RUNNING, reason or "", _opt(question)))
+
+    def post_input(self, job_id: int, entry: str, reason: str) -> bool:
+        """Keep an answer or a message for a running job until its engine takes it."""
+        return bool(self._run(self._post_input, job_id, JobState.RUNNING, reason, entry))
+
+    def input_job_ids(self) -> set[int]:
+        return {int(job_id) for job_id in cast(set[str], self._redis.smembers(self._key("inputs")))}
+
+    def take_inputs(self, job_id: int) -> list[str]:
+        """The job's kept inputs, oldest first, removed as they are taken (each is taken once)."""
+        return list(cast(list[str], self._run(self._take_inputs, job_id)) or [])
+
+    def allow_always(self, job_id: int, tool: str) -> None:
+        """Remember that ``tool`` needs no question for the rest of the job."""
+        self._run(self._allow_always, job_id, tool)
 
     def renew_leases(
         self, job_ids: Sequence[int], owner_pid: int, owner_host: str, lease_seconds: float

@@ -50,7 +50,7 @@ local function event(id, state, reason, cost)
     redis.call('ZADD', P .. 'costs', NOW_MS, cjson.encode(entry))
   end
 end
-local RUN_FIELDS = {'owner_pid', 'owner_host', 'lease_until', 'claude_pid', 'claude_started'}
+local RUN_FIELDS = {'owner_pid', 'owner_host', 'lease_until', 'claude_pid', 'claude_started', 'waiting_for'}
 local function finish(id, state, exit_code, err, cost, tin, tout, turns, session, answer, reason)
   local key = jkey(id)
   local old = redis.call('HGET', key, 'state')
@@ -67,6 +67,8 @@ local function finish(id, state, exit_code, err, cost, tin, tout, turns, session
   redis.call('HDEL', key, unpack(RUN_FIELDS))
   move(id, old, state)
   redis.call('ZADD', P .. 'finished', NOW_MS, id)
+  redis.call('DEL', P .. 'inputs:' .. id)
+  redis.call('SREM', P .. 'inputs', id)
   event(id, state, reason, cost)
   return true
 end
@@ -118,7 +120,7 @@ if redis.call('HGET', key, 'state') ~= 'queued' then return false end
 local attempts = redis.call('HINCRBY', key, 'attempts', 1)
 redis.call('HSET', key, 'state', 'running', 'started_at', NOW, 'owner_pid', ARGV[6],
   'owner_host', ARGV[7], 'lease_until', ARGV[8], 'cancel_requested', '0')
-redis.call('HDEL', key, 'finished_at', 'run_after', 'claude_pid', 'claude_started')
+redis.call('HDEL', key, 'finished_at', 'run_after', 'claude_pid', 'claude_started', 'waiting_for')
 redis.call('ZREM', P .. 'finished', id)
 move(id, 'queued', 'running')
 local total = redis.call('HGET', key, 'max_attempts')
@@ -208,6 +210,50 @@ event(id, state, ARGV[7])
 return redis.call('HGETALL', key)
 """
 )
+
+# ARGV[5] id, [6] required state, [7] reason ("" for none), [8] question (opt).
+SET_WAITING = (
+    WHEN_IN_STATE
+    + """
+put(key, 'waiting_for', opt(ARGV[8]))
+if ARGV[7] ~= '' then event(id, 'running', ARGV[7]) end
+return true
+"""
+)
+
+# ARGV[5] id, [6] required state, [7] reason, [8] the entry (JSON).
+POST_INPUT = (
+    WHEN_IN_STATE
+    + """
+redis.call('RPUSH', P .. 'inputs:' .. id, ARGV[8])
+redis.call('SADD', P .. 'inputs', id)
+event(id, 'running', ARGV[7])
+return true
+"""
+)
+
+TAKE_INPUTS = """
+local id = ARGV[5]
+local taken = redis.call('LRANGE', P .. 'inputs:' .. id, 0, -1)
+redis.call('DEL', P .. 'inputs:' .. id)
+redis.call('SREM', P .. 'inputs', id)
+return taken
+"""
+
+# ARGV[5] id, [6] the tool.
+ALLOW_ALWAYS = """
+local key = jkey(ARGV[5])
+if redis.call('EXISTS', key) == 0 then return false end
+local tools = {}
+local known = redis.call('HGET', key, 'always_allowed')
+if known then tools = cjson.decode(known) end
+for _, tool in ipairs(tools) do
+  if tool == ARGV[6] then return true end
+end
+table.insert(tools, ARGV[6])
+redis.call('HSET', key, 'always_allowed', cjson.encode(tools))
+return true
+"""
 
 NOTE = """
 local state = redis.call('HGET', jkey(ARGV[5]), 'state')

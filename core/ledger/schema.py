@@ -6,7 +6,7 @@ import sqlite3
 
 from core.jobs import JOB_COLUMNS
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -43,7 +43,9 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_until      TEXT,
     claude_pid       INTEGER,
     claude_started   REAL,
-    cancel_requested INTEGER NOT NULL DEFAULT 0
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    waiting_for      TEXT,
+    always_allowed   TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, priority DESC, id);
 CREATE TABLE IF NOT EXISTS job_events (
@@ -55,6 +57,13 @@ CREATE TABLE IF NOT EXISTS job_events (
     cost_usd REAL
 );
 CREATE INDEX IF NOT EXISTS job_events_by_job ON job_events (job_id, id);
+CREATE TABLE IF NOT EXISTS job_inputs (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id  INTEGER NOT NULL REFERENCES jobs(id),
+    at      TEXT    NOT NULL,
+    entry   TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_inputs_by_job ON job_inputs (job_id, id);
 CREATE TABLE IF NOT EXISTS engine_state (
     key        TEXT PRIMARY KEY,
     value      TEXT NOT NULL,

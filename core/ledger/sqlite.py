@@ -7,6 +7,7 @@ Every state change also appends a row to ``job_events`` with its time and reason
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -48,6 +49,8 @@ class NewJob:
     resume_session_id: str | None = None
     """A follow-up continues this Claude session (``--resume``)."""
     awaiting_approval: bool = False
+    always_allowed: tuple[str, ...] = ()
+    """Tools already allowed for the whole job (a follow-up keeps its parent's)."""
 
 
 class Ledger:
@@ -179,8 +182,8 @@ class Ledger:
             state = "awaiting_approval" if new.awaiting_approval else "queued"
             cursor = conn.execute(
                 "INSERT INTO jobs (workflow, prompt, source, cwd, trigger, state, max_attempts,"
-                " priority, created_at, parent_id, resume_session_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + _RETURNING_JOB,
+                " priority, created_at, parent_id, resume_session_id, always_allowed)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + _RETURNING_JOB,
                 (
                     new.workflow,
                     new.prompt,
@@ -193,6 +196,7 @@ class Ledger:
                     self.clock.iso(),
                     new.parent_id,
                     new.resume_session_id,
+                    encode_tools(new.always_allowed),
                 ),
             )
             job = _single_job(cursor)
@@ -208,7 +212,7 @@ class Ledger:
             cursor = conn.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ?,"
                 " finished_at = NULL, run_after = NULL, owner_pid = ?, owner_host = ?, lease_until = ?,"
-                " claude_pid = NULL, claude_started = NULL, cancel_requested = 0"
+                " claude_pid = NULL, claude_started = NULL, cancel_requested = 0, waiting_for = NULL"
                 " WHERE id = ? AND state = 'queued'" + _RETURNING_JOB,
                 (self.clock.iso(), owner_pid, owner_host, lease_deadline(self.clock, lease_seconds), job_id),
             )
@@ -237,7 +241,7 @@ class Ledger:
                 " output_tokens = coalesce(?, output_tokens), turns = coalesce(?, turns),"
                 " session_id = coalesce(?, session_id), answer = ?,"
                 " owner_pid = NULL, owner_host = NULL, lease_until = NULL, claude_pid = NULL,"
-                " claude_started = NULL,"
+                " claude_started = NULL, waiting_for = NULL,"
                 " cancel_requested = 0 WHERE id = ?" + _RETURNING_JOB,
                 (
                     str(outcome.state),
@@ -255,6 +259,7 @@ class Ledger:
                 ),
             )
             job = _single_job(cursor)
+            conn.execute("DELETE FROM job_inputs WHERE job_id = ?", (job_id,))
             self._event(conn, job_id, str(outcome.state), reason, outcome.cost_usd)
         return job
 
@@ -273,7 +278,7 @@ class Ledger:
             cursor = conn.execute(
                 "UPDATE jobs SET state = 'queued', run_after = ?, owner_pid = NULL, owner_host = NULL,"
                 " lease_until = NULL,"
-                " claude_pid = NULL, claude_started = NULL, cancel_requested = 0,"
+                " claude_pid = NULL, claude_started = NULL, cancel_requested = 0, waiting_for = NULL,"
                 " attempts = attempts - ?, cost_usd = coalesce(cost_usd + ?, ?, cost_usd),"
                 " error = coalesce(?, error), session_id = coalesce(?, session_id)"
                 " WHERE id = ?" + _RETURNING_JOB,
@@ -346,6 +351,58 @@ class Ledger:
             if cursor.rowcount:
                 self._event(conn, job_id, "running", f"cancel requested: {reason}")
             return bool(cursor.rowcount)
+
+    # -- questions and messages of a running job ------------------------------------
+
+    def set_waiting(self, job_id: int, question: str | None, reason: str | None) -> bool:
+        """What a running job waits for (a JSON question), or None once it waits for nothing."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET waiting_for = ? WHERE id = ? AND state = 'running'", (question, job_id)
+            )
+            if cursor.rowcount and reason:
+                self._event(conn, job_id, "running", reason)
+            return bool(cursor.rowcount)
+
+    def post_input(self, job_id: int, entry: str, reason: str) -> bool:
+        """Keep an answer or a message for a running job until its engine takes it."""
+        with self._write() as conn:
+            row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or row[0] != "running":
+                return False
+            conn.execute(
+                "INSERT INTO job_inputs (job_id, at, entry) VALUES (?, ?, ?)",
+                (job_id, self.clock.iso(), entry),
+            )
+            self._event(conn, job_id, "running", reason)
+            return True
+
+    def input_job_ids(self) -> set[int]:
+        with self._lock:
+            rows = self._conn.execute("SELECT DISTINCT job_id FROM job_inputs").fetchall()
+        return {row[0] for row in rows}
+
+    def take_inputs(self, job_id: int) -> list[str]:
+        """The job's kept inputs, oldest first, removed as they are taken (each is taken once)."""
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT id, entry FROM job_inputs WHERE job_id = ? ORDER BY id", (job_id,)
+            ).fetchall()
+            if rows:
+                conn.execute("DELETE FROM job_inputs WHERE job_id = ? AND id <= ?", (job_id, rows[-1][0]))
+        return [row[1] for row in rows]
+
+    def allow_always(self, job_id: int, tool: str) -> None:
+        """Remember that ``tool`` needs no question for the rest of the job."""
+        with self._write() as conn:
+            row = conn.execute("SELECT always_allowed FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                return
+            tools = decode_tools(row[0])
+            if tool not in tools:
+                conn.execute(
+                    "UPDATE jobs SET always_allowed = ? WHERE id = ?", (encode_tools([*tools, tool]), job_id)
+                )
 
     def renew_leases(
         self, job_ids: Sequence[int], owner_pid: int, owner_host: str, lease_seconds: float
@@ -446,6 +503,15 @@ class Ledger:
         with self._lock:
             rows = self._conn.execute(query, params).fetchall()
         return [Job.from_row(row) for row in rows]
+
+
+def encode_tools(tools: Sequence[str]) -> str | None:
+    return json.dumps(list(tools)) if tools else None
+
+
+def decode_tools(text: str | None) -> list[str]:
+    value = json.loads(text) if text else []
+    return [str(tool) for tool in value] if isinstance(value, list) else []
 
 
 def lease_deadline(clock: Clock, lease_seconds: float) -> str:

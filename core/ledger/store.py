@@ -128,6 +128,28 @@ class LedgerStore(Protocol):
         """Mark a running job for cancelling; False when it is not running."""
         ...
 
+    def set_waiting(self, job_id: int, question: str | None, reason: str | None) -> bool:
+        """What a running job waits for (a JSON question; None: nothing), with a history line
+        when ``reason`` is given; False when the job is not running."""
+        ...
+
+    def post_input(self, job_id: int, entry: str, reason: str) -> bool:
+        """Keep an answer or a message (JSON) for a running job until its engine takes it;
+        False when the job is not running."""
+        ...
+
+    def input_job_ids(self) -> set[int]:
+        """Jobs with inputs not yet taken by their engine."""
+        ...
+
+    def take_inputs(self, job_id: int) -> list[str]:
+        """The job's kept inputs, oldest first; each is taken once."""
+        ...
+
+    def allow_always(self, job_id: int, tool: str) -> None:
+        """Remember that ``tool`` needs no question for the rest of the job."""
+        ...
+
     def renew_leases(
         self, job_ids: Sequence[int], owner_pid: int, owner_host: str, lease_seconds: float
     ) -> set[int]:

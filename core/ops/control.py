@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
 
+from core.claude.conversation import Answer, Told, input_to_json
 from core.clock import parse_time
 from core.config.prompts import base_values, render_prompt
 from core.config.settings import (
@@ -166,27 +167,77 @@ class Control:
                 parent_id=parent.id,
                 trigger=f"follow-up of #{parent.id}",
                 resume_session_id=parent.session_id,
+                always_allowed=tuple(parent.always_allowed_tools),
             ),
             reason=f"follow-up of #{parent.id} (session {parent.session_id})",
         )
         self._notify_engine(Change.JOBS)
         return job
 
-    def approve(self, job_id: int, by: str = "the user") -> Job:
+    def approve(self, job_id: int, by: str = "the user", *, always: bool = False, via: str = "cli") -> Job:
+        """Answer yes to what the job waits for: the approval before it runs, or the tool
+        question of its run (``always``: that tool for the rest of the job)."""
         job = self.get(job_id)
+        if job.state is JobState.RUNNING and job.question is not None:
+            return self._answer(job, allow=True, always=always, message=None, by=by, via=via)
         if not self.handoff.approve(job_id, f"approved by {by}"):
-            raise InputError(f"job #{job_id} is {job.state}: only a job awaiting approval can be approved")
+            raise InputError(_nothing_to_answer(job, "approved"))
         self._notify_engine(Change.JOBS)
         return self.get(job_id)
 
-    def deny(self, job_id: int, by: str = "the user") -> Job:
+    def deny(self, job_id: int, by: str = "the user", *, reason: str | None = None, via: str = "cli") -> Job:
+        """Answer no to what the job waits for: a job awaiting approval is cancelled; a tool
+        question is denied and Claude reads ``reason``."""
         job = self.get(job_id)
+        if job.state is JobState.RUNNING and job.question is not None:
+            return self._answer(job, allow=False, always=False, message=reason, by=by, via=via)
+        because = f": {reason}" if reason else ""
         if job.state is not JobState.AWAITING_APPROVAL or not self.ledger.cancel_queued(
-            job_id, f"denied by {by}"
+            job_id, f"denied by {by}{because}"
         ):
-            raise InputError(f"job #{job_id} is {job.state}: only a job awaiting approval can be denied")
+            raise InputError(_nothing_to_answer(job, "denied"))
         self._notify_engine(Change.JOBS)
         return self.get(job_id)
+
+    def _answer(self, job: Job, *, allow: bool, always: bool, message: str | None, by: str, via: str) -> Job:
+        """Keep the answer in the ledger first (it survives this process), then wake the engine."""
+        question = job.question or {}
+        request_id = question.get("request_id")
+        if not isinstance(request_id, str):
+            raise InputError(f"job #{job.id}'s question cannot be answered by this version of flowtui")
+        tool = str(question.get("tool") or "the tool")
+        answer = Answer(request_id=request_id, allow=allow, always=always, message=message, by=by, via=via)
+        if allow:
+            what = f"allowed {tool}" + (" always for this job" if always else "")
+        else:
+            what = f"denied {tool}" + (f": {message}" if message else "")
+        if not self.ledger.post_input(job.id, input_to_json(answer), f"{what} (by {by} via {via})"):
+            raise InputError(f"job #{job.id} ended before the answer arrived")
+        self._notify_engine(Change.INPUT)
+        return self.get(job.id)
+
+    def tell(self, job_id: int, message: str, by: str = "the user", via: str = "cli") -> Job:
+        """Send ``message`` into the job's running Claude process: its next turn."""
+        if not message.strip():
+            raise InputError("the message is empty: say what Claude should hear")
+        job = self.get(job_id)
+        if job.state is not JobState.RUNNING or not self.ledger.post_input(
+            job_id,
+            input_to_json(Told(text=message, by=by, via=via)),
+            f"told by {by} via {via}: {_line(message)}",
+        ):
+            state = self.get(job_id).state
+            raise InputError(
+                f"job #{job_id} is {state}, not running: use `flowtui followup {job_id} MESSAGE` "
+                "to continue its session"
+            )
+        self._notify_engine(Change.INPUT)
+        return self.get(job_id)
+
+    def questions(self) -> list[Job]:
+        """Running jobs that wait for a person's answer, oldest question first."""
+        waiting = [job for job in self.ledger.list_jobs([JobState.RUNNING]) if job.question is not None]
+        return sorted(waiting, key=lambda job: str((job.question or {}).get("asked_at", "")))
 
     def get(self, job_id: int) -> Job:
         try:
@@ -219,6 +270,7 @@ class Control:
                 priority=original.priority,
                 parent_id=original.id,
                 trigger=f"retry of #{original.id}",
+                always_allowed=tuple(original.always_allowed_tools),
             ),
             reason=f"retry of #{original.id}",
         )
@@ -395,3 +447,14 @@ class Control:
             store.close()
         self._notify_engine(Change.NOTIFICATIONS)
         return copy
+
+
+def _nothing_to_answer(job: Job, verb: str) -> str:
+    if job.state is JobState.RUNNING:
+        return f"job #{job.id} is running and waits for no answer: nothing to be {verb}"
+    return f"job #{job.id} is {job.state}: only a job awaiting approval can be {verb}"
+
+
+def _line(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

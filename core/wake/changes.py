@@ -16,6 +16,8 @@ class Change(Enum):
     JOBS = "jobs"
     PAUSE = "pause"
     CANCEL = "cancel"
+    INPUT = "input"
+    """An answer to a running job's question, or a message told to it."""
     WATCHES = "watches"
     NOTIFICATIONS = "notifications"
 

@@ -48,11 +48,13 @@ def test_job_succeeds_and_ledger_keeps_the_result(tmp_path: Path) -> None:
         assert states == ["queued", "running", "running", "succeeded"]
 
 
-def test_argv_has_stream_flags_workflow_options_and_prompt_last(tmp_path: Path) -> None:
+def test_argv_has_stream_flags_and_workflow_options_and_the_prompt_comes_on_stdin(tmp_path: Path) -> None:
     argv_file = tmp_path / "argv.txt"
+    stdin_file = tmp_path / "stdin.txt"
     script = write_script(
         tmp_path / "claude",
         f'for a in "$@"; do printf "%s\\n" "$a" >> {argv_file}; done\npwd > {tmp_path}/cwd.txt\n'
+        f"head -n 2 > {stdin_file}\n"
         f"echo '{result_line()}'\n",
     )
     config = """
@@ -76,7 +78,13 @@ append_system_prompt = "be brief"
     assert argv[argv.index("--allowedTools") + 1] == "Bash,Read"
     assert argv[argv.index("--max-turns") + 1] == "3"
     assert argv[argv.index("--append-system-prompt") + 1] == "be brief"
-    assert argv[-2:] == ["--", "--help; rm -rf / $(x)"]
+    assert argv[argv.index("--input-format") + 1] == "stream-json"
+    assert argv[argv.index("--permission-prompt-tool") + 1] == "stdio"
+    assert "--help; rm -rf / $(x)" not in argv
+    initialize, prompt = (json.loads(line) for line in stdin_file.read_text().splitlines())
+    assert initialize["type"] == "control_request" and initialize["request"]["subtype"] == "initialize"
+    assert prompt["type"] == "user"
+    assert prompt["message"] == {"role": "user", "content": "--help; rm -rf / $(x)"}
     assert (tmp_path / "cwd.txt").read_text().strip() == str(workdir)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from enginekit import home_paths, wait_for
-from fakeclaude import RESULT_OK, write_script
+from fakeclaude import READ_PROMPT, RESULT_OK, write_script
 from standin import MessagesStandIn
 from watchkit import Watching, changed_paths, watch_block, watching
 
@@ -32,8 +32,7 @@ def logging_script(path: Path, starts: Path, release: Path, answer_first: bool =
     first = f"echo '{json.dumps(answer)}'\n" if answer_first else ""
     return write_script(
         path,
-        "for prompt; do :; done\n"
-        f'printf "%s\\n" "$prompt" | tr "\\n" " " >> "{starts}"; echo >> "{starts}"\n'
+        READ_PROMPT + f'printf "%s\\n" "$prompt" | tr "\\n" " " >> "{starts}"; echo >> "{starts}"\n'
         f"{first}"
         f'while [ ! -e "{release}" ]; do sleep 0.02; done\n'
         f"echo '{json.dumps(RESULT_OK)}'\n",

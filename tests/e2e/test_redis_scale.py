@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from clikit import Flowtui
 from enginekit import is_gone, wait_for
-from fakeclaude import result_line, write_script
+from fakeclaude import READ_PROMPT, result_line, write_script
 
 CONFIG = "[queue]\nlease_seconds = 3\n[claude]\nkill_grace_seconds = 0.5\n"
 
@@ -32,8 +32,7 @@ def claude(tmp_path: Path) -> Path:
     log = tmp_path / "runs.log"
     return write_script(
         tmp_path / "claude",
-        'prompt="$(eval echo \\${$#})"\n'
-        f'echo "start|$prompt|$$" >> {log}\n'
+        READ_PROMPT + f'echo "start|$prompt|$$" >> {log}\n'
         'case "$prompt" in *slow*) if [ ! -e "' + str(tmp_path) + '/slow-done" ]; then '
         f"touch {tmp_path}/slow-done; sleep 300; fi;; esac\n"
         f'echo "end|$prompt|$$" >> {log}\n'
