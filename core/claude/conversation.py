@@ -306,7 +306,7 @@ class Conversation:
         self.hooks.on_note(f"message from {told.by} via {told.via} waits for Claude's next turn")
         return True
 
-    def _answer(self, answer: Answer) -> bool:
+    def _answer(self, answer: Answer, now: float | None = None) -> bool:
         auto_allowed: list[Question] = []
         with self._lock:
             found = [item for item in self._pending if item.question.request_id == answer.request_id]
@@ -329,7 +329,7 @@ class Conversation:
                         self._allow(other)
                     self._pending = deque(p for p in self._pending if p.question.tool != question.tool)
                     was_head = True
-                head = self._next_head() if was_head else None
+                head = self._next_head(now) if was_head else None
         if stale:
             self.hooks.on_note(f"an answer from {answer.by} came for a question no longer asked: ignored")
             return False
@@ -358,7 +358,9 @@ class Conversation:
             f"no answer within {limit} (the workflow's permission_timeout_minutes): {question.tool} denied"
         )
         self.hooks.on_note(f"{question.tool} denied: {message}")
-        self._answer(Answer(request_id=question.request_id, allow=False, message=message, by="the time-out"))
+        self._answer(
+            Answer(request_id=question.request_id, allow=False, message=message, by="the time-out"), now
+        )
 
     def waited_seconds(self, now: float) -> float:
         """Time spent waiting for a person so far; it counts toward no run time limit."""
@@ -377,8 +379,8 @@ class Conversation:
         if self._waiting_since is None:
             self._waiting_since = now
 
-    def _next_head(self) -> Question | None:
-        now = time.monotonic()
+    def _next_head(self, now: float | None = None) -> Question | None:
+        now = time.monotonic() if now is None else now
         if self._pending:
             self._make_head(now)
             return self._pending[0].question

@@ -487,6 +487,62 @@ def test_request_cancel_marks_only_running_jobs(ledger: LedgerStore) -> None:
     assert not ledger.request_cancel(running.id, "too late")
 
 
+def test_a_running_job_carries_its_question_until_the_run_ends(ledger: LedgerStore) -> None:
+    queued = add(ledger)
+    assert not ledger.set_waiting(queued.id, '{"tool": "Bash"}', "asks")
+    assert ledger.require(queued.id).waiting_for is None
+    running = claimed(ledger, add(ledger).id)
+    question = '{"kind": "tool", "tool": "Bash", "input": {"command": "touch x"}, "request_id": "r1"}'
+    assert ledger.set_waiting(running.id, question, "asks to use Bash: touch x")
+    job = ledger.require(running.id)
+    assert job.waiting_for == question and job.question is not None and job.question["tool"] == "Bash"
+    assert job.to_dict()["waiting_for"]["input"] == {"command": "touch x"}
+    assert history(ledger, running.id)[-1] == ("running", "asks to use Bash: touch x")
+    assert ledger.set_waiting(running.id, None, None)
+    assert ledger.require(running.id).waiting_for is None
+    assert history(ledger, running.id)[-1] == ("running", "asks to use Bash: touch x")  # no line for None
+    ledger.set_waiting(running.id, question, "asks again")
+    requeued = ledger.requeue(running.id, "interrupted", run_after=None)
+    assert requeued.waiting_for is None
+    again = claimed(ledger, running.id)
+    ledger.set_waiting(again.id, question, "asks")
+    assert ledger.finish(again.id, RunOutcome(JobState.SUCCEEDED)).waiting_for is None
+
+
+def test_inputs_are_kept_for_running_jobs_and_taken_once_in_order(ledger: LedgerStore) -> None:
+    queued = add(ledger)
+    assert not ledger.post_input(queued.id, '{"kind": "message"}', "told")
+    running = claimed(ledger, add(ledger).id)
+    other = claimed(ledger, add(ledger).id)
+    assert ledger.input_job_ids() == set()
+    assert ledger.post_input(running.id, "first", "told by me via cli: first")
+    assert ledger.post_input(running.id, "second", "allowed Bash (by me via cli)")
+    assert ledger.post_input(other.id, "elsewhere", "told")
+    assert history(ledger, running.id)[-2:] == [
+        ("running", "told by me via cli: first"),
+        ("running", "allowed Bash (by me via cli)"),
+    ]
+    assert ledger.input_job_ids() == {running.id, other.id}
+    assert ledger.take_inputs(running.id) == ["first", "second"]
+    assert ledger.take_inputs(running.id) == []
+    assert ledger.input_job_ids() == {other.id}
+    ledger.finish(other.id, RunOutcome(JobState.SUCCEEDED))
+    assert ledger.input_job_ids() == set() and ledger.take_inputs(other.id) == []
+
+
+def test_tools_allowed_always_stay_with_the_job(ledger: LedgerStore) -> None:
+    job = add(ledger)
+    assert job.always_allowed_tools == [] and job.to_dict()["always_allowed"] == []
+    ledger.allow_always(job.id, "Bash")
+    ledger.allow_always(job.id, "Bash")
+    ledger.allow_always(job.id, "Edit")
+    assert ledger.require(job.id).always_allowed_tools == ["Bash", "Edit"]
+    claimed(ledger, job.id)
+    assert ledger.requeue(job.id, "retry", run_after=None).always_allowed_tools == ["Bash", "Edit"]
+    follow = add(ledger, always_allowed=("Bash",))
+    assert follow.always_allowed_tools == ["Bash"]
+
+
 def test_defer_only_while_queued(ledger: LedgerStore) -> None:
     job = add(ledger)
     tomorrow = to_iso(datetime.now(UTC) + timedelta(days=1))

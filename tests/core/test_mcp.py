@@ -15,7 +15,7 @@ from typing import Any, TypeVar, get_args
 import anyio
 import pytest
 from clikit import Flowtui
-from fakeclaude import ok_script
+from fakeclaude import RESULT_OK, ok_script, write_script
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 
 from cli.mcp_server import JobStateName
@@ -41,6 +41,9 @@ TOOLS = {
     "show_job",
     "cancel_job",
     "retry_job",
+    "list_questions",
+    "answer_question",
+    "tell_job",
     "pause_queue",
     "resume_queue",
     "add_watch",
@@ -294,3 +297,60 @@ async def test_a_running_engine_is_poked_and_the_transcript_is_readable(
 
         await wait_until(active, "the engine to start watching")
         await call(session, "remove_watch", path=str(notes))
+
+
+def asking_script(path: Path, answers: Path) -> Path:
+    """Asks to run Bash (as the CLI does with --permission-prompt-tool stdio), keeps the answer
+    it reads on stdin in ``answers``, then ends its turn."""
+    ask = {
+        "type": "control_request",
+        "request_id": "ask-1",
+        "request": {"subtype": "can_use_tool", "tool_name": "Bash", "input": {"command": "touch it"}},
+    }
+    return write_script(
+        path,
+        "read -r init; read -r prompt\n"
+        f"echo '{json.dumps(ask)}'\n"
+        f'read -r answer; printf "%s\\n" "$answer" > "{answers}"\n'
+        f"echo '{json.dumps(RESULT_OK)}'\n",
+    )
+
+
+async def test_questions_are_listed_and_answered_over_mcp(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(USER_CONFIG)
+    answers = tmp_path / "answers.jsonl"
+    flowtui = Flowtui(home, asking_script(tmp_path / "claude", answers))
+    engine = flowtui.serve()
+    try:
+        async with mcp_session(flowtui) as session:
+            added = await call(session, "add_job", prompt="needs a tool", cwd=str(tmp_path))
+
+            async def listed() -> list[dict[str, Any]] | None:
+                return (await call(session, "list_questions"))["questions"] or None
+
+            (question,) = await wait_until(listed, "the job to ask")
+            assert question["id"] == added["id"] and question["state"] == "running"
+            assert question["waiting_for"]["tool"] == "Bash"
+            assert question["waiting_for"]["input"] == {"command": "touch it"}
+            answered = await call(
+                session, "answer_question", id=added["id"], decision="deny", reason="not now"
+            )
+            assert answered["decision"] == "deny"
+
+            async def finished() -> dict[str, Any] | None:
+                shown = await call(session, "show_job", id=added["id"])
+                return shown if shown["state"] == "succeeded" else None
+
+            shown = await wait_until(finished, "the job to finish")
+            assert shown["waiting_for"] is None
+            assert "denied Bash: not now (by an MCP client via mcp)" in [e["reason"] for e in shown["events"]]
+            error = await call_error(session, "tell_job", id=added["id"], message="more")
+            assert f"flowtui followup {added['id']}" in error
+    finally:
+        engine.send_signal(signal.SIGTERM)
+        engine.wait(timeout=20)
+    response = json.loads(answers.read_text())
+    assert response["response"]["request_id"] == "ask-1"
+    assert response["response"]["response"] == {"behavior": "deny", "message": "not now"}
