@@ -21,9 +21,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-from core.claude.conversation import Conversation, ConversationHooks, RunInput, format_minutes
+from core.claude.conversation import (
+    INITIALIZE_REQUEST_ID,
+    Conversation,
+    ConversationHooks,
+    RunInput,
+    format_minutes,
+)
 from core.claude.events import ClaudeEvent, Finished, Skipped, UserMessage, parse_event
 from core.claude.limits import detect_limit
 from core.claude.procs import end_process_group, process_start_time
@@ -352,6 +358,8 @@ class ClaudeRunner:
                     on_note(f"{decoded.reason}: {decoded.excerpt[:80]!r}")
                 continue
             assert isinstance(item, bytes)
+            if _answers_initialize(decoded):
+                continue  # the CLI's reply to flowtui's own handshake, not part of the run
             transcript.write(item)
             transcript.write(b"\n")
             events = parse_event(decoded)
@@ -454,6 +462,11 @@ class _Watcher:
         else:
             # Claude may exit and leave tools behind in its group: end them too.
             end_process_group(self._process.pid, self._grace)
+
+
+def _answers_initialize(line: dict[str, Any]) -> bool:
+    response = line.get("response") if line.get("type") == "control_response" else None
+    return isinstance(response, dict) and response.get("request_id") == INITIALIZE_REQUEST_ID
 
 
 def _write_stray(transcript: IO[bytes], stray: StrayLine) -> None:
