@@ -55,9 +55,7 @@ async def child(side: str, options: dict[str, Any], entered: float) -> dict[str,
     }
 
     async def body(app: Any, meter: LineMeter, expected: int) -> None:
-        from textual.widgets import Log
-
-        app.screen.query_one(Log).focus()  # the output (the OutputPane is a Log)
+        app.screen.query_one("#output").focus()  # the output: the OutputPane, or the naive Log
         await asyncio.sleep(0.1)
         probe = FrameProbe(app)
         deadline = now() + options["seconds"]

@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from core.claude.events import parse_event
 from core.claude.tail import TranscriptTail
 from core.claude.transcript import TranscriptRenderer, decode_transcript_line
-from core.display import printable
 from core.jobs import Job
 from core.ops.control import Control
 from core.paths import Paths
@@ -19,12 +18,15 @@ Writer = Callable[[str], None]
 
 
 def _render_lines(lines: Iterator[bytes], renderer: TranscriptRenderer, raw: bool) -> str:
+    """The readable text, where every control sequence a tool printed (ANSI colours, cursor
+    moves, titles) shows as a visible escape; ``raw`` gives the lines exactly as stored, for
+    a pipe into ``jq`` or a terminal that should obey them."""
     parts = []
     for line in lines:
         if raw:
-            parts.append(printable(line.decode("utf-8", "replace")) + "\n")
+            parts.append(line.decode("utf-8", "replace") + "\n")
             continue
-        parts.append(renderer.feed_all(parse_event(decode_transcript_line(line))))
+        parts.append(renderer.feed_all(parse_event(decode_transcript_line(line))))  # escaped there
     return "".join(parts)
 
 

@@ -66,6 +66,21 @@ class JobIdType(click.ParamType):  # type: ignore[type-arg]
 
 JOB_ID = JobIdType()
 
+STDIN_PROMPT = "-"
+"""A prompt given as ``-`` is read from stdin: argv takes at most 128 KiB an argument."""
+
+
+def prompt_from(argument: str) -> str:
+    """The prompt as given, or stdin's text when it is ``-`` (its last line end dropped, as
+    ``$(...)`` drops it); an empty stdin is the empty prompt the door refuses."""
+    if argument != STDIN_PROMPT:
+        return argument
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as error:
+        fail(f"the prompt on stdin is not UTF-8 text (byte {error.start}): convert it first")
+
 
 @contextmanager
 def open_control(app: AppContext) -> Iterator[Control]:
@@ -130,6 +145,7 @@ class LazyGroup(click.Group):
 @click.group(
     cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]}
 )
+@click.version_option(package_name="flowtui", prog_name="flowtui", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """flowtui: file changes and messages become durable Claude Code jobs.
@@ -149,12 +165,17 @@ def cli(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option(
+    "--wait",
+    is_flag=True,
+    help="When an engine runs, wait for it to stop and take over (a window's hand-off).",
+)
 @click.pass_obj
-def serve(app: AppContext) -> None:
+def serve(app: AppContext, wait: bool) -> None:
     """Run the engine with no UI until SIGINT/SIGTERM, then stop cleanly."""
     from core.host.serve import serve_forever
 
-    sys.exit(serve_forever(app.settings, app.paths))
+    sys.exit(serve_forever(app.settings, app.paths, wait=wait))
 
 
 @cli.command()
@@ -164,7 +185,8 @@ def serve(app: AppContext) -> None:
 @click.option("--priority", type=int, help="Higher runs first (default: the workflow's).")
 @click.pass_obj
 def add(app: AppContext, prompt: str, workflow: str, cwd: str | None, priority: int | None) -> None:
-    """Queue a job; prints its id alone on stdout."""
+    """Queue a job (PROMPT `-` reads it from stdin); prints its id alone on stdout."""
+    prompt = prompt_from(prompt)
     try:
         with open_control(app) as control:
             job = control.add(prompt, workflow=workflow, cwd=cwd, priority=priority)
@@ -192,11 +214,16 @@ def jobs(app: AppContext, states: tuple[str, ...], limit: int | None, as_json: b
         found = control.ledger.list_jobs(states=[JobState(state) for state in states], limit=limit)
         if as_json:
             click.echo(json.dumps([job.to_dict() for job in found], indent=2))
-        else:
-            pause = control.pause_state()
-            if pause.paused:
-                click.echo(f"queue {one_line(pause.describe())}")
+            return
+        pause = control.pause_state()
+        if pause.paused:
+            click.echo(f"queue {one_line(pause.describe())}")
+        if found or not states:
             click.echo(format_job_table(found, app.clock.now()))
+        elif control.ledger.list_jobs(limit=1):
+            click.echo(f"no jobs match --state {', '.join(states)}: `flowtui jobs` lists them all")
+        else:
+            click.echo(format_job_table([], app.clock.now()))
 
 
 @cli.command()
@@ -291,7 +318,9 @@ def cancel(app: AppContext, job_id: int) -> None:
 @click.argument("prompt")
 @click.pass_obj
 def followup(app: AppContext, job_id: int, prompt: str) -> None:
-    """Queue a job that continues job ID's Claude session; prints the new id."""
+    """Queue a job that continues job ID's Claude session (PROMPT `-` reads it from stdin);
+    prints the new id."""
+    prompt = prompt_from(prompt)
     with open_control(app) as control:
         job = control.followup(job_id, prompt)
         click.echo(job.id)

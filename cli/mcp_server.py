@@ -23,7 +23,8 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from pydantic import Field
 
 from cli.logs import print_logs
-from core.config.settings import DEFAULT_WORKFLOW, Settings, load_settings
+from core.config.live import LiveSettings
+from core.config.settings import DEFAULT_WORKFLOW, Settings
 from core.errors import ConfigError, InputError, describe_os_error, describe_queue_error
 from core.host.logs import configure_logging
 from core.host.state import open_shared_state
@@ -62,7 +63,7 @@ class FlowtuiTools:
     def __init__(self, settings: Settings, paths: Paths) -> None:
         self._paths = paths
         self._lock = threading.Lock()
-        self._shared = open_shared_state(settings, paths)
+        self._shared = open_shared_state(LiveSettings(settings, paths.config_file), paths)
 
     def close(self) -> None:
         self._shared.ledger.close()
@@ -76,8 +77,8 @@ class FlowtuiTools:
         error) carrying its one-line message, never as a crash."""
         with self._lock:
             try:
-                if reload_config:
-                    self._shared.settings = load_settings(self._paths.config_file)
+                if reload_config and (problem := self._shared.live.refresh_problem()) is not None:
+                    raise ConfigError(problem)  # a write never acts on a config the file no longer says
                 yield self._shared
             except (InputError, ConfigError) as error:
                 raise failure(str(error)) from None

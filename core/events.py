@@ -63,6 +63,14 @@ class ServiceFailed:
 
 
 @dataclass(frozen=True)
+class ServiceStateChanged:
+    """A service's state that views show changed (a watch's status, Telegram's connection):
+    views re-read it, since nothing else about it moves in the job rows."""
+
+    name: str
+
+
+@dataclass(frozen=True)
 class NotificationChanged:
     """A Telegram notification was queued, sent, or failed (its delivery state, for the history pane)."""
 
@@ -81,6 +89,7 @@ Event = (
     | EngineTakenOver
     | SharedStateChanged
     | ServiceFailed
+    | ServiceStateChanged
     | NotificationChanged
 )
 Subscriber = Callable[[Event], None]

@@ -36,6 +36,7 @@ class JobSource(StrEnum):
     """What queued a job, so surfaces and stats can tell triggers apart."""
 
     CLI = "cli"
+    TUI = "tui"
     WATCH = "watch"
     TELEGRAM = "telegram"
     SCHEDULE = "schedule"

@@ -1,5 +1,6 @@
-"""The dashboard's actions, listed once: its key bindings, the command palette's entries and
-the help screen's rows are all read from ``ACTIONS``, so the three cannot disagree."""
+"""The dashboard's actions, listed once: its key bindings, the footer's contexts, the command
+palette's entries and the help screen's rows are all read from ``ACTIONS``, so they cannot
+disagree."""
 
 from __future__ import annotations
 
@@ -8,6 +9,32 @@ from dataclasses import dataclass
 
 from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
+
+ALWAYS = "always"
+JOBS = "jobs"
+"""The Jobs pane is focused."""
+JOB_RETRYABLE = "job-retryable"
+"""The selected job has finished (a retry queues it again)."""
+JOB_CANCELLABLE = "job-cancellable"
+JOB_SESSION = "job-session"
+"""The selected job has a Claude session to continue."""
+JOB_APPROVAL = "job-approval"
+"""The selected job awaits approval."""
+WATCHES = "watches"
+"""The Watched-paths pane is focused (and shown)."""
+NOTIFICATIONS = "notifications"
+"""The Notifications pane is focused (and shown)."""
+OUTPUT = "output"
+"""The Output pane is focused."""
+NARROW = "narrow"
+"""The terminal is narrow: the lower area shows one pane at a time."""
+CONTEXTS = frozenset(
+    {ALWAYS, JOBS, JOB_RETRYABLE, JOB_CANCELLABLE, JOB_SESSION, JOB_APPROVAL, WATCHES, NOTIFICATIONS}
+    | {OUTPUT, NARROW}
+)
+
+KEY_NAMES = {"slash": "/", "question_mark": "?", "escape": "esc"}
+"""How the palette writes a binding's first key."""
 
 
 @dataclass(frozen=True)
@@ -24,30 +51,36 @@ class Action:
     name: str | None = None
     """The dashboard's ``action_<name>``; None for a key Textual handles (tab, ctrl+p)."""
     footer: str = ""
-    """The binding's short description (the footer shows it when ``shown``)."""
+    """The binding's short description (the footer shows it when ``shown`` and in ``when``)."""
     shown: bool = False
     palette: tuple[str, str] | None = None
     """(title, help) of its command palette entry; None keeps it out of the palette."""
+    when: str = ALWAYS
+    """The context in which the footer shows it (one of ``CONTEXTS``): the dashboard names the
+    contexts true now (the focused pane, the selected row's kind, the terminal's width)."""
+    priority: bool = False
+    """Checked before the focused widget's own bindings (home/end over DataTable's scrolling);
+    the dashboard's ``check_action`` lets the key through where it does not apply."""
 
 
 ACTIONS: tuple[Action, ...] = (
-    Action(
-        "p",
-        "pause / resume the queue",
-        "p",
-        "toggle_pause",
-        "Pause/Resume",
-        shown=True,
-        palette=("Pause / resume the queue", "Stop or restart taking jobs"),
-    ),
     Action(
         "n",
         "new job",
         "n",
         "new_job",
-        "New job",
+        "New",
         shown=True,
         palette=("New job", "Queue a prompt for Claude"),
+    ),
+    Action(
+        "p",
+        "pause / resume the queue",
+        "p",
+        "toggle_pause",
+        "Pause",
+        shown=True,
+        palette=("Pause / resume the queue", "Stop or restart taking jobs"),
     ),
     Action(
         "r",
@@ -56,6 +89,7 @@ ACTIONS: tuple[Action, ...] = (
         "retry",
         "Retry",
         shown=True,
+        when=JOB_RETRYABLE,
         palette=("Retry job", "Queue the selected finished job again"),
     ),
     Action(
@@ -65,6 +99,7 @@ ACTIONS: tuple[Action, ...] = (
         "cancel",
         "Cancel",
         shown=True,
+        when=JOB_CANCELLABLE,
         palette=("Cancel job", "Cancel the selected job"),
     ),
     Action(
@@ -74,17 +109,63 @@ ACTIONS: tuple[Action, ...] = (
         "follow_up",
         "Follow up",
         shown=True,
+        when=JOB_SESSION,
         palette=("Follow up", "Continue the selected job's Claude session"),
     ),
     Action(
+        "y",
+        "approve / deny the selected job waiting for approval",
+        "y / N",
+        "approve",
+        "Approve",
+        shown=True,
+        when=JOB_APPROVAL,
+        palette=("Approve job", "Let the selected job waiting for approval run"),
+    ),
+    Action(
+        "N",
+        None,
+        "N",
+        "deny",
+        "Deny",
+        shown=True,
+        when=JOB_APPROVAL,
+        palette=("Deny job", "Refuse the selected job waiting for approval"),
+    ),
+    Action(
         "enter",
-        "the selected job's details: transcript, events, cost, session",
+        "the selected job's details, kept current: prompt, answer, error, transcript, events, cost",
         "enter",
         "open_job",
         "Details",
-        palette=("Job details", "Transcript, events, cost and session of the selected job"),
+        palette=("Job details", "Prompt, answer, transcript, events and cost of the selected job"),
     ),
-    Action("f", "follow the output again after scrolling up", "f", "follow", "Follow"),
+    Action("", "in the details: 1 answer, 2 transcript, 3 events; m the answer raw / as Markdown", "1 2 3 m"),
+    Action(
+        "f",
+        "follow the output again after scrolling up",
+        "f",
+        "follow",
+        "Follow",
+        shown=True,
+        when=OUTPUT,
+    ),
+    Action(
+        "o",
+        "the selected job's transcript in $PAGER (less), as `flowtui logs` prints it",
+        "o / e",
+        "open_pager",
+        "Pager",
+        palette=("Open the transcript in $PAGER", "Page through the selected job's readable transcript"),
+    ),
+    Action(
+        "e",
+        None,
+        "e",
+        "open_editor",
+        "Editor",
+        palette=("Open the transcript in $EDITOR", "The selected job's readable transcript in an editor"),
+    ),
     Action(
         "slash",
         "filter jobs: text, state:failed, source:telegram, workflow:NAME",
@@ -92,6 +173,7 @@ ACTIONS: tuple[Action, ...] = (
         "filter",
         "Filter",
         shown=True,
+        when=JOBS,
         palette=("Filter jobs", "By text, state:, source:, workflow:"),
     ),
     Action("escape", "clear the filter / close a dialog", "esc", "clear_filter", "Clear filter"),
@@ -100,16 +182,19 @@ ACTIONS: tuple[Action, ...] = (
         "add a watch path",
         "a",
         "add_watch",
-        "Add watch",
+        "Add",
         shown=True,
+        when=WATCHES,
         palette=("Add watch path", "Watch a directory; changes there become jobs"),
     ),
     Action(
         "d",
-        "remove the selected watch (asks first)",
+        "remove the selected watch (asks first; the Watched paths pane must be focused)",
         "d",
         "remove_watch",
-        "Remove watch",
+        "Remove",
+        shown=True,
+        when=WATCHES,
         palette=("Remove watch path", "Stop watching the selected path"),
     ),
     Action(
@@ -117,36 +202,48 @@ ACTIONS: tuple[Action, ...] = (
         "test a path against the watch rules",
         "t",
         "test_path",
-        "Test path",
+        "Test",
+        shown=True,
+        when=WATCHES,
         palette=("Test a path", "Which watch a change there triggers, and its prompt"),
     ),
     Action(
         "R",
-        "resend the selected failed notification",
+        "resend the selected failed notification (the Notifications pane must be focused)",
         "R",
         "resend",
         "Resend",
+        shown=True,
+        when=NOTIFICATIONS,
         palette=("Resend notification", "Send the selected failed notification again"),
     ),
     Action(
-        "y",
-        "approve / deny the selected job waiting for approval",
-        "y / N",
-        "approve",
-        "Approve",
-        palette=("Approve job", "Let the selected job waiting for approval run"),
-    ),
-    Action(
-        "N", None, "N", "deny", "Deny", palette=("Deny job", "Refuse the selected job waiting for approval")
+        "s",
+        "narrow terminal: show the output, the watched paths or the notifications below the jobs",
+        "s",
+        "switch_side",
+        "Side",
+        shown=True,
+        when=NARROW,
+        palette=("Switch the lower pane", "Output, watched paths or notifications (narrow terminals)"),
     ),
     Action("", "move between panes", "tab / shift+tab"),
     Action("j", "move in a list", "j / k, arrows", "cursor_down", "Down"),
     Action("k", None, "k", "cursor_up", "Up"),
+    Action(
+        "g,home",
+        "first / last row of the focused list (the start / end of the output)",
+        "g / G, home / end",
+        "cursor_first",
+        "First",
+        priority=True,
+    ),
+    Action("G,end", None, "G", "cursor_last", "Last", priority=True),
     Action("", "command palette (every action, and the theme)", "ctrl+p"),
     Action("question_mark", "this help", "?", "help", "Help", shown=True, palette=("Help", "Every key")),
     Action(
         "q",
-        "quit (asks when jobs are running; they run again on the next start)",
+        "quit (also ctrl+q, ctrl+c): with jobs running, asks whether to keep them running in the background",
         "q",
         "request_quit",
         "Quit",
@@ -155,23 +252,65 @@ ACTIONS: tuple[Action, ...] = (
 )
 
 
+OUTPUT_ACTIONS: tuple[Action, ...] = (
+    Action(
+        "w", "wrap long lines in the output / transcript on and off", "w", "toggle_wrap", "Wrap", shown=True
+    ),
+    Action(
+        "slash",
+        "search the output or transcript while it has focus (elsewhere / filters the jobs)",
+        "/ (output)",
+        "search",
+        "Search",
+        shown=True,
+    ),
+    Action(
+        "n",
+        "next / previous match while an output search is kept; esc closes it",
+        "n / N (search)",
+        "next_match",
+        "Next",
+        shown=True,
+    ),
+    Action("N", None, "N", "previous_match", "Previous", shown=True),
+    Action("escape", None, "esc", "close_search", "Close search", shown=True),
+    Action("o", None, "o", "open_pager", "Pager", shown=True),
+    Action("e", None, "e", "open_editor", "Editor"),
+)
+"""The output pane's own keys (``OutputPane`` binds them, so the details screen's transcript
+has them too): focused, they come before the screen's, and n / N / esc pass through to the
+screen's keys while no search is kept."""
+
+
+def key_label(action: Action) -> str:
+    """The key as the palette writes it: the binding's first key."""
+    first = action.keys.split(",")[0]
+    return KEY_NAMES.get(first, first)
+
+
 def bindings(actions: tuple[Action, ...] = ACTIONS) -> list[BindingType]:
     """The dashboard's ``BINDINGS``."""
     return [
-        Binding(action.keys, action.name, action.footer, show=action.shown)
+        Binding(action.keys, action.name, action.footer, show=action.shown, priority=action.priority)
         for action in actions
         if action.name is not None and action.keys
     ]
 
 
-def help_rows(actions: tuple[Action, ...] = ACTIONS) -> list[tuple[str, str]]:
+def help_rows(actions: tuple[Action, ...] = ACTIONS + OUTPUT_ACTIONS) -> list[tuple[str, str]]:
     """(key, meaning) for each row of the help screen."""
     return [(action.label, action.help) for action in actions if action.help is not None]
 
 
+def footer_actions(actions: tuple[Action, ...] = ACTIONS) -> dict[str, str]:
+    """action name -> the context in which the footer shows it (shown actions only)."""
+    return {action.name: action.when for action in actions if action.name is not None and action.shown}
+
+
 def palette_commands(screen: object, actions: tuple[Action, ...] = ACTIONS) -> Iterator[SystemCommand]:
-    """The command palette's entries for ``screen``'s actions."""
+    """The command palette's entries for ``screen``'s actions, each with its key."""
     for action in actions:
         if action.palette is not None and action.name is not None:
             title, help_text = action.palette
-            yield SystemCommand(title, help_text, getattr(screen, f"action_{action.name}"))
+            label = f"{title}  ({key_label(action)})" if action.keys else title
+            yield SystemCommand(label, help_text, getattr(screen, f"action_{action.name}"))

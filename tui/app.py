@@ -9,20 +9,31 @@ unreachable until a read answers again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
+import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterable
+from contextlib import suppress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import SystemCommand
+from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from core.clock import SYSTEM_CLOCK, Clock
+from core.config.live import Signature, config_signature
 from core.config.settings import Settings
 from core.display import clip
-from core.errors import ConfigError, log_failure
+from core.errors import ConfigError, describe_os_error, log_failure
 from core.events import EngineTakenOver, JobOutput, ServiceFailed
 from core.host.session import Session
 from core.ops.control import Control
@@ -30,11 +41,14 @@ from core.paths import Paths
 from tui.actions import palette_commands
 from tui.bridge import CoreEvent, connect
 from tui.failures import Failures, SurvivesFailures
-from tui.reader import StateReader
+from tui.operations import running_jobs
+from tui.reader import ProbeAnswered, StateReader
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.error import ErrorScreen
+from tui.screens.quit import QuitChoice, QuitScreen, running_sentence
 from tui.shared import Door, SnapshotFailed, SnapshotRead
 from tui.sources import Sources
+from tui.widgets.job_table import JobTable
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +60,18 @@ REFRESH_SECONDS = 1.0
 COALESCE_SECONDS = 0.05
 ENGINE_WORKER = "engine start"
 TOAST_LIMIT = 500
+HANG_UP_EXIT_SECONDS = 20.0
+"""After the terminal closed, how long the window may take to close before it ends itself:
+Textual's output thread dies on the gone terminal and a later write can block its exit."""
+
+
+@dataclass(frozen=True)
+class HandOff:
+    """The background engine this window handed its jobs to as it closed."""
+
+    process: subprocess.Popen[bytes]
+    running: int | None
+    """How many jobs ran then (None when the shared state could not say)."""
 
 
 class FlowtuiApp(SurvivesFailures):
@@ -54,6 +80,11 @@ class FlowtuiApp(SurvivesFailures):
     CSS_PATH = "flowtui.tcss"
     TITLE = "flowtui"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]  # noqa: RUF012 (Textual's own type)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        # Not a priority: with text selected, ctrl+c copies it (the screen's and inputs' binding).
+        Binding("ctrl+c", "quit", "Quit", show=False),
+    ]
 
     def __init__(
         self,
@@ -80,9 +111,19 @@ class FlowtuiApp(SurvivesFailures):
         self._reader = StateReader(self)
         """The reads of the shared state; the dashboard draws the newest snapshot."""
         self._output_dirty: set[int] = set()
+        self._pending_timer: Timer | None = None
+        """Applies what arrived every 50 ms while anything is pending; paused when idle."""
+        self._config_seen: Signature = None
         self._engine_waits = False
         self.failures = Failures()
         """Unhandled errors the window survived: the process exits 1 after any."""
+        self.handed_off: HandOff | None = None
+        """Set when the user chose to keep the jobs running in the background."""
+        self.owns_terminal = False
+        """This process's terminal is the window's (``run_app``): after a hang-up its output
+        goes to /dev/null and the process ends itself if closing hangs."""
+        self.hang_up_deadline: threading.Timer | None = None
+        self._quit_asked = False
         if settings.ui.theme and settings.ui.theme in self.available_themes:
             self.theme = settings.ui.theme
 
@@ -98,22 +139,28 @@ class FlowtuiApp(SurvivesFailures):
         self._door = Door(self.session, self._sources, self.paths, self.default_cwd)
         self._disconnect = connect(self.session.bus, self)
         self.push_screen(self._new_dashboard())
-        self.set_interval(COALESCE_SECONDS, self.apply_pending)
-        # Changes arrive as events (an attached window hears them through inotify); the
-        # timer makes durations tick and notices a read that does not answer.
+        self._pending_timer = self.set_interval(COALESCE_SECONDS, self.apply_pending)
+        # Changes arrive as events (an attached window hears them through inotify): the
+        # second's tick reads nothing, it makes durations tick and notices a stalled read.
         self.set_interval(REFRESH_SECONDS, self._tick)
+        self._reader.remote = self.session.settings.queue_url(self.session.environ) is not None
+        self._config_seen = config_signature(self.paths.config_file)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
+        with suppress(NotImplementedError, RuntimeError, ValueError):  # not on the main thread
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_closed)
         # The first frame shows the ledger; the engine and its services start behind it.
         self._engine_waits = self.session.engine_pending
         self._start_read()
 
     def on_unmount(self) -> None:
+        with suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         if self._disconnect is not None:
             self._disconnect()
         if self._sources is not None:
             self._sources.close()
         if self.session is not None:
-            self.session.close()
+            self.session.close(handed_to=self.handed_off.process.pid if self.handed_off else None)
 
     def _start_engine(self) -> None:
         session = self.session
@@ -194,12 +241,32 @@ class FlowtuiApp(SurvivesFailures):
 
     def refresh_soon(self) -> None:
         self._reader.wanted = True
+        self._wake()
+
+    def _wake(self) -> None:
+        """Something is pending: apply it on the next 50 ms beat."""
+        if self._pending_timer is not None:
+            self._pending_timer.resume()
 
     def _tick(self) -> None:
-        self.refresh_soon()
+        """Every second, without reading the shared state: running durations tick from the
+        snapshot held, an edited config file (watches, workflows) asks for a read, and a
+        read that does not answer is said (the reader also asks for a slow safety read)."""
+        if self._door is not None:
+            self._reader.tick(self._door)
+        if self._reader.wanted:
+            self._wake()
+        signature = config_signature(self.paths.config_file)
+        if signature != self._config_seen:
+            self._config_seen = signature
+            self.refresh_soon()
         stalled = self._reader.stalled()
         if stalled is not None:
             self._show_unreachable(stalled)
+        dashboard = self._dashboard()
+        if dashboard is not None:
+            with suppress(NoMatches):  # a dashboard being taken down has no table
+                dashboard.query_one(JobTable).tick_durations(self.clock.now())
 
     def _start_read(self) -> None:
         if self._door is not None:
@@ -210,6 +277,10 @@ class FlowtuiApp(SurvivesFailures):
             self._show_snapshot()
         self._read_ended()
 
+    def on_probe_answered(self, message: ProbeAnswered) -> None:
+        self._reader.probe_answered()
+        self._read_ended()
+
     def on_snapshot_failed(self, message: SnapshotFailed) -> None:
         first = self._reader.failed(message.reason)
         self._read_ended()
@@ -218,6 +289,8 @@ class FlowtuiApp(SurvivesFailures):
         self._show_unreachable(message.reason)
 
     def _read_ended(self) -> None:
+        if self._reader.wanted or self._reader.unshown is not None:  # came while it was on its way
+            self._wake()
         if self._engine_waits:
             self._engine_waits = False
             self.call_after_refresh(self._start_engine)
@@ -247,6 +320,10 @@ class FlowtuiApp(SurvivesFailures):
         self._show_snapshot()
         if self._reader.wanted:
             self._start_read()
+        idle = not self._output_dirty and not self._reader.wanted and self._reader.unshown is None
+        if idle and self._pending_timer is not None:
+            # Woken again by a change, an answered read or the second's tick (see _wake).
+            self._pending_timer.pause()
 
     def _dashboard(self) -> DashboardScreen | None:
         for screen in self.screen_stack:
@@ -261,11 +338,13 @@ class FlowtuiApp(SurvivesFailures):
 
     def on_dashboard_screen_output_behind(self, message: DashboardScreen.OutputBehind) -> None:
         self._output_dirty.add(message.job_id)
+        self._wake()
 
     def on_core_event(self, message: CoreEvent) -> None:
         event = message.event
         if isinstance(event, JobOutput):
             self._output_dirty.add(event.job_id)
+            self._wake()
             return
         if isinstance(event, ServiceFailed):
             self.notify(f"{event.name}: {event.reason}", severity="error", timeout=10)
@@ -277,6 +356,95 @@ class FlowtuiApp(SurvivesFailures):
                 timeout=15,
             )
         self.refresh_soon()
+
+    # -- quitting -------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Every way to quit (q, ctrl+q, ctrl+c, the palette's Quit) asks first while this
+        window's engine runs jobs; an attached window leaves the engine alone and quits at once."""
+        self.request_quit(self._ask_to_quit)
+
+    def on_dashboard_screen_quit_wanted(self, message: DashboardScreen.QuitWanted) -> None:
+        self.request_quit(self._ask_to_quit)
+
+    def request_quit(self, then: Callable[[int | None], None]) -> None:
+        """Count the running jobs off the UI thread, then ``then(count)``; quit at once when
+        this window runs no engine."""
+        dashboard = self._dashboard()
+        if not self.owns_engine or dashboard is None:
+            self.exit(0)
+            return
+        if self._quit_asked:
+            return  # a second ctrl+q while the count or the question is on its way
+        self._quit_asked = True
+        control = self.control
+        dashboard.operations.add(lambda: running_jobs(control), then=then)
+
+    def _ask_to_quit(self, running: int | None) -> None:
+        if running == 0:
+            self.exit(0)
+            return
+
+        def chosen(choice: QuitChoice | None) -> None:
+            self._quit_asked = False
+            if choice is QuitChoice.STOP:
+                self.exit(0)
+            elif choice is QuitChoice.BACKGROUND:
+                self._hand_off(running)
+
+        self.push_screen(QuitScreen(running), chosen)
+
+    def _terminal_closed(self) -> None:
+        """SIGHUP: nobody is left to ask, so running jobs go on in a background engine (the
+        safe default); the log says so."""
+        log.warning("the terminal closed (SIGHUP)")
+        if self.owns_terminal:
+            with suppress(OSError):  # the screen's writes go nowhere instead of failing on the gone terminal
+                sink = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(sink, 1)
+                os.dup2(sink, 2)
+                os.close(sink)
+            self.hang_up_deadline = threading.Timer(HANG_UP_EXIT_SECONDS, self._end_after_hang_up)
+            self.hang_up_deadline.daemon = True
+            self.hang_up_deadline.start()
+        self._quit_asked = False  # a question on screen has nobody to answer it
+        self.request_quit(self._hung_up)
+
+    def _hung_up(self, running: int | None) -> None:
+        if running == 0:
+            log.info("no jobs were running: the engine stops with the window")
+            self.exit(0)
+            return
+        log.warning("%s Keeping them running in a background engine.", running_sentence(running))
+        if not self._hand_off(running):
+            self.exit(0)  # said in the log: they run again on the next start
+
+    def _end_after_hang_up(self) -> None:
+        """The window did not close after its terminal did: hand over and end the process
+        (in a timer thread; closing the session twice is harmless)."""
+        log.warning("the window did not close within %ss of its terminal: ending it", HANG_UP_EXIT_SECONDS)
+        if self.session is not None:
+            self.session.close(handed_to=self.handed_off.process.pid if self.handed_off else None)
+        logging.shutdown()
+        os._exit(0)
+
+    def _hand_off(self, running: int | None) -> bool:
+        """Start the background engine, then quit: closing the session stops this engine,
+        whose lock the background one waits for."""
+        from core.host.serve import start_background_engine  # the engine's imports, only now
+
+        assert self.session is not None
+        try:
+            process = start_background_engine(self.paths, self.session.environ)
+        except OSError as error:
+            line = f"the background engine did not start: {describe_os_error(error)}"
+            log.error("%s", line)
+            self.notify(line, severity="error", timeout=15)
+            return False
+        log.info("handing the engine to a background engine (pid %s)", process.pid)
+        self.handed_off = HandOff(process, running)
+        self.exit(0)
+        return True
 
     # -- theme and command palette -------------------------------------------
 
@@ -317,9 +485,19 @@ def run_app(settings: Settings, paths: Paths) -> int:
     paths.ensure_data_dir()
     configure_logging(paths, to_stderr=False)
     app = build_app(settings, paths)
+    app.owns_terminal = True
     result = app.run()
+    if app.hang_up_deadline is not None:
+        app.hang_up_deadline.cancel()  # closed in time
     if app.failures:  # the window lived on after an unhandled error: say so on the terminal
         print(f"flowtui: {app.failures.summary()}", file=sys.stderr)
+    if app.handed_off is not None:
+        from core.host.serve import handoff_report
+
+        report = handoff_report(paths, app.handed_off.process, app.handed_off.running)
+        log.info("%s", report)
+        with suppress(OSError):  # the terminal may be gone (it closed): the log has the line
+            print(f"flowtui: {report}", flush=True)
     return exit_status(app, result)
 
 

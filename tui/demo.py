@@ -124,6 +124,9 @@ _DEMO_TRANSCRIPT = [
             "- call the plumber about the boiler\n",
             "- book train tickets for Friday\n",
             "- renew the library books\n",
+            "The boiler note is the urgent one: the landlord wants the plumber's invoice before the end of"
+            " the month, the plumber can only come on Thursday morning, and the train on Friday leaves at"
+            " 07:40, so the library books have to go back on Thursday evening at the latest.\n",
         )
     ],
     {
@@ -325,6 +328,99 @@ def demo_app(root: Path, seed: bool) -> FlowtuiApp:
         clock=DEMO_CLOCK,
         default_cwd=Path("/tmp"),
     )
+
+
+class _EngineOwningDemoSession(Session):
+    """The demo's shared state as a window running the engine sees it, so quitting asks
+    about the running job; no engine runs, so the pictures stay fixed."""
+
+    @property
+    def owns_engine(self) -> bool:
+        return True
+
+
+def engine_owning_demo_app(root: Path) -> FlowtuiApp:
+    """The demo state in a window that (as far as quitting can tell) runs the engine."""
+    seeded = demo_app(root, seed=True)  # the demo's state and settings; its window is not used
+    settings, paths = seeded.settings, seeded.paths
+    return build_app(
+        settings,
+        paths,
+        lambda: _EngineOwningDemoSession.detached(settings, paths, clock=DEMO_CLOCK),
+        clock=DEMO_CLOCK,
+        default_cwd=Path("/tmp"),
+    )
+
+
+_LONG_PROMPT = "\n".join(
+    [
+        "Review the export module before the release and answer in Markdown.",
+        "",
+        "Context:",
+        *(
+            f"- shop/export/step_{n:02d}.py: {what}"
+            for n, what in enumerate(
+                [
+                    "reads the orders table in pages of 500 rows",
+                    "formats prices with the shop's locale",
+                    "writes CSV with a header row [bold] as given",
+                    "uploads the file to the bucket named in EXPORT_BUCKET",
+                    "retries an upload three times, then gives up",
+                    "mails the shop owner a link that expires after 7 days",
+                ]
+                * 4,
+                start=1,
+            )
+        ),
+        "",
+        "Questions:",
+        "1. Which step can lose rows when an export runs while orders are written?",
+        "2. Is the decimal separator right for a German shop?",
+        "3. Show the smallest fix as a Python snippet.",
+    ]
+)
+
+_MARKDOWN_ANSWER = """\
+## Risks in the export
+
+1. **Lost rows**: step 01 pages with `OFFSET`, so rows written during an export shift the pages.
+2. **Decimal separator**: step 02 formats with `str(price)`, which ignores the locale.
+
+The smallest fix for both:
+
+```python
+def page(cursor, after_id: int, size: int = 500):
+    return cursor.execute(
+        "SELECT * FROM orders WHERE id > ? ORDER BY id LIMIT ?", (after_id, size)
+    ).fetchall()
+```
+
+Text like [bold] or [/] stays as written.
+"""
+
+
+def long_prompt_app(root: Path) -> FlowtuiApp:
+    """The demo state with one more finished job: a long multi-line prompt and a Markdown
+    answer with a code block (the details screen's picture)."""
+    app = demo_app(root, seed=True)
+    ledger = Ledger(Paths.under(root).ledger_db, clock=DEMO_CLOCK)
+    try:
+        job = ledger.create(NewJob(_LONG_PROMPT, "review", "cli", "/tmp", max_attempts=3), "added by demo")
+        ledger.claim(job.id, owner_pid=1)
+        outcome = RunOutcome(
+            JobState.SUCCEEDED,
+            exit_code=0,
+            cost_usd=0.0871,
+            input_tokens=9120,
+            output_tokens=640,
+            turns=3,
+            answer=_MARKDOWN_ANSWER,
+        )
+        ledger.finish(job.id, outcome)
+        _freeze_times(ledger, job.id, ("09:20:00", "09:20:01", "09:21:10"), session="c0de-demo")
+    finally:
+        ledger.close()
+    return app
 
 
 def budget_paused_app(root: Path) -> FlowtuiApp:

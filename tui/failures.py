@@ -32,7 +32,7 @@ MAX_FAILURES = 10
 STORM_SECONDS = 10.0
 FAILURE_HINT = (
     "The engine keeps running its jobs. The traceback is in the data dir's logs/flowtui.log. "
-    "Esc goes back to the queue; q quits (running jobs stop and run again on the next start). "
+    "Esc goes back to the queue; q quits (it asks first while jobs run). "
     "flowtui exits with status 1 after an error like this."
 )
 

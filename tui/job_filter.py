@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.jobs import Job
+from core.jobs import Job, JobState
 
 FIELDS = ("state", "source", "workflow")
+STATE_NAMES = tuple(str(state) for state in JobState)
 
 
 @dataclass(frozen=True)
@@ -15,18 +16,23 @@ class JobFilter:
 
     words: tuple[str, ...] = ()
     terms: dict[str, set[str]] = field(default_factory=dict)
+    problem: str | None = None
+    """Why the filter can match nothing (a state no job can be in), said under the table."""
 
     @classmethod
     def parse(cls, text: str) -> JobFilter:
         words: list[str] = []
         terms: dict[str, set[str]] = {}
+        problem = None
         for token in text.split():
             name, sep, value = token.partition(":")
             if sep and name.lower() in FIELDS and value:
                 terms.setdefault(name.lower(), set()).add(value.lower())
+                if name.lower() == "state" and value.lower() not in STATE_NAMES and problem is None:
+                    problem = f"unknown state {value!r}: use {', '.join(STATE_NAMES)}"
             else:
                 words.append(token.lower())
-        return cls(tuple(words), terms)
+        return cls(tuple(words), terms, problem)
 
     @property
     def active(self) -> bool:

@@ -22,9 +22,15 @@ from core.ops.control import Control
 
 log = logging.getLogger(__name__)
 
-Operation = tuple[Callable[[], Any], str | Callable[[Any], str] | None, Callable[[Any], None] | None]
-"""Blocking work on the shared state, the toast that says what it did (from its result), and
-what to do next with the result on the app's thread."""
+Operation = tuple[
+    Callable[[], Any],
+    str | Callable[[Any], str] | None,
+    Callable[[Any], None] | None,
+    Callable[[str], None] | None,
+]
+"""Blocking work on the shared state, the toast that says what it did (from its result), what
+to do next with the result on the app's thread, and who takes the one-line error instead of
+a toast (a dialog shows it in place)."""
 
 
 class OperationDone(Message, bubble=False):
@@ -58,10 +64,12 @@ class Operations:
         work: Callable[[], Any],
         toast: str | Callable[[Any], str] | None = None,
         then: Callable[[Any], None] | None = None,
+        failed: Callable[[str], None] | None = None,
     ) -> None:
         """Run ``work`` in a thread after the operations before it; ``toast`` (or the one-line
-        error) follows, and ``then(result)`` runs on the app's thread."""
-        self._waiting.append((work, toast, then))
+        error) follows, and ``then(result)`` runs on the app's thread; with ``failed``, the
+        error goes to ``failed(line)`` on the app's thread instead of a toast."""
+        self._waiting.append((work, toast, then, failed))
         self._start_next()
 
     def finish(self, message: OperationDone) -> None:
@@ -83,19 +91,26 @@ class Operations:
 
     def _operate(self, operation: Operation) -> None:
         """In a worker thread: the outcome goes back as a message, never as a widget change."""
-        work, say, then = operation
+        work, say, then, failed = operation
         node = self._node
         try:
             result = work()
             toast = say(result) if callable(say) else say
         except (InputError, ConfigError) as error:
-            node.post_message(OperationDone(str(error), failed=True))
+            node.post_message(_failure(str(error), failed))
         except Exception as error:
             line = log_failure(log, "operation failed", error)
             toast = line or f"the operation failed: {type(error).__name__}: {error} (see the log)"
-            node.post_message(OperationDone(toast, failed=True))
+            node.post_message(_failure(toast, failed))
         else:
             node.post_message(OperationDone(toast, False, partial(then, result) if then else None))
+
+
+def _failure(line: str, failed: Callable[[str], None] | None) -> OperationDone:
+    """An error said as a toast, or handed to whoever asked to show it (on the app's thread)."""
+    if failed is None:
+        return OperationDone(line, failed=True)
+    return OperationDone(None, failed=True, then=partial(failed, line))
 
 
 def toggle_pause(control: Control) -> str:

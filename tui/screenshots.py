@@ -15,7 +15,14 @@ from typing import Any
 from textual.pilot import Pilot
 
 from tui.app import FlowtuiApp
-from tui.demo import broken_app, budget_paused_app, demo_app, hostile_app
+from tui.demo import (
+    broken_app,
+    budget_paused_app,
+    demo_app,
+    engine_owning_demo_app,
+    hostile_app,
+    long_prompt_app,
+)
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZE = (120, 36)
@@ -30,6 +37,10 @@ def scene_app(root: Path, seed: bool | str) -> FlowtuiApp:
         return budget_paused_app(root)
     if seed == "hostile":
         return hostile_app(root)
+    if seed == "long-prompt":
+        return long_prompt_app(root)
+    if seed == "engine":
+        return engine_owning_demo_app(root)
     return demo_app(root, bool(seed))
 
 
@@ -75,12 +86,15 @@ SCENES: tuple[tuple[str, bool | str, tuple[str, ...], tuple[int, int]], ...] = (
     ("first-run", False, (), SIZE),
     ("queue", True, (), SIZE),
     ("output", True, TO_FINISHED_JOB, SIZE),
+    ("output-wrapped", True, (*TO_FINISHED_JOB, "tab"), SIZE),
     ("paused", True, ("p",), SIZE),
     ("paused-by-budget", "budget", (), SIZE),
     ("streaming", True, ("j",), SIZE),
     ("filter", True, FILTER_KEYS, SIZE),
     ("job-detail", True, (*TO_FINISHED_JOB, "enter"), SIZE),
+    ("job-detail-long-prompt", "long-prompt", ("enter",), SIZE),
     ("new-job", True, ("n",), SIZE),
+    ("new-job-error", True, ("n", *"tidy up", "tab", "tab", "ctrl+u", *"/nowhere", "enter"), (80, 24)),
     ("help", True, ("question_mark",), SIZE),
     ("narrow", True, TO_FINISHED_JOB, (80, 24)),
     ("error", "broken", (), SIZE),
@@ -90,6 +104,9 @@ SCENES: tuple[tuple[str, bool | str, tuple[str, ...], tuple[int, int]], ...] = (
     ("test-path", True, ("t",), SIZE),
     ("remove-watch", True, ("tab", "tab", "d"), SIZE),
     ("hostile-text", "hostile", ("j", "j", "j"), SIZE),
+    ("narrow-side", True, ("s",), (80, 24)),
+    ("context-footer", True, ("tab", "tab"), SIZE),
+    ("quit-question", "engine", ("q",), SIZE),
 )
 
 

@@ -6,12 +6,14 @@ calls it from thread workers only, so a slow or stalled store never freezes the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from textual.message import Message
 
+from core.claude.locate import DOCTOR_HINT, ClaudeCheck, start_failure
+from core.config.settings import Settings
 from core.host.session import Session
 from core.jobs import Job
 from core.ops.control import Control
@@ -30,6 +32,8 @@ class Door:
     paths: Paths
     default_cwd: Path
     """Where new jobs run unless the user says otherwise."""
+    claude_check: ClaudeCheck = field(default_factory=ClaudeCheck, compare=False)
+    """Remembers whether this window's engine can start the Claude CLI (asked once a minute)."""
 
     @property
     def control(self) -> Control:
@@ -53,6 +57,14 @@ class Snapshot:
     watch_workflows: tuple[str, ...]
     """The workflows of the config as it is on disk now (the add-watch dialog offers them)."""
     taken_at: datetime
+    claude_problem: str | None = None
+    """Why the Claude CLI cannot start (missing, or the newest job failed to start it), with
+    the hint to run the doctor; None when nothing says so."""
+    telegram_configured: bool = False
+    """The config has a ``[telegram]`` section (the empty window says how to add one)."""
+    config_note: str | None = None
+    """The config's error (the last good one is in use) or what waits for a restart, as the
+    header says it; None when the file on disk is what runs."""
 
     def job(self, job_id: int) -> Job | None:
         return next((job for job in self.overview.jobs if job.id == job_id), None)
@@ -64,6 +76,7 @@ def read_snapshot(door: Door, generation: int) -> Snapshot:
     leader = sources.leader()
     telegram = sources.telegram_state()
     overview = read_overview(door.control)
+    settings = sources.current_settings()
     return Snapshot(
         generation=generation,
         overview=overview,
@@ -72,9 +85,26 @@ def read_snapshot(door: Door, generation: int) -> Snapshot:
         telegram=telegram,
         leader=leader,
         session=door.session.describe(),
-        watch_workflows=tuple(sources.current_settings().workflow_names()),
+        watch_workflows=tuple(settings.workflow_names()),
         taken_at=door.session.clock.now(),
+        claude_problem=claude_problem(door, settings, overview.jobs),
+        telegram_configured=settings.telegram is not None,
+        config_note=door.control.live.header_note(),
     )
+
+
+def claude_problem(door: Door, settings: Settings, jobs: list[Job]) -> str | None:
+    """What stops Claude from starting, as the header says it: the newest job's failure to
+    start it, or (for the engine this window runs) a command the PATH does not have."""
+    failure = start_failure(jobs)
+    if failure is not None:
+        return f"Claude failed to start: {failure} · {DOCTOR_HINT}"
+    session = door.session
+    if session.engine is None and not session.engine_pending:
+        return None  # another process runs the jobs, with its own PATH
+    command = settings.claude_command(session.environ)
+    missing = door.claude_check.problem(command, session.environ, session.clock)
+    return f"{missing} · {DOCTOR_HINT}" if missing is not None else None
 
 
 class SnapshotRead(Message, bubble=False):

@@ -6,13 +6,11 @@ imported where they are used: the first frame of a window without watches needs 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from core.clock import Clock, parse_time
-from core.config.settings import Settings, load_settings
-from core.errors import ConfigError
+from core.config.settings import Settings
 from core.host.session import Session
 from core.ledger.notifications import NotificationStore
 from core.paths import Paths
@@ -40,7 +38,6 @@ class Sources:
         self.session = session
         self.clock = session.clock
         self.environ = environ
-        self._config_stamp: int | None = None
         self._outbox: NotificationStore | None = None
         """Opened on the first read of the history pane, kept until :meth:`close`."""
         self._leader_client: Any = None
@@ -48,17 +45,9 @@ class Sources:
         connection for the window's life, not one per refresh), closed by :meth:`close`."""
 
     def current_settings(self) -> Settings:
-        """The config as it is on disk now (watch add/rm and the theme edit it); re-read only
-        when the file changed, and kept as it was when an edit made it invalid."""
-        try:
-            stamp = self.paths.config_file.stat().st_mtime_ns
-        except FileNotFoundError:
-            stamp = 0
-        if stamp != self._config_stamp:
-            self._config_stamp = stamp
-            # The engine reports a broken config; the panes keep the last good one.
-            with contextlib.suppress(ConfigError):
-                self.settings = load_settings(self.paths.config_file)
+        """The config as it is on disk now (watch add/rm and the theme edit it), from the
+        session's one holder: kept as it was when an edit made it invalid."""
+        self.settings = self.session.live.current()
         return self.settings
 
     def watch_rows(self) -> list[WatchRow]:

@@ -94,6 +94,23 @@ class UserMessage:
 
 
 @dataclass(frozen=True)
+class RunMarker:
+    """A line flowtui itself wrote into the transcript: where a run started, or how it was
+    ended (cancelled, interrupted...), so runs sharing one file are never read as one."""
+
+    marker: str
+    """``run_started`` or ``run_ended``."""
+    at: str | None
+    """When, as an ISO time in the writer's local zone."""
+    attempt: int | None = None
+    ended: str | None = None
+    """How the run ended (``cancelled``, ``interrupted``, ``timed out``...), for ``run_ended``."""
+    reason: str | None = None
+    seconds: float | None = None
+    """How long the run had gone on when it was ended, if known."""
+
+
+@dataclass(frozen=True)
 class Unknown:
     """A line or line type this version does not know; kept raw."""
 
@@ -111,11 +128,15 @@ ClaudeEvent = (
     | Finished
     | Skipped
     | UserMessage
+    | RunMarker
     | Unknown
 )
 
 ANSWER_EVENTS = (TextDelta, AssistantText, ToolCall, ToolResult, Finished)
 """Events that show Claude has begun to answer (a run is no longer cheap to start over)."""
+
+MARKERS = ("run_started", "run_ended")
+"""The markers flowtui writes; another one (a later version's) is shown raw, as unknown."""
 
 RESULT_PREVIEW_LINES = 4
 _SUMMARY_KEYS = ("command", "file_path", "path", "pattern", "url", "query", "description", "prompt")
@@ -171,6 +192,17 @@ def _parse(line: dict[str, Any]) -> list[ClaudeEvent]:
         return []  # the CLI's answer to flowtui's own requests on stdin (initialize)
     if kind == "flowtui" and subtype == "stray_line":
         return [Skipped(reason=str(line.get("reason", "")), excerpt=str(line.get("excerpt", "")))]
+    if kind == "flowtui" and subtype == "marker" and line.get("marker") in MARKERS:
+        return [
+            RunMarker(
+                marker=str(line["marker"]),
+                at=_str(line.get("at")),
+                attempt=_int(line.get("attempt")),
+                ended=_str(line.get("ended")),
+                reason=_str(line.get("reason")),
+                seconds=_seconds(line.get("seconds")),
+            )
+        ]
     return [Unknown(kind=f"{kind}/{subtype}" if subtype else str(kind), raw=line)]
 
 
@@ -249,3 +281,13 @@ def _text_of(content: Any) -> str:
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if value >= 0 and value == value and value != float("inf") else None

@@ -2,6 +2,8 @@
 
 Text flows as it is produced; a tool call is one line; tool output is folded to a few
 lines; API retries and the final cost are one line each; unknown lines are shown raw.
+flowtui's own markers (a run's start, a cancel, an interruption) are written here too, so
+the one file stays the record of every run it holds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from core.claude.events import (
     AssistantText,
     ClaudeEvent,
     Finished,
+    RunMarker,
     SessionStarted,
     Skipped,
     TextDelta,
@@ -27,6 +30,7 @@ from core.claude.events import (
     UserMessage,
     parse_event,
 )
+from core.clock import Clock
 from core.display import printable
 from core.summary import format_duration
 
@@ -77,6 +81,8 @@ class TranscriptRenderer:
             return f"⚠ {event.reason}: {event.excerpt[:80]!r}"
         if isinstance(event, UserMessage):
             return f"» {event.by} via {event.via}: {event.text}"
+        if isinstance(event, RunMarker):
+            return marker_line(event)
         assert isinstance(event, Unknown)
         raw = json.dumps(event.raw, ensure_ascii=False)
         return f"· {event.kind}: {raw[:RAW_EXCERPT]}{'…' if len(raw) > RAW_EXCERPT else ''}"
@@ -123,6 +129,68 @@ def _finished_line(event: Finished) -> str:
         first = (result.answer or result.subtype or "error").strip().splitlines()
         return f"✗ failed: {first[0] if first else 'error'}" + (f" · {details}" if details else "")
     return f"✓ done {details}".rstrip()
+
+
+def marker_line(marker: RunMarker) -> str:
+    """``── run started 10:30:05 · attempt 2 ──`` or ``■ cancelled by the user after 13s``."""
+    when = _clock_time(marker.at)
+    if marker.marker == "run_started":
+        parts = ["run started" + (f" {when}" if when else "")]
+        if marker.attempt is not None:
+            parts.append(f"attempt {marker.attempt}")
+        return f"── {' · '.join(parts)} ──"
+    ended = marker.ended or "ended"
+    after = f" after {format_duration(marker.seconds)}" if marker.seconds is not None else ""
+    reason = (marker.reason or "").strip()
+    if reason.startswith(f"{ended}:"):  # "interrupted: engine stopped": the time goes first
+        return f"■ {ended}{after}: {reason[len(ended) + 1 :].strip()}"
+    if reason.startswith(ended):  # "cancelled by the user" reads whole
+        return f"■ {reason}{after}"
+    return f"■ {ended}{after}" + (f": {reason}" if reason else "")
+
+
+def _clock_time(at: str | None) -> str:
+    """The HH:MM:SS of a marker's local ISO time (as the writer's zone saw it)."""
+    if not at or "T" not in at:
+        return ""
+    clock_part = at.split("T", 1)[1][:8]
+    return clock_part if len(clock_part) == 8 and clock_part[2] == ":" else ""
+
+
+def run_started_record(clock: Clock, attempt: int) -> dict[str, Any]:
+    return {
+        "type": "flowtui",
+        "subtype": "marker",
+        "marker": "run_started",
+        "at": clock.local().isoformat(timespec="seconds"),
+        "attempt": attempt,
+    }
+
+
+def run_ended_record(clock: Clock, ended: str, reason: str, seconds: float | None) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "type": "flowtui",
+        "subtype": "marker",
+        "marker": "run_ended",
+        "at": clock.local().isoformat(timespec="seconds"),
+        "ended": ended,
+        "reason": reason,
+    }
+    if seconds is not None:
+        record["seconds"] = round(max(seconds, 0.0), 1)
+    return record
+
+
+def append_marker(path: Path, record: dict[str, Any]) -> None:
+    """Append one marker as a whole line; a file that ends mid-line (a run killed while
+    writing) gets a newline first, so the marker is never glued to half a line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab+") as handle:
+        ends_mid_line = False
+        if handle.tell() > 0:
+            handle.seek(-1, 2)
+            ends_mid_line = handle.read(1) != b"\n"
+        handle.write((b"\n" if ends_mid_line else b"") + orjson.dumps(record) + b"\n")
 
 
 def decode_transcript_line(raw: bytes) -> dict[str, Any]:

@@ -1,21 +1,30 @@
 """One attempt of one job: the request built from the job's row and its workflow, and what the
 run tells on the way (its process, its notes, its output) written to the ledger and the bus.
-Apart from the engine so what an attempt sees reads in one place, beside the stand-in's shape."""
+Apart from the engine so what an attempt sees reads in one place, beside the stand-in's shape.
+
+The attempt marks its transcript where its run starts and, when the run did not end by itself,
+how and after how long it was ended: a run interrupted by a stop and its re-run share one file."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from typing import Protocol
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
 
 from core.claude.conversation import ConversationHooks, Question, describe_input, input_from_json
 from core.claude.events import ANSWER_EVENTS, ClaudeEvent
-from core.claude.runner import EventCallback, NoteCallback, RunControl, RunRequest, SpawnCallback
+from core.claude.runner import EventCallback, NoteCallback, RunControl, RunEnd, RunRequest, SpawnCallback
+from core.claude.transcript import append_marker, run_ended_record, run_started_record
 from core.config.settings import Settings
-from core.errors import ConfigError
+from core.errors import ConfigError, describe_os_error
 from core.events import EventBus, JobOutput
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger.store import LedgerStore
 from core.paths import Paths
+
+log = logging.getLogger(__name__)
 
 
 class Runner(Protocol):
@@ -76,7 +85,12 @@ def run_attempt(
         on_always=lambda tool: ledger.allow_always(job.id, tool),
     )
 
+    clock = ledger.clock
+    spawned_at: list[datetime] = []
+
     def on_spawn(pid: int, started: float) -> None:
+        spawned_at.append(clock.now())
+        mark_transcript(transcript, run_started_record(clock, job.attempts))
         ledger.record_process(job.id, pid, started, str(transcript))
         # A cancel may have arrived between the claim and the spawn.
         if job.id in ledger.cancel_requested_ids():
@@ -91,7 +105,21 @@ def run_attempt(
             run_control.mark_answered()
         bus.publish(JobOutput(job_id=job.id, attempt=job.attempts, events=events))
 
-    return runner.run(request, run_control, on_spawn, on_note, on_events)
+    outcome = runner.run(request, run_control, on_spawn, on_note, on_events)
+    if spawned_at and run_control.ended is not RunEnd.FINISHED:
+        seconds = (clock.now() - spawned_at[0]).total_seconds()
+        mark_transcript(
+            transcript, run_ended_record(clock, run_control.ended.value, run_control.reason, seconds)
+        )
+    return outcome
+
+
+def mark_transcript(transcript: Path, record: dict[str, Any]) -> None:
+    """A marker that cannot be written (a full disk) costs the marker, never the run."""
+    try:
+        append_marker(transcript, record)
+    except OSError as error:
+        log.warning("cannot mark the transcript %s: %s", transcript, describe_os_error(error))
 
 
 def deliver_inputs(ledger: LedgerStore, job_id: int, run_control: RunControl) -> None:

@@ -12,17 +12,18 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from core.claude.environment import job_environment
 from core.claude.runner import ClaudeRunner, RunControl
 from core.clock import SYSTEM_CLOCK, Clock
+from core.config.live import ConfigFollower, ConfigUpdate, LiveSettings
 from core.config.settings import Settings
 from core.engine.attempt import Runner, deliver_inputs, run_attempt
 from core.engine.leases import LeaseKeeper
-from core.engine.outcomes import Outcomes
+from core.engine.outcomes import ENGINE_STOPPED, Outcomes
 from core.engine.pause import PauseKeeper
 from core.engine.recovery import recover
 from core.engine.service import Service, ServiceContext
@@ -91,20 +92,19 @@ class Engine:
         bus: EventBus | None = None,
         services: Sequence[Service] = (),
         clock: Clock = SYSTEM_CLOCK,
+        live: LiveSettings | None = None,
     ) -> None:
-        self.settings = settings
+        self.live = live or LiveSettings(settings, paths.config_file)
+        """The config as it is now, shared with the door, the services and the window (``live``
+        when the window made it); its follower runs while the engine does."""
+        self._follower = ConfigFollower(self.live)
         self.clock = clock
         """The one wall clock of this engine: its ledger, queue, services and runs read it."""
         self.paths = paths
         self.bus = bus or EventBus()
         env = dict(os.environ if environ is None else environ)
-        self.runner: Runner = runner or ClaudeRunner(
-            command=settings.claude_command(env),
-            environ=job_environment(env, settings),
-            kill_grace_seconds=settings.claude.kill_grace_seconds,
-            max_line_bytes=settings.claude.max_line_bytes,
-            clock=clock,
-        )
+        self._builds_runner = runner is None
+        self.runner: Runner = runner or self._claude_runner(settings, env)
         self.doorbell = Doorbell()
         self.environ = env
         self.services = list(services)
@@ -116,6 +116,28 @@ class Engine:
         self.owner_host = socket.gethostname()
         self.redis_url = settings.queue_url(env)
         self._started_parts: Started | None = None
+        self._unsubscribe_config: Callable[[], None] | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """The config as it is now (the last good one while the file does not load)."""
+        return self.live.current()
+
+    def _claude_runner(self, settings: Settings, environ: Mapping[str, str]) -> ClaudeRunner:
+        return ClaudeRunner(
+            command=settings.claude_command(environ),
+            environ=job_environment(environ, settings),
+            kill_grace_seconds=settings.claude.kill_grace_seconds,
+            max_line_bytes=settings.claude.max_line_bytes,
+            clock=self.clock,
+        )
+
+    def _config_changed(self, update: ConfigUpdate) -> None:
+        """The next attempts run with the new ``[claude]`` settings (and secrets kept out of
+        their environment); the window re-reads what it shows (the header names a problem)."""
+        if update.changed and self._builds_runner:
+            self.runner = self._claude_runner(update.current, self.environ)
+        self.bus.publish(SharedStateChanged())
 
     # -- life cycle --------------------------------------------------------------
 
@@ -139,6 +161,8 @@ class Engine:
             started.leases.start()
             started.listener.start()
             started.pool.start()
+            self._unsubscribe_config = self.live.subscribe(self._config_changed)
+            self._follower.start()
         except BaseException:
             if self._started_parts is not None:
                 self._started_parts.pause.stop()  # no timer may resume the queue of an engine that never ran
@@ -155,7 +179,7 @@ class Engine:
         ledger = open_ledger(self.settings, self.paths, self.environ, self.clock)
         queue = JobQueue(self.paths.queue_db, self.redis_url, self.clock)
         queue.bind(self._run_job, on_scheduled=self._wake_scheduler)
-        control = Control(self.settings, ledger, queue, self._on_local_change, paths=self.paths)
+        control = Control(self.live, ledger, queue, self._on_local_change, paths=self.paths)
         pause = PauseKeeper(
             control,
             self.clock,
@@ -184,7 +208,7 @@ class Engine:
             control=control,
             pause=pause,
             outcomes=Outcomes(
-                self.settings, ledger, control.handoff, self._publish, lambda: pause.paused, pause.pause_self
+                self.live, ledger, control.handoff, self._publish, lambda: pause.paused, pause.pause_self
             ),
             leases=LeaseKeeper(
                 ledger,
@@ -209,7 +233,7 @@ class Engine:
                 idle_seconds=self.settings.engine.idle_sweep_seconds,
             ),
             service_context=ServiceContext(
-                settings=self.settings,
+                live=self.live,
                 paths=self.paths,
                 clock=self.clock,
                 bus=self.bus,
@@ -298,9 +322,13 @@ class Engine:
             return f"{self.owner_host} pid {os.getpid()}"
         return lease.current_leader()
 
-    def stop(self) -> None:
-        """Stop cleanly: running jobs are ended and queued again without spending an attempt."""
+    def stop(self, interruption: str = ENGINE_STOPPED) -> None:
+        """Stop cleanly: running jobs are ended and queued again without spending an attempt;
+        ``interruption`` is what their history says (a hand-off names the engine taking over)."""
         self._stopping = True
+        self._follower.stop()
+        if self._unsubscribe_config is not None:
+            self._unsubscribe_config()
         started = self._started_parts
         if started is not None and started.leader is not None:
             started.leader.stop()
@@ -310,7 +338,7 @@ class Engine:
         with self._running_lock:
             controls = list(self._running.values())
         for run_control in controls:
-            run_control.interrupt("engine stopped")
+            run_control.interrupt(interruption)
         if started is not None:
             started.pool.stop()
             started.leases.stop()
@@ -347,6 +375,7 @@ class Engine:
     def _changed_here(self, change: Change) -> None:
         """This engine knows of the change already: wake its workers, tell other machines, and
         tell this process's listeners (the window)."""
+        self._follower.poke()  # `flowtui watch add` and the theme edit the config
         self.doorbell.ring()
         self._announce_change(change)
         self.bus.publish(SharedStateChanged())
@@ -358,6 +387,7 @@ class Engine:
 
     def on_shared_change(self) -> None:
         """Something (here or in another process) changed the ledger: look again."""
+        self._follower.poke()  # another process's `flowtui watch add` edited the config
         self._started.pause.refresh()
         self._apply_cancel_requests()
         self._apply_inputs()

@@ -11,6 +11,7 @@ from datetime import timedelta
 from core.claude.limits import LimitHit
 from core.claude.runner import RunControl, RunEnd
 from core.clock import to_iso
+from core.config.live import LiveSettings
 from core.config.settings import Settings
 from core.engine.budget import queue_budget, workflow_budget
 from core.errors import ConfigError
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 
 Publish = Callable[[Job, str], None]
 
+ENGINE_STOPPED = "engine stopped"
+"""Why a plain engine stop interrupts its runs; any other reason (a hand-off to another
+engine) is written to the job's history as it is."""
+
 PauseSelf = Callable[[str, str | None], None]
 """The engine pausing itself: (reason, until as UTC ISO or None), without a round trip
 through the door that would notify the engine of what it just decided."""
@@ -32,19 +37,24 @@ class Outcomes:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: Settings | LiveSettings,
         ledger: LedgerStore,
         handoff: Handoff,
         publish: Publish,
         paused: Callable[[], bool],
         pause_self: PauseSelf,
     ) -> None:
-        self.settings = settings
+        self._live = settings if isinstance(settings, LiveSettings) else LiveSettings.fixed(settings)
         self.ledger = ledger
         self.handoff = handoff
         self._publish = publish
         self._paused = paused
         self._pause_self = pause_self
+
+    @property
+    def settings(self) -> Settings:
+        """The config as it is now: a retry delay or a budget edited meanwhile applies."""
+        return self._live.current()
 
     def record(self, job: Job, outcome: RunOutcome, run_control: RunControl) -> None:
         ended = run_control.ended
@@ -61,10 +71,10 @@ class Outcomes:
             self._publish(updated, run_control.reason)
         elif outcome.state is JobState.CANCELLED and ended is RunEnd.INTERRUPTED:
             # Held out of Huey: the next engine's recovery hands it over.
-            updated = self.handoff.requeue(
-                job.id, "interrupted by engine stop; will run again", refund_attempt=True, hold=True
-            )
-            self._publish(updated, "interrupted by engine stop")
+            handed_on = run_control.reason != ENGINE_STOPPED  # a hand-off names the engine it goes to
+            note = run_control.reason if handed_on else "interrupted by engine stop; will run again"
+            updated = self.handoff.requeue(job.id, note, refund_attempt=True, hold=True)
+            self._publish(updated, run_control.reason if handed_on else "interrupted by engine stop")
         elif outcome.limit is not None:
             self._hit_limit(job, outcome, outcome.limit)
         elif outcome.state is JobState.FAILED and outcome.retryable and job.attempts < job.max_attempts:

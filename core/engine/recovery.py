@@ -1,16 +1,20 @@
 """What an engine does at start about the one before it that died: its Claude processes are
 ended, its running jobs go back in the queue (or fail once their attempts are spent), and
-Huey's queue is rebuilt from the ledger. Jobs are therefore run at least once, never lost."""
+Huey's queue is rebuilt from the ledger. Jobs are therefore run at least once, never lost.
+Each interrupted run's transcript is marked, so its half-told output is not read as whole."""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import psutil
 
 from core.claude.procs import end_leftover
+from core.claude.transcript import append_marker, run_ended_record
+from core.errors import describe_os_error
 from core.jobs import Job
 from core.ledger.store import LedgerStore
 from core.ops.handoff import Handoff
@@ -41,7 +45,10 @@ def recover(
         if done:
             ledger.note(job.id, done)
         owner = f"pid {job.owner_pid}" if job.owner_pid else "an engine"
-        new_state = ledger.recover_orphan(job, f"interrupted: {owner} died mid-run")
+        reason = f"interrupted: {owner} died mid-run"
+        new_state = ledger.recover_orphan(job, reason)
+        if new_state is not None:
+            mark_interrupted(job, ledger, reason)
         log.warning("recovered job #%s left running by %s: now %s", job.id, owner, new_state)
     if queue.shared:
         sweep()
@@ -56,3 +63,16 @@ def left_by_dead_engine_here(job: Job, owner_host: str) -> bool:
     return job.owner_host == owner_host and (
         job.owner_pid is None or job.owner_pid == os.getpid() or not psutil.pid_exists(job.owner_pid)
     )
+
+
+def mark_interrupted(job: Job, ledger: LedgerStore, reason: str) -> None:
+    """End the dead run's transcript with why it stopped (how long it ran is not known)."""
+    if not job.transcript_path:
+        return  # Claude never started: there is no output to mark
+    transcript = Path(job.transcript_path)
+    if not transcript.exists():
+        return  # another machine's file (a shared queue): not ours to write
+    try:
+        append_marker(transcript, run_ended_record(ledger.clock, "interrupted", reason, None))
+    except OSError as error:
+        log.warning("cannot mark the transcript %s: %s", transcript, describe_os_error(error))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.clock import Clock
+from core.config.live import LiveSettings
 from core.config.settings import Settings
 from core.events import EventBus
 from core.ledger.store import LedgerStore
@@ -27,8 +28,8 @@ False when it is too late."""
 class ServiceContext:
     """The engine's parts a service may use, built once the engine has started."""
 
-    settings: Settings
-    """The settings the engine started with (a service that follows the config re-reads it)."""
+    live: LiveSettings
+    """The engine's holder of the config: a service that reacts to edits subscribes to it."""
     paths: Paths
     clock: Clock
     """The engine's one clock."""
@@ -40,6 +41,11 @@ class ServiceContext:
     """For a service's own bookkeeping in ``engine_state`` (last runs, steps, watch statuses)."""
     supersede: Supersede | None = None
     """The engine's way to restart a run with the rest of its burst (``eager`` watches)."""
+
+    @property
+    def settings(self) -> Settings:
+        """The config as it is now (the last good one while the file does not load)."""
+        return self.live.current()
 
 
 class Service(Protocol):

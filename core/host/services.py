@@ -17,7 +17,7 @@ def default_services(settings: Settings, paths: Paths, environ: Mapping[str, str
     """Every service this config asks for (each registers itself here)."""
     services: list[Service] = []
     services.extend(telegram_services(settings, environ))
-    services.append(WatchService(paths.config_file))
+    services.append(WatchService())
     services.append(ScheduleService())
     services.append(StepsService())
     return services

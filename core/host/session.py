@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from core.clock import SYSTEM_CLOCK, Clock, parse_time
+from core.config.live import ConfigFollower, LiveSettings
 from core.config.settings import Settings
 from core.events import EngineTakenOver, EventBus, JobOutput, SharedStateChanged
 from core.host.state import open_shared_state
@@ -53,6 +54,8 @@ class Session:
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self.live = control.live
+        """The config as it is now, one holder for the door, the engine and the window."""
         self.clock = clock
         self.paths = paths
         self.control = control
@@ -63,6 +66,7 @@ class Session:
         self._watcher: SharedStateWatcher | None = None
         self._vacancy: EngineVacancy | None = None
         self._redis_listener: RedisChangeListener | None = None  # with Redis only
+        self._config_follower: ConfigFollower | None = None  # attached: no engine here follows it
         self._retired_ledgers: list[LedgerStore] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -86,9 +90,13 @@ class Session:
             return f"attached to engine (pid {self.holder.pid}{when})"
         return "no engine"
 
-    def close(self) -> None:
-        """Closing an attached window never touches the engine or its jobs."""
+    def close(self, handed_to: int | None = None) -> None:
+        """Closing an attached window never touches the engine or its jobs. ``handed_to`` is
+        the pid of the background engine waiting for this one's lock: the interrupted runs
+        say they go there (they run again at once, their attempt not counted)."""
         with self._lock:
+            if self._closed:
+                return  # closed already (a hand-off closes it before the window's own close)
             self._closed = True
             if self._vacancy is not None:
                 self._vacancy.cancel()
@@ -96,8 +104,13 @@ class Session:
                 self._watcher.stop()
             if self._redis_listener is not None:
                 self._redis_listener.stop()
+            if self._config_follower is not None:
+                self._config_follower.stop()
             if self.engine is not None:
-                self.engine.stop()
+                if handed_to is None:
+                    self.engine.stop()
+                else:
+                    self.engine.stop(f"handed to the background engine (pid {handed_to})")
             else:
                 self.control.ledger.close()
             for ledger in self._retired_ledgers:
@@ -116,7 +129,7 @@ class Session:
         """Run the engine here, or attach when another process already runs it."""
         env = dict(os.environ if environ is None else environ)
         bus = EventBus()
-        engine = _new_engine(settings, paths, env, bus, clock)
+        engine = _new_engine(LiveSettings(settings, paths.config_file), paths, env, bus, clock)
         try:
             engine.start()
         except EngineBusy as busy:
@@ -146,7 +159,7 @@ class Session:
         with self._lock:
             if self._closed or not self.engine_pending:
                 return
-            engine = _new_engine(self.settings, self.paths, self.environ, self.bus, self.clock)
+            engine = _new_engine(self.live, self.paths, self.environ, self.bus, self.clock)
             try:
                 engine.start()
             except EngineBusy as busy:
@@ -171,7 +184,7 @@ class Session:
         clock: Clock = SYSTEM_CLOCK,
     ) -> Session:
         """The shared state without an engine in this process (attached windows, snapshots)."""
-        control = open_shared_state(settings, paths, environ, clock)
+        control = open_shared_state(LiveSettings(settings, paths.config_file), paths, environ, clock)
         return cls(settings, paths, control, bus or EventBus(), None, None, environ, clock)
 
     # -- attached -------------------------------------------------------------------
@@ -185,6 +198,11 @@ class Session:
             on_output=lambda job_id: self.bus.publish(JobOutput(job_id=job_id, attempt=0, events=[])),
         )
         self._watcher.start()
+        self._config_follower = ConfigFollower(self.live)
+        self._config_follower.subscription = self.live.subscribe(
+            lambda update: self.bus.publish(SharedStateChanged())  # the header names a broken config
+        )
+        self._config_follower.start()
         redis_url = self.settings.queue_url(self.environ)
         if redis_url is not None:  # other machines' changes arrive on the Redis channel
             from core.wake.redis_channel import RedisChangeListener
@@ -204,7 +222,7 @@ class Session:
             if self._closed or self.engine is not None:
                 return
             previous = self.holder
-            engine = _new_engine(self.settings, self.paths, self.environ, self.bus, self.clock)
+            engine = _new_engine(self.live, self.paths, self.environ, self.bus, self.clock)
             try:
                 engine.start()
             except EngineBusy as busy:  # another window was quicker: stay attached to it
@@ -214,6 +232,9 @@ class Session:
                 return
             old_ledger = self.control.ledger
             self.engine, self.control, self.holder = engine, engine.control, None
+            if self._config_follower is not None:  # the engine follows the config now
+                self._config_follower.stop()
+                self._config_follower = None
             if self._watcher is not None:
                 self._watcher.stop()
                 self._watcher = None
@@ -223,11 +244,12 @@ class Session:
 
 
 def _new_engine(
-    settings: Settings, paths: Paths, environ: dict[str, str], bus: EventBus, clock: Clock
+    live: LiveSettings, paths: Paths, environ: dict[str, str], bus: EventBus, clock: Clock
 ) -> Engine:
     from core.engine.engine import Engine
     from core.host.services import default_services
 
+    settings = live.current()
     return Engine(
         settings,
         paths,
@@ -235,4 +257,5 @@ def _new_engine(
         bus=bus,
         services=default_services(settings, paths, environ),
         clock=clock,
+        live=live,
     )

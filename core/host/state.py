@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from core.clock import SYSTEM_CLOCK, Clock
+from core.config.live import LiveSettings
 from core.config.settings import Settings
 from core.ledger.store import open_ledger
 from core.ops.control import Control
@@ -19,13 +20,16 @@ from core.wake.changes import change_notifier
 
 
 def open_shared_state(
-    settings: Settings,
+    settings: Settings | LiveSettings,
     paths: Paths,
     environ: Mapping[str, str] | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> Control:
+    """The door over the shared state; a :class:`LiveSettings` keeps it on the config as it
+    is now (long-lived processes), plain settings keep it on what was read (one CLI command)."""
     paths.ensure_data_dir()
-    redis_url = settings.queue_url(environ)
-    ledger = open_ledger(settings, paths, environ, clock)
+    started = settings.started if isinstance(settings, LiveSettings) else settings
+    redis_url = started.queue_url(environ)
+    ledger = open_ledger(started, paths, environ, clock)
     queue = JobQueue(paths.queue_db, redis_url, clock)
     return Control(settings, ledger, queue, change_notifier(paths, redis_url), paths=paths)

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import sqlite3
 
-from core.jobs import JOB_COLUMNS
+from core.jobs import JOB_COLUMNS, JobSource
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
-SCHEMA = """
+SOURCE_CHECK = "CHECK (source IN ({}))".format(", ".join(f"'{source}'" for source in JobSource))
+"""Built from :class:`JobSource`: a source added there is accepted by the file (after a rebuild)."""
+
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS jobs (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     workflow         TEXT    NOT NULL,
     prompt           TEXT    NOT NULL,
     source           TEXT    NOT NULL
-                     CHECK (source IN ('cli', 'watch', 'telegram', 'schedule', 'retry')),
+                     SOURCE_CHECK,
     cwd              TEXT    NOT NULL,
     trigger          TEXT,
     state            TEXT    NOT NULL
@@ -70,6 +74,7 @@ CREATE TABLE IF NOT EXISTS engine_state (
     updated_at TEXT NOT NULL
 );
 """
+).replace("SOURCE_CHECK", SOURCE_CHECK)
 
 
 def create_or_migrate(conn: sqlite3.Connection) -> None:
@@ -88,7 +93,12 @@ def _migrate_jobs_table(conn: sqlite3.Connection) -> None:
     if event_columns and "cost_usd" not in event_columns:
         conn.execute("ALTER TABLE job_events ADD COLUMN cost_usd REAL")
     existing = [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
-    if not existing or set(existing) == set(JOB_COLUMNS):
+    if not existing:
+        return
+    (table_sql,) = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'jobs'"
+    ).fetchone()
+    if set(existing) == set(JOB_COLUMNS) and SOURCE_CHECK in table_sql:
         return
     create_jobs = SCHEMA.split(";")[0].replace("IF NOT EXISTS jobs", "jobs_migrated")
     conn.execute(create_jobs)

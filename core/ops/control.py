@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.claude.conversation import Answer, Told, input_to_json
 from core.clock import parse_time
+from core.config.live import LiveSettings
 from core.config.prompts import base_values, render_prompt
 from core.config.settings import (
     DEFAULT_WORKFLOW,
@@ -67,19 +68,25 @@ class Control:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: Settings | LiveSettings,
         ledger: LedgerStore,
         queue: JobQueue,
         notify_engine: EngineNotifier,
         *,
         paths: Paths,
     ) -> None:
-        self.settings = settings
+        self.live = settings if isinstance(settings, LiveSettings) else LiveSettings.fixed(settings)
+        """The settings every operation checks against (the config as it is now, when followed)."""
         self.paths = paths
         self.ledger = ledger
         self.queue = queue
         self.handoff = Handoff(ledger, queue)
         self._notify_engine = notify_engine
+
+    @property
+    def settings(self) -> Settings:
+        """The current settings, read at each call: a workflow added to the file is known at once."""
+        return self.live.current()
 
     def add(
         self,

@@ -3,6 +3,8 @@
 The last run of every schedule is kept in the ledger (``engine_state``), so a schedule
 whose time passed while flowtui was down runs once at the next start: once, however
 many ticks were missed. A schedule seen for the first time starts counting from then.
+The schedules are read from the engine's config holder at each tick, and an edit of the
+config wakes the sleeping thread, so an added or changed schedule counts from the edit.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from core.clock import parse_time, to_iso
+from core.config.live import ConfigUpdate
 from core.config.settings import ScheduleSettings, Settings
 from core.engine.service import ServiceContext
 from core.errors import InputError
@@ -121,23 +125,36 @@ class ScheduleService:
     def __init__(self, max_sleep: float = MAX_SLEEP_SECONDS) -> None:
         self._max_sleep = max_sleep
         self._stop = threading.Event()
+        self._wake = threading.Event()
+        """Set by a config edit (or the stop): the thread looks at the schedules again now."""
         self._thread: threading.Thread | None = None
         self._context: ServiceContext | None = None
         self._reported: set[str] = set()
+        self._unsubscribe_config: Callable[[], None] | None = None
 
     def start(self, context: ServiceContext) -> None:
         """Start (again: with a shared queue the schedules move between engines' leaders)."""
         self._context = context
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._report_bad_schedules()
         self.tick()  # runs what was missed while flowtui was down, once each
+        self._unsubscribe_config = context.live.subscribe(self._config_updated)
         self._thread = threading.Thread(target=self._run, name="flowtui-schedules", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        if self._unsubscribe_config is not None:
+            self._unsubscribe_config()
+            self._unsubscribe_config = None
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+    def _config_updated(self, update: ConfigUpdate) -> None:
+        if update.problem is None and update.previous.schedule != update.current.schedule:
+            self._wake.set()
 
     @property
     def _given(self) -> ServiceContext:
@@ -147,8 +164,14 @@ class ScheduleService:
         return self._context
 
     def _run(self) -> None:
-        while not self._stop.wait(self._seconds_to_next()):
+        while not self._stop.is_set():
+            edited = self._wake.wait(self._seconds_to_next())
+            self._wake.clear()
+            if self._stop.is_set():
+                return
             try:
+                if edited:
+                    self._report_bad_schedules()
                 self.tick()
             except Exception:
                 log.exception("schedule tick failed")

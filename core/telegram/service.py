@@ -5,7 +5,8 @@ published; it only hands the event to the loop (``call_soon_threadsafe``), so a 
 dead Telegram can never hold up a worker or fail a job. In the loop: the gateway (built
 there, since pyrogram binds to the loop it is built in) connects with growing retry
 delays, the outbox sends, typed bursts become jobs, and a reconcile pass announces what
-events missed.
+events missed. An edit of ``[telegram]`` while it runs applies in the loop: a new allowlist or
+notify chat at once, new connection settings (api_id, api_hash, bot_token) by a new client.
 """
 
 from __future__ import annotations
@@ -17,9 +18,17 @@ import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from core.config.live import ConfigUpdate
 from core.config.settings import NOT_CONFIGURED, Settings
 from core.engine.service import ServiceContext
-from core.events import Event, JobChanged, NotificationChanged, ServiceFailed, SharedStateChanged
+from core.events import (
+    Event,
+    JobChanged,
+    NotificationChanged,
+    ServiceFailed,
+    ServiceStateChanged,
+    SharedStateChanged,
+)
 from core.jobs import Job
 from core.ledger.notifications import Notification, NotificationStore
 from core.telegram.announce import Announcer
@@ -94,6 +103,9 @@ class TelegramService:
         self._unsubscribe: Callable[[], None] | None = None
         self._log_filter: SecretFilter | None = None
         self._stopping: asyncio.Event | None = None
+        self._reconnect: asyncio.Event | None = None
+        """Set when the connection settings changed: the client is built again."""
+        self._unsubscribe_config: Callable[[], None] | None = None
         self._wake_outbox: asyncio.Event | None = None
         self._wake_house: asyncio.Event | None = None
         self._reconcile_wanted = True
@@ -118,9 +130,15 @@ class TelegramService:
             self.stop()
             raise
         self._unsubscribe = context.bus.subscribe(self._on_event)
+        self._unsubscribe_config = context.live.subscribe(
+            lambda update: self._call_in_loop(self._config_updated, update)
+        )
         log.info("Telegram service started (%s allowed users)", len(config.allowed_users))
 
     def stop(self) -> None:
+        if self._unsubscribe_config is not None:
+            self._unsubscribe_config()
+            self._unsubscribe_config = None
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -184,12 +202,22 @@ class TelegramService:
                 self._context.bus.publish(ServiceFailed(name=self.name, reason=reason))
 
     async def _main(self) -> None:
-        assert self._context is not None and self._config is not None and self.store is not None
-        given, config, store = self._context, self._config, self.store
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
+        self._reconnect = asyncio.Event()
         self._wake_outbox = asyncio.Event()
         self._wake_house = asyncio.Event()
+        while not self._stopping.is_set():
+            self._reconnect.clear()
+            await self._connected_while()
+
+    async def _connected_while(self) -> None:
+        """One client's life: until the stop, or until new connection settings want another."""
+        assert self._context is not None and self._config is not None and self.store is not None
+        assert self._stopping is not None and self._reconnect is not None
+        assert self._wake_outbox is not None and self._wake_house is not None
+        given, config, store = self._context, self._config, self.store
+        self.identity = None
         gateway = self.gateway_builder(config, given.paths.telegram_session_file)
         outbox = Outbox(
             store,
@@ -200,7 +228,7 @@ class TelegramService:
             per_chat_seconds=self.per_chat_seconds,
         )
         outbox.wake = self._wake_outbox.set
-        announcer = Announcer(self.settings, config, given.control, store, outbox)
+        announcer = Announcer(given.settings, config, given.control, store, outbox)
         bot = Bot(
             config,
             given.control,
@@ -217,7 +245,10 @@ class TelegramService:
             asyncio.create_task(self._connect_and_send(gateway, bot, outbox), name="telegram-outbox"),
             asyncio.create_task(self._housekeeping(bot, announcer), name="telegram-housekeeping"),
         ]
-        await self._stopping.wait()
+        ended = [asyncio.create_task(self._stopping.wait()), asyncio.create_task(self._reconnect.wait())]
+        await asyncio.wait(ended, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in ended:
+            waiter.cancel()
         with contextlib.suppress(Exception):
             bot.flush_all()  # text typed just before the stop becomes a job, not lost
         for task in tasks:
@@ -248,6 +279,8 @@ class TelegramService:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 300.0)
         self.last_error = None
+        if self._context is not None:  # the window's header names the bot now
+            self._context.bus.publish(ServiceStateChanged(self.name))
         bot.username = self.identity.username
         log.info("Telegram bot %s connected", self.identity.describe())
         await outbox.run(self._wake_outbox)
@@ -280,6 +313,44 @@ class TelegramService:
                 timeout = min(timeout, deadline - bot.clock())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake_house.wait(), timeout=max(timeout, 0.01))
+
+    def _config_updated(self, update: ConfigUpdate) -> None:
+        """In the loop: apply an edited ``[telegram]`` (its removal waits for a restart, as
+        the header says) and the workflows' notify policies."""
+        if update.problem is not None or not update.changed or update.current.telegram is None:
+            return
+        if self._announcer is not None:
+            self._announcer.settings = update.current
+        try:
+            config = resolve_config(update.current, self.environ)
+        except TelegramConfigError as error:
+            self._report(f"config not applied, Telegram keeps its settings: {error}")
+            return
+        old = self._config
+        if config is None or config == old:
+            return
+        self._config = config
+        self._remove_log_filter()
+        self._install_log_filter(config)
+        if old is not None and (config.api_id, config.api_hash, config.bot_token) != (
+            old.api_id,
+            old.api_hash,
+            old.bot_token,
+        ):
+            log.info("Telegram: the connection settings changed; connecting again")
+            if self._reconnect is not None:
+                self._reconnect.set()
+            return
+        if self.bot is not None:
+            self.bot.config = config
+        if self._announcer is not None:
+            self._announcer.config = config
+        log.info("Telegram: settings applied (%s allowed users)", len(config.allowed_users))
+
+    def _report(self, reason: str) -> None:
+        log.warning("%s", reason)
+        if self._context is not None:
+            self._context.bus.publish(ServiceFailed(name=self.name, reason=reason))
 
     def _job_finished(self, job: Job) -> None:
         if self._announcer is None:

@@ -1,10 +1,11 @@
 """The engine service that runs every ``[[watch]]`` and follows the config file.
 
 All watches share one asyncio loop in one thread. ``flowtui watch add/rm`` edit
-``config.toml`` and poke the engine; the service then re-reads the file (it also checks it
-twice a second, for hand edits) and starts, stops or restarts only the watches that
-changed, so the others keep every event. A config that does not load leaves the running
-watches as they are and is reported in one line on the event bus and in the log.
+``config.toml`` and poke the engine; the engine's config holder (``core.config.live``, which
+also checks the file twice a second, for hand edits) tells this service, which starts, stops
+or restarts only the watches that changed, so the others keep every event. A config that
+does not load leaves the running watches as they are and is reported in one line on the
+event bus and in the log.
 """
 
 from __future__ import annotations
@@ -12,49 +13,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import anyio.to_thread
 
-from core.config.settings import WatchSettings, load_settings
+from core.config.live import ConfigUpdate
+from core.config.settings import WatchSettings
 from core.config.watch_path import watch_key
 from core.engine.service import ServiceContext
-from core.errors import ConfigError
-from core.events import Event, JobChanged, JobOutput, ServiceFailed, SharedStateChanged
+from core.events import Event, JobChanged, JobOutput, ServiceFailed, ServiceStateChanged
 from core.jobs import Job, JobSource, JobState
 from core.ledger.store import LedgerStore
 from core.watch.activity import ActivityLog
 from core.watch.snapshot import SnapshotStore
 from core.watch.status import WatchStatus, write_statuses
-from core.watch.timing import wait_any
 from core.watch.watcher import WatchContext, WatchTarget
 
 log = logging.getLogger(__name__)
 
-CONFIG_CHECK_SECONDS = 0.5
-"""How often the config file's size and mtime are compared (a poke checks at once)."""
 STATUS_WRITE_DELAY = 0.2
 """Status changes are written to the ledger at most this often."""
-
-Signature = tuple[int, int, int] | None
-
-
-def config_signature(path: Path) -> Signature:
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None
-    return (info.st_mtime_ns, info.st_size, info.st_ino)
 
 
 class StatusBoard:
     """Every watch's status, written to the ledger shortly after it changes."""
 
-    def __init__(self, ledger: LedgerStore) -> None:
+    def __init__(self, ledger: LedgerStore, on_written: Callable[[], None] = lambda: None) -> None:
         self._ledger = ledger
+        self._on_written = on_written
+        """Called after each write, so a window in this process shows the new statuses."""
         self._statuses: dict[str, WatchStatus] = {}
         self._handle: asyncio.TimerHandle | None = None
         self._writing: asyncio.Task[None] | None = None
@@ -77,6 +66,7 @@ class StatusBoard:
         self._handle = None
         statuses = dict(self._statuses)
         self._writing = asyncio.ensure_future(asyncio.to_thread(write_statuses, self._ledger, statuses))
+        self._writing.add_done_callback(lambda _: self._on_written())
 
     async def flush(self) -> None:
         if self._handle is not None:
@@ -92,16 +82,17 @@ class WatchService:
 
     name = "watch"
 
-    def __init__(self, config_file: Path | None = None) -> None:
-        self._config_file = config_file
+    def __init__(self) -> None:
         self._activities = ActivityLog()
         self._targets: dict[str, WatchTarget] = {}
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
-        self._config_poke: asyncio.Event | None = None
-        self._unsubscribe: object = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._unsubscribe_config: Callable[[], None] | None = None
+        self._applying: asyncio.Future[None] | None = None
+        """The config update being applied; the next one waits for it."""
         self._context: ServiceContext | None = None
         self._board: StatusBoard | None = None
         self._failure: BaseException | None = None
@@ -112,19 +103,18 @@ class WatchService:
         self._context = context
         # watchfiles logs every batch at INFO: the job rows already say what changed.
         logging.getLogger("watchfiles").setLevel(logging.WARNING)
-        if self._config_file is None:
-            self._config_file = context.paths.config_file
         self._thread = threading.Thread(target=self._run_loop, name="flowtui-watch", daemon=True)
         self._thread.start()
         self._ready.wait(timeout=30)
         if self._failure is not None:
             raise RuntimeError(f"the watcher did not start: {self._failure}") from self._failure
-        unsubscribe = context.bus.subscribe(self._on_event)
-        self._unsubscribe = unsubscribe
+        self._unsubscribe = context.bus.subscribe(self._on_event)
 
     def stop(self) -> None:
-        if callable(self._unsubscribe):
+        if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._unsubscribe_config is not None:
+            self._unsubscribe_config()
         if self._loop is not None and self._stopping is not None:
             self._loop.call_soon_threadsafe(self._stopping.set)
         if self._thread is not None:
@@ -150,17 +140,20 @@ class WatchService:
             self._ready.set()
 
     async def _main(self) -> None:
-        assert self._context is not None and self._config_file is not None
+        assert self._context is not None
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        self._config_poke = asyncio.Event()
-        self._board = StatusBoard(self._context.ledger)
-        signature = config_signature(self._config_file)
+        bus = self._context.bus
+        self._board = StatusBoard(self._context.ledger, lambda: bus.publish(ServiceStateChanged(self.name)))
+        # Subscribed before the first read, so an edit between the two is not missed.
+        self._unsubscribe_config = self._context.live.subscribe(
+            lambda update: self._call_soon(self._config_updated, update)
+        )
         await self._apply(self._context.settings.watch)
         self._ready.set()
-        follower = asyncio.create_task(self._follow_config(signature))
         await self._stopping.wait()
-        await follower  # it ends at the stop event (cancelling wait_for can be lost on 3.11)
+        if self._applying is not None:
+            await asyncio.gather(self._applying, return_exceptions=True)
         await asyncio.gather(*(target.stop() for target in self._targets.values()))
         await self._board.flush()
 
@@ -203,28 +196,26 @@ class WatchService:
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = max(40, 2 * len(self._targets) + 10)
 
-    async def _follow_config(self, signature: Signature) -> None:
-        assert self._config_poke is not None and self._config_file is not None
-        assert self._stopping is not None
-        while True:
-            await wait_any(self._config_poke, self._stopping, timeout=CONFIG_CHECK_SECONDS)
-            if self._stopping.is_set():
-                return
-            self._config_poke.clear()
-            current = config_signature(self._config_file)
-            if current == signature:
-                continue
-            signature = current
-            if current is None:
-                self._report_problem(f"{self._config_file} was removed: the watches keep running as they are")
-                continue
-            try:
-                settings = await asyncio.to_thread(load_settings, self._config_file)
-            except ConfigError as error:
-                self._report_problem(f"config not applied, the watches keep running as they are: {error}")
-                continue
-            log.info("config changed: applying %d watch(es)", len(settings.watch))
-            await self._apply(settings.watch)
+    def _config_updated(self, update: ConfigUpdate) -> None:
+        """In the loop: the holder read a new config (or could not)."""
+        if self._stopping is None or self._stopping.is_set():
+            return
+        if update.problem is not None:
+            self._report_problem(
+                f"config not applied, the watches keep running as they are: {update.problem}"
+            )
+            return
+        if update.previous.watch == update.current.watch:
+            return
+        log.info("config changed: applying %d watch(es)", len(update.current.watch))
+        previous = self._applying
+        self._applying = asyncio.ensure_future(self._apply_after(previous, update.current.watch))
+
+    async def _apply_after(self, previous: asyncio.Future[None] | None, watches: list[WatchSettings]) -> None:
+        """Updates apply one after another, in the order the holder read them."""
+        if previous is not None:
+            await asyncio.gather(previous, return_exceptions=True)
+        await self._apply(watches)
 
     def _report_problem(self, reason: str) -> None:
         assert self._context is not None
@@ -245,8 +236,6 @@ class WatchService:
             else:
                 self._activities.ended(job.id, now)
             self._call_soon(self._route_job, job)
-        elif isinstance(event, SharedStateChanged) and self._config_poke is not None:
-            self._call_soon(self._config_poke.set)
 
     def _route_job(self, job: Job) -> None:
         for target in self._targets.values():

@@ -43,7 +43,9 @@ def test_job_succeeds_and_ledger_keeps_the_result(tmp_path: Path) -> None:
         assert done.started_at and done.finished_at and done.error is None
         transcript = Path(done.transcript_path or "")
         lines = [json.loads(line) for line in transcript.read_text().splitlines()]
-        assert [line["type"] for line in lines] == ["system", "result"]
+        # flowtui's marker where the run starts, then Claude's lines as they came
+        assert [line["type"] for line in lines] == ["flowtui", "system", "result"]
+        assert lines[0]["marker"] == "run_started"
         states = [event.state for event in engine.ledger.events(job.id)]  # type: ignore[union-attr]
         assert states == ["queued", "running", "running", "succeeded"]
 

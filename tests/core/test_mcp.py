@@ -273,7 +273,8 @@ async def test_a_running_engine_is_poked_and_the_transcript_is_readable(
         assert "── session fake-session" in rendered and "✓ done" in rendered and "$0.0123" in rendered
         raw = await read_text(session, "flowtui://jobs/1/transcript.jsonl")
         lines = [json.loads(line) for line in raw.splitlines()]
-        assert [line["type"] for line in lines] == ["system", "result"]
+        # the run's start marker, then Claude's lines
+        assert [line["type"] for line in lines] == ["flowtui", "system", "result"]
         assert lines[-1]["result"] == "fake answer"
 
         # Resume pokes the engine too: the job waiting behind the pause starts at once.

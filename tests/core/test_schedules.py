@@ -159,7 +159,7 @@ def test_the_service_needs_only_a_context_not_an_engine(tmp_path: Path) -> None:
     queue = JobQueue(paths.queue_db, None, Clock(clock))
     control = Control(settings, ledger, queue, told.append, paths=paths)
     context = ServiceContext(
-        settings=settings, paths=paths, clock=Clock(clock), bus=bus, control=control, ledger=ledger
+        live=control.live, paths=paths, clock=Clock(clock), bus=bus, control=control, ledger=ledger
     )
     service = ScheduleService()
     service.start(context)

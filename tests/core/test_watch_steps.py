@@ -44,7 +44,7 @@ def test_steps_chain_as_follow_ups_with_the_previous_answer(tmp_path: Path) -> N
         load_settings(config),
         home_paths(home),
         environ={**os.environ, "FLOWTUI_CLAUDE": str(claude)},
-        services=[WatchService(config), StepsService()],
+        services=[WatchService(), StepsService()],
     )
     engine.start()
     try:

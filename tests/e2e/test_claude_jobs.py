@@ -45,7 +45,8 @@ def test_plain_answer_is_recorded(tmp_path: Path, claude_bin: str, claude_env: d
     assert done.input_tokens and done.output_tokens
     lines = transcript_lines(done.transcript_path)
     types = [line["type"] for line in lines]
-    assert types[0] == "system" and types[-1] == "result"
+    assert types[:2] == ["flowtui", "system"] and types[-1] == "result"  # the run's start marker first
+    assert lines[0]["marker"] == "run_started"
     assert "stream_event" in types and "assistant" in types
 
 
@@ -229,3 +230,32 @@ def test_a_prompt_too_long_for_argv_reaches_claude_on_stdin(
     assert len(job.prompt.encode()) > 500_000
     assert done.state is JobState.SUCCEEDED, done.error
     assert done.answer == "all read"
+
+
+def test_a_workflow_added_to_the_config_while_the_engine_runs_runs_its_jobs(
+    tmp_path: Path, claude_bin: str, claude_env: dict[str, str]
+) -> None:
+    """The CLI reads the config afresh; the engine that started before the edit must agree."""
+    from core.config.settings import load_settings
+    from core.engine.engine import Engine
+    from core.paths import Paths
+
+    home = tmp_path / "home"
+    home.mkdir()
+    paths = Paths.under(home)
+    paths.config_file.write_text("")
+    environ = engine_env(claude_env, claude_bin)
+    engine = Engine(load_settings(paths.config_file), paths, environ=environ)
+    engine.start()
+    try:
+        paths.config_file.write_text('[workflows.review]\nprompt = "Review this: {prompt}"\nretries = 0\n')
+        flowtui = Flowtui(home, claude_bin, environ)
+        job_id = int(
+            flowtui.ok("add", "-w", "review", "[[reply:looks good]]", "--cwd", str(tmp_path)).strip()
+        )
+        done = wait_job(engine, job_id, JobState.SUCCEEDED, JobState.FAILED, timeout=60)
+    finally:
+        engine.stop()
+    assert done.state is JobState.SUCCEEDED, done.error
+    assert done.workflow == "review" and done.prompt == "Review this: [[reply:looks good]]"
+    assert done.answer == "looks good" and done.max_attempts == 1

@@ -18,12 +18,12 @@ from clikit import Flowtui
 from enginekit import settings_from, wait_for
 from hostile import HOSTILE, MARKUP_NAMES, UNSAFE, shown
 from rich.console import Console
-from textual.widgets import Input, Static
+from textual.widgets import Input, Static, TextArea
 
 from cli.render import format_job_detail, format_job_table
 from core.display import clip, one_line, printable
 from core.errors import ConfigError
-from core.events import ServiceFailed
+from core.events import ServiceFailed, SharedStateChanged
 from core.host.session import Session
 from core.jobs import JobState
 from core.paths import Paths
@@ -160,7 +160,11 @@ async def test_every_screen_draws_hostile_text_literally(tmp_path: Path, name: s
         dashboard = await look("dashboard")  # jobs, output, watches, notifications, status line
         await pilot.press("enter")
         assert isinstance(app.screen, JobDetailScreen)
-        detail = await look("job detail")  # facts, transcript, events
+        detail = await look("job detail")  # facts, prompt, error, answer
+        await pilot.press("2")
+        detail += await look("job detail, transcript")
+        await pilot.press("3")
+        detail += await look("job detail, events")
         await pilot.press("y")  # the toast quotes the resume command
         await look("copied toast")
         await pilot.press("escape", "u")
@@ -172,13 +176,23 @@ async def test_every_screen_draws_hostile_text_literally(tmp_path: Path, name: s
         await pilot.press("escape", "n")
         assert isinstance(app.screen, NewJobScreen)  # workflows named after the text
         await look("new job")
-        await fill("new job, bad cwd", {"#cwd": text, "#prompt": "go"}, submit="#prompt")
+        app.screen.query_one("#prompt", TextArea).text = "go"
+        await fill("new job, bad cwd", {"#cwd": text}, submit="#cwd")
         await pilot.press("escape", "a")
         assert isinstance(app.screen, AddWatchScreen)
         await fill("add watch, note", {"#path": text or " ", "#include": text})
         app.screen.query_one("#path", Input).value = text or " "
         app.screen.query_one("#path", Input).focus()
-        await pilot.press("enter")  # a bad glob or path says so; else the watch is added
+        await pilot.press("enter")  # a bad glob or path says so in the dialog; else the watch is added
+        await settle(pilot)
+        if isinstance(app.screen, AddWatchScreen):  # the refusal is shown in place, the input kept
+            assert not app.failures, f"add watch, refused: {app.failures.lines}"
+            for widget in app.screen.query(Static):
+                if not isinstance(widget, Input):
+                    assert_safe(str(widget.render()), f"add watch, refused: {widget!r}")
+            for input_id in ("#path", "#include"):  # as typeable text, the whole frame is safe
+                box = app.screen.query_one(input_id, Input)
+                box.value = printable(box.value)
         await look("add watch, submitted")
         if isinstance(app.screen, AddWatchScreen):
             await pilot.press("escape")
@@ -217,8 +231,12 @@ async def test_the_reported_line_opens_in_the_job_detail(tmp_path: Path) -> None
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, JobDetailScreen)
+        answer = screen_text(app)
+        await pilot.press("2")  # the transcript
+        await settle(pilot)
         frame = screen_text(app)
     assert not app.failures
+    assert "│ [/bold] stray [claude] line" in answer  # the answer, as Markdown, markup unread
     assert "error: [/bold] stray [claude] line" in frame
     assert "│[/bold] stray [claude] line" in frame  # Claude's text in the transcript
     assert exit_status(app, 0) == 0
@@ -300,12 +318,14 @@ async def test_a_storm_of_errors_ends_the_window_non_zero(
     """A failure on every refresh cannot be shown away: the app ends as Textual would."""
 
     def broken(self: FlowtuiApp) -> None:
-        raise OSError("the refresh fails every time")  # apply_pending runs every 50 ms
+        raise OSError("the refresh fails every time")  # apply_pending runs every 50 ms once woken
 
     app = hostile_app(tmp_path, ["a job"])
     with pytest.raises(OSError):
         async with app.run_test(size=SIZE) as pilot:
             monkeypatch.setattr(FlowtuiApp, "_dashboard", broken)
+            assert app.session is not None
+            app.session.bus.publish(SharedStateChanged())  # a change: an idle window refreshes on it
             for _ in range(100):
                 await pilot.pause(0.05)
                 if app.return_code is not None:
@@ -402,10 +422,11 @@ def test_reported_bug_in_a_real_terminal(tmp_path: Path, claude_bin: str, claude
         terminal.wait_for_text("New job")
         terminal.type(f"Answer [[reply:{line}]]")
         terminal.wait_for_text("Answer [[reply:")  # typed into the prompt box, not lost before it had focus
-        terminal.keys("Enter")
+        terminal.keys("C-s")  # enter adds a line to the prompt
         terminal.wait_for_text("✓ succeeded", timeout=60)
         terminal.keys("Enter")
         terminal.wait_for_text("Transcript")
+        terminal.keys("2")
         terminal.wait_for_text(f"│{line}")  # Claude's answer in the transcript, as written
         terminal.keys("Escape")
         terminal.wait_for_text("Watched paths")

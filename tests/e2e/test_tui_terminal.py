@@ -55,7 +55,7 @@ def test_new_job_streams_and_finishes_then_pause_resume_retry(terminal: TmuxSess
     terminal.keys("n")
     terminal.wait_for_text("New job")
     terminal.type("Say hello [[reply:hello from the terminal]]")
-    terminal.keys("Enter")
+    terminal.keys("C-s")  # enter adds a line to the prompt
     terminal.wait_for_text("queued #1")
     terminal.wait_for_text("✓ done", timeout=60)
     screen = terminal.wait_for_text("✓ succeeded", timeout=30)

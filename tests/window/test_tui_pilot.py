@@ -51,7 +51,7 @@ async def test_retry_key_queues_a_retry_of_the_selected_failed_job(tmp_path: Pat
         await settle(pilot)
         retry = app.session.control.ledger.list_jobs(limit=1)[0]
         assert (retry.source, retry.parent_id, retry.state) == (JobSource.RETRY, 2, JobState.QUEUED)
-        assert table.selected_job_id == 2  # the new row did not steal the selection
+        assert table.selected_job_id == retry.id  # the retry queued from here is selected
 
 
 async def test_cancel_key_cancels_the_selected_queued_job(tmp_path: Path) -> None:
@@ -74,10 +74,10 @@ async def test_new_job_modal_queues_a_job_and_validates_inline(tmp_path: Path) -
         await pilot.press("n")
         assert isinstance(app.screen, NewJobScreen)
         app.screen.query_one("#cwd", Input).value = str(tmp_path / "nope")
-        await pilot.press(*"tidy up", "enter")
+        await pilot.press(*"tidy up", "ctrl+s")
         assert "is not a directory" in str(app.screen.query_one("#error", Label).render())
         app.screen.query_one("#cwd", Input).value = str(tmp_path)
-        await pilot.press("enter")
+        await pilot.press("enter")  # enter in the directory box submits
         await settle(pilot)
         assert not isinstance(app.screen, NewJobScreen)
         newest = app.control.ledger.list_jobs(limit=1)[0]
@@ -92,11 +92,12 @@ async def test_follow_up_and_details_of_the_finished_job(tmp_path: Path) -> None
         await settle(pilot)
         await pilot.press("j", "j", "j", "j", "u")
         assert isinstance(app.screen, FollowUpScreen)
-        await pilot.press(*"and now?", "enter")
+        await pilot.press(*"and now?", "ctrl+s")
         await settle(pilot)
         follow = app.control.ledger.list_jobs(limit=1)[0]
         assert (follow.parent_id, follow.resume_session_id) == (1, "5f1c9e2a-demo")
-        await pilot.press("enter")
+        assert app.screen.query_one(JobTable).selected_job_id == follow.id  # the follow-up is selected
+        await pilot.press("G", "enter")  # the last row: job 1
         assert isinstance(app.screen, JobDetailScreen)
         await settle(pilot)
         assert "claude --resume 5f1c9e2a-demo" in str(app.screen.query_one("#facts").render())

@@ -11,7 +11,7 @@ from pathlib import Path
 from textual.binding import Binding
 
 from core.ledger.notifications import NotificationStore
-from tui.actions import ACTIONS, bindings, help_rows, palette_commands
+from tui.actions import ACTIONS, bindings, help_rows, key_label, palette_commands
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
 
@@ -27,8 +27,11 @@ def test_bindings_palette_and_help_come_from_one_table() -> None:
         assert callable(getattr(DashboardScreen, f"action_{action.name}")), action.name
     screen = DashboardScreen.__new__(DashboardScreen)  # the palette only reads its methods
     titles = [command.title for command in palette_commands(screen)]
-    assert titles == [action.palette[0] for action in ACTIONS if action.palette is not None]
-    assert "Approve job" in titles and "Resend notification" in titles
+    assert titles == [
+        f"{action.palette[0]}  ({key_label(action)})" for action in ACTIONS if action.palette is not None
+    ]
+    assert "Approve job  (y)" in titles and "Resend notification  (R)" in titles
+    assert "Filter jobs  (/)" in titles  # each entry shows its key
     rows = dict(help_rows())
     for action in ACTIONS:  # every key is on the help screen, alone or in a neighbour's row
         assert action.help is not None or any(action.label in key for key in rows), action.label

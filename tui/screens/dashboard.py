@@ -9,12 +9,13 @@ the ledger, the outbox or Redis (see :mod:`tui.operations`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import BindingType
+from textual.binding import ActiveBinding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
@@ -22,12 +23,14 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from core.display import one_line
-from core.jobs import Job, JobState
+from core.jobs import Job, JobSource, JobState
+from tui import footer
 from tui.actions import bindings
 from tui.job_filter import JobFilter
-from tui.operations import OperationDone, Operations, running_jobs, toggle_pause
+from tui.operations import OperationDone, Operations, toggle_pause
 from tui.shared import Door, Snapshot
 from tui.widgets.job_table import JobTable
+from tui.widgets.jobs_hint import JobsHint, no_match_hint, start_hint
 from tui.widgets.output_pane import OutputPane
 from tui.widgets.side_lists import NotificationList, WatchList
 from tui.widgets.status_line import StatusLine
@@ -37,6 +40,10 @@ if TYPE_CHECKING:
     from tui.screens.watch_dialogs import WatchRequest
 
 NOTHING_SHOWN = (0, 0)
+LOWER_PANES = ("output", "watches", "notifications")
+"""What the lower area shows on a narrow terminal, one at a time (``s`` goes to the next)."""
+SELECTION_WAIT_READS = 3
+"""How many reads a job just queued from here may take to show up before it is no longer selected."""
 
 
 class DashboardScreen(Screen[None]):
@@ -46,6 +53,9 @@ class DashboardScreen(Screen[None]):
 
     class RefreshWanted(Message):
         """Read the shared state again: an operation changed it."""
+
+    class QuitWanted(Message):
+        """The user asked to quit (the app decides whether to ask about running jobs)."""
 
     class OutputBehind(Message):
         """The output pane is behind this job's transcript: pull again on the next tick."""
@@ -63,6 +73,11 @@ class DashboardScreen(Screen[None]):
         self.composed = False
         """Its panes exist (from its mount on), so the app can show the state in them."""
         self._shown_job: tuple[int, int] | None = None  # (job id, attempts) in the output pane
+        self.lower_pane = LOWER_PANES[0]
+        """The pane the lower area shows when the terminal is narrow."""
+        self._select_next: tuple[int, int] | None = None  # (job id, reads left): queued here, to select
+        self._cancelling: set[int] = set()  # running jobs asked to cancel: a toast when they end
+        self._footer_contexts: frozenset[str] = frozenset()
         self.operations = Operations(self, lambda: self.post_message(self.RefreshWanted()))
 
     @property
@@ -72,10 +87,12 @@ class DashboardScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
-        jobs = JobTable(id="jobs")
-        jobs.border_title = "Jobs"
-        yield jobs
-        with Horizontal(id="lower"):
+        with Vertical(id="jobs-area"):
+            jobs = JobTable(id="jobs")
+            jobs.border_title = "Jobs"
+            yield jobs
+            yield JobsHint(id="jobs-hint")
+        with Horizontal(id="lower", classes="-show-output"):
             output = OutputPane(id="output")
             output.border_title = "Output"
             yield output
@@ -87,7 +104,7 @@ class DashboardScreen(Screen[None]):
                 notifications.border_title = "Notifications"
                 yield notifications
         yield Input(placeholder="filter: words, state:failed, source:telegram, workflow:NAME", id="filter")
-        yield Footer()
+        yield Footer(compact=True)  # compact: the keys of a focused pane fit at 80 columns
 
     def on_mount(self) -> None:
         self.composed = True
@@ -122,11 +139,16 @@ class DashboardScreen(Screen[None]):
             overview.counts,
             overview.spent_today_usd,
             snapshot.telegram,
+            claude_problem=snapshot.claude_problem,
+            config_note=snapshot.config_note,
         )
         self._draw_jobs()
         self.query_one(WatchList).show_watches(list(snapshot.watches))
         self.query_one(NotificationList).show_notifications(list(snapshot.notifications))
         self._sync_output()
+        self._count_selection_wait()
+        self._say_cancelled(snapshot)
+        self._refresh_footer()
 
     def _draw_jobs(self) -> None:
         if self.snapshot is None:
@@ -137,6 +159,43 @@ class DashboardScreen(Screen[None]):
         typed = self.query_one("#filter", Input).value
         filtered = f" · filter: {one_line(typed, 60)}" if self.job_filter.active else ""
         table.border_title = Text(f"Jobs ({len(jobs)}){filtered}")  # a border title str is markup
+        if jobs:
+            hint = None
+        elif self.job_filter.active:
+            hint = no_match_hint(self.job_filter.problem)
+        else:
+            hint = start_hint(self.snapshot.telegram_configured)
+        self.query_one(JobsHint).show_hint(hint)
+        self._select_queued(table)
+
+    def select_job(self, job_id: int) -> None:
+        """A job this window just queued: select it (and show its output) as soon as a read
+        has it."""
+        self._select_next = (job_id, SELECTION_WAIT_READS)
+
+    def _select_queued(self, table: JobTable) -> None:
+        if self._select_next is not None and str(self._select_next[0]) in table.rows:
+            job_id = self._select_next[0]
+            self._select_next = None
+            table.move_cursor(row=table.get_row_index(str(job_id)))
+            self._sync_output()
+
+    def _count_selection_wait(self) -> None:
+        """One more read came without the job to select: the read that has it may still be on
+        its way (it started before the job was queued), or the filter hides it."""
+        if self._select_next is not None:
+            job_id, reads_left = self._select_next
+            self._select_next = (job_id, reads_left - 1) if reads_left > 1 else None
+
+    def _say_cancelled(self, snapshot: Snapshot) -> None:
+        """A running job asked to cancel ended: say how (it may have finished first)."""
+        for job_id in sorted(self._cancelling):
+            job = snapshot.job(job_id)
+            if job is None or job.state.is_final:
+                self._cancelling.discard(job_id)
+                if job is not None:
+                    cancelled = job.state is JobState.CANCELLED
+                    self.notify(f"#{job_id} cancelled" if cancelled else f"#{job_id} {job.state} first")
 
     def _sync_output(self) -> None:
         job_id = self.query_one(JobTable).selected_job_id
@@ -154,10 +213,11 @@ class DashboardScreen(Screen[None]):
             self._shown_job = key
             paths = self.door.paths
             output.show_job(
-                job.id, [paths.transcript_for(job.id, n) for n in range(1, max(job.attempts, 1) + 1)]
+                job.id, [paths.transcript_for(job.id, n) for n in range(1, max(job.attempts, 1) + 1)], job
             )
             output.border_title = f"Output · #{job.id}"
         else:
+            output.note_job(job)
             output.pull()
         if output.behind:
             self.post_message(self.OutputBehind(job.id))
@@ -165,7 +225,10 @@ class DashboardScreen(Screen[None]):
     def pull_output(self, job_id: int) -> bool:
         """New output for ``job_id`` was published: read it if that job is shown; True
         while the pane is still behind the transcript."""
-        output = self.query_one(OutputPane)
+        try:
+            output = self.query_one(OutputPane)
+        except NoMatches:  # the window is closing: the panes were taken down
+            return False
         if output.job_id != job_id:
             return False
         output.pull()
@@ -174,6 +237,7 @@ class DashboardScreen(Screen[None]):
     def on_data_table_row_highlighted(self, event: JobTable.RowHighlighted) -> None:
         if event.data_table.id == "jobs" and self.composed:
             self._sync_output()
+        self._refresh_footer()
 
     def on_data_table_row_selected(self, event: JobTable.RowSelected) -> None:
         if event.data_table.id == "jobs":
@@ -205,24 +269,43 @@ class DashboardScreen(Screen[None]):
     def action_new_job(self) -> None:
         from tui.screens.new_job import NewJobScreen
 
-        def submitted(request: NewJobRequest | None) -> None:
-            if request is not None:
-                door = self.door
-                self.operations.add(
-                    lambda: door.control.add(request.prompt, workflow=request.workflow, cwd=request.cwd),
-                    lambda job: f"queued #{job.id}",
-                )
+        door = self.door
 
-        workflows = self.door.control.settings.workflow_names()
-        self.app.push_screen(NewJobScreen(workflows, str(self.door.default_cwd)), submitted)
+        def submit(
+            request: NewJobRequest, done: Callable[[Job], None], failed: Callable[[str], None]
+        ) -> None:
+            self.operations.add(
+                lambda: door.control.add(
+                    request.prompt, workflow=request.workflow, cwd=request.cwd, source=JobSource.TUI
+                ),
+                lambda job: f"queued #{job.id}",
+                then=self._then_select(done),
+                failed=failed,
+            )
+
+        workflows = door.control.settings.workflow_names()
+        self.app.push_screen(NewJobScreen(workflows, str(door.default_cwd), submit))
 
     def action_retry(self) -> None:
         job_id = self._selected_job_id()
         if job_id is not None:
             door = self.door
             self.operations.add(
-                lambda: door.control.retry(job_id), lambda job: f"queued #{job.id} (retry of #{job_id})"
+                lambda: door.control.retry(job_id),
+                lambda job: f"queued #{job.id} (retry of #{job_id})",
+                then=self._then_select(),
             )
+
+    def _then_select(self, done: Callable[[Job], None] | None = None) -> Callable[[Job], None]:
+        """What follows a job queued from here: ``done`` (a dialog closes), then the new job
+        becomes the selected one."""
+
+        def then(job: Job) -> None:
+            if done is not None:
+                done(job)
+            self.select_job(job.id)
+
+        return then
 
     def action_cancel(self) -> None:
         from tui.screens.confirm import ConfirmScreen
@@ -235,7 +318,8 @@ class DashboardScreen(Screen[None]):
         def confirmed(yes: bool | None) -> None:
             if yes:
                 door = self.door
-                self.operations.add(lambda: door.control.cancel(job_id), lambda state: f"#{job_id}: {state}")
+                toast, then = self._cancel_toast(job_id), self._cancel_asked(job_id)
+                self.operations.add(lambda: door.control.cancel(job_id), toast, then)
 
         if job.state is JobState.RUNNING:
             self.app.push_screen(
@@ -243,6 +327,20 @@ class DashboardScreen(Screen[None]):
             )
         else:
             confirmed(True)
+
+    @staticmethod
+    def _cancel_toast(job_id: int) -> Callable[[JobState], str]:
+        def toast(state: JobState) -> str:
+            return f"#{job_id} cancelled" if state is JobState.CANCELLED else f"cancelling #{job_id}…"
+
+        return toast
+
+    def _cancel_asked(self, job_id: int) -> Callable[[JobState], None]:
+        def then(state: JobState) -> None:
+            if state is not JobState.CANCELLED:  # being ended: say so when its state changes
+                self._cancelling.add(job_id)
+
+        return then
 
     def action_follow_up(self) -> None:
         from tui.screens.new_job import FollowUpScreen
@@ -255,23 +353,24 @@ class DashboardScreen(Screen[None]):
             self.notify(f"job #{job_id} has no Claude session to continue yet", severity="warning")
             return
 
-        def submitted(prompt: str | None) -> None:
-            if prompt:
-                door = self.door
-                self.operations.add(
-                    lambda: door.control.followup(job_id, prompt), lambda new: f"queued #{new.id} (follow-up)"
-                )
+        door = self.door
 
-        self.app.push_screen(FollowUpScreen(job_id, job.session_id), submitted)
+        def submit(prompt: str, done: Callable[[Job], None], failed: Callable[[str], None]) -> None:
+            self.operations.add(
+                lambda: door.control.followup(job_id, prompt, source=JobSource.TUI),
+                lambda new: f"queued #{new.id} (follow-up)",
+                then=self._then_select(done),
+                failed=failed,
+            )
+
+        self.app.push_screen(FollowUpScreen(job_id, job.session_id, submit))
 
     def action_open_job(self) -> None:
         from tui.screens.job_detail import JobDetailScreen
 
         job = self._selected_job()
         if job is not None:
-            job_id = job.id
-            door = self.door
-            self.app.push_screen(JobDetailScreen(job, lambda: door.control.ledger.events(job_id), door.paths))
+            self.app.push_screen(JobDetailScreen(job, self.door, lambda: self.snapshot))
 
     def action_approve(self) -> None:
         job_id = self._selected_job_id()
@@ -290,27 +389,27 @@ class DashboardScreen(Screen[None]):
 
         sources = self.door.sources
 
-        def submitted(request: WatchRequest | None) -> None:
-            if request is not None:
-                self.operations.add(
-                    lambda: sources.add_watch(
-                        request.path, request.workflow, request.include, request.exclude
-                    ),
-                    lambda path: f"watching {path}",
-                )
+        def submit(request: WatchRequest, done: Callable[[str], None], failed: Callable[[str], None]) -> None:
+            self.operations.add(
+                lambda: sources.add_watch(request.path, request.workflow, request.include, request.exclude),
+                lambda path: f"watching {path}",
+                then=done,
+                failed=failed,
+            )
 
         if self.snapshot is not None:
             workflows = list(self.snapshot.watch_workflows)
         else:
             workflows = self.door.control.settings.workflow_names()
-        self.app.push_screen(AddWatchScreen(workflows), submitted)
+        self.app.push_screen(AddWatchScreen(workflows, submit))
 
     def action_remove_watch(self) -> None:
         from tui.screens.confirm import ConfirmScreen
 
-        path = self.query_one(WatchList).selected_key
-        if path is None:
-            self.notify("no watch selected: tab to the watched paths pane first", severity="warning")
+        watches = self.query_one(WatchList)
+        path = watches.selected_key if self.focused is watches else None
+        if path is None:  # only the watch the user sees selected: a palette entry can get here too
+            self.notify(f"no watch selected: {self._way_to('watches')}", severity="warning")
             return
         sources = self.door.sources
 
@@ -326,12 +425,19 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(TestPathScreen(self.door.sources.explain))
 
     def action_resend(self) -> None:
-        note_id = self.query_one(NotificationList).selected_notification_id
+        notifications = self.query_one(NotificationList)
+        note_id = notifications.selected_notification_id if self.focused is notifications else None
         if note_id is None:
-            self.notify("no notification selected: tab to the notifications pane first", severity="warning")
+            self.notify(f"no notification selected: {self._way_to('notifications')}", severity="warning")
             return
         sources = self.door.sources
         self.operations.add(lambda: sources.resend_notification(note_id), lambda new: f"queued #{new}")
+
+    def action_open_pager(self) -> None:
+        self.query_one(OutputPane).action_open_pager()  # the pane shows the selected job
+
+    def action_open_editor(self) -> None:
+        self.query_one(OutputPane).action_open_editor()
 
     def action_follow(self) -> None:
         self.query_one(OutputPane).follow()
@@ -372,32 +478,107 @@ class DashboardScreen(Screen[None]):
         elif isinstance(self.focused, OutputPane):
             self.focused.scroll_up()
 
+    def action_cursor_first(self) -> None:
+        self._select_pane_end(last=False)
+
+    def action_cursor_last(self) -> None:
+        self._select_pane_end(last=True)
+
+    def _select_pane_end(self, last: bool) -> None:
+        focused = self.focused
+        if isinstance(focused, DataTable):
+            if focused.row_count:
+                focused.move_cursor(row=focused.row_count - 1 if last else 0)
+        elif isinstance(focused, OutputPane):
+            if last:
+                focused.scroll_end(animate=False)
+            else:
+                focused.scroll_home(animate=False)
+
+    # -- narrow terminals: one lower pane at a time ----------------------------------
+
+    @property
+    def narrow(self) -> bool:
+        return self.has_class("-narrow")
+
+    def action_switch_side(self) -> None:
+        following = LOWER_PANES[(LOWER_PANES.index(self.lower_pane) + 1) % len(LOWER_PANES)]
+        self.show_lower(following)
+        pane = self.query_one(f"#{following}")
+        if following != "output":
+            pane.focus()  # its keys (d, t, R) act on what is now in view
+        elif self.focused is None or isinstance(self.focused, WatchList | NotificationList):
+            self.query_one(JobTable).focus()  # the side pane it had went out of view
+        titles = {"output": "Output", "watches": "Watched paths", "notifications": "Notifications"}
+        self.notify(f"showing {titles[following]} · s shows the next", timeout=2)
+
+    def show_lower(self, pane: str) -> None:
+        """Which pane the lower area shows while the terminal is narrow."""
+        self.lower_pane = pane
+        lower = self.query_one("#lower")
+        for name in LOWER_PANES:
+            lower.set_class(name == pane, f"-show-{name}")
+        self._refresh_footer()
+
+    def _shown(self, pane: str) -> bool:
+        return not self.narrow or self.lower_pane == pane
+
+    def _way_to(self, pane: str) -> str:
+        """How to get to ``pane`` from here, for a key that needs its selection."""
+        if not self._shown(pane):
+            return "press s until it shows, then pick one"
+        return "tab to it first"
+
+    def on_resize(self) -> None:
+        # The breakpoint classes change in the same resize: read them once they are set.
+        self.call_after_refresh(self._layout_changed)
+
+    def _layout_changed(self) -> None:
+        focused = self.focused
+        if self.narrow and focused is not None and focused.id in LOWER_PANES[1:]:
+            self.show_lower(str(focused.id))  # narrowed with a side pane focused: keep it in view
+        self._refresh_footer()
+
+    # -- the footer: the keys of what is focused and selected ------------------------
+
+    def _contexts(self) -> frozenset[str]:
+        table = self.query_one(JobTable)
+        job_id = table.selected_job_id
+        job = self.snapshot.job(job_id) if self.snapshot is not None and job_id is not None else None
+        return footer.contexts(self.focused, job, self.narrow)
+
+    def _refresh_footer(self) -> None:
+        """Redraw the footer when what it shows changed (not on every snapshot)."""
+        contexts = self._contexts()
+        if contexts != self._footer_contexts:
+            self._footer_contexts = contexts
+            self.refresh_bindings()
+
+    def on_descendant_focus(self) -> None:
+        self._footer_contexts = self._contexts()  # Textual refreshes the bindings after a focus change
+
+    @property
+    def active_bindings(self) -> dict[str, ActiveBinding]:
+        return footer.shown_in(super().active_bindings, self._contexts())
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Keys act only on what is in view: ``d`` and ``R`` on their focused pane, ``s`` on
+        a narrow terminal; home/end/g/G pass to an input that has focus."""
+        focused = self.focused
+        if action == "switch_side":
+            return self.narrow
+        if action == "remove_watch":
+            return isinstance(focused, WatchList)
+        if action == "resend":
+            return isinstance(focused, NotificationList)
+        if action in ("cursor_first", "cursor_last"):
+            return isinstance(focused, DataTable | OutputPane)
+        return True
+
     def action_help(self) -> None:
         from tui.screens.help import HelpScreen
 
         self.app.push_screen(HelpScreen())
 
     def action_request_quit(self) -> None:
-        if not self.door.session.owns_engine:
-            self.app.exit(0)  # an attached window leaves the engine and its jobs alone
-            return
-        door = self.door
-        self.operations.add(lambda: running_jobs(door.control), then=self._confirm_quit)
-
-    def _confirm_quit(self, running: int | None) -> None:
-        from tui.screens.confirm import ConfirmScreen
-
-        if running == 0:
-            self.app.exit(0)
-            return
-        if running is None:
-            jobs = "The shared state cannot be read: jobs may be running."
-        else:
-            jobs = f"{running} job{'s are' if running > 1 else ' is'} running."
-        question = f"{jobs} Quit? They are stopped now and run again on the next start."
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.app.exit(0)
-
-        self.app.push_screen(ConfirmScreen(question, yes="Quit"), confirmed)
+        self.post_message(self.QuitWanted())  # the app asks first when its engine runs jobs

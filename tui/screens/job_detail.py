@@ -1,32 +1,48 @@
-"""One job in full: every attempt's transcript, its events with times, error, cost and session."""
+"""One job in full, kept current while the screen is open: its facts, its whole prompt, the
+answer (as Markdown, or as the raw text), the error, every attempt's transcript and its events.
+
+The screen never reads the ledger on the window's thread: a thread worker reads the job and its
+events whenever the dashboard's newest snapshot shows the job changed, one read at a time, and
+posts what it read back. A closed screen's timer stops with it.
+"""
 
 from __future__ import annotations
 
 import logging
 import shlex
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, TabPane
 
-from core.display import one_line
+from core.display import one_line, printable
 from core.errors import log_failure
-from core.jobs import Job, JobEvent
+from core.jobs import Job, JobEvent, JobState
 from core.paths import Paths
 from core.summary import format_cost
+from tui.shared import Door, Snapshot
 from tui.widgets.output_pane import OutputPane
 from tui.widgets.rows_table import literal
 
 log = logging.getLogger(__name__)
 
 FACT_LIMIT = 500
-"""The facts are a few lines: a longer error or trigger ends in … (the events have it all)."""
+"""The facts are a few lines: a longer error or trigger ends in … (the Answer tab has it all)."""
+PROMPT_LIMIT = 200_000
+"""A burst's prompt can be ~600 KB: the screen shows this much, ``flowtui show`` the rest."""
+MARKDOWN_LIMIT = 100_000
+"""A longer answer is shown as raw text first: laying out that much Markdown stalls the window."""
+TICK_SECONDS = 0.25
+"""How often the transcript is pulled and the snapshot looked at (both cost no ledger read)."""
+
+TABS = ("answer", "transcript", "events")
 
 
 def resume_command(job: Job) -> str | None:
@@ -36,91 +52,282 @@ def resume_command(job: Job) -> str | None:
     return f"cd {shlex.quote(job.cwd)} && claude --resume {shlex.quote(job.session_id)}"
 
 
+@dataclass(frozen=True)
+class JobRead:
+    """What one read of the ledger found: the job as it is now (None if it is gone) and its events."""
+
+    job: Job | None
+    events: list[JobEvent]
+
+
+def read_job(door: Door, job_id: int) -> JobRead:
+    """Blocks on the ledger (Redis may be slow): call it from a thread worker."""
+    ledger = door.control.ledger
+    return JobRead(ledger.get(job_id), ledger.events(job_id))
+
+
+def facts(job: Job) -> Text:
+    """The job's facts; every value that came from outside is literal text."""
+    trigger = f" · {job.trigger}" if job.trigger else ""
+    text = Text.assemble(
+        (f"job #{job.id}", "bold"),
+        " · " + one_line(f"{job.state} · {job.workflow} · {job.source}{trigger}", FACT_LIMIT),
+        "\n",
+        f"attempts {job.attempts}/{job.max_attempts} · cost {format_cost(job.cost_usd)} · "
+        f"tokens {job.input_tokens or 0:,} in / {job.output_tokens or 0:,} out · "
+        f"turns {job.turns or '-'}\n",
+        one_line(f"session {job.session_id or '-'} · cwd {job.cwd}", FACT_LIMIT),
+    )
+    if job.error:
+        text.append("\nerror: ", style="bold")
+        text.append(one_line(job.error, FACT_LIMIT))
+    command = resume_command(job)
+    if command:
+        text.append("\n" + one_line(f"resume: {command}", FACT_LIMIT) + "  (y copies it)")
+    return text
+
+
+def prompt_text(job: Job) -> Text:
+    """The whole prompt as typed (control characters shown, not obeyed), up to PROMPT_LIMIT."""
+    shown = printable(job.prompt[:PROMPT_LIMIT])
+    text = Text(shown)
+    hidden = len(job.prompt) - PROMPT_LIMIT
+    if hidden > 0:
+        text.append(f"\n… {hidden:,} more characters: flowtui show {job.id}", style="italic")
+    return text
+
+
+def prompt_title(job: Job) -> str:
+    lines = job.prompt.count("\n") + 1
+    return f"Prompt · {lines:,} line{'s' if lines != 1 else ''}" if lines > 1 else "Prompt"
+
+
+def no_answer(job: Job) -> str:
+    """What the answer box says while there is no answer."""
+    if job.state is JobState.RUNNING:
+        return "no answer yet: Claude is working (2 shows the transcript)"
+    if job.state in (JobState.QUEUED, JobState.AWAITING_APPROVAL):
+        return "no answer yet: the job has not run"
+    return "the job gave no answer"
+
+
 class JobDetailScreen(Screen[None]):
-    """One job in full: its fields, its history and its transcript."""
+    """One job in full: its fields, its prompt and answer, its transcript and its history."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "Back"),
+        Binding("1", "show_tab('answer')", "Answer"),
+        Binding("2", "show_tab('transcript')", "Transcript"),
+        Binding("3", "show_tab('events')", "Events"),
+        Binding("m", "toggle_markdown", "Markdown/raw"),
         Binding("y", "copy_resume", "Copy claude --resume"),
         Binding("f", "follow", "Follow"),
     ]
 
-    class EventsRead(Message, bubble=False):
-        """The job's events, read off the app's thread (``error`` says why there are none)."""
+    class Read(Message, bubble=False):
+        """A read of the job answered (``error`` says why there is nothing new)."""
 
-        def __init__(self, events: list[JobEvent], error: str | None = None) -> None:
+        def __init__(self, read: JobRead | None, error: str | None = None) -> None:
             super().__init__()
-            self.events = events
+            self.read = read
             self.error = error
 
-    def __init__(self, job: Job, read_events: Callable[[], list[JobEvent]], paths: Paths) -> None:
+    def __init__(
+        self,
+        job: Job,
+        door: Door,
+        latest: Callable[[], Snapshot | None],
+        read: Callable[[Door, int], JobRead] = read_job,
+    ) -> None:
         super().__init__()
         self.job = job
-        self._read_events = read_events
-        """Blocks on the ledger (Redis may be slow): called from a thread worker."""
-        self.paths = paths
+        self.door = door
+        self._latest = latest
+        """The dashboard's newest snapshot: a change of the job there starts a read."""
+        self._read = read
+        self._events: list[JobEvent] | None = None
+        self._seen: object = self._change_token()
+        self._reading = False
+        self._read_again = False
+        self._error_said = False
+        self.raw = len(job.answer or "") > MARKDOWN_LIMIT
+        """The answer is shown as its raw text, not as Markdown."""
 
-    def facts(self) -> Text:
-        """The job's facts; every value that came from outside is literal text."""
-        job = self.job
-        trigger = f" · {job.trigger}" if job.trigger else ""
-        facts = Text.assemble(
-            (f"job #{job.id}", "bold"),
-            " · " + one_line(f"{job.state} · {job.workflow} · {job.source}{trigger}", FACT_LIMIT),
-            "\n",
-            f"attempts {job.attempts}/{job.max_attempts} · cost {format_cost(job.cost_usd)} · "
-            f"tokens {job.input_tokens or 0:,} in / {job.output_tokens or 0:,} out · "
-            f"turns {job.turns or '-'}\n",
-            one_line(f"session {job.session_id or '-'} · cwd {job.cwd}", FACT_LIMIT),
-        )
-        if job.error:
-            facts.append("\nerror: ", style="bold")
-            facts.append(one_line(job.error, FACT_LIMIT))
-        command = resume_command(job)
-        if command:
-            facts.append("\n" + one_line(f"resume: {command}", FACT_LIMIT) + "  (y copies it)")
-        return facts
+    @property
+    def paths(self) -> Paths:
+        return self.door.paths
+
+    # -- building -------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        job = self.job
         with Vertical(id="detail"):
-            yield Static(self.facts(), id="facts")
-            with Horizontal(id="detail-panes"):
-                output = OutputPane(id="detail-output")
-                output.border_title = "Transcript"
-                yield output
-                events = DataTable[str](id="events", cursor_type="row", zebra_stripes=True)
-                events.border_title = "Events"
-                yield events
+            yield Static(facts(job), id="facts")
+            with TabbedContent(initial="answer" if job.state.is_final else "transcript", id="detail-tabs"):
+                with TabPane("Answer", id="answer"):
+                    prompt_box = VerticalScroll(Static(prompt_text(job), id="prompt"), id="prompt-box")
+                    prompt_box.border_title = prompt_title(job)
+                    yield prompt_box
+                    error_box = VerticalScroll(Static(self._error_text(job), id="error"), id="error-box")
+                    error_box.border_title = "Error"
+                    error_box.display = bool(job.error)
+                    yield error_box
+                    with VerticalScroll(id="answer-box") as answer_box:
+                        answer_box.set_class(self.raw, "-raw")
+                        yield Markdown(self._markdown_source(job), id="answer-markdown", open_links=False)
+                        yield Static(self._raw_text(job), id="answer-raw")
+                with TabPane("Transcript", id="transcript"):
+                    output = OutputPane(id="detail-output")
+                    output.border_title = "Transcript"
+                    yield output
+                with TabPane("Events", id="events-tab"):
+                    events = DataTable[str](id="events", cursor_type="row", zebra_stripes=True)
+                    events.border_title = "Events"
+                    yield events
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#events", DataTable)
-        table.add_columns("time", "state", "reason")
-        self.run_worker(self._load_events, thread=True, exit_on_error=False)
-        output = self.query_one(OutputPane)
-        attempts = range(1, max(self.job.attempts, 1) + 1)
-        output.show_job(self.job.id, [self.paths.transcript_for(self.job.id, n) for n in attempts])
-        output.focus()
-        self.set_interval(0.25, output.pull)  # a running job keeps streaming here too
+        self.query_one("#events", DataTable).add_columns("time", "state", "reason")
+        self._title_answer()
+        self._show_transcripts()
+        self._start_read()
+        self.set_interval(TICK_SECONDS, self._tick)
+        self._focus_tab(self.query_one(TabbedContent).active)
 
-    def _load_events(self) -> None:
+    # -- following the job -------------------------------------------------------
+
+    def _change_token(self) -> object:
+        """What changes when the job may have: the job's row in the newest snapshot (a lease
+        renewal, a state, a cost), or the snapshot itself once the job is not among its rows."""
+        snapshot = self._latest()
+        if snapshot is None:
+            return None
+        return snapshot.job(self.job.id) or snapshot.generation
+
+    def _tick(self) -> None:
+        self.query_one(OutputPane).pull()  # a running job keeps streaming here too
+        token = self._change_token()
+        if token != self._seen:
+            self._seen = token
+            self._start_read()
+
+    def _start_read(self) -> None:
+        """One read at a time; a change while it is on its way costs one more read."""
+        if self._reading:
+            self._read_again = True
+            return
+        self._reading = True
+        self._read_again = False
+        door, job_id, read = self.door, self.job.id, self._read
+        self.run_worker(lambda: self._read_in_thread(read, door, job_id), thread=True, exit_on_error=False)
+
+    def _read_in_thread(self, read: Callable[[Door, int], JobRead], door: Door, job_id: int) -> None:
+        """In a worker thread: what was read goes back as a message, never as a widget change."""
         try:
-            events = self._read_events()
-        except Exception as error:  # Redis away, a locked ledger: the facts and transcript still show
-            line = log_failure(log, "reading the job's events failed", error)
-            self.post_message(self.EventsRead([], line or f"{type(error).__name__}: {error}"))
+            found = read(door, job_id)
+        except Exception as error:  # Redis away, a locked ledger: what is shown stays
+            line = log_failure(log, "reading the job failed", error)
+            self.post_message(self.Read(None, line or f"{type(error).__name__}: {error}"))
         else:
-            self.post_message(self.EventsRead(events))
+            self.post_message(self.Read(found))
 
-    def on_job_detail_screen_events_read(self, message: JobDetailScreen.EventsRead) -> None:
-        table = self.query_one("#events", DataTable)
-        for event in message.events:
-            table.add_row(*(literal(cell) for cell in (event.at[11:23], event.state, event.reason)))
-        if message.error:
-            self.notify(f"the events cannot be read: {message.error}", severity="error")
+    def on_job_detail_screen_read(self, message: JobDetailScreen.Read) -> None:
+        self._reading = False
+        if message.error is not None:
+            if not self._error_said:  # once: the screen keeps what it showed
+                self._error_said = True
+                self.notify(f"the job cannot be read: {message.error}", severity="error")
+        elif message.read is not None:
+            self._error_said = False
+            self._show(message.read)
+        if self._read_again:
+            self._start_read()
+
+    def _show(self, read: JobRead) -> None:
+        events = read.events
+        if events != self._events:
+            self._events = events
+            table = self.query_one("#events", DataTable)
+            row = table.cursor_row
+            table.clear()
+            table.add_rows(
+                [literal(cell) for cell in (event.at[11:23], event.state, event.reason)] for event in events
+            )
+            if events:
+                table.move_cursor(row=min(row, len(events) - 1))
+        job = read.job
+        if job is None or job == self.job:
+            return
+        before, self.job = self.job, job
+        self.query_one("#facts", Static).update(facts(job))
+        if job.prompt != before.prompt:
+            self.query_one("#prompt", Static).update(prompt_text(job))
+            self.query_one("#prompt-box").border_title = prompt_title(job)
+        if job.error != before.error:
+            self.query_one("#error", Static).update(self._error_text(job))
+            self.query_one("#error-box").display = bool(job.error)
+        if job.answer != before.answer or job.state != before.state:
+            self.query_one("#answer-markdown", Markdown).update(self._markdown_source(job))
+            self.query_one("#answer-raw", Static).update(self._raw_text(job))
+            self._title_answer()
+        if job.attempts != before.attempts:
+            self._show_transcripts()  # a new attempt writes a new file
+
+    def _show_transcripts(self) -> None:
+        job = self.job
+        attempts = range(1, max(job.attempts, 1) + 1)
+        self.query_one(OutputPane).show_job(job.id, [self.paths.transcript_for(job.id, n) for n in attempts])
+
+    # -- the answer ----------------------------------------------------------------
+
+    @staticmethod
+    def _error_text(job: Job) -> Text:
+        return Text(printable(job.error or ""))
+
+    @staticmethod
+    def _markdown_source(job: Job) -> str:
+        """Claude's answer is Markdown: rendered as such (never as Rich markup), with its
+        control characters shown; the placeholder is flowtui's own text, in italics."""
+        if job.answer:
+            return printable(job.answer[:MARKDOWN_LIMIT])  # an escape shows, never acts
+        return f"*{no_answer(job)}*"
+
+    @staticmethod
+    def _raw_text(job: Job) -> Text:
+        if job.answer:
+            return Text(printable(job.answer))
+        return Text(no_answer(job), style="italic")
+
+    def _title_answer(self) -> None:
+        box = self.query_one("#answer-box")
+        box.set_class(self.raw, "-raw")
+        box.border_title = "Answer · raw text" if self.raw else "Answer · Markdown"
+        box.border_subtitle = "m: as Markdown" if self.raw else "m: raw text"
+
+    # -- keys ---------------------------------------------------------------------
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_show_tab(self, tab: str) -> None:
+        if tab in TABS:
+            self.query_one(TabbedContent).active = tab if tab != "events" else "events-tab"
+            self._focus_tab(self.query_one(TabbedContent).active)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._focus_tab(event.pane.id or "")
+
+    def _focus_tab(self, pane_id: str) -> None:
+        target = {"answer": "#answer-box", "transcript": "#detail-output", "events-tab": "#events"}.get(
+            pane_id
+        )
+        if target is not None:
+            self.query_one(target).focus()
+
+    def action_toggle_markdown(self) -> None:
+        self.raw = not self.raw
+        self._title_answer()
+        self.action_show_tab("answer")
 
     def action_follow(self) -> None:
         self.query_one(OutputPane).follow()

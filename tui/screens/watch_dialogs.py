@@ -12,7 +12,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
@@ -20,6 +20,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from core.display import clip, one_line
 from core.errors import describe_failure
+from tui.screens.dialog import Submit, SubmitDialog
 from tui.screens.new_job import workflow_options
 
 log = logging.getLogger(__name__)
@@ -79,13 +80,12 @@ def path_problem(text: str) -> tuple[str | None, str | None]:
     return None, f"{path} does not exist yet: it is watched once it appears"
 
 
-class AddWatchScreen(ModalScreen[WatchRequest | None]):
-    """The add-watch dialog: a path, a workflow and include/exclude globs, checked as typed."""
+class AddWatchScreen(SubmitDialog[WatchRequest, str]):
+    """The add-watch dialog: a path, a workflow and include/exclude globs, checked as typed;
+    it closes with the path once the config file holds the watch."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Close")]
-
-    def __init__(self, workflows: list[str]) -> None:
-        super().__init__()
+    def __init__(self, workflows: list[str], submit: Submit[WatchRequest, str]) -> None:
+        super().__init__(submit)
         self.workflows = workflows
 
     def compose(self) -> ComposeResult:
@@ -96,8 +96,9 @@ class AddWatchScreen(ModalScreen[WatchRequest | None]):
             yield Select(
                 workflow_options(self.workflows), value=self.workflows[0], allow_blank=False, id="workflow"
             )
-            yield Input(placeholder="include globs, e.g. *.md docs/**", id="include")
-            yield Input(placeholder="exclude globs, e.g. drafts/", id="exclude")
+            with Horizontal(classes="fields"):  # side by side: the dialog fits 80x24
+                yield Input(placeholder="include globs: *.md docs/**", id="include")
+                yield Input(placeholder="exclude globs: drafts/", id="exclude")
             yield Label("", id="error", classes="error")
             yield Label("enter adds · esc closes", classes="hint")
 
@@ -120,13 +121,10 @@ class AddWatchScreen(ModalScreen[WatchRequest | None]):
         error, _ = path_problem(path)
         error = error or glob_problem(include) or glob_problem(exclude)
         if error:
-            self.query_one("#error", Label).update(Text(one_line(error, 500)))  # it quotes the globs
+            self.show_error(error)
             return
         workflow = str(self.query_one("#workflow", Select).value)
-        self.dismiss(WatchRequest(os.path.expanduser(path), workflow, include, exclude))
-
-    def action_close(self) -> None:
-        self.dismiss(None)
+        self.send(WatchRequest(os.path.expanduser(path), workflow, include, exclude))
 
 
 class TestPathScreen(ModalScreen[None]):

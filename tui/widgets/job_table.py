@@ -9,7 +9,7 @@ from rich.text import Text
 
 from core.jobs import Job, JobState
 from core.summary import STATE_SYMBOLS, excerpt, format_cost, job_timing
-from tui.widgets.rows_table import RowsTable
+from tui.widgets.rows_table import RowsTable, literal
 
 STATE_STYLES = {
     JobState.AWAITING_APPROVAL: "bold $warning",
@@ -36,6 +36,8 @@ class JobTable(RowsTable):
         "Prompt",
     )
     SORT_REVERSE: ClassVar[bool] = True
+    _ticking: tuple[Job, ...] = ()
+    """The unfinished jobs last shown, whose Time cells tick between reads."""
 
     @staticmethod
     def sort_key(cell: Any) -> Any:
@@ -48,6 +50,16 @@ class JobTable(RowsTable):
 
     def show_jobs(self, jobs: list[Job], now: datetime) -> None:
         self.set_rows([(str(job.id), self._cells(job, now)) for job in jobs])
+        self._ticking = tuple(job for job in jobs if not job.finished_at)
+
+    def tick_durations(self, now: datetime) -> None:
+        """Between reads, only the Time cells of unfinished jobs change (running for, queued
+        for): redraw those from the jobs last shown, reading nothing."""
+        for job in self._ticking:
+            key = str(job.id)
+            timing = literal(job_timing(job, now))
+            if key in self.rows and self.get_cell(key, "time") != timing:
+                self.update_cell(key, "time", timing, update_width=True)
 
     def _cells(self, job: Job, now: datetime) -> tuple[object, ...]:
         state = Text(f"{STATE_SYMBOLS[job.state]} {job.state}", style=self._state_style(job.state))

@@ -84,5 +84,19 @@ class RowsTable(DataTable[object]):
                 added = True
         if added and self.COLUMNS:
             self.sort(self.COLUMNS[0].lower(), key=self.sort_key, reverse=self.SORT_REVERSE)
+        self._measure_now()
         if selected is not None and selected in self.rows:
             self.move_cursor(row=self.get_row_index(selected), scroll=False)
+
+    def _measure_now(self) -> None:
+        """Measure the new and changed cells on this refresh, before the next frame: DataTable
+        waits for idle, and a frame drawn before that clips a new row at the old widths."""
+        if self._updated_cells:
+            updated = self._updated_cells.copy()
+            self._updated_cells.clear()
+            self._update_column_widths(updated)
+        if self._require_update_dimensions:
+            self._require_update_dimensions = False
+            new_rows = self._new_rows.copy()
+            self._new_rows.clear()
+            self._update_dimensions(new_rows)

@@ -1,4 +1,5 @@
-"""The header line: engine state (with the pause reason), job counts, today's cost, Telegram."""
+"""The header line: engine state (with the pause reason), a Claude CLI that cannot start, job
+counts (those awaiting approval too), today's cost, Telegram."""
 
 from __future__ import annotations
 
@@ -18,16 +19,33 @@ class StatusLine(Static):
 
     paused: reactive[bool] = reactive(False)
     unreachable: reactive[bool] = reactive(False)
+    claude_broken: reactive[bool] = reactive(False)
+    config_broken: reactive[bool] = reactive(False)
 
     def show(
-        self, engine: str, pause: PauseState, counts: dict[JobState, int], spent_today: float, telegram: str
+        self,
+        engine: str,
+        pause: PauseState,
+        counts: dict[JobState, int],
+        spent_today: float,
+        telegram: str,
+        claude_problem: str | None = None,
+        config_note: str | None = None,
     ) -> None:
         self.paused = pause.paused
         self.unreachable = False
+        self.claude_broken = claude_problem is not None
+        self.config_broken = config_note is not None and config_note.startswith("config error")
         state = f"⏸ {pause.describe()}" if pause.paused else "▶ running"
-        parts = [
-            engine,
-            state,
+        parts = [engine, state]
+        if claude_problem is not None:  # early: a narrow header still says it
+            parts.append(f"⚠ {claude_problem}")
+        if config_note is not None:
+            parts.append(f"⚠ {config_note}")
+        awaiting = counts.get(JobState.AWAITING_APPROVAL, 0)
+        if awaiting:
+            parts.append(f"{awaiting} awaiting approval (y / N)")
+        parts += [
             f"{counts.get(JobState.QUEUED, 0)} queued",
             f"{counts.get(JobState.RUNNING, 0)} running",
             f"{counts.get(JobState.FAILED, 0)} failed",
@@ -48,3 +66,9 @@ class StatusLine(Static):
 
     def watch_unreachable(self, unreachable: bool) -> None:
         self.set_class(unreachable, "-unreachable")
+
+    def watch_claude_broken(self, broken: bool) -> None:
+        self.set_class(broken, "-claude-broken")
+
+    def watch_config_broken(self, broken: bool) -> None:
+        self.set_class(broken, "-config-broken")
