@@ -19,7 +19,11 @@ JOB_CANCELLABLE = "job-cancellable"
 JOB_SESSION = "job-session"
 """The selected job has a Claude session to continue."""
 JOB_APPROVAL = "job-approval"
-"""The selected job awaits approval."""
+"""The selected job waits for a yes or no: its approval, or its tool question."""
+JOB_QUESTION = "job-question"
+"""The selected job runs and waits for the answer to a tool question."""
+JOB_RUNNING = "job-running"
+"""The selected job runs (a message told to it reaches Claude's next turn)."""
 WATCHES = "watches"
 """The Watched-paths pane is focused (and shown)."""
 NOTIFICATIONS = "notifications"
@@ -29,8 +33,8 @@ OUTPUT = "output"
 NARROW = "narrow"
 """The terminal is narrow: the lower area shows one pane at a time."""
 CONTEXTS = frozenset(
-    {ALWAYS, JOBS, JOB_RETRYABLE, JOB_CANCELLABLE, JOB_SESSION, JOB_APPROVAL, WATCHES, NOTIFICATIONS}
-    | {OUTPUT, NARROW}
+    {ALWAYS, JOBS, JOB_RETRYABLE, JOB_CANCELLABLE, JOB_SESSION, JOB_APPROVAL, JOB_QUESTION, JOB_RUNNING}
+    | {WATCHES, NOTIFICATIONS, OUTPUT, NARROW}
 )
 
 KEY_NAMES = {"slash": "/", "question_mark": "?", "escape": "esc"}
@@ -58,6 +62,9 @@ class Action:
     when: str = ALWAYS
     """The context in which the footer shows it (one of ``CONTEXTS``): the dashboard names the
     contexts true now (the focused pane, the selected row's kind, the terminal's width)."""
+    hidden_when: frozenset[str] = frozenset()
+    """Contexts in which the footer leaves it out for room: a narrow terminal, or a tool
+    question, whose y / N / A come first (the key still acts)."""
     priority: bool = False
     """Checked before the focused widget's own bindings (home/end over DataTable's scrolling);
     the dashboard's ``check_action`` lets the key through where it does not apply."""
@@ -80,6 +87,7 @@ ACTIONS: tuple[Action, ...] = (
         "toggle_pause",
         "Pause",
         shown=True,
+        hidden_when=frozenset({JOB_QUESTION}),
         palette=("Pause / resume the queue", "Stop or restart taking jobs"),
     ),
     Action(
@@ -110,6 +118,7 @@ ACTIONS: tuple[Action, ...] = (
         "Follow up",
         shown=True,
         when=JOB_SESSION,
+        hidden_when=frozenset({JOB_QUESTION}),
         palette=("Follow up", "Continue the selected job's Claude session"),
     ),
     Action(
@@ -120,7 +129,7 @@ ACTIONS: tuple[Action, ...] = (
         "Approve",
         shown=True,
         when=JOB_APPROVAL,
-        palette=("Approve job", "Let the selected job waiting for approval run"),
+        palette=("Approve job", "Let the selected job run, or allow its tool question once"),
     ),
     Action(
         "N",
@@ -130,7 +139,29 @@ ACTIONS: tuple[Action, ...] = (
         "Deny",
         shown=True,
         when=JOB_APPROVAL,
-        palette=("Deny job", "Refuse the selected job waiting for approval"),
+        palette=("Deny job", "Refuse the selected job waiting for approval, or deny its tool question"),
+    ),
+    Action(
+        "A",
+        "a job that asks to use a tool (? needs you): y allows it once, N denies it (with a reason, "
+        "if you like), A allows that tool always for this job",
+        "y / N / A",
+        "allow_always",
+        "Always",
+        shown=True,
+        when=JOB_QUESTION,
+        palette=("Allow always", "Allow the tool the selected job asks for, for the rest of the job"),
+    ),
+    Action(
+        "T",
+        "tell the selected running job something: Claude reads it at its next turn, in the same run",
+        "T",
+        "tell",
+        "Tell",
+        shown=True,
+        when=JOB_RUNNING,
+        hidden_when=frozenset({JOB_QUESTION, NARROW}),
+        palette=("Tell job", "Send a message into the selected running job"),
     ),
     Action(
         "enter",
@@ -174,6 +205,7 @@ ACTIONS: tuple[Action, ...] = (
         "Filter",
         shown=True,
         when=JOBS,
+        hidden_when=frozenset({JOB_QUESTION}),
         palette=("Filter jobs", "By text, state:, source:, workflow:"),
     ),
     Action("escape", "clear the filter / close a dialog", "esc", "clear_filter", "Clear filter"),
@@ -302,9 +334,14 @@ def help_rows(actions: tuple[Action, ...] = ACTIONS + OUTPUT_ACTIONS) -> list[tu
     return [(action.label, action.help) for action in actions if action.help is not None]
 
 
-def footer_actions(actions: tuple[Action, ...] = ACTIONS) -> dict[str, str]:
-    """action name -> the context in which the footer shows it (shown actions only)."""
-    return {action.name: action.when for action in actions if action.name is not None and action.shown}
+def footer_actions(actions: tuple[Action, ...] = ACTIONS) -> dict[str, tuple[str, frozenset[str]]]:
+    """action name -> the context in which the footer shows it, and those in which it leaves
+    it out (shown actions only)."""
+    return {
+        action.name: (action.when, action.hidden_when)
+        for action in actions
+        if action.name is not None and action.shown
+    }
 
 
 def palette_commands(screen: object, actions: tuple[Action, ...] = ACTIONS) -> Iterator[SystemCommand]:

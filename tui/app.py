@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -111,6 +112,9 @@ class FlowtuiApp(SurvivesFailures):
         self._reader = StateReader(self)
         """The reads of the shared state; the dashboard draws the newest snapshot."""
         self._output_dirty: set[int] = set()
+        self._read_started_at = 0.0
+        """When the last read was started (monotonic s): a change sooner waits for the beat."""
+        self._read_timer: Timer | None = None
         self._pending_timer: Timer | None = None
         """Applies what arrived every 50 ms while anything is pending; paused when idle."""
         self._config_seen: Signature = None
@@ -240,8 +244,20 @@ class FlowtuiApp(SurvivesFailures):
     # -- reading the shared state ---------------------------------------------------
 
     def refresh_soon(self) -> None:
+        """Read again: at once when the last read started 50 ms ago or more (a question waits
+        on nobody's timer), else 50 ms after it (a burst of changes costs one read a beat)."""
         self._reader.wanted = True
+        due = self._read_started_at + COALESCE_SECONDS - time.monotonic()
+        if due <= 0:
+            self._start_read()
+        elif self._read_timer is None:
+            self._read_timer = self.set_timer(due, self._read_when_due)
         self._wake()
+
+    def _read_when_due(self) -> None:
+        self._read_timer = None
+        if self._reader.wanted:
+            self._start_read()
 
     def _wake(self) -> None:
         """Something is pending: apply it on the next 50 ms beat."""
@@ -270,7 +286,10 @@ class FlowtuiApp(SurvivesFailures):
 
     def _start_read(self) -> None:
         if self._door is not None:
-            self._reader.start(self._door)
+            reads = self._reader.reads
+            self._reader.start(self._door)  # nothing when a read is on its way
+            if self._reader.reads != reads:
+                self._read_started_at = time.monotonic()
 
     def on_snapshot_read(self, message: SnapshotRead) -> None:
         if self._reader.answered(message.snapshot):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from core.claude.conversation import Question, describe_input
 from core.clock import Clock, zone_named
 from core.config.settings import WorkflowSettings, load_settings
 from core.host.session import Session
@@ -430,6 +431,52 @@ def budget_paused_app(root: Path) -> FlowtuiApp:
     try:
         ledger.set_flag("paused_until", "2026-11-26T00:00:00.000Z")
         ledger.set_flag("paused", "budget: $20.00 of $20.00 spent today")
+    finally:
+        ledger.close()
+    return app
+
+
+_DEMO_CSV = """\
+import csv
+
+
+def write_rows(rows, out):
+    writer = csv.writer(out)
+    for row in rows:
+        price = str(row.price)
+        writer.writerow([row.sku, row.name, price])
+"""
+
+DEMO_QUESTIONS: dict[str, tuple[str, dict[str, object]]] = {
+    "edit": (
+        "Edit",
+        {
+            "file_path": "shop/export/csv.py",
+            "old_string": "        price = str(row.price)\n",
+            "new_string": "        price = format_decimal(row.price, locale=row.locale)\n",
+        },
+    ),
+    "bash": (
+        "Bash",
+        {"command": "make export && touch build/export.done", "description": "Build the export"},
+    ),
+}
+"""The running demo job's tool question in the question scenes: a file edit, a command."""
+
+
+def question_app(root: Path, kind: str) -> FlowtuiApp:
+    """The demo state with the running job (#4) waiting for the answer to a tool question
+    (``kind`` in ``DEMO_QUESTIONS``); a file edit's file is there to be diffed."""
+    app = demo_app(root, seed=True)
+    work = root / "work"
+    (work / "shop" / "export").mkdir(parents=True)
+    (work / "shop" / "export" / "csv.py").write_text(_DEMO_CSV)
+    tool, tool_input = DEMO_QUESTIONS[kind]
+    question = Question("demo-question", tool, dict(tool_input), "2026-11-25T09:29:50.000Z")
+    ledger = Ledger(Paths.under(root).ledger_db, clock=DEMO_CLOCK)
+    try:
+        ledger._conn.execute("UPDATE jobs SET cwd = ? WHERE id = 4", (str(work),))  # demo data only
+        ledger.set_waiting(4, question.to_json(), f"asks to use {tool}: {describe_input(question.input)}")
     finally:
         ledger.close()
     return app

@@ -3,7 +3,8 @@
 The dashboard names the contexts true now (``contexts``); each action of ``tui.actions``
 shows in the footer only in its ``when`` context (``shown_in``), so a key is offered where
 it acts: ``d`` / ``t`` on the watched paths, ``R`` on the notifications, ``y`` / ``N`` on a
-job awaiting approval, ``c`` only while the selected job can be cancelled.
+job awaiting approval or a tool answer (``A`` too on the latter), ``T`` on a running job,
+``c`` only while the selected job can be cancelled.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ FOOTER_WHEN = actions.footer_actions()
 
 
 def job_contexts(job: Job) -> set[str]:
-    """What the selected job allows: retry, cancel, follow-up, approval."""
+    """What the selected job allows: retry, cancel, follow-up, approval, an answer, a message."""
     contexts = set()
     if job.state.is_final:
         contexts.add(actions.JOB_RETRYABLE)
@@ -33,6 +34,10 @@ def job_contexts(job: Job) -> set[str]:
         contexts.add(actions.JOB_SESSION)
     if job.state is JobState.AWAITING_APPROVAL:
         contexts.add(actions.JOB_APPROVAL)
+    if job.state is JobState.RUNNING:
+        contexts.add(actions.JOB_RUNNING)
+        if job.question is not None:
+            contexts |= {actions.JOB_APPROVAL, actions.JOB_QUESTION}
     return contexts
 
 
@@ -54,12 +59,17 @@ def contexts(focused: Widget | None, selected_job: Job | None, narrow: bool) -> 
     return frozenset(true_now)
 
 
+def shows(when: str, hidden_when: frozenset[str], true_now: frozenset[str]) -> bool:
+    """The footer shows an action now: its context is true and none that leaves it out."""
+    return when in true_now and not hidden_when & true_now
+
+
 def shown_in(active: dict[str, ActiveBinding], true_now: frozenset[str]) -> dict[str, ActiveBinding]:
     """Textual's active bindings, each of the table's actions shown only in its context."""
     shown = {}
     for key, binding in active.items():
-        when = FOOTER_WHEN.get(binding.binding.action)
-        if when is not None and when not in true_now and binding.binding.show:
+        placed = FOOTER_WHEN.get(binding.binding.action)
+        if placed is not None and binding.binding.show and not shows(*placed, true_now):
             binding = binding._replace(binding=dataclasses.replace(binding.binding, show=False))
         shown[key] = binding
     return shown

@@ -8,8 +8,10 @@ comes back as a message to the screen that asked, never as a widget change from 
 from __future__ import annotations
 
 import logging
+import os
+import pwd
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
@@ -111,6 +113,24 @@ def _failure(line: str, failed: Callable[[str], None] | None) -> OperationDone:
     if failed is None:
         return OperationDone(line, failed=True)
     return OperationDone(None, failed=True, then=partial(failed, line))
+
+
+WINDOW = "the TUI"
+"""Who answers from the window when the login name is unknown (as the approval gate always said)."""
+VIA = "tui"
+"""Where an answer or a message came from, in the job's history and transcript."""
+
+
+def person(environ: Mapping[str, str]) -> str:
+    """Who answers from this window, for the job's history: the login name (the CLI says the
+    same), else the window."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if environ.get(name):
+            return environ[name]
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid with no passwd entry (some containers)
+        return WINDOW
 
 
 def toggle_pause(control: Control) -> str:

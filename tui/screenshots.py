@@ -22,6 +22,7 @@ from tui.demo import (
     engine_owning_demo_app,
     hostile_app,
     long_prompt_app,
+    question_app,
 )
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
@@ -41,6 +42,8 @@ def scene_app(root: Path, seed: bool | str) -> FlowtuiApp:
         return long_prompt_app(root)
     if seed == "engine":
         return engine_owning_demo_app(root)
+    if isinstance(seed, str) and seed.startswith("question-"):
+        return question_app(root, seed.removeprefix("question-"))
     return demo_app(root, bool(seed))
 
 
@@ -107,6 +110,8 @@ SCENES: tuple[tuple[str, bool | str, tuple[str, ...], tuple[int, int]], ...] = (
     ("narrow-side", True, ("s",), (80, 24)),
     ("context-footer", True, ("tab", "tab"), SIZE),
     ("quit-question", "engine", ("q",), SIZE),
+    ("question-diff", "question-edit", (), SIZE),
+    ("needs-you-header", "question-bash", (), (80, 24)),
 )
 
 

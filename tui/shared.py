@@ -6,13 +6,16 @@ calls it from thread workers only, so a slow or stalled store never freezes the 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from textual.message import Message
 
 from core.claude.locate import DOCTOR_HINT, ClaudeCheck, start_failure
+from core.claude.tool_preview import ToolPreview, preview
 from core.config.settings import Settings
 from core.host.session import Session
 from core.jobs import Job
@@ -34,6 +37,9 @@ class Door:
     """Where new jobs run unless the user says otherwise."""
     claude_check: ClaudeCheck = field(default_factory=ClaudeCheck, compare=False)
     """Remembers whether this window's engine can start the Claude CLI (asked once a minute)."""
+    previews: dict[str, ToolPreview] = field(default_factory=dict, compare=False)
+    """The preview of each open question by its request id, made once (a file edit's diff
+    reads the file): only the read's thread uses it, one read at a time."""
 
     @property
     def control(self) -> Control:
@@ -65,9 +71,26 @@ class Snapshot:
     config_note: str | None = None
     """The config's error (the last good one is in use) or what waits for a restart, as the
     header says it; None when the file on disk is what runs."""
+    questions: tuple[Job, ...] = ()
+    """Running jobs that wait for a person's answer, oldest question first (read on their own:
+    the newest-first job list may not reach a job that started long ago)."""
+    previews: Mapping[int, ToolPreview] = field(default_factory=dict)
+    """What each waiting question would run or change, by job id."""
 
     def job(self, job_id: int) -> Job | None:
-        return next((job for job in self.overview.jobs if job.id == job_id), None)
+        found = next((job for job in self.overview.jobs if job.id == job_id), None)
+        return found or next((job for job in self.questions if job.id == job_id), None)
+
+    @property
+    def jobs(self) -> list[Job]:
+        """The Jobs pane's rows: the jobs read, and every job that needs an answer."""
+        listed = {job.id for job in self.overview.jobs}
+        return [*self.overview.jobs, *(job for job in self.questions if job.id not in listed)]
+
+
+def question_of(job: Job) -> dict[str, Any]:
+    """The job's question (empty when it waits for none)."""
+    return job.question or {}
 
 
 def read_snapshot(door: Door, generation: int) -> Snapshot:
@@ -76,6 +99,7 @@ def read_snapshot(door: Door, generation: int) -> Snapshot:
     leader = sources.leader()
     telegram = sources.telegram_state()
     overview = read_overview(door.control)
+    questions = tuple(door.control.questions())
     settings = sources.current_settings()
     return Snapshot(
         generation=generation,
@@ -90,7 +114,31 @@ def read_snapshot(door: Door, generation: int) -> Snapshot:
         claude_problem=claude_problem(door, settings, overview.jobs),
         telegram_configured=settings.telegram is not None,
         config_note=door.control.live.header_note(),
+        questions=questions,
+        previews=question_previews(door, questions),
     )
+
+
+def question_previews(door: Door, questions: tuple[Job, ...]) -> dict[int, ToolPreview]:
+    """Each waiting question's preview, made once per question (blocks: a file is read)."""
+    kept = door.previews
+    previews = {}
+    for job in questions:
+        question = question_of(job)
+        request_id = str(question.get("request_id", ""))
+        made = kept.get(request_id)
+        if made is None:
+            tool_input = question.get("input")
+            made = preview(
+                str(question.get("tool") or "the tool"),
+                tool_input if isinstance(tool_input, dict) else {},
+                job.cwd,
+            )
+        previews[job.id] = made
+        kept[request_id] = made
+    for request_id in set(kept) - {str(question_of(job).get("request_id", "")) for job in questions}:
+        del kept[request_id]  # answered: its preview is not shown again
+    return previews
 
 
 def claude_problem(door: Door, settings: Settings, jobs: list[Job]) -> str | None:

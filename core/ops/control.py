@@ -181,23 +181,49 @@ class Control:
         self._notify_engine(Change.JOBS)
         return job
 
-    def approve(self, job_id: int, by: str = "the user", *, always: bool = False, via: str = "cli") -> Job:
+    def approve(
+        self,
+        job_id: int,
+        by: str = "the user",
+        *,
+        always: bool = False,
+        via: str = "cli",
+        question: str | None = None,
+    ) -> Job:
         """Answer yes to what the job waits for: the approval before it runs, or the tool
-        question of its run (``always``: that tool for the rest of the job)."""
+        question of its run (``always``: that tool for the rest of the job). ``question`` (a
+        request id) answers only that question: a button pressed under an older one never
+        answers the next."""
         job = self.get(job_id)
         if job.state is JobState.RUNNING and job.question is not None:
-            return self._answer(job, allow=True, always=always, message=None, by=by, via=via)
+            return self._answer(
+                job, allow=True, always=always, message=None, by=by, via=via, expected=question
+            )
+        if question is not None:
+            raise InputError(_no_longer_waits(job_id))
         if not self.handoff.approve(job_id, f"approved by {by}"):
             raise InputError(_nothing_to_answer(job, "approved"))
         self._notify_engine(Change.JOBS)
         return self.get(job_id)
 
-    def deny(self, job_id: int, by: str = "the user", *, reason: str | None = None, via: str = "cli") -> Job:
+    def deny(
+        self,
+        job_id: int,
+        by: str = "the user",
+        *,
+        reason: str | None = None,
+        via: str = "cli",
+        question: str | None = None,
+    ) -> Job:
         """Answer no to what the job waits for: a job awaiting approval is cancelled; a tool
-        question is denied and Claude reads ``reason``."""
+        question is denied and Claude reads ``reason`` (``question``: as for :meth:`approve`)."""
         job = self.get(job_id)
         if job.state is JobState.RUNNING and job.question is not None:
-            return self._answer(job, allow=False, always=False, message=reason, by=by, via=via)
+            return self._answer(
+                job, allow=False, always=False, message=reason, by=by, via=via, expected=question
+            )
+        if question is not None:
+            raise InputError(_no_longer_waits(job_id))
         because = f": {reason}" if reason else ""
         if job.state is not JobState.AWAITING_APPROVAL or not self.ledger.cancel_queued(
             job_id, f"denied by {by}{because}"
@@ -206,12 +232,24 @@ class Control:
         self._notify_engine(Change.JOBS)
         return self.get(job_id)
 
-    def _answer(self, job: Job, *, allow: bool, always: bool, message: str | None, by: str, via: str) -> Job:
+    def _answer(
+        self,
+        job: Job,
+        *,
+        allow: bool,
+        always: bool,
+        message: str | None,
+        by: str,
+        via: str,
+        expected: str | None = None,
+    ) -> Job:
         """Keep the answer in the ledger first (it survives this process), then wake the engine."""
         question = job.question or {}
         request_id = question.get("request_id")
         if not isinstance(request_id, str):
             raise InputError(f"job #{job.id}'s question cannot be answered by this version of flowtui")
+        if expected is not None and expected != request_id:
+            raise InputError(_no_longer_waits(job.id))
         tool = str(question.get("tool") or "the tool")
         answer = Answer(request_id=request_id, allow=allow, always=always, message=message, by=by, via=via)
         if allow:
@@ -233,11 +271,7 @@ class Control:
             input_to_json(Told(text=message, by=by, via=via)),
             f"told by {by} via {via}: {_line(message)}",
         ):
-            state = self.get(job_id).state
-            raise InputError(
-                f"job #{job_id} is {state}, not running: use `flowtui followup {job_id} MESSAGE` "
-                "to continue its session"
-            )
+            raise InputError(not_running_to_tell(job_id, self.get(job_id).state))
         self._notify_engine(Change.INPUT)
         return self.get(job_id)
 
@@ -456,6 +490,15 @@ class Control:
         return copy
 
 
+def not_running_to_tell(job_id: int, state: JobState) -> str:
+    """Why a message cannot reach job ``job_id`` in ``state``, and what to do instead (every
+    surface says the same line, the window before it asks for the message)."""
+    return (
+        f"job #{job_id} is {state}, not running: use `flowtui followup {job_id} MESSAGE` "
+        "to continue its session"
+    )
+
+
 def _nothing_to_answer(job: Job, verb: str) -> str:
     if job.state is JobState.RUNNING:
         return f"job #{job.id} is running and waits for no answer: nothing to be {verb}"
@@ -465,3 +508,9 @@ def _nothing_to_answer(job: Job, verb: str) -> str:
 def _line(text: str, limit: int = 120) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _no_longer_waits(job_id: int) -> str:
+    return (
+        f"job #{job_id} no longer waits for that answer: `flowtui show {job_id}` says what it waits on now"
+    )

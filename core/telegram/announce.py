@@ -18,13 +18,15 @@ from core.jobs import Job, JobState
 from core.ledger.notifications import Draft, NotificationStore
 from core.ops.control import Control
 from core.telegram.config import TelegramConfig
-from core.telegram.notify import approval_message, finished_messages
+from core.telegram.notify import approval_message, current_token, finished_messages, question_message
 from core.telegram.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
 FINISHED = "finished"
 APPROVAL = "approval"
+QUESTION = "question"
+"""A tool question's notice is ``question:TOKEN``: each question of a run is asked once."""
 SINCE_KEY = "announce_since"
 LOOKBACK = timedelta(days=1)
 """Reconcile never announces jobs older than this (say, after Telegram was off for a month)."""
@@ -104,9 +106,31 @@ class Announcer:
         draft = Draft(chat_id=chat_id, text=text, kind="approval", job_id=job.id, markup=markup)
         self.outbox.enqueue([draft], notice=(job.id, APPROVAL))
 
+    def question_asked(self, job: Job) -> None:
+        """Ask the chat whether the tool the running ``job`` waits on may run (once per question)."""
+        token = current_token(job)
+        if token is None:
+            return
+        notice = (job.id, f"{QUESTION}:{token}")
+        if self.store.notice(*notice) is not None:  # a read first: reconcile runs often
+            return
+        chat_id = self.destination(job)
+        if chat_id is None:
+            if self.store.skip_notice(*notice, "no chat: set [telegram] notify_chat_id"):
+                log.warning("job #%s asks a question but no Telegram chat is set to ask", job.id)
+            return
+        message = question_message(job)
+        if message is None:
+            return
+        text, markup = message
+        draft = Draft(chat_id=chat_id, text=text, kind="approval", job_id=job.id, markup=markup)
+        self.outbox.enqueue([draft], notice=notice)
+
     def reconcile(self) -> None:
         """Announce whatever the ledger shows and no event announced."""
         ledger = self.control.ledger
+        for job in self.control.questions():  # first: a question holds a run up
+            self.question_asked(job)
         waiting = ledger.list_jobs(states=[JobState.AWAITING_APPROVAL])
         announced = self.store.noticed(APPROVAL, [job.id for job in waiting])
         for job in sorted(waiting, key=lambda job: job.id):

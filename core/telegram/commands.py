@@ -5,6 +5,14 @@ Deny by default: only ``allowed_users`` are heard; anyone else is ignored withou
 several messages in a row become one job: text is held per chat until the chat has been
 quiet for ``burst_seconds``. Replies go through the outbox like everything else, so they
 are paced, retried and recorded.
+
+A reply to one of a job's messages (found through the notification rows) does what answers
+it best: a reply to a tool question the job still waits on denies it with the text as the
+reason (a reply to an approval request of a job awaiting approval denies that); otherwise a
+running job is told the text (Claude reads it at its next turn), a finished job gets a
+follow-up in its session, and any other job gets the door's one-line refusal. Allow, Always
+and Deny carry the question's token, so a button left from an answered question says so
+instead of answering the job's next one.
 """
 
 from __future__ import annotations
@@ -18,12 +26,18 @@ from typing import TYPE_CHECKING
 from core.config.settings import DEFAULT_WORKFLOW
 from core.errors import ConfigError, InputError
 from core.jobs import Job, JobSource, JobState
-from core.ledger.notifications import Draft, NotificationStore
+from core.ledger.notifications import Draft, Markup, Notification, NotificationStore
 from core.ops.control import Control
+from core.summary import excerpt
 from core.telegram.config import TelegramConfig, redact
 from core.telegram.notify import (
     HELP_TEXT,
+    QUESTION_ACTIONS,
+    answered_text,
+    button_token,
+    current_token,
     followup_prompt,
+    job_question,
     jobs_list,
     split_message,
     status_text,
@@ -35,9 +49,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+EditMessage = Callable[[int, int, str, Markup | None], Awaitable[None]]
 BURST_SECONDS = 1.5
 BURST_LONGEST_SECONDS = 6.0
 JOBS_SHOWN = 10
+REASON_SHOWN = 300
+"""How much of a deny reason the answered question message repeats."""
+STALE = "#{job} no longer waits for this answer (it was answered, or its run ended)"
 
 
 @dataclass
@@ -83,6 +101,7 @@ class Bot:
         store: NotificationStore,
         *,
         answer_callback: Callable[[str, str], Awaitable[None]],
+        edit_message: EditMessage | None = None,
         clock: Callable[[], float] = time.monotonic,
         burst_seconds: float = BURST_SECONDS,
         on_change: Callable[[], None] = lambda: None,
@@ -92,6 +111,8 @@ class Bot:
         self.outbox = outbox
         self.store = store
         self.answer_callback = answer_callback
+        self.edit_message = edit_message
+        """Rewrites an answered question's message (its buttons go); None: a reply says it instead."""
         self.clock = clock
         self.burst_seconds = burst_seconds
         self.on_change = on_change
@@ -99,6 +120,8 @@ class Bot:
         self.username: str | None = None
         self.denied_count = 0
         self._bursts: dict[int, _Burst] = {}
+        self._edits: list[tuple[int, int, str]] = []
+        """Answered question messages to rewrite (chat, message, text), once the handler is done."""
 
     # -- incoming messages ---------------------------------------------------------------
 
@@ -117,6 +140,7 @@ class Bot:
         except Exception as error:  # a reply beats silence; the log has the traceback
             log.exception("Telegram message from user %s failed", sender.user_id)
             self.reply(sender.chat_id, f"flowtui could not do that: {self._safe(error)}")
+        await self._apply_edits()
 
     def _dispatch(self, sender: _From, text: str) -> None:
         if text.startswith("/"):
@@ -130,9 +154,56 @@ class Bot:
         job_id = self.store.job_for_message(sender.chat_id, sender.reply_to) if sender.reply_to else None
         if job_id is not None:
             self._flush_chat(sender.chat_id)
-            self._followup(sender, job_id, text)
+            self._reply_to_job(sender, job_id, text)
             return
         self._add_to_burst(sender, text, DEFAULT_WORKFLOW)
+
+    def _reply_to_job(self, sender: _From, job_id: int, text: str) -> None:
+        """A reply to a job's message: the rules are in the module's docstring."""
+        job = self.control.get(job_id)
+        replied = self._notification(sender.chat_id, sender.reply_to, job_id)
+        token = button_token(replied.markup) if replied is not None else None
+        if token is not None and token == current_token(job):
+            self._deny_question(sender, job, text, replied)
+            return
+        if (
+            replied is not None
+            and replied.kind == "approval"
+            and token is None
+            and job.state is JobState.AWAITING_APPROVAL
+        ):
+            self.control.deny(job.id, by=f"Telegram user {sender.label}", reason=text, via="telegram")
+            self.reply(sender.chat_id, f"denied #{job.id}: cancelled", job_id=job.id)
+            return
+        if job.state.is_final:
+            self._followup(sender, job_id, text)
+            return
+        # running: Claude reads it next; not running yet: the door's one line says what to do
+        told = self.control.tell(job.id, text, by=sender.label, via="telegram")
+        waits = job_question(told)
+        also = f" (it also waits for an answer about {waits.get('tool')})" if waits is not None else ""
+        self.reply(sender.chat_id, f"told #{job.id}: Claude reads it at its next turn{also}", job_id=job.id)
+
+    def _deny_question(self, sender: _From, job: Job, reason: str, replied: Notification | None) -> None:
+        tool = (job_question(job) or {}).get("tool") or "the tool"
+        self.control.deny(job.id, by=sender.label, reason=reason, via="telegram")
+        self.reply(sender.chat_id, f"denied {tool} for #{job.id}: Claude reads your reason", job_id=job.id)
+        if replied is not None and replied.message_id is not None:
+            outcome = f"✗ denied by {sender.label}: {excerpt(reason, REASON_SHOWN)}"
+            self._schedule_edit(replied.chat_id, replied.message_id, answered_text(replied.text, outcome))
+
+    def _notification(self, chat_id: int, message_id: int | None, job_id: int) -> Notification | None:
+        """The notification row behind one of the bot's messages (a job has only a few)."""
+        if message_id is None:
+            return None
+        return next(
+            (
+                row
+                for row in self.store.recent(job_id=job_id)
+                if row.chat_id == chat_id and row.message_id == message_id
+            ),
+            None,
+        )
 
     def _command(self, sender: _From, command: str, args: str) -> None:
         handlers: dict[str, Callable[[_From, str], None]] = {
@@ -290,7 +361,11 @@ class Bot:
         data = query.data.decode() if isinstance(query.data, bytes) else str(query.data or "")
         action, _, raw_id = data.partition(":")
         try:
-            toast = self._press(sender, action, raw_id)
+            if action in QUESTION_ACTIONS:
+                raw_id, _, token = raw_id.partition(":")
+                toast = self._answer_question(sender, action, raw_id, token)
+            else:
+                toast = self._press(sender, action, raw_id)
         except (CommandError, InputError, ConfigError) as error:
             toast = str(error)
             self.reply(sender.chat_id, toast)
@@ -301,6 +376,40 @@ class Bot:
             await self.answer_callback(str(query.id), toast)
         except Exception as error:  # a lost toast is harmless; the chat got the reply
             log.warning("could not answer a Telegram button press: %s", self._safe(error))
+        await self._apply_edits()
+
+    def _answer_question(self, sender: _From, action: str, raw_id: str, token: str) -> str:
+        """Allow, Always or Deny pressed under a question: answered through the door, unless the
+        question is not the one the job waits on now (a stale button never answers the next one)."""
+        job = self._job(raw_id, action)
+        pressed = sender.message_id
+        replied = self._notification(sender.chat_id, pressed, job.id) if pressed else None
+        original = replied.text if replied is not None else None
+        if token != current_token(job):
+            if pressed and original is not None:
+                note = "(no longer waiting: answered elsewhere, or its run ended)"
+                self._schedule_edit(sender.chat_id, pressed, answered_text(original, note))
+            return STALE.format(job=job.id)
+        asked = job_question(job) or {}
+        tool = asked.get("tool") or "the tool"
+        request_id = asked.get("request_id")
+        expected = request_id if isinstance(request_id, str) else None
+        if action == "refuse":
+            self.control.deny(job.id, by=sender.label, via="telegram", question=expected)
+            toast, outcome = f"denied {tool} for #{job.id}", f"✗ denied by {sender.label}"
+        else:
+            always = action == "always"
+            self.control.approve(job.id, by=sender.label, always=always, via="telegram", question=expected)
+            if always:
+                toast = f"allowed {tool} for the rest of #{job.id}"
+                outcome = f"✓ allowed always (for the rest of #{job.id}) by {sender.label}"
+            else:
+                toast, outcome = f"allowed {tool} once for #{job.id}", f"✓ allowed once by {sender.label}"
+        if pressed and original is not None:
+            self._schedule_edit(sender.chat_id, pressed, answered_text(original, outcome))
+        else:  # the message is not ours to rewrite (or unknown): say it in the chat
+            self.reply(sender.chat_id, f"{toast} ({outcome})", job_id=job.id)
+        return toast
 
     def _press(self, sender: _From, action: str, raw_id: str) -> str:
         job = self._job(raw_id, action or "button")
@@ -322,12 +431,15 @@ class Bot:
             draft = Draft(sender.chat_id, caption, "log", job_id=job.id, document=job.transcript_path)
             self.outbox.enqueue([draft])
             return "sending the log"
+        if action in ("approve", "deny") and job.state is not JobState.AWAITING_APPROVAL:
+            verb = "approved" if action == "approve" else "denied"
+            raise CommandError(f"job #{job.id} is {job.state}: only a job awaiting approval can be {verb}")
         if action == "approve":
-            self.control.approve(job.id, by=f"Telegram user {sender.label}")
+            self.control.approve(job.id, by=f"Telegram user {sender.label}", via="telegram")
             self.reply(sender.chat_id, f"approved #{job.id}: queued", job_id=job.id)
             return f"approved #{job.id}"
         if action == "deny":
-            self.control.deny(job.id, by=f"Telegram user {sender.label}")
+            self.control.deny(job.id, by=f"Telegram user {sender.label}", via="telegram")
             self.reply(sender.chat_id, f"denied #{job.id}: cancelled", job_id=job.id)
             return f"denied #{job.id}"
         raise CommandError(f"unknown button {action!r}")
@@ -358,6 +470,22 @@ class Bot:
                 message.reply_to_message.id if message.reply_to_message is not None else None
             )
         return _From(chat_id, user.id, label, message.id if message is not None else 0, reply_to)
+
+    def _schedule_edit(self, chat_id: int, message_id: int, text: str) -> None:
+        self._edits.append((chat_id, message_id, text))
+
+    async def _apply_edits(self) -> None:
+        """Rewrite answered question messages (their buttons go); when Telegram refuses the
+        edit, or there is no way to edit, the chat is told in a reply instead."""
+        edits, self._edits = self._edits, []
+        for chat_id, message_id, text in edits:
+            if self.edit_message is not None:
+                try:
+                    await self.edit_message(chat_id, message_id, text, None)
+                    continue
+                except Exception as error:
+                    log.warning("could not edit Telegram message %s: %s", message_id, self._safe(error))
+            self.reply(chat_id, text.rpartition("\n\n")[2])
 
     def reply(self, chat_id: int, text: str, job_id: int | None = None) -> None:
         drafts = [Draft(chat_id, part, "reply", job_id=job_id) for part in split_message(text)]

@@ -73,6 +73,12 @@ class Gateway(Protocol):
         """Acknowledge a button press (a short toast), so the client stops its spinner."""
         ...
 
+    async def edit_message(
+        self, chat_id: int, message_id: int, text: str, markup: Markup | None = None
+    ) -> None:
+        """Replace the text of one of the bot's messages (plain text); no ``markup`` removes its buttons."""
+        ...
+
 
 # -- errors ------------------------------------------------------------------------------
 
@@ -290,6 +296,14 @@ class PyrogramGateway:
     async def answer_callback(self, query_id: str, text: str) -> None:
         await asyncio.wait_for(
             self.client.answer_callback_query(query_id, text=text[:200]), CALL_TIMEOUT_SECONDS
+        )
+
+    async def edit_message(
+        self, chat_id: int, message_id: int, text: str, markup: Markup | None = None
+    ) -> None:
+        await asyncio.wait_for(
+            self.client.edit_message_text(chat_id, message_id, text, reply_markup=build_markup(markup)),
+            CALL_TIMEOUT_SECONDS,
         )
 
 

@@ -1,4 +1,5 @@
-"""What flowtui says on Telegram: job notifications, approval requests, lists, and how long texts split.
+"""What flowtui says on Telegram: job notifications, approval requests, tool questions (with a diff
+preview for a file edit), lists, and how long texts split.
 
 Texts are sent as plain text (pyrogram's markdown would eat unbalanced ``**`` or backticks
 in an answer), but they are split at Telegram's limit like markdown: never inside a code
@@ -8,11 +9,13 @@ at the start of the next.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.claude.tool_preview import preview
 from core.clock import parse_time
 from core.jobs import Job, JobState
 from core.ledger.notifications import Button, Markup
@@ -225,6 +228,86 @@ def approval_message(job: Job) -> tuple[str, Markup]:
     return text, Markup(rows=(buttons,))
 
 
+QUESTION_ACTIONS = ("allow", "always", "refuse")
+"""Button actions that answer a tool question; their data is ``action:JOB:TOKEN``."""
+QUESTION_TEXT_LIMIT = 3800
+"""A question message stays this short, so the line that says how it was answered fits too."""
+PREVIEW_LINES = 40
+PREVIEW_LINE_WIDTH = 300
+
+
+def question_token(request_id: str) -> str:
+    """A short, stable name of one question (a request id may be too long for a button's 64 bytes)."""
+    return hashlib.sha256(request_id.encode()).hexdigest()[:16]
+
+
+def job_question(job: Job) -> dict[str, object] | None:
+    """The tool question the job waits on now, if it is running and waits on one."""
+    question = job.question if job.state is JobState.RUNNING else None
+    if question is None or not isinstance(question.get("request_id"), str):
+        return None
+    return question
+
+
+def current_token(job: Job) -> str | None:
+    """The token of the question the job waits on now (None: it waits on none)."""
+    question = job_question(job)
+    return question_token(str(question["request_id"])) if question is not None else None
+
+
+def question_message(job: Job) -> tuple[str, Markup] | None:
+    """The message asking whether ``job``'s tool may run: the tool, its input, a diff for a file
+    edit, and the buttons; None when the job waits on no question."""
+    question = job_question(job)
+    if question is None:
+        return None
+    tool = str(question.get("tool") or "a tool")
+    tool_input = question.get("input")
+    shown = preview(tool, tool_input if isinstance(tool_input, dict) else {}, job.cwd)
+    head = (
+        f"? #{job.id} asks to use {tool} · workflow {job.workflow}\n"
+        f"trigger: {excerpt(trigger_text(job), 200)}\n"
+        f"cwd: {job.cwd}\n\n"
+        f"{tool}: {shown.summary}"
+    )
+    foot = (
+        f"Allow runs it once, Always allows {tool} for the rest of #{job.id}, Deny refuses it; "
+        "reply to this message to deny with a reason."
+    )
+    budget = QUESTION_TEXT_LIMIT - utf16_len(head) - utf16_len(foot) - 4
+    body: list[str] = []
+    lines = [_clip(line, PREVIEW_LINE_WIDTH) for line in shown.lines(PREVIEW_LINES)]
+    for index, line in enumerate(lines):
+        if _size([*body, line]) > budget - 20:
+            body.append(f"… {len(lines) - index} more lines")
+            break
+        body.append(line)
+    text = "\n\n".join(part for part in (head, "\n".join(body), foot) if part)
+    token = question_token(str(question["request_id"]))
+    buttons = tuple(
+        Button(label, f"{action}:{job.id}:{token}")
+        for label, action in zip(("Allow", "Always", "Deny"), QUESTION_ACTIONS, strict=True)
+    )
+    return text, Markup(rows=(buttons,))
+
+
+def button_token(markup: Markup | None) -> str | None:
+    """The question token a message's buttons carry (None: not a question message)."""
+    for row in markup.rows if markup is not None else ():
+        for button in row:
+            action, _, rest = button.data.partition(":")
+            if action in QUESTION_ACTIONS and ":" in rest:
+                return rest.partition(":")[2]
+    return None
+
+
+def answered_text(original: str, outcome: str) -> str:
+    """A question message as it reads once answered: its text and what was done, by whom."""
+    room = MESSAGE_LIMIT - utf16_len(outcome) - 3
+    kept, cut = _take(original, room)
+    return (kept + ("…" if cut else "")) + f"\n\n{outcome}"
+
+
 def followup_prompt(job: Job) -> tuple[str, Markup]:
     return (
         f"Reply to this message with what Claude should do next in #{job.id}'s session.",
@@ -256,6 +339,9 @@ def status_text(job: Job, now: datetime) -> str:
     ]
     if job.parent_id:
         lines.insert(2, f"from #{job.parent_id}")
+    question = job_question(job)
+    if question is not None:
+        lines.append(f"waits for an answer: may it use {question.get('tool')}?")
     if job.error:
         lines.append(f"error: {job.error}")
     if job.answer:
@@ -276,4 +362,6 @@ HELP_TEXT = """flowtui commands
 /pause, /resume — stop or restart taking jobs
 /watch PATH, /unwatch PATH — start or stop watching a directory
 /help — this list
-Reply to a job's message to continue its Claude session."""
+Reply to a job's message: while it runs, Claude reads your text at its next turn; once it has
+finished, your text continues its Claude session. A reply to a question (Allow / Always / Deny)
+denies it with your text as the reason."""

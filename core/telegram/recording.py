@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 class Sent:
     """One call the gateway received."""
 
-    kind: str  # "message", "document" or "answer"
+    kind: str  # "message", "document", "answer" or "edit" (of the message ``message_id``)
     chat_id: int
     text: str
     message_id: int = 0
@@ -98,6 +98,11 @@ class RecordingGateway:
     async def answer_callback(self, query_id: str, text: str) -> None:
         self.sent.append(Sent("answer", 0, text, query_id=query_id))
 
+    async def edit_message(
+        self, chat_id: int, message_id: int, text: str, markup: Markup | None = None
+    ) -> None:
+        self._record(Sent("edit", chat_id, text, message_id, markup))
+
     # -- the other direction: what a user does --------------------------------------------
 
     async def deliver(self, message: Message) -> None:
@@ -119,7 +124,15 @@ class RecordingGateway:
         asyncio.run_coroutine_threadsafe(self.press(query), self._loop).result(timeout)
 
     def messages(self, chat_id: int | None = None) -> list[Sent]:
-        return [s for s in self.sent if s.kind != "answer" and (chat_id is None or s.chat_id == chat_id)]
+        """Messages and documents sent (not toasts, not edits)."""
+        return [
+            s
+            for s in self.sent
+            if s.kind in ("message", "document") and (chat_id is None or s.chat_id == chat_id)
+        ]
+
+    def edits(self) -> list[Sent]:
+        return [s for s in self.sent if s.kind == "edit"]
 
     def answers(self) -> list[str]:
         return [s.text for s in self.sent if s.kind == "answer"]

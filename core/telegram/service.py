@@ -235,6 +235,7 @@ class TelegramService:
             outbox,
             store,
             answer_callback=gateway.answer_callback,
+            edit_message=gateway.edit_message,
             burst_seconds=self.burst_seconds,
             on_change=self._wake_house.set,
         )

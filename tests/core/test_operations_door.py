@@ -334,3 +334,23 @@ def test_the_door_is_the_only_caller_of_the_config_watch_edits() -> None:
         if re.search(r"\bedit\.(add_watch|remove_watch|set_watch_enabled)\(", path.read_text())
     }
     assert callers == {"core/ops/control.py"}
+
+
+def test_an_answer_for_an_older_question_never_answers_the_next(door: Door, tmp_path: Path) -> None:
+    """A Telegram button under question r1, pressed after the job moved on to r2: refused."""
+    ledger = door.control.ledger
+    job = door.control.handoff.create(new_job(tmp_path), "added")
+    assert ledger.claim(job.id, os.getpid()) is not None
+    asked = '{"kind": "tool", "tool": "Bash", "input": {"command": "touch %s"}, "request_id": "%s"}'
+    ledger.set_waiting(job.id, asked % ("b", "r2"), "asks to use Bash: touch b")
+    for answer in (
+        lambda: door.control.approve(job.id, always=True, via="telegram", question="r1"),
+        lambda: door.control.deny(job.id, via="telegram", question="r1"),
+    ):
+        with pytest.raises(InputError) as error:
+            answer()
+        assert one_line(error).startswith(f"job #{job.id} no longer waits for that answer")
+    assert ledger.take_inputs(job.id) == []
+    door.control.approve(job.id, via="telegram", question="r2")
+    (entry,) = ledger.take_inputs(job.id)
+    assert '"request_id": "r2"' in entry and '"allow": true' in entry

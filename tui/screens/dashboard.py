@@ -22,16 +22,19 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from core.claude.conversation import describe_input
 from core.display import one_line
 from core.jobs import Job, JobSource, JobState
+from core.ops.control import not_running_to_tell
 from tui import footer
 from tui.actions import bindings
 from tui.job_filter import JobFilter
-from tui.operations import OperationDone, Operations, toggle_pause
-from tui.shared import Door, Snapshot
-from tui.widgets.job_table import JobTable
+from tui.operations import VIA, OperationDone, Operations, person, toggle_pause
+from tui.shared import Door, Snapshot, question_of
+from tui.widgets.job_table import JobTable, needs_answer
 from tui.widgets.jobs_hint import JobsHint, no_match_hint, start_hint
 from tui.widgets.output_pane import OutputPane
+from tui.widgets.question_box import QuestionBox
 from tui.widgets.side_lists import NotificationList, WatchList
 from tui.widgets.status_line import StatusLine
 
@@ -44,6 +47,8 @@ LOWER_PANES = ("output", "watches", "notifications")
 """What the lower area shows on a narrow terminal, one at a time (``s`` goes to the next)."""
 SELECTION_WAIT_READS = 3
 """How many reads a job just queued from here may take to show up before it is no longer selected."""
+QUESTION_TOAST_SECONDS = 10.0
+ANSWER_KEYS = "y / N / A"
 
 
 class DashboardScreen(Screen[None]):
@@ -78,6 +83,7 @@ class DashboardScreen(Screen[None]):
         self._select_next: tuple[int, int] | None = None  # (job id, reads left): queued here, to select
         self._cancelling: set[int] = set()  # running jobs asked to cancel: a toast when they end
         self._footer_contexts: frozenset[str] = frozenset()
+        self._questions_seen: set[str] = set()  # request ids already announced with a toast
         self.operations = Operations(self, lambda: self.post_message(self.RefreshWanted()))
 
     @property
@@ -93,9 +99,11 @@ class DashboardScreen(Screen[None]):
             yield jobs
             yield JobsHint(id="jobs-hint")
         with Horizontal(id="lower", classes="-show-output"):
-            output = OutputPane(id="output")
-            output.border_title = "Output"
-            yield output
+            with Vertical(id="output-area"):
+                yield QuestionBox(id="question")
+                output = OutputPane(id="output")
+                output.border_title = "Output"
+                yield output
             with Vertical(id="side"):
                 watches = WatchList(id="watches")
                 watches.border_title = "Watched paths"
@@ -115,6 +123,7 @@ class DashboardScreen(Screen[None]):
 
     def show(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
+        self._announce_questions(snapshot)
         # A snapshot read before the window closed (or before a failure replaced this screen)
         # can arrive after the panes were taken down: there is nothing left to draw on. Before
         # compose, ``composed`` keeps _draw from querying at all.
@@ -141,6 +150,7 @@ class DashboardScreen(Screen[None]):
             snapshot.telegram,
             claude_problem=snapshot.claude_problem,
             config_note=snapshot.config_note,
+            needs_you=len(snapshot.questions),
         )
         self._draw_jobs()
         self.query_one(WatchList).show_watches(list(snapshot.watches))
@@ -153,7 +163,7 @@ class DashboardScreen(Screen[None]):
     def _draw_jobs(self) -> None:
         if self.snapshot is None:
             return
-        jobs = [job for job in self.snapshot.overview.jobs if self.job_filter.matches(job)]
+        jobs = [job for job in self.snapshot.jobs if self.job_filter.matches(job)]
         table = self.query_one(JobTable)
         table.show_jobs(jobs, self.snapshot.taken_at)
         typed = self.query_one("#filter", Input).value
@@ -197,9 +207,38 @@ class DashboardScreen(Screen[None]):
                     cancelled = job.state is JobState.CANCELLED
                     self.notify(f"#{job_id} cancelled" if cancelled else f"#{job_id} {job.state} first")
 
+    def _announce_questions(self, snapshot: Snapshot) -> None:
+        """A question that arrived since the last read: a toast, whichever job is selected
+        (once per question; the header keeps the count)."""
+        asked = {str(question_of(job).get("request_id", "")): job for job in snapshot.questions}
+        for request_id, job in asked.items():
+            if request_id not in self._questions_seen:
+                self.notify(
+                    f"#{job.id} asks to use {self._tool(job)}: {one_line(self._summary(job), 120)}"
+                    f" · {ANSWER_KEYS}",
+                    severity="warning",
+                    timeout=QUESTION_TOAST_SECONDS,
+                )
+        self._questions_seen = set(asked)
+
+    def _summary(self, job: Job) -> str:
+        """What the job's question would run or change, on one line."""
+        preview = self.snapshot.previews.get(job.id) if self.snapshot is not None else None
+        if preview is not None:
+            return preview.summary
+        tool_input = question_of(job).get("input")
+        return describe_input(tool_input if isinstance(tool_input, dict) else {})
+
+    def _sync_question(self, job: Job | None) -> None:
+        asking = job if job is not None and needs_answer(job) else None
+        preview = self.snapshot.previews.get(asking.id) if asking is not None and self.snapshot else None
+        self.query_one(QuestionBox).show_question(asking, preview)
+
     def _sync_output(self) -> None:
         job_id = self.query_one(JobTable).selected_job_id
         output = self.query_one(OutputPane)
+        selected = self.snapshot.job(job_id) if self.snapshot is not None and job_id is not None else None
+        self._sync_question(selected)
         if job_id is None:
             if self._shown_job != NOTHING_SHOWN:
                 self._shown_job = NOTHING_SHOWN
@@ -372,17 +411,92 @@ class DashboardScreen(Screen[None]):
         if job is not None:
             self.app.push_screen(JobDetailScreen(job, self.door, lambda: self.snapshot))
 
+    @property
+    def person(self) -> str:
+        """Who answers from this window, as the job's history says it."""
+        return person(self.door.session.environ)
+
     def action_approve(self) -> None:
-        job_id = self._selected_job_id()
-        if job_id is not None:
-            door = self.door
-            self.operations.add(lambda: door.control.approve(job_id, by="the TUI"), f"approved #{job_id}")
+        """Yes to what the selected job waits for: its approval, or its tool question once."""
+        job = self._selected_job()
+        if job is None:
+            return
+        job_id, door, by = job.id, self.door, self.person
+        if needs_answer(job):
+            tool = self._tool(job)
+            self.operations.add(
+                lambda: door.control.approve(job_id, by=by, via=VIA), f"allowed {tool} for #{job_id}"
+            )
+        else:
+            self.operations.add(lambda: door.control.approve(job_id, by=by, via=VIA), f"approved #{job_id}")
+
+    def action_allow_always(self) -> None:
+        """Allow the tool the selected job asks for, for the rest of the job (its retries and
+        follow-ups too)."""
+        job = self._selected_job()
+        if job is None:
+            return
+        if not needs_answer(job):
+            self.notify(
+                f"job #{job.id} asks to use no tool: A answers a tool question (? needs you)",
+                severity="warning",
+            )
+            return
+        job_id, door, by, tool = job.id, self.door, self.person, self._tool(job)
+        self.operations.add(
+            lambda: door.control.approve(job_id, by=by, always=True, via=VIA),
+            f"allowed {tool} always for #{job_id}",
+        )
 
     def action_deny(self) -> None:
-        job_id = self._selected_job_id()
-        if job_id is not None:
-            door = self.door
-            self.operations.add(lambda: door.control.deny(job_id, by="the TUI"), f"denied #{job_id}")
+        """No to what the selected job waits for: a job awaiting approval is cancelled; a tool
+        question asks for an optional reason first (Claude reads it)."""
+        job = self._selected_job()
+        if job is None:
+            return
+        job_id, door, by = job.id, self.door, self.person
+        if not needs_answer(job):
+            self.operations.add(lambda: door.control.deny(job_id, by=by, via=VIA), f"denied #{job_id}")
+            return
+        from tui.screens.answer import DenyScreen
+
+        tool, summary = self._tool(job), self._summary(job)
+
+        def submit(reason: str, done: Callable[[Job], None], failed: Callable[[str], None]) -> None:
+            self.operations.add(
+                lambda: door.control.deny(job_id, by=by, reason=reason or None, via=VIA),
+                f"denied {tool} for #{job_id}" + (f": {one_line(reason, 80)}" if reason else ""),
+                then=done,
+                failed=failed,
+            )
+
+        self.app.push_screen(DenyScreen(job_id, tool, summary, submit))
+
+    def action_tell(self) -> None:
+        """A message into the selected running job's Claude process (its next turn)."""
+        job = self._selected_job()
+        if job is None:
+            return
+        if job.state is not JobState.RUNNING:
+            self.notify(not_running_to_tell(job.id, job.state), severity="warning")
+            return
+        from tui.screens.answer import TellScreen
+
+        job_id, door, by = job.id, self.door, self.person
+
+        def submit(message: str, done: Callable[[Job], None], failed: Callable[[str], None]) -> None:
+            self.operations.add(
+                lambda: door.control.tell(job_id, message, by=by, via=VIA),
+                f"told #{job_id}: {one_line(message, 80)}",
+                then=done,
+                failed=failed,
+            )
+
+        self.app.push_screen(TellScreen(job_id, submit))
+
+    @staticmethod
+    def _tool(job: Job) -> str:
+        return one_line(str(question_of(job).get("tool") or "the tool"), 60)
 
     def action_add_watch(self) -> None:
         from tui.screens.watch_dialogs import AddWatchScreen

@@ -1,4 +1,5 @@
-"""The queue pane: one row per job, newest first, keyed by job id."""
+"""The queue pane: one row per job, newest first, keyed by job id; jobs that need a person's
+answer come first, in a state of their own ("? needs you")."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ STATE_STYLES = {
     JobState.FAILED: "bold $error",
     JobState.CANCELLED: "$warning",
 }
+NEEDS_YOU = "? needs you"
+"""The state cell of a running job waiting for an answer to its tool question."""
+NEEDS_YOU_STYLE = "bold $text-warning on $warning-muted"
+
+
+def needs_answer(job: Job) -> bool:
+    """The job runs and waits for a person to answer its tool question."""
+    return job.state is JobState.RUNNING and job.question is not None
 
 
 class JobTable(RowsTable):
@@ -38,10 +47,12 @@ class JobTable(RowsTable):
     SORT_REVERSE: ClassVar[bool] = True
     _ticking: tuple[Job, ...] = ()
     """The unfinished jobs last shown, whose Time cells tick between reads."""
+    needing: frozenset[int] = frozenset()
+    """The jobs shown that wait for an answer: they sort first."""
 
-    @staticmethod
-    def sort_key(cell: Any) -> Any:
-        return int(str(getattr(cell, "plain", cell)))
+    def sort_key(self, cell: Any) -> Any:
+        job_id = int(str(getattr(cell, "plain", cell)))
+        return (job_id in self.needing, job_id)
 
     @property
     def selected_job_id(self) -> int | None:
@@ -49,7 +60,10 @@ class JobTable(RowsTable):
         return int(key) if key is not None else None
 
     def show_jobs(self, jobs: list[Job], now: datetime) -> None:
-        self.set_rows([(str(job.id), self._cells(job, now)) for job in jobs])
+        needing = frozenset(job.id for job in jobs if needs_answer(job))
+        reorder = needing != self.needing
+        self.needing = needing
+        self.set_rows([(str(job.id), self._cells(job, now)) for job in jobs], reorder=reorder)
         self._ticking = tuple(job for job in jobs if not job.finished_at)
 
     def tick_durations(self, now: datetime) -> None:
@@ -62,7 +76,11 @@ class JobTable(RowsTable):
                 self.update_cell(key, "time", timing, update_width=True)
 
     def _cells(self, job: Job, now: datetime) -> tuple[object, ...]:
-        state = Text(f"{STATE_SYMBOLS[job.state]} {job.state}", style=self._state_style(job.state))
+        if job.id in self.needing:
+            state = Text(NEEDS_YOU, style=self._resolve(NEEDS_YOU_STYLE))
+        else:
+            label = f"{STATE_SYMBOLS[job.state]} {job.state}"
+            state = Text(label, style=self._resolve(STATE_STYLES[job.state]))
         return (
             Text(str(job.id), justify="right"),
             state,
@@ -75,8 +93,10 @@ class JobTable(RowsTable):
             Text(excerpt(job.prompt, 60)),  # user text: never read as markup
         )
 
-    def _state_style(self, state: JobState) -> str:
-        style = STATE_STYLES[state]
-        for name, value in self.app.theme_variables.items():
-            style = style.replace(f"${name}", value)
+    def _resolve(self, style: str) -> str:
+        """A style written with theme variables, in the theme's colours (the longest names
+        first: ``$warning-muted`` is not ``$warning`` followed by ``-muted``)."""
+        variables = self.app.theme_variables
+        for name in sorted(variables, key=len, reverse=True):
+            style = style.replace(f"${name}", variables[name])
         return style

@@ -35,8 +35,7 @@ class RowsTable(DataTable[object]):
     COLUMNS: ClassVar[tuple[str, ...]] = ()
     SORT_REVERSE: ClassVar[bool] = False
 
-    @staticmethod
-    def sort_key(cell: Any) -> Any:
+    def sort_key(self, cell: Any) -> Any:
         return _plain(cell)
 
     def __init__(self, **kwargs: Any) -> None:
@@ -65,8 +64,8 @@ class RowsTable(DataTable[object]):
         row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
         return row_key.value
 
-    def set_rows(self, rows: Sequence[tuple[str, Sequence[object]]]) -> None:
-        """Rows as (key, cells)."""
+    def set_rows(self, rows: Sequence[tuple[str, Sequence[object]]], reorder: bool = False) -> None:
+        """Rows as (key, cells); ``reorder``: the sort key of rows already shown changed."""
         selected = self.selected_key
         wanted = {key for key, _ in rows}
         for row_key in list(self.rows):
@@ -82,7 +81,7 @@ class RowsTable(DataTable[object]):
             else:
                 self.add_row(*cells, key=key)
                 added = True
-        if added and self.COLUMNS:
+        if (added or reorder) and self.COLUMNS:
             self.sort(self.COLUMNS[0].lower(), key=self.sort_key, reverse=self.SORT_REVERSE)
         self._measure_now()
         if selected is not None and selected in self.rows:

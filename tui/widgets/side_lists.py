@@ -72,8 +72,7 @@ class NotificationList(RowsTable):
     COLUMNS: ClassVar[tuple[str, ...]] = ("#", "Time", "Job", "Delivery", "Text")
     SORT_REVERSE: ClassVar[bool] = True
 
-    @staticmethod
-    def sort_key(cell: object) -> int:
+    def sort_key(self, cell: object) -> int:
         return int(str(cell))
 
     def show_notifications(self, notifications: list[NotificationRow]) -> None:

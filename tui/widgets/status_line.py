@@ -1,5 +1,5 @@
 """The header line: engine state (with the pause reason), a Claude CLI that cannot start, job
-counts (those awaiting approval too), today's cost, Telegram."""
+counts (those that need an answer and those awaiting approval too), today's cost, Telegram."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ class StatusLine(Static):
         telegram: str,
         claude_problem: str | None = None,
         config_note: str | None = None,
+        needs_you: int = 0,
     ) -> None:
+        """``needs_you``: running jobs waiting for an answer to a tool question."""
         self.paused = pause.paused
         self.unreachable = False
         self.claude_broken = claude_problem is not None
@@ -42,6 +44,8 @@ class StatusLine(Static):
             parts.append(f"⚠ {claude_problem}")
         if config_note is not None:
             parts.append(f"⚠ {config_note}")
+        if needs_you:
+            parts.append(f"{needs_you} {'needs' if needs_you == 1 else 'need'} you (y / N / A)")
         awaiting = counts.get(JobState.AWAITING_APPROVAL, 0)
         if awaiting:
             parts.append(f"{awaiting} awaiting approval (y / N)")
