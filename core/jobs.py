@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -30,6 +31,31 @@ class JobState(StrEnum):
 
 
 FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
+REVIEW_PENDING = "pending"
+REVIEW_KEPT = "kept"
+REVIEW_DISCARDED = "discarded"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where in git a job works: the repository, and its own worktree when it is isolated."""
+
+    git_root: str
+    worktree: str | None = None
+    branch: str | None = None
+    base_branch: str | None = None
+    base_commit: str | None = None
+
+    @property
+    def isolated(self) -> bool:
+        return self.worktree is not None
+
+    @property
+    def recorded_root(self) -> str:
+        """The working tree whose state is recorded before and after each attempt."""
+        return self.worktree or self.git_root
 
 
 class JobSource(StrEnum):
@@ -82,6 +108,22 @@ class Job:
     """The question the running job waits on, as JSON (kind, tool, input, asked_at, request_id)."""
     always_allowed: str | None
     """Tools a person allowed for the rest of this job (its retries and follow-ups), as a JSON list."""
+    git_root: str | None
+    """The top of the git repository the job's directory was in when it started (None: not in git)."""
+    worktree: str | None
+    """The job's own worktree (``isolation = "worktree"``); retries and follow-ups run there too."""
+    branch: str | None
+    """The worktree's branch, ``flowtui/job-ID`` (ID: the job that made the worktree)."""
+    base_branch: str | None
+    """The branch the repository had checked out at the job's start: where ``keep`` merges."""
+    base_commit: str | None
+    """The repository's ``HEAD`` commit at the job's start."""
+    tree_before: str | None
+    """The working tree as a git tree object before the job's first attempt."""
+    tree_after: str | None
+    """The working tree as a git tree object after the job's latest attempt."""
+    review: str | None
+    """What became of a worktree's changes: ``pending`` (to review), ``kept`` or ``discarded``."""
 
     @property
     def eta(self) -> datetime | None:
@@ -103,6 +145,32 @@ class Job:
         value = json.loads(self.always_allowed)
         return [str(tool) for tool in value] if isinstance(value, list) else []
 
+    @property
+    def workspace(self) -> Workspace | None:
+        """Where in git the job works, None when its directory is not in a repository."""
+        if self.git_root is None:
+            return None
+        return Workspace(
+            git_root=self.git_root,
+            worktree=self.worktree,
+            branch=self.branch,
+            base_branch=self.base_branch,
+            base_commit=self.base_commit,
+        )
+
+    @property
+    def run_directory(self) -> str:
+        """Where Claude runs: the job's directory, or the same place inside its worktree."""
+        if self.worktree is None or self.git_root is None:
+            return self.cwd
+        relative = os.path.relpath(self.cwd, self.git_root)
+        return self.worktree if relative == os.curdir else os.path.join(self.worktree, relative)
+
+    @property
+    def changes_to_review(self) -> bool:
+        """A finished job whose worktree is neither kept nor discarded yet."""
+        return self.review == REVIEW_PENDING and self.state.is_final
+
     @classmethod
     def from_row(cls, row: Any) -> Job:
         values = dict(row)
@@ -115,6 +183,7 @@ class Job:
         data["state"] = str(self.state)
         data["waiting_for"] = self.question
         data["always_allowed"] = self.always_allowed_tools
+        data["changes_to_review"] = self.changes_to_review
         return data
 
 

@@ -77,6 +77,15 @@ class Paths:
         return self.telegram_session_dir / f"{TELEGRAM_SESSION_NAME}.session"
 
     @property
+    def worktrees_dir(self) -> Path:
+        """The worktrees of isolated jobs, one folder per job that made one."""
+        return self.data_dir / "worktrees"
+
+    def worktree_for(self, job_id: int) -> Path:
+        """Where job ``job_id``'s worktree lives: fixed, so a run after a crash finds it again."""
+        return self.worktrees_dir / f"job-{job_id}"
+
+    @property
     def engine_lock(self) -> Path:
         """Held (flock) by the one process running the engine for this data dir."""
         return self.data_dir / "engine.lock"

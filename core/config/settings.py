@@ -96,6 +96,7 @@ DEFAULT_WATCH_PROMPT = (
 NotifyPolicy = Literal["always", "failure", "never"]
 BusyPolicy = Literal["queue", "skip", "restart"]
 PermissionPolicy = Literal["ask", "deny", "allow"]
+IsolationPolicy = Literal["none", "worktree"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -149,6 +150,12 @@ class WorkflowSettings:
 
     cwd: str | None = None
     """Working directory for jobs of this workflow (default: where the job was added)."""
+
+    isolation: IsolationPolicy = "none"
+    """``worktree``: each job works in its own git worktree, on a branch ``flowtui/job-ID`` made
+    from the repository's ``HEAD`` when it starts, until ``flowtui keep`` merges its changes or
+    ``flowtui discard`` drops them; ``none``: in the directory itself. A job of a ``worktree``
+    workflow whose directory is not in a git repository fails before Claude starts."""
 
     retries: int = bounded(2, ge=0, le=100)
     """Extra attempts after a retryable failure or an interrupted run."""

@@ -33,9 +33,16 @@ import redis
 from redis.commands.core import Script
 
 from core.clock import SYSTEM_CLOCK, Clock, parse_time, to_iso
-from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome
+from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome, Workspace
 from core.ledger import redis_scripts as scripts
-from core.ledger.sqlite import DEFAULT_LEASE, LedgerError, NewJob, encode_tools, lease_deadline
+from core.ledger.sqlite import (
+    DEFAULT_LEASE,
+    LedgerError,
+    NewJob,
+    encode_tools,
+    lease_deadline,
+    workspace_columns,
+)
 from core.ledger.stats import Stats, StatsRow
 
 DEFAULT_PREFIX = "flowtui:"
@@ -104,6 +111,9 @@ class RedisLedger:
         self._post_input = write(scripts.POST_INPUT)
         self._take_inputs = write(scripts.TAKE_INPUTS)
         self._allow_always = write(scripts.ALLOW_ALWAYS)
+        self._set_fields = write(scripts.SET_FIELDS)
+        self._record_trees = write(scripts.RECORD_TREES)
+        self._set_review = write(scripts.SET_REVIEW)
         self._renew = write(scripts.RENEW)
         self._recover = write(scripts.RECOVER)
         self._list = self._redis.register_script(scripts.LIST)
@@ -304,6 +314,7 @@ class RedisLedger:
             "parent_id": new.parent_id,
             "resume_session_id": new.resume_session_id,
             "always_allowed": encode_tools(new.always_allowed),
+            **workspace_columns(new.workspace),
         }
         pairs = [part for name, value in columns.items() for part in (name, _opt(value))]
         return _decode_job(_pairs(self._run(self._create, state, reason, *pairs)))
@@ -386,6 +397,26 @@ class RedisLedger:
     def request_cancel(self, job_id: int, reason: str) -> bool:
         """Mark a running job for cancelling; the engine that runs it ends it."""
         return bool(self._run(self._request_cancel, job_id, JobState.RUNNING, reason))
+
+    # -- where in git a job works, and what it changed ----------------------------------
+
+    def set_workspace(self, job_id: int, workspace: Workspace, reason: str) -> Job:
+        """Record the repository (and worktree) a job works in; an isolated job's changes wait
+        for review from here on."""
+        pairs = [part for name, value in workspace_columns(workspace).items() for part in (name, _opt(value))]
+        row = self._run(self._set_fields, job_id, reason, *pairs)
+        if not row:
+            raise _vanished(job_id)
+        return _decode_job(_pairs(row))
+
+    def record_trees(self, job_id: int, before: str | None, after: str | None, reason: str | None) -> None:
+        """The working tree before an attempt (kept only from the first) and after it (the latest)."""
+        self._run(self._record_trees, job_id, _opt(before), _opt(after), reason or "")
+
+    def set_review(self, job_id: int, review: str, reason: str) -> bool:
+        """What became of the job's worktree changes; False when it has no worktree or is
+        already so."""
+        return bool(self._run(self._set_review, job_id, review, reason))
 
     # -- questions and messages of a running job ------------------------------------
 

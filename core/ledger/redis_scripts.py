@@ -255,6 +255,41 @@ redis.call('HSET', key, 'always_allowed', cjson.encode(tools))
 return true
 """
 
+# ARGV[5] id, [6] reason, then name, value (opt) pairs.
+SET_FIELDS = """
+local key = jkey(ARGV[5])
+local state = redis.call('HGET', key, 'state')
+if not state then return false end
+for i = 7, #ARGV, 2 do put(key, ARGV[i], opt(ARGV[i + 1])) end
+event(ARGV[5], state, ARGV[6])
+return redis.call('HGETALL', key)
+"""
+
+# ARGV[5] id, [6] tree before (opt; kept only when none is recorded), [7] tree after (opt),
+# [8] reason ("" for none).
+RECORD_TREES = """
+local key = jkey(ARGV[5])
+local state = redis.call('HGET', key, 'state')
+if not state then return false end
+local before = opt(ARGV[6])
+if before and redis.call('HEXISTS', key, 'tree_before') == 0 then
+  redis.call('HSET', key, 'tree_before', before)
+end
+keep(key, 'tree_after', opt(ARGV[7]))
+if ARGV[8] ~= '' then event(ARGV[5], state, ARGV[8]) end
+return true
+"""
+
+# ARGV[5] id, [6] review, [7] reason.
+SET_REVIEW = """
+local key = jkey(ARGV[5])
+local seen = redis.call('HMGET', key, 'state', 'worktree', 'review')
+if not seen[1] or not seen[2] or seen[3] == ARGV[6] then return false end
+redis.call('HSET', key, 'review', ARGV[6])
+event(ARGV[5], seen[1], ARGV[7])
+return true
+"""
+
 NOTE = """
 local state = redis.call('HGET', jkey(ARGV[5]), 'state')
 if not state then return false end

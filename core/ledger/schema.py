@@ -6,7 +6,7 @@ import sqlite3
 
 from core.jobs import JOB_COLUMNS, JobSource
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 SOURCE_CHECK = "CHECK (source IN ({}))".format(", ".join(f"'{source}'" for source in JobSource))
 """Built from :class:`JobSource`: a source added there is accepted by the file (after a rebuild)."""
@@ -49,7 +49,16 @@ CREATE TABLE IF NOT EXISTS jobs (
     claude_started   REAL,
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     waiting_for      TEXT,
-    always_allowed   TEXT
+    always_allowed   TEXT,
+    git_root         TEXT,
+    worktree         TEXT,
+    branch           TEXT,
+    base_branch      TEXT,
+    base_commit      TEXT,
+    tree_before      TEXT,
+    tree_after       TEXT,
+    review           TEXT
+                     CHECK (review IS NULL OR review IN ('pending', 'kept', 'discarded'))
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, priority DESC, id);
 CREATE TABLE IF NOT EXISTS job_events (

@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from core.clock import SYSTEM_CLOCK, Clock, to_iso
-from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome
+from core.jobs import JOB_COLUMNS, REVIEW_PENDING, Job, JobEvent, JobState, RunOutcome, Workspace
 from core.ledger.schema import create_or_migrate
 from core.ledger.stats import Stats, collect_stats
 
@@ -51,6 +51,8 @@ class NewJob:
     awaiting_approval: bool = False
     always_allowed: tuple[str, ...] = ()
     """Tools already allowed for the whole job (a follow-up keeps its parent's)."""
+    workspace: Workspace | None = None
+    """A follow-up or retry of an isolated job continues in its worktree."""
 
 
 class Ledger:
@@ -180,10 +182,15 @@ class Ledger:
     def create(self, new: NewJob, reason: str) -> Job:
         with self._write() as conn:
             state = "awaiting_approval" if new.awaiting_approval else "queued"
+            workspace = workspace_columns(new.workspace)
             cursor = conn.execute(
                 "INSERT INTO jobs (workflow, prompt, source, cwd, trigger, state, max_attempts,"
-                " priority, created_at, parent_id, resume_session_id, always_allowed)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)" + _RETURNING_JOB,
+                " priority, created_at, parent_id, resume_session_id, always_allowed, "
+                + ", ".join(workspace)
+                + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                + ", ?" * len(workspace)
+                + ")"
+                + _RETURNING_JOB,
                 (
                     new.workflow,
                     new.prompt,
@@ -197,6 +204,7 @@ class Ledger:
                     new.parent_id,
                     new.resume_session_id,
                     encode_tools(new.always_allowed),
+                    *workspace.values(),
                 ),
             )
             job = _single_job(cursor)
@@ -352,6 +360,48 @@ class Ledger:
                 self._event(conn, job_id, "running", f"cancel requested: {reason}")
             return bool(cursor.rowcount)
 
+    # -- where in git a job works, and what it changed ----------------------------------
+
+    def set_workspace(self, job_id: int, workspace: Workspace, reason: str) -> Job:
+        """Record the repository (and worktree) a job works in; an isolated job's changes wait
+        for review from here on."""
+        columns = workspace_columns(workspace)
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        with self._write() as conn:
+            cursor = conn.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ?" + _RETURNING_JOB,
+                (*columns.values(), job_id),
+            )
+            job = _single_job(cursor)
+            self._event(conn, job_id, str(job.state), reason)
+        return job
+
+    def record_trees(self, job_id: int, before: str | None, after: str | None, reason: str | None) -> None:
+        """The working tree before an attempt (kept only from the first) and after it (the latest)."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET tree_before = coalesce(tree_before, ?), tree_after = coalesce(?, tree_after)"
+                " WHERE id = ? RETURNING state",
+                (before, after, job_id),
+            )
+            rows = cursor.fetchall()
+            if rows and reason:
+                self._event(conn, job_id, rows[0][0], reason)
+
+    def set_review(self, job_id: int, review: str, reason: str) -> bool:
+        """What became of the job's worktree changes; False when it has no worktree or is
+        already so."""
+        with self._write() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET review = ? WHERE id = ? AND worktree IS NOT NULL"
+                " AND review IS NOT ? RETURNING state",
+                (review, job_id, review),
+            )
+            rows = cursor.fetchall()
+            if rows:
+                self._event(conn, job_id, rows[0][0], reason)
+            return bool(rows)
+
     # -- questions and messages of a running job ------------------------------------
 
     def set_waiting(self, job_id: int, question: str | None, reason: str | None) -> bool:
@@ -503,6 +553,20 @@ class Ledger:
         with self._lock:
             rows = self._conn.execute(query, params).fetchall()
         return [Job.from_row(row) for row in rows]
+
+
+def workspace_columns(workspace: Workspace | None) -> dict[str, str | None]:
+    """A workspace as the job's columns; an isolated one starts with its changes to review."""
+    if workspace is None:
+        return dict.fromkeys(("git_root", "worktree", "branch", "base_branch", "base_commit", "review"))
+    return {
+        "git_root": workspace.git_root,
+        "worktree": workspace.worktree,
+        "branch": workspace.branch,
+        "base_branch": workspace.base_branch,
+        "base_commit": workspace.base_commit,
+        "review": REVIEW_PENDING if workspace.isolated else None,
+    }
 
 
 def encode_tools(tools: Sequence[str]) -> str | None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from core.clock import SYSTEM_CLOCK, Clock
 from core.config.settings import shared_queue_url
-from core.jobs import Job, JobEvent, JobState, RunOutcome
+from core.jobs import Job, JobEvent, JobState, RunOutcome, Workspace
 from core.ledger.sqlite import DEFAULT_LEASE, Ledger, NewJob
 from core.ledger.stats import Stats
 
@@ -126,6 +126,21 @@ class LedgerStore(Protocol):
 
     def request_cancel(self, job_id: int, reason: str) -> bool:
         """Mark a running job for cancelling; False when it is not running."""
+        ...
+
+    def set_workspace(self, job_id: int, workspace: Workspace, reason: str) -> Job:
+        """Record the repository (and worktree) the job works in; an isolated job's changes
+        wait for review from here on."""
+        ...
+
+    def record_trees(self, job_id: int, before: str | None, after: str | None, reason: str | None) -> None:
+        """The working tree before an attempt (kept only from the first) and after it (the
+        latest), with a history line when ``reason`` is given."""
+        ...
+
+    def set_review(self, job_id: int, review: str, reason: str) -> bool:
+        """What became of the job's worktree changes; False when it has no worktree or is
+        already so."""
         ...
 
     def set_waiting(self, job_id: int, question: str | None, reason: str | None) -> bool:

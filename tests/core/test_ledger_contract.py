@@ -17,7 +17,7 @@ import pytest
 from core.clock import SYSTEM_CLOCK, parse_time, to_iso
 from core.config.settings import QUEUE_ENV, Settings
 from core.errors import ConfigError
-from core.jobs import Job, JobState, RunOutcome
+from core.jobs import Job, JobState, RunOutcome, Workspace
 from core.ledger.redis import RedisLedger
 from core.ledger.sqlite import Ledger, LedgerError, NewJob, lease_deadline
 from core.ledger.stats import StatsRow
@@ -541,6 +541,36 @@ def test_tools_allowed_always_stay_with_the_job(ledger: LedgerStore) -> None:
     assert ledger.requeue(job.id, "retry", run_after=None).always_allowed_tools == ["Bash", "Edit"]
     follow = add(ledger, always_allowed=("Bash",))
     assert follow.always_allowed_tools == ["Bash"]
+
+
+def test_a_job_keeps_where_in_git_it_works_and_what_it_changed(ledger: LedgerStore) -> None:
+    plain = add(ledger)
+    assert plain.workspace is None and plain.review is None and not plain.changes_to_review
+    recorded = ledger.set_workspace(plain.id, Workspace("/repo", base_branch="main", base_commit="c0"), "in git")
+    assert recorded.workspace == Workspace("/repo", base_branch="main", base_commit="c0")
+    assert recorded.review is None and recorded.run_directory == "/work"
+    assert not ledger.set_review(plain.id, "kept", "no worktree: nothing to keep")
+    ledger.record_trees(plain.id, "t1", None, None)
+    ledger.record_trees(plain.id, "t2", "t3", "1 file changed (+1 -0)")
+    ledger.record_trees(plain.id, None, "t4", None)
+    again = ledger.require(plain.id)
+    assert (again.tree_before, again.tree_after) == ("t1", "t4")
+    assert history(ledger, plain.id)[-2:] == [("queued", "in git"), ("queued", "1 file changed (+1 -0)")]
+
+    isolated_space = Workspace("/work", "/data/worktrees/job-2", "flowtui/job-2", "main", "c0")
+    isolated = add(ledger)
+    isolated = ledger.set_workspace(isolated.id, isolated_space, "runs in its worktree")
+    assert isolated.review == "pending" and isolated.run_directory == "/data/worktrees/job-2"
+    assert not isolated.changes_to_review and not isolated.to_dict()["changes_to_review"]
+    claimed(ledger, isolated.id)
+    done = ledger.finish(isolated.id, RunOutcome(state=JobState.SUCCEEDED))
+    assert done.changes_to_review and done.to_dict()["changes_to_review"] is True
+    assert ledger.set_review(isolated.id, "kept", "kept: merged")
+    assert not ledger.set_review(isolated.id, "kept", "kept again")
+    assert ledger.require(isolated.id).review == "kept"
+    assert history(ledger, isolated.id)[-1] == ("succeeded", "kept: merged")
+    follow = add(ledger, workspace=isolated_space)
+    assert follow.workspace == isolated_space and follow.review == "pending"
 
 
 def test_defer_only_while_queued(ledger: LedgerStore) -> None:

@@ -1,0 +1,1 @@
+"""What a job changed: git trees recorded around each attempt, diffs, and isolated worktrees."""

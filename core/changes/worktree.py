@@ -1,0 +1,183 @@
+"""A job's own worktree: made on a new branch from the repository's ``HEAD``, found again after
+a crash, its changes kept (committed on the branch and merged) or discarded (worktree and
+branch removed). Keeping checks first and changes nothing on either side when it would not
+merge cleanly, or when the repository has uncommitted changes in the same files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.changes.git import GitError, git_text, identity_env, rev_parse, run_git, split_z
+from core.changes.record import record_tree
+
+BRANCH_PREFIX = "flowtui/job-"
+
+
+class KeepRefused(Exception):
+    """Keeping would conflict or overwrite the user's work; one line naming the files."""
+
+
+def branch_for(job_id: int) -> str:
+    return f"{BRANCH_PREFIX}{job_id}"
+
+
+def worktrees(root: Path | str) -> dict[Path, str | None]:
+    """The repository's worktrees: path -> the branch checked out there (None: detached)."""
+    output = run_git(root, ["worktree", "list", "--porcelain", "-z"]).stdout
+    found: dict[Path, str | None] = {}
+    current: Path | None = None
+    for field in split_z(output):
+        if field.startswith("worktree "):
+            current = _real(field.removeprefix("worktree "))
+            found[current] = None
+        elif field.startswith("branch ") and current is not None:
+            found[current] = field.removeprefix("branch refs/heads/")
+    return found
+
+
+def open_worktree(root: Path | str, path: Path, branch: str, base_commit: str) -> None:
+    """Make ``path`` a worktree of the repository at ``root`` on a new ``branch`` from
+    ``base_commit``, or find the one an earlier run (interrupted, even by a crash) made."""
+    path = _real(path)
+    listed = worktrees(root)
+    if path in listed:
+        if listed[path] != branch:
+            raise GitError(f"{path} is a worktree on {listed[path] or 'a detached HEAD'}, not on {branch}")
+        return
+    elsewhere = [where for where, on in listed.items() if on == branch]
+    if elsewhere:
+        raise GitError(f"branch {branch} is checked out in another worktree, {elsewhere[0]}")
+    if path.exists():
+        if any(path.iterdir()):
+            raise GitError(f"{path} exists and is not a worktree of {root}: move it away")
+        path.rmdir()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    run_git(root, ["worktree", "prune"])  # a crash mid-add may have left its bookkeeping
+    if rev_parse(root, f"refs/heads/{branch}") is not None:
+        run_git(root, ["worktree", "add", "--quiet", str(path), branch])
+    else:
+        run_git(root, ["worktree", "add", "--quiet", "-b", branch, str(path), base_commit])
+
+
+def remove_worktree(root: Path | str, path: Path, branch: str) -> bool:
+    """Remove the worktree and its branch, whatever is left of them; False when both were gone."""
+    removed = False
+    path = _real(path)
+    if path in worktrees(root):
+        run_git(root, ["worktree", "remove", "--force", "--force", str(path)])
+        removed = True
+    elif path.exists():
+        shutil.rmtree(path)  # flowtui's own folder, never registered with git
+        removed = True
+    run_git(root, ["worktree", "prune"])
+    if rev_parse(root, f"refs/heads/{branch}") is not None:
+        run_git(root, ["branch", "-D", "--quiet", branch])
+        removed = True
+    return removed
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What ``keep`` did: the branch's commit, and the base branch's head after the merge."""
+
+    commit: str
+    merged_head: str
+    already: bool
+    """The branch was merged before (keep asked again): nothing was done."""
+
+
+def keep_worktree(root: Path | str, path: Path, branch: str, base_branch: str | None, message: str) -> Kept:
+    """Commit the worktree's changes on ``branch`` and merge it into ``base_branch`` in the
+    repository at ``root`` (which must have it checked out). Refuses (:class:`KeepRefused`)
+    before changing anything when the merge would conflict or the repository has uncommitted
+    changes in the files it would change."""
+    if base_branch is None:
+        raise KeepRefused(
+            f"the repository had no branch checked out when the job started: merge {branch} by hand"
+        )
+    checked_out = run_git(root, ["symbolic-ref", "-q", "--short", "HEAD"], ok_codes=(0, 1)).stdout
+    if checked_out.decode("utf-8", "surrogateescape").strip() != base_branch:
+        raise KeepRefused(f"{root} no longer has {base_branch} checked out: check it out, then keep again")
+    branch_head = rev_parse(root, f"refs/heads/{branch}")
+    if branch_head is None:
+        raise GitError(f"branch {branch} is gone from {root}: nothing left to keep")
+    identity = identity_env(root)
+    commit = branch_head
+    if path.is_dir():
+        tree = record_tree(path)
+        if tree != rev_parse(root, f"{branch_head}^{{tree}}"):
+            # An object only, until the checks pass: no ref moves before then.
+            commit = git_text(root, ["commit-tree", tree, "-p", branch_head, "-m", message], env=identity)
+    base_head = git_text(root, ["rev-parse", "HEAD"])
+    if commit == branch_head and _is_ancestor(root, commit, base_head):
+        return Kept(commit=commit, merged_head=base_head, already=True)
+    merged_tree = _check_merge(root, base_head, commit)
+    _check_uncommitted(root, base_head, merged_tree)
+    if commit != branch_head:
+        run_git(root, ["update-ref", "-m", "flowtui keep", f"refs/heads/{branch}", commit, branch_head])
+        if path.is_dir():
+            run_git(path, ["reset", "--quiet"])  # the worktree's index matches its new commit
+    merge = run_git(
+        root,
+        ["merge", "--quiet", "--no-edit", "-m", message, branch],
+        env=identity,
+        ok_codes=(0, 1, 2, 128),
+    )
+    if merge.returncode != 0:
+        if rev_parse(root, "MERGE_HEAD") is not None:
+            run_git(root, ["merge", "--abort"])
+        raise GitError(f"git merge failed in {root}: {merge.stderr.decode('utf-8', 'replace').strip()}")
+    return Kept(commit=commit, merged_head=git_text(root, ["rev-parse", "HEAD"]), already=False)
+
+
+def _is_ancestor(root: Path | str, commit: str, of: str) -> bool:
+    return run_git(root, ["merge-base", "--is-ancestor", commit, of], ok_codes=(0, 1)).returncode == 0
+
+
+def _check_merge(root: Path | str, base_head: str, commit: str) -> str:
+    """The tree the merge would make (git's in-memory merge), or KeepRefused naming the files."""
+    result = run_git(
+        root,
+        ["merge-tree", "--write-tree", "--name-only", "--no-messages", base_head, commit],
+        ok_codes=(0, 1),
+    )
+    lines = split_lines(result.stdout)
+    if result.returncode == 1:
+        conflicted = sorted(set(lines[1:]))
+        raise KeepRefused(
+            f"keeping would conflict in {_names(conflicted)}: changed on both sides since the job "
+            "started; its changes stay on its branch (follow up, or merge it by hand)"
+        )
+    return lines[0]
+
+
+def _check_uncommitted(root: Path | str, base_head: str, merged_tree: str) -> None:
+    """Refuse when the merge would touch a file the user changed, staged or created."""
+    touched = set(
+        split_z(run_git(root, ["diff", "--name-only", "-z", "--no-renames", base_head, merged_tree]).stdout)
+    )
+    status = run_git(root, ["status", "--porcelain", "-z", "--untracked-files=all", "--no-renames"]).stdout
+    dirty = {entry[3:] for entry in split_z(status)}
+    overlap = sorted(touched & dirty)
+    if overlap:
+        raise KeepRefused(
+            f"the repository has uncommitted changes in {_names(overlap)}: "
+            "commit or stash them, then keep again"
+        )
+
+
+def split_lines(output: bytes) -> list[str]:
+    return [line for line in output.decode("utf-8", "surrogateescape").splitlines() if line]
+
+
+def _names(paths: Iterable[str]) -> str:
+    shown = list(paths)
+    return ", ".join(shown[:5]) + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+
+
+def _real(path: str | Path) -> Path:
+    return Path(os.path.realpath(path))
