@@ -128,6 +128,9 @@ class LazyGroup(click.Group):
         "watch": "cli.watch:watch",
         "schedules": "cli.watch:schedules",
         "mcp": "cli.mcp_command:mcp_command",
+        "diff": "cli.changes:diff",
+        "keep": "cli.changes:keep",
+        "discard": "cli.changes:discard",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -237,12 +240,14 @@ def show(app: AppContext, job_id: int, as_json: bool) -> None:
     with open_control(app) as control:
         job = control.get(job_id)
         events = control.ledger.events(job_id)
+        changes = control.changes(job_id)
         if as_json:
             data = job.to_dict()
             data["events"] = [event.to_dict() for event in events]
+            data["changes"] = changes.to_list()
             click.echo(json.dumps(data, indent=2))
         else:
-            click.echo(format_job_detail(job, events))
+            click.echo(format_job_detail(job, events, changes))
 
 
 @cli.command()
@@ -334,7 +339,7 @@ def approve(app: AppContext, job_id: int, always: bool) -> None:
     """Say yes to what job ID waits for: approval to run, or a tool Claude asks to use."""
     with open_control(app) as control:
         waiting = control.get(job_id).question
-        control.approve(job_id, by=_who(), always=always, via="cli")
+        control.approve(job_id, by=who(), always=always, via="cli")
         if waiting is None:
             click.echo(f"approved #{job_id}: queued")
         else:
@@ -350,7 +355,7 @@ def deny(app: AppContext, job_id: int, reason: str | None) -> None:
     """Say no to what job ID waits for: a job awaiting approval is cancelled; a tool is refused."""
     with open_control(app) as control:
         waiting = control.get(job_id).question
-        control.deny(job_id, by=_who(), reason=reason, via="cli")
+        control.deny(job_id, by=who(), reason=reason, via="cli")
         if waiting is None:
             click.echo(f"denied #{job_id}: cancelled")
         else:
@@ -364,11 +369,11 @@ def deny(app: AppContext, job_id: int, reason: str | None) -> None:
 def tell(app: AppContext, job_id: int, message: str) -> None:
     """Send MESSAGE to job ID's running Claude: it reads it at its next turn."""
     with open_control(app) as control:
-        control.tell(job_id, message, by=_who(), via="cli")
+        control.tell(job_id, message, by=who(), via="cli")
         click.echo(f"told #{job_id}: Claude reads it at its next turn")
 
 
-def _who() -> str:
+def who() -> str:
     """Who answers, for the job's history: the login name, else what the gate always said."""
     try:
         return getpass.getuser()

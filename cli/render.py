@@ -6,6 +6,7 @@ from datetime import datetime
 
 from core.display import one_line, printable
 from core.jobs import Job, JobEvent
+from core.ops.review import JobChanges, format_stat
 from core.summary import STATE_SYMBOLS, excerpt, format_cost, job_timing
 
 
@@ -25,7 +26,7 @@ def format_job_table(jobs: list[Job], now: datetime) -> str:
     return "\n".join(lines)
 
 
-def format_job_detail(job: Job, events: list[JobEvent]) -> str:
+def format_job_detail(job: Job, events: list[JobEvent], changes: JobChanges | None = None) -> str:
     rows = [
         ("state", f"{STATE_SYMBOLS[job.state]} {job.state}"),
         ("workflow", job.workflow),
@@ -44,6 +45,11 @@ def format_job_detail(job: Job, events: list[JobEvent]) -> str:
         ("session", job.session_id or "-"),
         ("transcript", job.transcript_path or "-"),
     ]
+    if job.worktree:
+        rows.append(
+            ("worktree", f"{job.worktree} on {job.branch} (from {job.base_branch or 'a detached HEAD'})")
+        )
+        rows.append(("review", _review(job)))
     if job.error:
         rows.append(("error", job.error))
     width = max(len(name) for name, _ in rows)
@@ -52,6 +58,20 @@ def format_job_detail(job: Job, events: list[JobEvent]) -> str:
     lines.append("")
     lines.append("events:")
     lines += [f"  {event.at}  {event.state:<9}  {one_line(event.reason)}" for event in events]
+    if changes is not None and (changes.files or changes.in_git):
+        lines += [
+            "",
+            "changes:" if changes.in_git else "files its edits named:",
+            printable(format_stat(changes)),
+        ]
     if job.answer:
         lines += ["", "answer:", printable(job.answer)]
     return "\n".join(lines)
+
+
+def _review(job: Job) -> str:
+    if job.changes_to_review:
+        return (
+            f"changes to review: `flowtui diff {job.id}`, then `flowtui keep {job.id}` or `discard {job.id}`"
+        )
+    return job.review or "-"

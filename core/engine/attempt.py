@@ -17,7 +17,8 @@ from core.claude.conversation import ConversationHooks, Question, describe_input
 from core.claude.events import ANSWER_EVENTS, ClaudeEvent
 from core.claude.runner import EventCallback, NoteCallback, RunControl, RunEnd, RunRequest, SpawnCallback
 from core.claude.transcript import append_marker, run_ended_record, run_started_record
-from core.config.settings import Settings
+from core.config.settings import Settings, WorkflowSettings
+from core.engine.workspace import WorkspaceFailed, prepare_workspace, record_after, record_before
 from core.errors import ConfigError, describe_os_error
 from core.events import EventBus, JobOutput
 from core.jobs import Job, JobState, RunOutcome
@@ -60,12 +61,33 @@ def run_attempt(
         return RunOutcome(state=JobState.FAILED, error=str(error))
     if job.cancel_requested:
         run_control.cancel("cancelled by the user")
+    try:
+        job = prepare_workspace(job, workflow, paths, ledger)
+    except WorkspaceFailed as error:
+        return RunOutcome(state=JobState.FAILED, error=str(error))
+    before = record_before(job, ledger)
+    try:
+        return _run(job, run_control, workflow, paths, ledger, runner, bus, on_change)
+    finally:
+        record_after(job, before, ledger)
+
+
+def _run(
+    job: Job,
+    run_control: RunControl,
+    workflow: WorkflowSettings,
+    paths: Paths,
+    ledger: LedgerStore,
+    runner: Runner,
+    bus: EventBus,
+    on_change: Callable[[], None],
+) -> RunOutcome:
     transcript = paths.transcript_for(job.id, job.attempts)
     request = RunRequest(
         job_id=job.id,
         attempt=job.attempts,
         prompt=job.prompt,
-        cwd=job.cwd,
+        cwd=job.run_directory,
         workflow=workflow,
         transcript=transcript,
         resume_session=job.resume_session_id,

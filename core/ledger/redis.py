@@ -400,11 +400,11 @@ class RedisLedger:
 
     # -- where in git a job works, and what it changed ----------------------------------
 
-    def set_workspace(self, job_id: int, workspace: Workspace, reason: str) -> Job:
+    def set_workspace(self, job_id: int, workspace: Workspace, reason: str | None) -> Job:
         """Record the repository (and worktree) a job works in; an isolated job's changes wait
         for review from here on."""
         pairs = [part for name, value in workspace_columns(workspace).items() for part in (name, _opt(value))]
-        row = self._run(self._set_fields, job_id, reason, *pairs)
+        row = self._run(self._set_fields, job_id, reason or "", *pairs)
         if not row:
             raise _vanished(job_id)
         return _decode_job(_pairs(row))

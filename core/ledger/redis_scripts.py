@@ -255,13 +255,13 @@ redis.call('HSET', key, 'always_allowed', cjson.encode(tools))
 return true
 """
 
-# ARGV[5] id, [6] reason, then name, value (opt) pairs.
+# ARGV[5] id, [6] reason ("" for none), then name, value (opt) pairs.
 SET_FIELDS = """
 local key = jkey(ARGV[5])
 local state = redis.call('HGET', key, 'state')
 if not state then return false end
 for i = 7, #ARGV, 2 do put(key, ARGV[i], opt(ARGV[i + 1])) end
-event(ARGV[5], state, ARGV[6])
+if ARGV[6] ~= '' then event(ARGV[5], state, ARGV[6]) end
 return redis.call('HGETALL', key)
 """
 

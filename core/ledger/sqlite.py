@@ -362,7 +362,7 @@ class Ledger:
 
     # -- where in git a job works, and what it changed ----------------------------------
 
-    def set_workspace(self, job_id: int, workspace: Workspace, reason: str) -> Job:
+    def set_workspace(self, job_id: int, workspace: Workspace, reason: str | None) -> Job:
         """Record the repository (and worktree) a job works in; an isolated job's changes wait
         for review from here on."""
         columns = workspace_columns(workspace)
@@ -373,7 +373,8 @@ class Ledger:
                 (*columns.values(), job_id),
             )
             job = _single_job(cursor)
-            self._event(conn, job_id, str(job.state), reason)
+            if reason:
+                self._event(conn, job_id, str(job.state), reason)
         return job
 
     def record_trees(self, job_id: int, before: str | None, after: str | None, reason: str | None) -> None:

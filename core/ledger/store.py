@@ -128,9 +128,9 @@ class LedgerStore(Protocol):
         """Mark a running job for cancelling; False when it is not running."""
         ...
 
-    def set_workspace(self, job_id: int, workspace: Workspace, reason: str) -> Job:
-        """Record the repository (and worktree) the job works in; an isolated job's changes
-        wait for review from here on."""
+    def set_workspace(self, job_id: int, workspace: Workspace, reason: str | None) -> Job:
+        """Record the repository (and worktree) the job works in, with a history line when
+        ``reason`` is given; an isolated job's changes wait for review from here on."""
         ...
 
     def record_trees(self, job_id: int, before: str | None, after: str | None, reason: str | None) -> None:

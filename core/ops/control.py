@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from pathlib import Path
 
+from core.changes.git import GitError
+from core.changes.worktree import KeepRefused, keep_worktree, remove_worktree
 from core.claude.conversation import Answer, Told, input_to_json
 from core.clock import parse_time
 from core.config.live import LiveSettings
@@ -28,11 +30,12 @@ from core.config.settings import (
 )
 from core.config.watch_path import watch_key
 from core.errors import ConfigError, InputError, describe_os_error
-from core.jobs import Job, JobSource, JobState
+from core.jobs import REVIEW_DISCARDED, REVIEW_KEPT, REVIEW_PENDING, Job, JobSource, JobState, Workspace
 from core.ledger.notifications import Notification, NotificationStore
 from core.ledger.sqlite import LedgerError, NewJob
 from core.ledger.store import LedgerStore
 from core.ops.handoff import Handoff
+from core.ops.review import JobChanges, job_changes, job_diff
 from core.paths import Paths
 from core.queue.transport import JobQueue
 from core.wake.changes import Change, EngineNotifier
@@ -162,6 +165,11 @@ class Control:
             raise InputError("the follow-up prompt is empty: say what Claude should do next")
         if not Path(parent.cwd).is_dir():
             raise InputError(f"job #{job_id}'s working directory {parent.cwd} is gone: recreate it")
+        workspace = parent.workspace
+        if workspace is not None and workspace.isolated and _worktree_gone(parent):
+            raise InputError(
+                f"job #{job_id}'s worktree was discarded, and its Claude session with it: add a new job"
+            )
         workflow_settings = self._workflow(parent.workflow)
         job = self.handoff.create(
             NewJob(
@@ -175,6 +183,7 @@ class Control:
                 trigger=f"follow-up of #{parent.id}",
                 resume_session_id=parent.session_id,
                 always_allowed=tuple(parent.always_allowed_tools),
+                workspace=_continued(workspace),
             ),
             reason=f"follow-up of #{parent.id} (session {parent.session_id})",
         )
@@ -312,6 +321,7 @@ class Control:
                 parent_id=original.id,
                 trigger=f"retry of #{original.id}",
                 always_allowed=tuple(original.always_allowed_tools),
+                workspace=None if _worktree_gone(original) else _continued(original.workspace),
             ),
             reason=f"retry of #{original.id}",
         )
@@ -335,6 +345,81 @@ class Control:
         if latest.state.is_final:
             raise InputError(f"job #{job_id} already {latest.state}: nothing to cancel")
         raise InputError(f"job #{job_id} changed state while cancelling: try again")
+
+    # -- a job's changes: what it changed, and keeping or discarding its worktree -------
+
+    def changes(self, job_id: int) -> JobChanges:
+        """The files the job changed, with line counts (in git)."""
+        return job_changes(self.get(job_id), self.paths)
+
+    def diff(self, job_id: int) -> str:
+        """The job's changes as a unified diff (empty: it changed nothing)."""
+        return job_diff(self.get(job_id))
+
+    def keep(self, job_id: int, by: str = "the user") -> Job:
+        """Commit the job's worktree changes on its branch and merge them into the branch the
+        repository had checked out when it started; refuses, changing nothing, when that would
+        conflict or overwrite uncommitted changes. Keeping a kept job again does nothing."""
+        job = self.get(job_id)
+        workspace = _isolated(job, "keep")
+        if job.review == REVIEW_KEPT:
+            return job
+        if job.review == REVIEW_DISCARDED:
+            raise InputError(f"job #{job_id}'s changes were discarded: nothing to keep")
+        sharing = self._sharing(job, "keep")
+        message = f"{_first_line(job.prompt)} (flowtui job #{job_id})"
+        assert workspace.worktree is not None and workspace.branch is not None
+        try:
+            kept = keep_worktree(
+                workspace.git_root, Path(workspace.worktree), workspace.branch, workspace.base_branch, message
+            )
+        except KeepRefused as refusal:
+            raise InputError(f"job #{job_id} not kept: {refusal}") from None
+        except (GitError, OSError) as error:
+            raise InputError(f"job #{job_id} not kept: {error}") from None
+        if kept.already:
+            reason = f"kept by {by}: {workspace.branch} was merged into {workspace.base_branch} already"
+        else:
+            reason = (
+                f"kept by {by}: {workspace.branch} ({kept.commit[:12]}) merged into "
+                f"{workspace.base_branch} ({kept.merged_head[:12]})"
+            )
+        for other in sharing:
+            if other.review == REVIEW_PENDING:
+                self.ledger.set_review(other.id, REVIEW_KEPT, reason)
+        self._notify_engine(Change.JOBS)
+        return self.get(job_id)
+
+    def discard(self, job_id: int, by: str = "the user") -> Job:
+        """Remove the job's worktree and its branch; changes not kept are gone. Discarding
+        again does nothing."""
+        job = self.get(job_id)
+        workspace = _isolated(job, "discard")
+        sharing = self._sharing(job, "discard")
+        assert workspace.worktree is not None and workspace.branch is not None
+        try:
+            removed = remove_worktree(workspace.git_root, Path(workspace.worktree), workspace.branch)
+        except (GitError, OSError) as error:
+            raise InputError(f"job #{job_id} not discarded: {error}") from None
+        what = f"worktree {workspace.worktree} and branch {workspace.branch} removed"
+        for other in sharing:
+            if other.review == REVIEW_PENDING:
+                self.ledger.set_review(other.id, REVIEW_DISCARDED, f"discarded by {by}: {what}")
+            elif removed and other.id == job_id:
+                self.ledger.note(job_id, f"{what} by {by}")
+        self._notify_engine(Change.JOBS)
+        return self.get(job_id)
+
+    def _sharing(self, job: Job, verb: str) -> list[Job]:
+        """Every job working in ``job``'s worktree (its follow-ups, its retries); refuses while
+        one of them has not ended."""
+        sharing = [other for other in self.ledger.list_jobs() if other.branch == job.branch]
+        busy = [other for other in sharing if not other.state.is_final]
+        if busy:
+            raise InputError(
+                f"job #{busy[-1].id} is {busy[-1].state} in this worktree: {verb} it once it has ended"
+            )
+        return sharing
 
     def pause(self, reason: str = "by hand", until: str | None = None) -> None:
         """Stop taking jobs; with ``until`` (UTC ISO) the engine resumes by itself then."""
@@ -499,6 +584,31 @@ def not_running_to_tell(job_id: int, state: JobState) -> str:
     )
 
 
+def _isolated(job: Job, verb: str) -> Workspace:
+    workspace = job.workspace
+    if workspace is None or not workspace.isolated:
+        where = f"are in {job.git_root} already" if job.git_root else "were made where it ran"
+        raise InputError(
+            f"job #{job.id} has no worktree of its own to {verb} (its workflow's isolation is "
+            f'"none"): its changes {where}'
+        )
+    return workspace
+
+
+def _worktree_gone(job: Job) -> bool:
+    return job.review == REVIEW_DISCARDED or (job.worktree is not None and not Path(job.worktree).is_dir())
+
+
+def _continued(workspace: Workspace | None) -> Workspace | None:
+    """A follow-up or retry works on in an isolated parent's worktree; a plain one records its own."""
+    return workspace if workspace is not None and workspace.isolated else None
+
+
+def _first_line(text: str, limit: int = 72) -> str:
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "flowtui job")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def _nothing_to_answer(job: Job, verb: str) -> str:
     if job.state is JobState.RUNNING:
         return f"job #{job.id} is running and waits for no answer: nothing to be {verb}"
@@ -511,6 +621,4 @@ def _line(text: str, limit: int = 120) -> str:
 
 
 def _no_longer_waits(job_id: int) -> str:
-    return (
-        f"job #{job_id} no longer waits for that answer: `flowtui show {job_id}` says what it waits on now"
-    )
+    return f"job #{job_id} no longer waits for that answer: `flowtui show {job_id}` says what it waits on now"

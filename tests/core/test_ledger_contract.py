@@ -546,7 +546,9 @@ def test_tools_allowed_always_stay_with_the_job(ledger: LedgerStore) -> None:
 def test_a_job_keeps_where_in_git_it_works_and_what_it_changed(ledger: LedgerStore) -> None:
     plain = add(ledger)
     assert plain.workspace is None and plain.review is None and not plain.changes_to_review
-    recorded = ledger.set_workspace(plain.id, Workspace("/repo", base_branch="main", base_commit="c0"), "in git")
+    recorded = ledger.set_workspace(
+        plain.id, Workspace("/repo", base_branch="main", base_commit="c0"), "in git"
+    )
     assert recorded.workspace == Workspace("/repo", base_branch="main", base_commit="c0")
     assert recorded.review is None and recorded.run_directory == "/work"
     assert not ledger.set_review(plain.id, "kept", "no worktree: nothing to keep")

@@ -1,0 +1,130 @@
+"""Where an attempt runs in git, and what it changed.
+
+A job of an ``isolation = "worktree"`` workflow gets its own worktree on ``flowtui/job-ID`` from
+the repository's ``HEAD`` (its retries and follow-ups, and a run after a crash, find it again);
+any job in a repository has its working tree recorded before and after each attempt, so every
+job has a diff. Recording never fails a run: a git that cannot record is a history line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from core.changes.git import GitError, repo_state
+from core.changes.record import changed_files, describe_changes, record_tree
+from core.changes.worktree import branch_for, open_worktree
+from core.config.settings import WorkflowSettings
+from core.jobs import Job, Workspace
+from core.ledger.store import LedgerStore
+from core.paths import Paths
+
+log = logging.getLogger(__name__)
+
+
+class WorkspaceFailed(Exception):
+    """The job cannot run where its workflow asks (isolation outside git): one line why."""
+
+
+def prepare_workspace(job: Job, workflow: WorkflowSettings, paths: Paths, ledger: LedgerStore) -> Job:
+    """The job with its place in git recorded (its worktree made or found again), before Claude
+    starts; a job outside git, not isolated, is returned as it is."""
+    known = job.workspace
+    if known is not None and known.isolated:
+        _reopen(job, known)
+        return job
+    if known is not None:
+        return job
+    if workflow.isolation == "worktree":
+        return _isolate(job, paths, ledger)
+    try:
+        repo = repo_state(job.cwd)
+    except GitError as error:
+        log.warning("job #%s: cannot tell whether %s is in git: %s", job.id, job.cwd, error)
+        return job
+    if repo is None:
+        return job
+    workspace = Workspace(git_root=str(repo.root), base_branch=repo.branch, base_commit=repo.head)
+    return ledger.set_workspace(job.id, workspace, None)
+
+
+def _isolate(job: Job, paths: Paths, ledger: LedgerStore) -> Job:
+    try:
+        repo = repo_state(job.cwd)
+    except GitError as error:
+        raise WorkspaceFailed(f'isolation = "worktree" needs git: {error}') from None
+    if repo is None:
+        raise WorkspaceFailed(
+            f'isolation = "worktree" needs a git repository, and {job.cwd} is not in one: '
+            "run the job in a repository, or with a workflow without isolation"
+        )
+    if repo.head is None:
+        raise WorkspaceFailed(
+            f"{repo.root} has no commit yet: commit once so the job's worktree can branch from it"
+        )
+    path = paths.worktree_for(job.id)
+    branch = branch_for(job.id)
+    try:
+        open_worktree(repo.root, path, branch, repo.head)
+    except GitError as error:
+        raise WorkspaceFailed(f"cannot make the job's worktree: {error}") from None
+    workspace = Workspace(str(repo.root), str(path), branch, repo.branch, repo.head)
+    job = ledger.set_workspace(
+        job.id,
+        workspace,
+        f"works in its own worktree {path} on {branch}, "
+        f"from {repo.branch or 'a detached HEAD'} at {repo.head[:12]}",
+    )
+    _make_run_directory(job)
+    return job
+
+
+def _reopen(job: Job, workspace: Workspace) -> None:
+    """An earlier attempt's (or the parent job's) worktree, made again when only its branch is left."""
+    if workspace.worktree is None or workspace.branch is None or workspace.base_commit is None:
+        raise WorkspaceFailed(f"job #{job.id}'s worktree record is incomplete: add the job again")
+    try:
+        open_worktree(workspace.git_root, Path(workspace.worktree), workspace.branch, workspace.base_commit)
+    except GitError as error:
+        raise WorkspaceFailed(f"cannot open the job's worktree again: {error}") from None
+    _make_run_directory(job)
+
+
+def _make_run_directory(job: Job) -> None:
+    """A directory git does not track (empty, or ignored) is not in a new worktree: make it."""
+    try:
+        os.makedirs(job.run_directory, exist_ok=True)
+    except OSError as error:
+        raise WorkspaceFailed(
+            f"cannot make {job.run_directory} in the job's worktree: {error.strerror}"
+        ) from None
+
+
+def record_before(job: Job, ledger: LedgerStore) -> str | None:
+    """The working tree before this attempt; returns the job's first recorded tree (the diff's base)."""
+    workspace = job.workspace
+    if workspace is None:
+        return None
+    try:
+        tree = record_tree(workspace.recorded_root)
+    except (GitError, OSError) as error:
+        ledger.note(job.id, f"cannot record the working tree before attempt {job.attempts}: {error}")
+        return job.tree_before
+    ledger.record_trees(job.id, tree, None, None)
+    return job.tree_before or tree
+
+
+def record_after(job: Job, before: str | None, ledger: LedgerStore) -> None:
+    """The working tree after this attempt, with a history line saying what changed so far."""
+    workspace = job.workspace
+    if workspace is None or before is None:
+        return
+    root = workspace.recorded_root
+    try:
+        tree = record_tree(root)
+        summary = describe_changes(changed_files(root, before, tree))
+    except (GitError, OSError) as error:
+        ledger.note(job.id, f"cannot record the working tree after attempt {job.attempts}: {error}")
+        return
+    ledger.record_trees(job.id, None, tree, f"after attempt {job.attempts}: {summary}")
