@@ -43,6 +43,8 @@ def open_worktree(root: Path | str, path: Path, branch: str, base_commit: str) -
     """Make ``path`` a worktree of the repository at ``root`` on a new ``branch`` from
     ``base_commit``, or find the one an earlier run (interrupted, even by a crash) made."""
     path = _real(path)
+    if not (path / ".git").exists():
+        run_git(root, ["worktree", "prune"])  # its folder went (or a crash cut `worktree add` short)
     listed = worktrees(root)
     if path in listed:
         if listed[path] != branch:
@@ -56,7 +58,6 @@ def open_worktree(root: Path | str, path: Path, branch: str, base_commit: str) -
             raise GitError(f"{path} exists and is not a worktree of {root}: move it away")
         path.rmdir()
     path.parent.mkdir(parents=True, exist_ok=True)
-    run_git(root, ["worktree", "prune"])  # a crash mid-add may have left its bookkeeping
     if rev_parse(root, f"refs/heads/{branch}") is not None:
         run_git(root, ["worktree", "add", "--quiet", str(path), branch])
     else:

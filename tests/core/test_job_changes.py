@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from clikit import Flowtui
-from enginekit import running_engine, wait_job
+from enginekit import running_engine, wait_for, wait_job
 from fakeclaude import READ_PROMPT, result_line, write_script
 
+from core.changes.worktree import open_worktree, remove_worktree
+from core.claude.touched import touched_files
 from core.errors import InputError
 from core.jobs import JobState
 
@@ -254,3 +257,80 @@ def test_the_cli_prints_diff_stat_json_changes_keep_and_discard(tmp_path: Path) 
         assert json.loads(flowtui.ok("show", str(job.id), "--json"))["changes_to_review"] is False
         assert flowtui.ok("discard", str(job.id)).startswith(f"discarded #{job.id}")
         assert worktree_paths(repo) == [str(repo)]
+
+
+def test_a_run_killed_mid_way_runs_again_in_the_same_worktree(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    runs = tmp_path / "runs"
+    # The first run writes, says it is busy, and hangs; the run after the crash finishes.
+    claude = write_script(
+        tmp_path / "claude",
+        f'echo run >> "{runs}"\n'
+        f'if [ "$(wc -l < "{runs}")" -eq 1 ]; then\n'
+        "  printf 'first run\\n' > work.txt\n"
+        '  echo \'{"type":"system","subtype":"init","session_id":"s1"}\'\n'
+        "  sleep 300\n"
+        "fi\n"
+        "printf 'second run\\n' >> work.txt\n"
+        f"echo '{result_line(result='done')}'\n",
+    )
+    config = ISOLATED.replace("retries = 0", "retries = 1")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(config)
+    flowtui = Flowtui(home, claude)
+    serving = flowtui.serve()
+    try:
+        job_id = int(flowtui.ok("add", "work", "--workflow", "isolated", "--cwd", str(repo)))
+        worktree = home / "worktrees" / f"job-{job_id}"
+        wait_for(lambda: (worktree / "work.txt").exists(), what="the first run to write")
+    finally:
+        serving.kill()  # kill -9: no clean stop, the job is left running
+        serving.wait(timeout=10)
+    with running_engine(home, config, environ=env_with(claude)) as engine:
+        done = wait_job(engine, job_id, JobState.SUCCEEDED, JobState.FAILED)
+        assert done.state is JobState.SUCCEEDED, done.error
+        assert done.attempts == 2 and done.worktree == str(worktree)
+        assert (worktree / "work.txt").read_text() == "first run\nsecond run\n"
+        assert [change.path for change in engine.control.changes(job_id).files] == ["work.txt"]
+        assert "+first run\n+second run\n" in engine.control.diff(job_id)
+    assert worktree_paths(repo) == [str(repo), str(worktree)]
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_a_worktree_whose_folder_went_is_made_again_from_its_branch(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    path = tmp_path / "data" / "job-7"
+    open_worktree(repo, path, "flowtui/job-7", head)
+    open_worktree(repo, path, "flowtui/job-7", head)  # found again: nothing to do
+    (path / "kept.txt").write_text("committed on the branch\n")
+    git(path, "add", "kept.txt")
+    git(path, "commit", "-q", "-m", "on the branch")
+    shutil.rmtree(path)
+    open_worktree(repo, path, "flowtui/job-7", head)
+    assert (path / "kept.txt").read_text() == "committed on the branch\n"
+    assert remove_worktree(repo, path, "flowtui/job-7") and not remove_worktree(repo, path, "flowtui/job-7")
+    assert git(repo, "branch", "--list", "flowtui/*") == "" and not path.exists()
+
+
+def test_outside_git_the_changes_are_the_files_edits_named(tmp_path: Path) -> None:
+    transcript = tmp_path / "job-1-attempt-1.jsonl"
+
+    def call(name: str, **tool_input: object) -> str:
+        block = {"type": "tool_use", "id": name, "name": name, "input": tool_input}
+        return json.dumps({"type": "assistant", "message": {"content": [block]}})
+
+    transcript.write_text(
+        "\n".join(
+            [
+                call("Write", file_path="/x/new.py", content="a"),
+                call("Bash", command="rm -rf /x/gone"),
+                call("Edit", file_path="/x/old.py", old_string="a", new_string="b"),
+                call("MultiEdit", file_path="/x/new.py", edits=[]),
+                "not json",
+            ]
+        )
+        + "\n"
+    )
+    assert touched_files([transcript, tmp_path / "missing.jsonl"]) == ["/x/new.py", "/x/old.py"]
