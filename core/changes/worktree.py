@@ -144,8 +144,12 @@ def _check_merge(root: Path | str, base_head: str, commit: str) -> str:
     result = run_git(
         root,
         ["merge-tree", "--write-tree", "--name-only", "--no-messages", base_head, commit],
-        ok_codes=(0, 1),
+        ok_codes=(0, 1, 129),
     )
+    if result.returncode == 129:  # usage error: a git older than 2.38 has no --write-tree
+        raise KeepRefused(
+            "keep checks the merge with `git merge-tree --write-tree`: it needs git 2.38 or newer"
+        )
     lines = split_lines(result.stdout)
     if result.returncode == 1:
         conflicted = sorted(set(lines[1:]))
