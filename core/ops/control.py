@@ -511,6 +511,4 @@ def _line(text: str, limit: int = 120) -> str:
 
 
 def _no_longer_waits(job_id: int) -> str:
-    return (
-        f"job #{job_id} no longer waits for that answer: `flowtui show {job_id}` says what it waits on now"
-    )
+    return f"job #{job_id} no longer waits for that answer: `flowtui show {job_id}` says what it waits on now"
