@@ -109,6 +109,9 @@ def test_a_run_claude_already_answers_is_not_restarted(tmp_path: Path) -> None:
         target = w.target(notes)
         assert not target.quiet
         (notes / "b.md").write_text("b")
+        # b.md's event can reach the watcher after a.md's burst settled (a loaded machine):
+        # quiet alone may be seen before it arrives, so wait for the busy policy to hold it.
+        wait_for(lambda: target.held_paths == {"b.md"}, what="the busy policy (queue) to hold b.md")
         w.wait_quiet(notes)
         assert target.held_paths == {"b.md"}, "the busy policy (queue) holds it for one more run"
         release.write_text("go")

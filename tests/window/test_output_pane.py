@@ -340,3 +340,44 @@ async def test_the_details_transcript_wraps_and_searches_with_the_same_keys(tmp_
         assert pane.search_query == "" and app.screen.query_one("#detail-output") is pane
         await pilot.press("w")
         assert not pane.wrap and pane.row_count == pane.line_count
+
+
+class ShrinkingApp(App[None]):
+    """The output pane under a box that appears above it (as a tool question's does)."""
+
+    CSS = "#above { height: 0; } #above.-shown { height: 8; }"
+
+    def compose(self) -> ComposeResult:
+        from textual.widgets import Static
+
+        yield Static("a question", id="above")
+        yield OutputPane()
+
+
+async def test_only_the_users_scrolling_holds_the_view_not_a_layout_change(tmp_path: Path) -> None:
+    transcript = transcript_with(tmp_path, *(f"line {n}\n" for n in range(200)))
+    app = ShrinkingApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        pane = app.query_one(OutputPane)
+        pane.show_job(1, [transcript])
+        await pilot.pause()
+        assert pane.following and pane.is_vertical_scroll_end
+        for shown in (True, False, True):  # the box above comes and goes: the pane resizes
+            app.query_one("#above").set_class(shown, "-shown")
+            await pilot.pause()
+            await pilot.pause()
+            assert pane.following, "a layout change must not hold the view"
+            assert "-holding" not in pane.classes
+        pane.append("one more\n")
+        await pilot.pause()
+        assert pane.is_vertical_scroll_end and screen_rows(pane)[-1].rstrip() == "one more"
+
+        pane.scroll_up(animate=False)  # the user (k, the wheel, the scrollbar) scrolls up: it holds
+        await pilot.pause()
+        assert not pane.following and "-holding" in pane.classes
+        pane.append("and another\n")
+        await pilot.pause()
+        assert not pane.is_vertical_scroll_end  # held: the new line does not pull the view down
+        pane.scroll_end(animate=False, immediate=True)  # back at the end: it follows again
+        await pilot.pause()
+        assert pane.following

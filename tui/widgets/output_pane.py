@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from textual import events
 from textual.binding import BindingType
 from textual.reactive import reactive
+from textual.scrollbar import ScrollTo, ScrollUp
 
 from core.claude.events import parse_event
 from core.claude.tail import TranscriptTail
@@ -172,13 +174,44 @@ class OutputPane(WrappedLog):
 
     def watch_scroll_y(self, old: float, new: float) -> None:
         super().watch_scroll_y(old, new)
-        # Scrolling up holds the view; scrolling back to the end follows again. (Only flags
-        # here: scrolling from inside a scroll animation's last step breaks the animator.)
-        if new < old and not self.is_vertical_scroll_end:
-            self.hold()
-        elif self.is_vertical_scroll_end and not self.following:
+        # Scrolling back to the end follows again. (Only flags here: scrolling from inside a
+        # scroll animation's last step breaks the animator.)
+        if self.is_vertical_scroll_end and not self.following:
             self.following = True
             self.auto_scroll = True
+
+    # Only the user's own scrolling up holds the view: a layout change (the question box
+    # shown above, a resize, a re-wrap) can move scroll_y too, and must not stop following.
+
+    def _user_scrolls_up(self) -> None:
+        if self.max_scroll_y > 0:
+            self.hold()
+
+    def _on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        if not (event.ctrl or event.shift):
+            self._user_scrolls_up()
+        super()._on_mouse_scroll_up(event)
+
+    def _on_scroll_up(self, event: ScrollUp) -> None:
+        self._user_scrolls_up()
+        super()._on_scroll_up(event)
+
+    def _on_scroll_to(self, message: ScrollTo) -> None:
+        if message.y is not None and message.y < self.max_scroll_y:
+            self.hold()
+        super()._on_scroll_to(message)
+
+    def scroll_up(self, *args: Any, **kwargs: Any) -> None:
+        self._user_scrolls_up()
+        super().scroll_up(*args, **kwargs)
+
+    def scroll_page_up(self, *args: Any, **kwargs: Any) -> None:
+        self._user_scrolls_up()
+        super().scroll_page_up(*args, **kwargs)
+
+    def scroll_home(self, *args: Any, **kwargs: Any) -> None:
+        self._user_scrolls_up()
+        super().scroll_home(*args, **kwargs)
 
     def watch_following(self, following: bool) -> None:
         self.set_class(not following, "-holding")
