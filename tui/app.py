@@ -31,6 +31,7 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from core.clock import SYSTEM_CLOCK, Clock
+from core.config.live import Signature, config_signature
 from core.config.settings import Settings
 from core.display import clip
 from core.errors import ConfigError, describe_os_error, log_failure
@@ -116,6 +117,7 @@ class FlowtuiApp(SurvivesFailures):
         self._read_timer: Timer | None = None
         self._pending_timer: Timer | None = None
         """Applies what arrived every 50 ms while anything is pending; paused when idle."""
+        self._config_seen: Signature = None
         self._engine_waits = False
         self.failures = Failures()
         """Unhandled errors the window survived: the process exits 1 after any."""
@@ -146,6 +148,7 @@ class FlowtuiApp(SurvivesFailures):
         # second's tick reads nothing, it makes durations tick and notices a stalled read.
         self.set_interval(REFRESH_SECONDS, self._tick)
         self._reader.remote = self.session.settings.queue_url(self.session.environ) is not None
+        self._config_seen = config_signature(self.paths.config_file)
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         with suppress(NotImplementedError, RuntimeError, ValueError):  # not on the main thread
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._terminal_closed)
@@ -263,13 +266,16 @@ class FlowtuiApp(SurvivesFailures):
 
     def _tick(self) -> None:
         """Every second, without reading the shared state: running durations tick from the
-        snapshot held, and a read that does not answer is said (the reader also asks for a
-        slow safety read). An edited config file needs no look here: the session's config
-        follower (the engine's, or an attached window's) announces it as a change."""
+        snapshot held, an edited config file (watches, workflows) asks for a read, and a
+        read that does not answer is said (the reader also asks for a slow safety read)."""
         if self._door is not None:
             self._reader.tick(self._door)
         if self._reader.wanted:
             self._wake()
+        signature = config_signature(self.paths.config_file)
+        if signature != self._config_seen:
+            self._config_seen = signature
+            self.refresh_soon()
         stalled = self._reader.stalled()
         if stalled is not None:
             self._show_unreachable(stalled)
