@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from core.display import one_line, printable
@@ -66,6 +67,9 @@ def format_job_detail(job: Job, events: list[JobEvent], changes: JobChanges | No
         ]
     if job.answer:
         lines += ["", "answer:", printable(job.answer)]
+    if job.structured_output:
+        structured = json.dumps(job.structured_value, indent=2, ensure_ascii=False)
+        lines += ["", "structured output:", printable(structured)]
     return "\n".join(lines)
 
 

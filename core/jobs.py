@@ -124,6 +124,8 @@ class Job:
     """The working tree as a git tree object after the job's latest attempt."""
     review: str | None
     """What became of a worktree's changes: ``pending`` (to review), ``kept`` or ``discarded``."""
+    structured_output: str | None = None
+    """The latest attempt's structured output (a ``json_schema`` workflow), as JSON text."""
 
     @property
     def eta(self) -> datetime | None:
@@ -184,7 +186,13 @@ class Job:
         data["waiting_for"] = self.question
         data["always_allowed"] = self.always_allowed_tools
         data["changes_to_review"] = self.changes_to_review
+        data["structured_output"] = self.structured_value
         return data
+
+    @property
+    def structured_value(self) -> Any:
+        """The structured output decoded (None when the job has none)."""
+        return json.loads(self.structured_output) if self.structured_output else None
 
 
 JOB_COLUMNS = tuple(field.name for field in fields(Job))
@@ -218,6 +226,8 @@ class RunOutcome:
     turns: int | None = None
     session_id: str | None = None
     answer: str | None = None
+    structured_output: str | None = None
+    """A ``json_schema`` run's structured output, as JSON text."""
     retryable: bool = False
     limit: LimitHit | None = None
     """Set when the account's usage or rate limit was hit: requeue without an attempt, pause."""

@@ -7,40 +7,12 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 
 from core.config.check import SecretStr
-from core.config.settings import API_HASH_ENV, BOT_TOKEN_ENV, QUEUE_ENV, Settings
-
-FLOWTUI_PRIVATE_PREFIXES = ("FLOWTUI_TELEGRAM_",)
-FLOWTUI_PRIVATE_NAMES = frozenset({QUEUE_ENV})
-"""flowtui's own credentials and settings (the queue URL may carry a Redis password)."""
+from core.config.claude_options import is_private as _is_private
+from core.config.settings import API_HASH_ENV, BOT_TOKEN_ENV, Settings
 
 SECRET_ENV_NAMES = (API_HASH_ENV, BOT_TOKEN_ENV)
-"""Variables whose values are secrets: another variable holding the same value is dropped too."""
-
-CLAUDE_SESSION_MARKERS = frozenset(
-    {
-        "CLAUDECODE",
-        "CLAUDE_CODE_ENTRYPOINT",
-        "CLAUDE_CODE_SSE_PORT",
-        "CLAUDE_CODE_SESSION_ID",
-        "CLAUDE_CODE_CHILD_SESSION",
-        "CLAUDE_CODE_SESSION_ACCESS_TOKEN",
-        "CLAUDE_CODE_EXECPATH",
-        "CLAUDE_CODE_AGENT",
-        "CLAUDE_CODE_COORDINATOR_MODE",
-        "CLAUDE_AGENT_SDK_VERSION",
-        "CLAUDE_EFFORT",
-        "CLAUDE_PROJECT_DIR",
-        "CLAUDE_ENV_FILE",
-        "CLAUDE_PLUGIN_ROOT",
-        "CLAUDE_PLUGIN_DATA",
-    }
-)
-"""What Claude Code 2.1 exports to the commands, hooks and MCP servers it starts (seen in a Bash
-tool's ``env`` and in the CLI's source). User settings such as ``CLAUDE_CONFIG_DIR`` or
-``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC`` are not markers and pass."""
-
-AI_AGENT = "AI_AGENT"
-"""Claude Code sets it to ``claude-code_<version>_...``; another agent's value passes."""
+"""Variables whose values are secrets: another variable holding the same value is dropped too.
+Which names are flowtui's own or a Claude Code session's: ``core.config.claude_options``."""
 
 
 def job_environment(environ: Mapping[str, str], settings: Settings) -> dict[str, str]:
@@ -52,9 +24,7 @@ def job_environment(environ: Mapping[str, str], settings: Settings) -> dict[str,
     part of that session (its id, its project dir, its IDE). ``ANTHROPIC_*`` and the user's own
     variables pass.
     """
-    secrets = {value.strip() for value in configured_secrets(settings)}
-    secrets |= {environ[name].strip() for name in SECRET_ENV_NAMES if name in environ}
-    secrets.discard("")
+    secrets = secret_values(environ, settings)
     return {
         name: value
         for name, value in environ.items()
@@ -62,12 +32,30 @@ def job_environment(environ: Mapping[str, str], settings: Settings) -> dict[str,
     }
 
 
-def _is_private(name: str, value: str) -> bool:
-    if name in FLOWTUI_PRIVATE_NAMES or name.startswith(FLOWTUI_PRIVATE_PREFIXES):
-        return True
-    if name in CLAUDE_SESSION_MARKERS:
-        return True
-    return name == AI_AGENT and value.startswith("claude-code")
+def secret_values(environ: Mapping[str, str], settings: Settings) -> frozenset[str]:
+    """flowtui's secrets as values (the config's, and those of their environment overrides):
+    a variable holding one never reaches a job, whatever its name."""
+    secrets = {value.strip() for value in configured_secrets(settings)}
+    secrets |= {environ[name].strip() for name in SECRET_ENV_NAMES if name in environ}
+    secrets.discard("")
+    return frozenset(secrets)
+
+
+def with_workflow_env(
+    base: Mapping[str, str], extra: Mapping[str, str], secrets: frozenset[str]
+) -> tuple[dict[str, str], list[str]]:
+    """``base`` with a workflow's ``env`` table over it, and the names of the table's entries
+    left out. The config check already refuses flowtui's own names and the session markers;
+    here they are dropped again, and so is a value that is one of flowtui's secrets (the
+    check cannot see those: they may come from the environment)."""
+    merged = dict(base)
+    dropped: list[str] = []
+    for name, value in extra.items():
+        if _is_private(name, value) or value.strip() in secrets:
+            dropped.append(name)
+        else:
+            merged[name] = value
+    return merged, dropped
 
 
 def configured_secrets(settings: object) -> Iterator[str]:

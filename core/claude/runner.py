@@ -30,11 +30,13 @@ from core.claude.conversation import (
     RunInput,
     format_minutes,
 )
+from core.claude.environment import with_workflow_env
 from core.claude.events import ClaudeEvent, Finished, Skipped, UserMessage, parse_event
 from core.claude.limits import detect_limit
 from core.claude.procs import end_process_group, process_start_time
 from core.claude.stream import LineReader, ResultLine, StrayLine, Tick, decode_line
 from core.clock import SYSTEM_CLOCK, Clock
+from core.config.claude_options import json_schema_text, mcp_config_entries
 from core.config.settings import WorkflowSettings
 from core.errors import describe_os_error
 from core.jobs import JobState, RunOutcome
@@ -44,6 +46,9 @@ STREAM_FLAGS = ("--output-format", "stream-json", "--verbose", "--include-partia
 CONTROL_FLAGS = ("--input-format", "stream-json", "--permission-prompt-tool", "stdio")
 """Stdin carries JSON lines both ways of the control protocol: the prompt, answers, messages."""
 MAX_STRAY_NOTES = 5
+BUDGET_SUBTYPE = "error_max_budget_usd"
+"""The result line's subtype when the CLI stopped a run at ``--max-budget-usd`` (2.1.197: with
+``is_error``, exit code 1, no ``result`` text and ``errors: ["Reached maximum budget ($X)"]``)."""
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,31 @@ def build_argv(command: str, request: RunRequest) -> list[str]:
         argv += ["--append-system-prompt", workflow.append_system_prompt]
     if request.resume_session:
         argv += ["--resume", request.resume_session]
-    return argv
+    argv += workflow_flags(workflow)
+    return [*argv, *workflow.extra_args]
+
+
+def workflow_flags(workflow: WorkflowSettings) -> list[str]:
+    """The further flags a workflow asks for, spelled as 2.1.197's ``claude --help`` has them.
+
+    Options taking several values (``<dirs...>``) are written ``--flag=VALUE``, so none of them
+    swallows the next argument, whatever ``extra_args`` brings after them."""
+    flags = [f"--add-dir={os.path.expanduser(path)}" for path in workflow.add_dirs]
+    if workflow.disallowed_tools:
+        flags.append(f"--disallowedTools={','.join(workflow.disallowed_tools)}")
+    for entry in mcp_config_entries(workflow.mcp_config):
+        flags.append(f"--mcp-config={entry if entry.lstrip().startswith('{') else os.path.expanduser(entry)}")
+    if workflow.strict_mcp_config:
+        flags.append("--strict-mcp-config")
+    if workflow.effort:
+        flags += ["--effort", workflow.effort]
+    if workflow.fallback_model:
+        flags += ["--fallback-model", workflow.fallback_model]
+    if workflow.max_budget_usd is not None:
+        flags += ["--max-budget-usd", repr(workflow.max_budget_usd)]
+    if workflow.json_schema is not None:
+        flags += ["--json-schema", json_schema_text(workflow.json_schema)]
+    return flags
 
 
 SpawnCallback = Callable[[int, float], None]
@@ -209,12 +238,15 @@ class ClaudeRunner:
         kill_grace_seconds: float,
         max_line_bytes: int,
         clock: Clock = SYSTEM_CLOCK,
+        secret_values: frozenset[str] = frozenset(),
     ) -> None:
         self.clock = clock
         self.command = command
         self.environ = dict(environ)
         self.kill_grace_seconds = kill_grace_seconds
         self.max_line_bytes = max_line_bytes
+        self.secret_values = secret_values
+        """flowtui's secrets as values: a workflow's ``env`` entry holding one is left out."""
 
     def run(
         self,
@@ -229,12 +261,15 @@ class ClaudeRunner:
         except ValueError as error:
             return _config_failure(f"[claude] command {self.command!r} cannot be split: {error}")
         launch = [*DIE_WITH_ENGINE, *argv]
+        environ, left_out = with_workflow_env(self.environ, request.workflow.env, self.secret_values)
+        for name in left_out:
+            on_note(f"env {name} was not passed to Claude: its value is one of flowtui's secrets")
         if DIE_WITH_ENGINE and not Path(request.cwd).is_dir():
             return _config_failure(
                 f"working directory {request.cwd} does not exist: create it or "
                 "queue the job with another --cwd"
             )
-        if DIE_WITH_ENGINE and shutil.which(argv[0], path=self.environ.get("PATH")) is None:
+        if DIE_WITH_ENGINE and shutil.which(argv[0], path=environ.get("PATH")) is None:
             # setpriv would report it as its own exit 127: say it the way a direct start would
             if Path(argv[0]).exists():
                 return _config_failure(
@@ -246,7 +281,7 @@ class ClaudeRunner:
                 "or set [claude] command (or FLOWTUI_CLAUDE) to its path"
             )
         try:
-            return self._spawn_and_read(request, control, launch, argv, on_spawn, on_note, on_event)
+            return self._spawn_and_read(request, control, launch, argv, environ, on_spawn, on_note, on_event)
         except OSError as error:  # the transcript cannot be written: a full disk, a permission
             # a failed flush names no file: name the transcript
             where = "" if error.filename is not None else f"{request.transcript}: "
@@ -262,6 +297,7 @@ class ClaudeRunner:
         control: RunControl,
         launch: list[str],
         argv: list[str],
+        environ: dict[str, str],
         on_spawn: SpawnCallback,
         on_note: NoteCallback,
         on_event: EventCallback | None,
@@ -276,7 +312,7 @@ class ClaudeRunner:
                     stdout=subprocess.PIPE,
                     stderr=stderr,
                     cwd=request.cwd,
-                    env=self.environ,
+                    env=environ,
                     start_new_session=True,
                 )
             except FileNotFoundError as error:
@@ -321,7 +357,8 @@ class ClaudeRunner:
             exit_code = process.wait()
             watcher.finish()
             conversation.join()
-        return _outcome(combine_results(results), exit_code, control, stderr_path, self.clock)
+        outcome = _outcome(combine_results(results), exit_code, control, stderr_path, self.clock)
+        return _budget_stop(outcome, results, request.workflow)
 
     def _read(
         self,
@@ -510,6 +547,7 @@ def _outcome(
         turns=result.turns,
         session_id=result.session_id,
         answer=result.answer,
+        structured_output=result.structured_output,
     )
     if exit_code == 0 and not result.is_error:
         return reported
@@ -522,6 +560,21 @@ def _outcome(
     # A 4xx other than a limit will not get better by retrying.
     retryable = limit is not None or status is None or status >= 500 or status in (408, 409)
     return replace(reported, state=JobState.FAILED, error=error, retryable=retryable, limit=limit)
+
+
+def _budget_stop(outcome: RunOutcome, results: list[ResultLine], workflow: WorkflowSettings) -> RunOutcome:
+    """A run the CLI stopped at the workflow's ``max_budget_usd`` fails for good: another
+    attempt would spend the same again."""
+    stopped = results and results[-1].subtype == BUDGET_SUBTYPE and results[-1].is_error
+    if outcome.state is not JobState.FAILED or not stopped:
+        return outcome
+    cap = f"${workflow.max_budget_usd:g}" if workflow.max_budget_usd is not None else "its cap"
+    spent = f" after spending ${outcome.cost_usd:.4f}" if outcome.cost_usd is not None else ""
+    error = (
+        f"stopped by the workflow's max_budget_usd of {cap}{spent}: "
+        "raise max_budget_usd or give the job less to do"
+    )
+    return replace(outcome, error=error, retryable=False, limit=None)
 
 
 def _last_line(path: Path) -> str:

@@ -142,6 +142,8 @@ class ResultLine:
     turns: int | None
     session_id: str | None
     api_error_status: int | None
+    structured_output: str | None = None
+    """The ``--json-schema`` run's output as compact JSON text (the line's ``structured_output``)."""
 
     @classmethod
     def from_event(cls, event: dict[str, Any]) -> ResultLine:
@@ -159,7 +161,17 @@ class ResultLine:
             turns=_int_or_none(event.get("num_turns")),
             session_id=_str_or_none(event.get("session_id")),
             api_error_status=_int_or_none(status),
+            structured_output=_json_or_none(event.get("structured_output")),
         )
+
+
+def _json_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
 
 
 def _str_or_none(value: object) -> str | None:

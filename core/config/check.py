@@ -1,11 +1,13 @@
 """A TOML table made into the frozen settings dataclasses, or the one line that says why not.
 
 The settings are plain dataclasses whose type hints are the schema: ``int``, ``float``,
-``str``, ``bool``, :class:`SecretStr`, ``X | None``, ``Literal[...]``, ``list[X]``,
-``dict[str, X]`` and nested dataclasses; a field's ``metadata`` holds its bounds (``ge``,
-``gt``, ``le``). Checking is strict (no ``"2"`` for 2, no ``true`` for 1) and unknown keys are
-refused. Plain Python on purpose: a validation library costs the window's start-up about
-a tenth of a second of imports and model building before the first frame.
+``str``, ``bool``, :class:`SecretStr`, ``X | None``, ``X | Y`` (the first that fits),
+``Literal[...]``, ``list[X]``, ``dict[str, X]``, ``Any`` (any TOML value) and nested dataclasses;
+a field's ``metadata`` holds its bounds (``ge``, ``gt``, ``le``), or the words for a wrong value
+and a further check of it (:func:`expects`). A dataclass's ``__post_init__`` may raise
+:class:`Problem` for a rule across its keys. Checking is strict (no ``"2"`` for 2, no ``true``
+for 1) and unknown keys are refused. Plain Python on purpose: a validation library costs the
+window's start-up about a tenth of a second of imports and model building before the first frame.
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ def bounded(default: Any, **limits: float) -> Any:
     return dataclasses.field(default=default, metadata=limits)
 
 
+def expects(expected: str, check: Callable[[Any], str | None] | None = None) -> dict[str, Any]:
+    """A field's ``metadata``: its wrong value is reported as ``expected <expected> (got ...)``,
+    and ``check`` may still refuse the converted value (it returns the sentence, or None)."""
+    return {"expected": expected} if check is None else {"expected": expected, "check": check}
+
+
 class Problem(Exception):
     """Where (the keys from the top) and what is wrong, for :func:`describe`."""
 
@@ -76,18 +84,43 @@ def build(cls: type[T], data: object, location: list[str] | None = None) -> T:
     values: dict[str, Any] = {}
     for name, spec in fields.items():
         if name in data:
-            values[name] = _convert(hints[name], data[name], [*where, name], spec.metadata)
+            values[name] = _checked(hints[name], data[name], [*where, name], spec.metadata)
         elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
             raise Problem([*where, name], "required key is missing")
-    return cls(**values)
+    try:
+        return cls(**values)
+    except Problem as problem:  # a rule across keys, from __post_init__: name the key in this table
+        raise Problem([*where, *problem.location], problem.what) from None
+
+
+def _checked(hint: Any, value: object, where: list[str], metadata: Mapping[str, Any]) -> Any:
+    """``_convert``, in the field's own words for a wrong value, then its own check."""
+    expected = metadata.get("expected")
+    try:
+        converted = _convert(hint, value, where, metadata)
+    except Problem as problem:
+        if expected is None or not problem.what.startswith("expected"):
+            raise  # a bound or a NUL says more than the field's words
+        raise Problem(where, f"expected {expected} (got {short_repr(value)})") from None
+    check = metadata.get("check")
+    if check is not None:
+        trouble = check(converted)
+        if trouble:
+            raise Problem(where, trouble)
+    return converted
 
 
 def _convert(hint: Any, value: object, where: list[str], bounds: Mapping[str, Any]) -> Any:
+    if hint is Any:
+        return value
     origin, args = get_origin(hint), get_args(hint)
     if origin in (Union, types.UnionType):
         if value is None:
             return None
-        (hint,) = [arg for arg in args if arg is not type(None)]
+        options = [arg for arg in args if arg is not type(None)]
+        if len(options) > 1:
+            return _first_fit(options, value, where, bounds)
+        (hint,) = options
         origin, args = get_origin(hint), get_args(hint)
     if origin is Literal:
         if value not in args:
@@ -110,6 +143,17 @@ def _convert(hint: Any, value: object, where: list[str], bounds: Mapping[str, An
     return _bounded(_scalar(hint, value, where), where, bounds)
 
 
+def _first_fit(options: list[Any], value: object, where: list[str], bounds: Mapping[str, Any]) -> Any:
+    problems: list[Problem] = []
+    for option in options:
+        try:
+            return _convert(option, value, where, bounds)
+        except Problem as problem:
+            problems.append(problem)
+    words = " or ".join(problem.what.split(" (got ")[0].removeprefix("expected ") for problem in problems)
+    raise Problem(where, f"expected {words} (got {short_repr(value)})")
+
+
 def _scalar(hint: Any, value: object, where: list[str]) -> Any:
     is_bool = isinstance(value, bool)
     if hint is bool and is_bool:
@@ -127,6 +171,8 @@ def _scalar(hint: Any, value: object, where: list[str]) -> Any:
 
 def _bounded(value: Any, where: list[str], bounds: Mapping[str, Any]) -> Any:
     for name, limit in bounds.items():
+        if name not in _BOUNDS:
+            continue  # the field's words or check (see expects), not a bound
         words, holds = _BOUNDS[name]
         if not holds(value, limit):
             raise Problem(where, f"input should be {words} {limit} (got {short_repr(value)})")

@@ -12,9 +12,16 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from core.config.check import Problem, SecretStr, bounded, build, describe
+from core.config.check import Problem, SecretStr, bounded, build, describe, expects
+from core.config.claude_options import (
+    EffortLevel,
+    check_env,
+    check_extra_args,
+    check_json_schema,
+    check_mcp_config,
+)
 from core.errors import ConfigError
 
 CLAUDE_ENV = "FLOWTUI_CLAUDE"
@@ -165,6 +172,53 @@ class WorkflowSettings:
 
     priority: int = 0
     """Default priority of this workflow's jobs (higher runs first)."""
+
+    add_dirs: list[str] = field(default_factory=list, metadata=expects("a list of paths"))
+    """``--add-dir`` for each: more directories Claude's tools may use (``~`` expanded; a relative
+    path is taken from the job's directory)."""
+
+    disallowed_tools: list[str] = field(default_factory=list, metadata=expects("a list of tool names"))
+    """``--disallowedTools``: tools Claude may not use at all (``"Bash(git push:*)"`` style rules too)."""
+
+    mcp_config: str | list[str] | None = field(
+        default=None, metadata=expects("a path or a JSON string, or a list of them", check_mcp_config)
+    )
+    """``--mcp-config`` for each: an MCP config file (``~`` expanded) or a JSON object as a string."""
+
+    strict_mcp_config: bool = False
+    """``--strict-mcp-config``: only the servers of ``mcp_config``, none from the user's or the
+    project's MCP settings."""
+
+    effort: EffortLevel | None = None
+    """``--effort`` (None: the CLI's default)."""
+
+    fallback_model: str | None = None
+    """``--fallback-model``: the model (or comma-separated models) to switch to when ``model`` is
+    overloaded or not available."""
+
+    max_budget_usd: float | None = bounded(None, gt=0)
+    """``--max-budget-usd``: the most one attempt may spend. A run the CLI stops at this cap fails
+    with a reason naming it and is not retried."""
+
+    json_schema: dict[str, Any] | str | None = field(
+        default=None, metadata=expects("a table or a JSON object as a string", check_json_schema)
+    )
+    """``--json-schema``: Claude ends the run with output valid against this schema, kept on the
+    job as ``structured_output``."""
+
+    env: dict[str, str] = field(default_factory=dict, metadata=expects("a table of strings", check_env))
+    """Variables added to the job's environment (over the user's). flowtui's own variables and a
+    Claude Code session's markers are refused, and a value equal to one of flowtui's secrets is
+    left out with a note on the job."""
+
+    extra_args: list[str] = field(
+        default_factory=list, metadata=expects("a list of strings", check_extra_args)
+    )
+    """Further CLI arguments, passed last as they are (options only: the prompt goes on stdin)."""
+
+    def __post_init__(self) -> None:
+        if self.fallback_model is not None and self.fallback_model == self.model:
+            raise Problem(["fallback_model"], "is the same as model: name another model to fall back to")
 
     @property
     def max_attempts(self) -> int:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from core.claude.environment import job_environment
+from core.claude.environment import job_environment, secret_values
 from core.claude.runner import ClaudeRunner, RunControl
 from core.clock import SYSTEM_CLOCK, Clock
 from core.config.live import ConfigFollower, ConfigUpdate, LiveSettings
@@ -130,6 +130,7 @@ class Engine:
             kill_grace_seconds=settings.claude.kill_grace_seconds,
             max_line_bytes=settings.claude.max_line_bytes,
             clock=self.clock,
+            secret_values=secret_values(environ, settings),
         )
 
     def _config_changed(self, update: ConfigUpdate) -> None:

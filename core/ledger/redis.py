@@ -352,6 +352,7 @@ class RedisLedger:
                 ),
             ),
             reason,
+            _opt(outcome.structured_output),
         )
         if not row:
             raise _vanished(job_id)

@@ -51,7 +51,7 @@ local function event(id, state, reason, cost)
   end
 end
 local RUN_FIELDS = {'owner_pid', 'owner_host', 'lease_until', 'claude_pid', 'claude_started', 'waiting_for'}
-local function finish(id, state, exit_code, err, cost, tin, tout, turns, session, answer, reason)
+local function finish(id, state, exit_code, err, cost, tin, tout, turns, session, answer, reason, structured)
   local key = jkey(id)
   local old = redis.call('HGET', key, 'state')
   if not old then return false end
@@ -64,6 +64,7 @@ local function finish(id, state, exit_code, err, cost, tin, tout, turns, session
   keep(key, 'turns', turns)
   keep(key, 'session_id', session)
   put(key, 'answer', answer)
+  put(key, 'structured_output', structured)
   redis.call('HDEL', key, unpack(RUN_FIELDS))
   move(id, old, state)
   redis.call('ZADD', P .. 'finished', NOW_MS, id)
@@ -138,7 +139,7 @@ return true
 
 FINISH = """
 if not finish(ARGV[5], ARGV[6], opt(ARGV[7]), opt(ARGV[8]), opt(ARGV[9]), opt(ARGV[10]),
-  opt(ARGV[11]), opt(ARGV[12]), opt(ARGV[13]), opt(ARGV[14]), ARGV[15]) then
+  opt(ARGV[11]), opt(ARGV[12]), opt(ARGV[13]), opt(ARGV[14]), ARGV[15], opt(ARGV[16] or '')) then
   return false
 end
 return redis.call('HGETALL', jkey(ARGV[5]))

@@ -247,7 +247,7 @@ class Ledger:
                 "UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ?,"
                 " cost_usd = coalesce(cost_usd + ?, ?, cost_usd), input_tokens = coalesce(?, input_tokens),"
                 " output_tokens = coalesce(?, output_tokens), turns = coalesce(?, turns),"
-                " session_id = coalesce(?, session_id), answer = ?,"
+                " session_id = coalesce(?, session_id), answer = ?, structured_output = ?,"
                 " owner_pid = NULL, owner_host = NULL, lease_until = NULL, claude_pid = NULL,"
                 " claude_started = NULL, waiting_for = NULL,"
                 " cancel_requested = 0 WHERE id = ?" + _RETURNING_JOB,
@@ -263,6 +263,7 @@ class Ledger:
                     outcome.turns,
                     outcome.session_id,
                     outcome.answer,
+                    outcome.structured_output,
                     job_id,
                 ),
             )
