@@ -393,6 +393,49 @@ def test_http_error_shape(standin: MessagesStandIn) -> None:
     assert status == 529 and json.loads(raw)["error"]["type"] == "overloaded_error"
 
 
+def test_a_missing_model_is_a_404_for_that_model_only(standin: MessagesStandIn) -> None:
+    """``[[no-model:NAME]]``: the API's not-found error for NAME, the shape the CLI falls back on."""
+    prompt = "[[no-model:claude-test]] [[reply:other]]"
+    status, _, raw = post(standin.url, user_body(prompt))
+    error = json.loads(raw)["error"]
+    assert status == 404 and error == {"type": "not_found_error", "message": "model: claude-test"}
+    status, _, raw = post(standin.url, {**user_body(prompt), "model": "claude-other"})
+    assert status == 200
+    assert "".join(
+        e["delta"].get("text", "") for e in sse_events(raw) if e["type"] == "content_block_delta"
+    ) == ("other")
+
+
+def test_an_offered_structured_output_tool_is_called_once(standin: MessagesStandIn) -> None:
+    """With ``StructuredOutput`` offered, the answer calls it: the marker's JSON, else from the schema."""
+    tool = {
+        "name": "StructuredOutput",
+        "input_schema": {"type": "object", "properties": {"n": {"type": "integer"}}},
+    }
+
+    def call_of(raw: bytes) -> tuple[str, Any]:
+        events = sse_events(raw)
+        start = next(e for e in events if e["type"] == "content_block_start")["content_block"]
+        text = "".join(e["delta"]["partial_json"] for e in events if e["type"] == "content_block_delta")
+        return start["name"], json.loads(text)
+
+    status, _, raw = post(standin.url, user_body('x [[structured:{"n": 7}]]', tools=[tool]))
+    assert status == 200 and call_of(raw) == ("StructuredOutput", {"n": 7})
+    status, _, raw = post(standin.url, user_body("x", tools=[tool]))
+    assert call_of(raw) == ("StructuredOutput", {"n": 0})
+    called = user_body("x", tools=[tool])
+    called["messages"] += [
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "t1", "name": "StructuredOutput", "input": {}}],
+        },
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]},
+    ]
+    status, _, raw = post(standin.url, called)
+    texts = [e["delta"].get("text") for e in sse_events(raw) if e["type"] == "content_block_delta"]
+    assert status == 200 and texts == ["tool said: ok"]
+
+
 def test_stop_ends_sleeps_promptly() -> None:
     """A slow request must not hold up ``stop()`` (tests tear the server down mid-sleep)."""
     standin = MessagesStandIn().start()
