@@ -99,6 +99,11 @@ class ScheduleService:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    @property
+    def running(self) -> bool:
+        """Its thread runs: this engine leads (on Redis), or runs alone."""
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
     def _config_updated(self, update: ConfigUpdate) -> None:
         if update.problem is None and update.previous.schedule != update.current.schedule:
             self._wake.set()
@@ -123,10 +128,11 @@ class ScheduleService:
             except Exception:
                 log.exception("schedule tick failed")
 
-    def _usable(self) -> list[tuple[str, ScheduleSettings]]:
-        """(name, schedule) of each schedule that runs: enabled, sound, and not paused."""
+    def _usable(self, paused_too: bool = False) -> list[tuple[str, ScheduleSettings]]:
+        """(name, schedule) of each schedule that runs: enabled, sound, and not paused (unless
+        ``paused_too``: the thread wakes at a paused one's times too, to see it resumed)."""
         settings = self._given.settings
-        paused = self._given.ledger.flags_with_prefix(PAUSED_PREFIX)
+        paused = {} if paused_too else self._given.ledger.flags_with_prefix(PAUSED_PREFIX)
         return [
             (name, schedule)
             for name, schedule in zip(schedule_names(settings.schedule), settings.schedule, strict=True)
@@ -219,7 +225,7 @@ class ScheduleService:
     def _seconds_to_next(self) -> float:
         clock = self._given.clock
         now = clock.local()
-        schedules = self._usable()
+        schedules = self._usable(paused_too=True)
         if not schedules:
             return self._max_sleep
         soonest = min(next_after(schedule.cron, now, clock.zone) for _, schedule in schedules)

@@ -300,3 +300,46 @@ def test_a_paused_schedule_does_not_run_and_stays_paused_across_a_restart(tmp_pa
         clock.now += timedelta(minutes=50, seconds=5)  # 13:00:05: its next time
         (job,) = service.tick()
         assert job.trigger == "schedule hourly (0 * * * *)"
+
+
+def test_a_pause_on_redis_is_honoured_by_each_leader_in_turn(tmp_path: Path, redis_url: str) -> None:
+    """Two engines share Redis; a schedule paused from another process does not run on the
+    leader, nor on the engine that leads after it; resumed, it runs again."""
+    from core.host.state import open_shared_state
+
+    environ = {**os.environ, "FLOWTUI_QUEUE_URL": redis_url, "FLOWTUI_CLAUDE": str(ok_script(tmp_path / "c"))}
+    config = (
+        f'[queue]\nleader_lease_seconds = 2\n[workflows.default]\ncwd = "{tmp_path}"\n'
+        '[[schedule]]\nname = "tick"\ncron = "* * * * * *"\nprompt = "tick"\n'
+    )
+    settings = settings_from(config)
+    services = [ScheduleService(), ScheduleService()]
+    engines = [
+        Engine(settings, home_paths(tmp_path / f"engine-{n}"), environ=environ, services=[services[n]])
+        for n in range(2)
+    ]
+    for engine in engines:
+        engine.start()
+    outside = open_shared_state(settings, home_paths(tmp_path / "cli"), environ)  # as `flowtui schedules` does
+    try:
+        ledger = outside.ledger
+        wait_for(lambda: ledger.list_jobs(), timeout=20, what="a tick on the leader")
+        outside.pause_schedule("tick")
+        leader = wait_for(lambda: [n for n in (0, 1) if services[n].running], what="the leader")[0]
+        for n in (leader, 1 - leader):
+            wait_for(lambda n=n: services[n].running, timeout=20, what=f"engine {n} leading")
+            count = len(ledger.list_jobs())
+            moment = SYSTEM_CLOCK.now()
+            wait_for(lambda moment=moment: SYSTEM_CLOCK.now() - moment > timedelta(seconds=1.5), what="a due tick")
+            assert services[n].tick() == [], n  # due every second, and paused
+            assert len(ledger.list_jobs()) == count
+            if n == leader:
+                engines.pop(n).stop()  # the next leader reads the same pause from Redis
+        assert outside.schedules()[0].paused
+        paused_count = len(ledger.list_jobs())
+        outside.resume_schedule("tick")
+        wait_for(lambda: len(ledger.list_jobs()) > paused_count, timeout=20, what="a tick after the resume")
+    finally:
+        outside.ledger.close()
+        for engine in engines:
+            engine.stop()
