@@ -538,6 +538,12 @@ class DashboardScreen(Screen[None]):
 
         self.app.push_screen(TestPathScreen(self.door.sources.explain))
 
+    def action_schedules(self) -> None:
+        from tui.screens.schedules import SchedulesScreen
+
+        door = self.door
+        self.app.push_screen(SchedulesScreen(lambda: door.control, door.session.clock, self.person))
+
     def action_resend(self) -> None:
         notifications = self.query_one(NotificationList)
         note_id = notifications.selected_notification_id if self.focused is notifications else None
