@@ -181,7 +181,8 @@ def schedules(ctx: click.Context, as_json: bool) -> None:
     )
     for info in infos:
         click.echo(
-            f"{info.number:>2}  {printable(excerpt(info.name, 20)):<20} {excerpt(info.schedule.cron, 18):<18} "
+            f"{info.number:>2}  {printable(excerpt(info.name, 20)):<20} "
+            f"{excerpt(info.schedule.cron, 18):<18} "
             f"{excerpt(info.schedule.workflow, 12):<12} "
             f"{_when(info.next_run):<19} {_when(info.last_run):<19}  {printable(_schedule_status(info))}"
         )
@@ -197,7 +198,8 @@ def _schedule_status(info: ScheduleInfo) -> str:
         status += f", {info.due} run{'s' if info.due != 1 else ''} due"
     caught = info.last_catch_up
     if caught:
-        status += f", last catch-up: {caught.get('missed')} missed, {caught.get('ran')} run ({caught.get('policy')})"
+        missed, ran, policy = caught.get("missed"), caught.get("ran"), caught.get("policy")
+        status += f", last catch-up: {missed} missed, {ran} run ({policy})"
     return status
 
 

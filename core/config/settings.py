@@ -363,7 +363,9 @@ def _check_together(settings: Settings) -> None:
             f"expected a percentage from 1 to 100, such as 90 (got {threshold:g})",
         )
     first_with: dict[str, int] = {}
-    for index, (name, schedule) in enumerate(zip(schedule_names(settings.schedule), settings.schedule)):
+    for index, (name, schedule) in enumerate(
+        zip(schedule_names(settings.schedule), settings.schedule, strict=True)
+    ):
         if schedule.name is not None and (not name.strip() or name != name.strip()):
             raise Problem(["schedule", str(index), "name"], f"{name!r}: a name cannot be empty or padded")
         if name not in first_with:

@@ -17,6 +17,7 @@ from pathlib import Path
 from core.changes.git import GitError
 from core.changes.worktree import KeepRefused, keep_worktree, remove_worktree
 from core.claude.conversation import Answer, Told, input_to_json
+from core.claude.limits import UsageReading
 from core.clock import parse_time
 from core.config.live import LiveSettings
 from core.config.prompts import base_values, render_prompt
@@ -37,6 +38,7 @@ from core.ledger.store import LedgerStore
 from core.ops.handoff import Handoff
 from core.ops.review import JobChanges, job_changes, job_diff
 from core.ops.schedules import ScheduleInfo, describe_schedules, find_schedule, paused_key, schedule_key
+from core.ops.usage import read_usage
 from core.paths import Paths
 from core.queue.transport import JobQueue
 from core.wake.changes import Change, EngineNotifier
@@ -578,7 +580,9 @@ class Control:
         """Stop the schedule's runs until :meth:`resume_schedule`; kept across restarts."""
         find_schedule(self.settings, name)
         if self.ledger.get_flag(paused_key(name)) is not None:
-            raise InputError(f"schedule {name!r} is paused already: `flowtui schedules resume {name}` resumes it")
+            raise InputError(
+                f"schedule {name!r} is paused already: `flowtui schedules resume {name}` resumes it"
+            )
         self.ledger.set_flag(paused_key(name), self.ledger.clock.iso())
         self._notify_engine(Change.SCHEDULES)
         return self._schedule_info(name)
@@ -595,6 +599,12 @@ class Control:
 
     def _schedule_info(self, name: str) -> ScheduleInfo:
         return next(info for info in self.schedules() if info.name == name)
+
+    # -- the subscription windows (ledger flags usage:WINDOW) ------------------------
+
+    def usage(self) -> list[UsageReading]:
+        """Each subscription window's latest reading, five-hour first."""
+        return read_usage(self.ledger)
 
     # -- notifications (the Telegram outbox) ----------------------------------------
 

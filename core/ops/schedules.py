@@ -212,5 +212,7 @@ def find_schedule(settings: Settings, name: str) -> ScheduleSettings:
         return found
     names = schedule_names(settings.schedule)
     if not names:
-        raise InputError(f"no schedule {name!r}: the config has no [[schedule]] (add one with cron and workflow)")
+        raise InputError(
+            f"no schedule {name!r}: the config has no [[schedule]] (add one with cron and workflow)"
+        )
     raise InputError(f"no schedule {name!r}: use one of {', '.join(names)} (see `flowtui schedules`)")

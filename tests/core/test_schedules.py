@@ -320,7 +320,9 @@ def test_a_pause_on_redis_is_honoured_by_each_leader_in_turn(tmp_path: Path, red
     ]
     for engine in engines:
         engine.start()
-    outside = open_shared_state(settings, home_paths(tmp_path / "cli"), environ)  # as `flowtui schedules` does
+    outside = open_shared_state(
+        settings, home_paths(tmp_path / "cli"), environ
+    )  # as `flowtui schedules` does
     try:
         ledger = outside.ledger
         wait_for(lambda: ledger.list_jobs(), timeout=20, what="a tick on the leader")
@@ -330,7 +332,9 @@ def test_a_pause_on_redis_is_honoured_by_each_leader_in_turn(tmp_path: Path, red
             wait_for(lambda n=n: services[n].running, timeout=20, what=f"engine {n} leading")
             count = len(ledger.list_jobs())
             moment = SYSTEM_CLOCK.now()
-            wait_for(lambda moment=moment: SYSTEM_CLOCK.now() - moment > timedelta(seconds=1.5), what="a due tick")
+            wait_for(
+                lambda moment=moment: SYSTEM_CLOCK.now() - moment > timedelta(seconds=1.5), what="a due tick"
+            )
             assert services[n].tick() == [], n  # due every second, and paused
             assert len(ledger.list_jobs()) == count
             if n == leader:

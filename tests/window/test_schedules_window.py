@@ -14,7 +14,10 @@ from tui.screenshots import settle
 
 def _cells(screen: SchedulesScreen) -> list[list[str]]:
     table = screen.query_one(ScheduleList)
-    return [[str(getattr(cell, "plain", cell)) for cell in table.get_row_at(row)] for row in range(table.row_count)]
+    return [
+        [str(getattr(cell, "plain", cell)) for cell in table.get_row_at(row)]
+        for row in range(table.row_count)
+    ]
 
 
 async def test_s_lists_the_schedules_and_r_p_act_on_the_selected_one(tmp_path: Path) -> None:
