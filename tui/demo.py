@@ -484,6 +484,27 @@ def schedules_app(root: Path) -> FlowtuiApp:
     return demo_app(root, seed=False)
 
 
+def usage_app(root: Path) -> FlowtuiApp:
+    """The demo state with the subscription's five-hour window 93 % used, resetting at 14:00."""
+    from core.claude.limits import USAGE_PREFIX, UsageReading
+
+    app = demo_app(root, seed=True)
+    read_at = datetime(2026, 11, 25, 9, 29, 0, tzinfo=UTC)
+    readings = [
+        UsageReading(
+            "five_hour", "allowed_warning", 0.93, datetime(2026, 11, 25, 14, 0, tzinfo=UTC), read_at
+        ),
+        UsageReading("seven_day", "allowed", 0.41, datetime(2026, 11, 28, 8, 0, tzinfo=UTC), read_at),
+    ]
+    ledger = Ledger(Paths.under(root).ledger_db, clock=DEMO_CLOCK)
+    try:
+        for reading in readings:
+            ledger.set_flag(USAGE_PREFIX + reading.window, reading.to_json())
+    finally:
+        ledger.close()
+    return app
+
+
 _DEMO_CSV = """\
 import csv
 

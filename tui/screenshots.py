@@ -24,6 +24,7 @@ from tui.demo import (
     long_prompt_app,
     question_app,
     schedules_app,
+    usage_app,
 )
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
@@ -41,6 +42,8 @@ def scene_app(root: Path, seed: bool | str) -> FlowtuiApp:
         return hostile_app(root)
     if seed == "long-prompt":
         return long_prompt_app(root)
+    if seed == "usage":
+        return usage_app(root)
     if seed == "schedules":
         return schedules_app(root)
     if seed == "engine":
@@ -116,6 +119,7 @@ SCENES: tuple[tuple[str, bool | str, tuple[str, ...], tuple[int, int]], ...] = (
     ("question-diff", "question-edit", (), SIZE),
     ("needs-you-header", "question-bash", (), (80, 24)),
     ("schedules", "schedules", ("S",), SIZE),
+    ("usage-header", "usage", (), SIZE),
 )
 
 
