@@ -288,10 +288,16 @@ def stats(app: AppContext, days: int, as_json: bool) -> None:
 
     with open_control(app) as control:
         collected = control.ledger.stats(days)
+        readings = control.usage()
+        now = control.ledger.clock.now()
         if as_json:
-            click.echo(json.dumps(collected.to_dict(), indent=2))
+            usage = {reading.window: reading.to_dict(now) for reading in readings}
+            click.echo(json.dumps({**collected.to_dict(), "usage": usage}, indent=2))
         else:
             click.echo(printable(format_stats(collected)))
+            for reading in readings:
+                stale = "" if reading.current(now) else " (reset since it was read)"
+                click.echo(printable(f"subscription: {reading.describe(control.ledger.clock)}{stale}"))
 
 
 @cli.command()

@@ -1,4 +1,4 @@
-"""``flowtui watch add/rm/ls/test`` and ``flowtui schedules``.
+"""``flowtui watch add/rm/ls/test`` and ``flowtui schedules [run|pause|resume NAME]``.
 
 Adding and removing go through the operations door (``Control.add_watch``/``remove_watch``),
 which edits ``config.toml`` with tomlkit (the user's comments and layout survive) and wakes a
@@ -25,6 +25,7 @@ from core.watch.explain import changed_path, explain_change
 
 if TYPE_CHECKING:
     from cli.main import AppContext
+    from core.ops.schedules import ScheduleInfo
 
 
 @click.group()
@@ -157,30 +158,86 @@ def watch_test(app: AppContext, path: str, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of the schedules.")
-@click.pass_obj
-def schedules(app: AppContext, as_json: bool) -> None:
-    """The `[[schedule]]` entries: cron, workflow, last and next run."""
+@click.pass_context
+def schedules(ctx: click.Context, as_json: bool) -> None:
+    """The `[[schedule]]` entries: name, cron, workflow, next and last run, pause, missed runs."""
+    if ctx.invoked_subcommand is not None:
+        return
     from cli.main import open_control
-    from core.schedule.cron import describe_schedules
 
+    app: AppContext = ctx.obj
     with open_control(app) as control:
-        infos = describe_schedules(app.settings, control.ledger)
+        infos = control.schedules()
     if as_json:
         click.echo(json.dumps([info.to_dict() for info in infos], indent=2))
         return
     if not infos:
         click.echo("no schedules: add a [[schedule]] with `cron` and `workflow` to the config")
         return
-    click.echo(f"{'#':>2}  {'CRON':<18} {'WORKFLOW':<12} {'NEXT RUN':<19} {'LAST RUN':<19}  STATUS")
+    click.echo(
+        f"{'#':>2}  {'NAME':<20} {'CRON':<18} {'WORKFLOW':<12} {'NEXT RUN':<19} {'LAST RUN':<19}  STATUS"
+    )
     for info in infos:
-        status = info.problem or ("ok" if info.schedule.enabled else "disabled")
         click.echo(
-            f"{info.number:>2}  {excerpt(info.schedule.cron, 18):<18} "
+            f"{info.number:>2}  {printable(excerpt(info.name, 20)):<20} "
+            f"{excerpt(info.schedule.cron, 18):<18} "
             f"{excerpt(info.schedule.workflow, 12):<12} "
-            f"{_when(info.next_run):<19} {_when(info.last_run):<19}  {printable(status)}"
+            f"{_when(info.next_run):<19} {_when(info.last_run):<19}  {printable(_schedule_status(info))}"
         )
+
+
+def _schedule_status(info: ScheduleInfo) -> str:
+    if info.problem:
+        return info.problem
+    status = {"active": "ok"}.get(info.state, info.state)
+    if info.paused_at is not None:
+        status += f" since {info.paused_at:%Y-%m-%d %H:%M}"
+    if info.due:
+        status += f", {info.due} run{'s' if info.due != 1 else ''} due"
+    caught = info.last_catch_up
+    if caught:
+        missed, ran, policy = caught.get("missed"), caught.get("ran"), caught.get("policy")
+        status += f", last catch-up: {missed} missed, {ran} run ({policy})"
+    return status
+
+
+@schedules.command("run")
+@click.argument("name")
+@click.pass_obj
+def schedules_run(app: AppContext, name: str) -> None:
+    """Queue the schedule's job now (counts as its last run); prints the job's id."""
+    from cli.main import open_control, who
+
+    with open_control(app) as control:
+        job = control.run_schedule(name, by=who())
+    click.echo(job.id)
+
+
+@schedules.command("pause")
+@click.argument("name")
+@click.pass_obj
+def schedules_pause(app: AppContext, name: str) -> None:
+    """Stop the schedule's runs until resumed (kept across restarts, on every machine)."""
+    from cli.main import open_control
+
+    with open_control(app) as control:
+        info = control.pause_schedule(name)
+    click.echo(f"schedule {printable(info.name)} paused")
+
+
+@schedules.command("resume")
+@click.argument("name")
+@click.pass_obj
+def schedules_resume(app: AppContext, name: str) -> None:
+    """Run the schedule again from its next time (runs that fell in the pause are skipped)."""
+    from cli.main import open_control
+
+    with open_control(app) as control:
+        info = control.resume_schedule(name)
+    nxt = _when(info.next_run)
+    click.echo(f"schedule {printable(info.name)} resumed: next run {nxt}")
 
 
 def _when(moment: datetime | None) -> str:

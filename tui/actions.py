@@ -250,6 +250,14 @@ ACTIONS: tuple[Action, ...] = (
         palette=("Resend notification", "Send the selected failed notification again"),
     ),
     Action(
+        "S",
+        "the schedules: next and last run, paused, missed runs; r runs one now, p pauses / resumes it",
+        "S",
+        "schedules",
+        "Schedules",
+        palette=("Schedules", "Each schedule's next and last run; run one now, pause or resume it"),
+    ),
+    Action(
         "s",
         "narrow terminal: show the output, the watched paths or the notifications below the jobs",
         "s",

@@ -436,6 +436,75 @@ def budget_paused_app(root: Path) -> FlowtuiApp:
     return app
 
 
+_DEMO_SCHEDULES = """
+[[schedule]]
+name = "morning-digest"
+cron = "30 7 * * 1-5"
+prompt = "Plan my day from notes/today.md."
+
+[[schedule]]
+cron = "0 * * * *"
+workflow = "fix-tests"
+prompt = "Run the tests and fix what fails."
+catch_up = "all"
+
+[[schedule]]
+name = "photos"
+cron = "0 22 * * *"
+prompt = "Rename the new photos by date taken."
+catch_up = "skip"
+"""
+
+
+def schedules_app(root: Path) -> FlowtuiApp:
+    """The demo state with three schedules: one ran this morning, one caught up after a
+    downtime, one paused."""
+    from core.config.settings import parse_settings
+    from core.ops.schedules import missed_key, paused_key, schedule_key
+
+    paths = Paths.under(root)
+    seed_demo_jobs(paths)
+    seed_demo_notifications(paths)
+    seed_demo_watches(paths)
+    with paths.config_file.open("a", encoding="utf-8") as config:
+        config.write(_DEMO_SCHEDULES)
+    digest, hourly, photos = parse_settings(_DEMO_SCHEDULES, "demo").schedule
+    ledger = Ledger(paths.ledger_db, clock=DEMO_CLOCK)
+    try:
+        ledger.set_flag(schedule_key(digest), "2026-11-25T07:30:00.000Z")
+        ledger.set_flag(schedule_key(hourly), "2026-11-25T09:00:02.000Z")
+        ledger.set_flag(
+            missed_key("fix-tests@0_x_x_x_x"),
+            json.dumps({"at": "2026-11-25T09:00:02.000Z", "missed": 3, "ran": 3, "policy": "all"}),
+        )
+        ledger.set_flag(schedule_key(photos), "2026-11-24T22:00:00.000Z")
+        ledger.set_flag(paused_key("photos"), "2026-11-25T08:15:00.000Z")
+    finally:
+        ledger.close()
+    return demo_app(root, seed=False)
+
+
+def usage_app(root: Path) -> FlowtuiApp:
+    """The demo state with the subscription's five-hour window 93 % used, resetting at 14:00."""
+    from core.claude.limits import USAGE_PREFIX, UsageReading
+
+    app = demo_app(root, seed=True)
+    read_at = datetime(2026, 11, 25, 9, 29, 0, tzinfo=UTC)
+    readings = [
+        UsageReading(
+            "five_hour", "allowed_warning", 0.93, datetime(2026, 11, 25, 14, 0, tzinfo=UTC), read_at
+        ),
+        UsageReading("seven_day", "allowed", 0.41, datetime(2026, 11, 28, 8, 0, tzinfo=UTC), read_at),
+    ]
+    ledger = Ledger(Paths.under(root).ledger_db, clock=DEMO_CLOCK)
+    try:
+        for reading in readings:
+            ledger.set_flag(USAGE_PREFIX + reading.window, reading.to_json())
+    finally:
+        ledger.close()
+    return app
+
+
 _DEMO_CSV = """\
 import csv
 

@@ -23,6 +23,8 @@ from tui.demo import (
     hostile_app,
     long_prompt_app,
     question_app,
+    schedules_app,
+    usage_app,
 )
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
@@ -40,6 +42,10 @@ def scene_app(root: Path, seed: bool | str) -> FlowtuiApp:
         return hostile_app(root)
     if seed == "long-prompt":
         return long_prompt_app(root)
+    if seed == "usage":
+        return usage_app(root)
+    if seed == "schedules":
+        return schedules_app(root)
     if seed == "engine":
         return engine_owning_demo_app(root)
     if isinstance(seed, str) and seed.startswith("question-"):
@@ -112,6 +118,8 @@ SCENES: tuple[tuple[str, bool | str, tuple[str, ...], tuple[int, int]], ...] = (
     ("quit-question", "engine", ("q",), SIZE),
     ("question-diff", "question-edit", (), SIZE),
     ("needs-you-header", "question-bash", (), (80, 24)),
+    ("schedules", "schedules", ("S",), SIZE),
+    ("usage-header", "usage", (), SIZE),
 )
 
 

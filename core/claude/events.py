@@ -69,6 +69,21 @@ class ApiRetry:
 
 
 @dataclass(frozen=True)
+class RateLimit:
+    """A subscription window's reading (the CLI's ``rate_limit_event``, from the API's
+    ``anthropic-ratelimit-unified-*`` headers): how much of it is used, and when it resets."""
+
+    status: str
+    """``allowed``, ``allowed_warning`` or ``rejected``."""
+    window: str | None
+    """``rateLimitType``: ``five_hour``, ``seven_day``, ``seven_day_opus``..."""
+    utilization: float | None
+    """The share used, 0 to 1 (the CLI sends 0.93 for 93 %)."""
+    resets_at: int | None
+    """``resetsAt``: when the window resets, epoch seconds."""
+
+
+@dataclass(frozen=True)
 class Finished:
     """The final ``result`` line."""
 
@@ -125,6 +140,7 @@ ClaudeEvent = (
     | ToolCall
     | ToolResult
     | ApiRetry
+    | RateLimit
     | Finished
     | Skipped
     | UserMessage
@@ -170,6 +186,17 @@ def _parse(line: dict[str, Any]) -> list[ClaudeEvent]:
                 max_retries=_int(line.get("max_retries")),
                 delay_ms=_int(line.get("retry_delay_ms")),
                 status=_int(line.get("error_status")),
+            )
+        ]
+    if kind == "rate_limit_event":
+        info = line.get("rate_limit_info") or {}
+        utilization = info.get("utilization")
+        return [
+            RateLimit(
+                status=str(info.get("status") or "allowed"),
+                window=_str(info.get("rateLimitType")),
+                utilization=float(utilization) if isinstance(utilization, int | float) else None,
+                resets_at=_int(info.get("resetsAt")),
             )
         ]
     if kind == "system" and subtype in ("status", "hook_started", "hook_response"):

@@ -31,7 +31,7 @@ from core.claude.conversation import (
     format_minutes,
 )
 from core.claude.environment import with_workflow_env
-from core.claude.events import ClaudeEvent, Finished, Skipped, UserMessage, parse_event
+from core.claude.events import ClaudeEvent, Finished, RateLimit, Skipped, UserMessage, parse_event
 from core.claude.limits import detect_limit
 from core.claude.procs import end_process_group, process_start_time
 from core.claude.stream import LineReader, ResultLine, StrayLine, Tick, decode_line
@@ -346,8 +346,11 @@ class ClaudeRunner:
             on_spawn(process.pid, started)
             control.attach(conversation)
             watcher = _Watcher(process, control, self.kill_grace_seconds, request, conversation)
+            readings: list[RateLimit] = []
             try:
-                results = self._read(process.stdout, transcript, watcher, conversation, on_note, on_event)
+                results = self._read(
+                    process.stdout, transcript, watcher, conversation, on_note, on_event, readings
+                )
             except OSError:  # the transcript cannot take more: nothing Claude says can be kept
                 end_process_group(process.pid, 0.0)
                 process.wait()
@@ -357,7 +360,8 @@ class ClaudeRunner:
             exit_code = process.wait()
             watcher.finish()
             conversation.join()
-        outcome = _outcome(combine_results(results), exit_code, control, stderr_path, self.clock)
+        reading = readings[-1] if readings else None
+        outcome = _outcome(combine_results(results), exit_code, control, stderr_path, self.clock, reading)
         return _budget_stop(outcome, results, request.workflow)
 
     def _read(
@@ -368,7 +372,9 @@ class ClaudeRunner:
         conversation: Conversation,
         on_note: NoteCallback,
         on_event: EventCallback | None,
+        readings: list[RateLimit],
     ) -> list[ResultLine]:
+        """The run's result lines; its subscription windows' readings go to ``readings``."""
         results: list[ResultLine] = []
         stray_count = 0
         batch: list[ClaudeEvent] = []
@@ -403,6 +409,8 @@ class ClaudeRunner:
             for event in events:
                 if isinstance(event, Finished):
                     results.append(event.result)
+                elif isinstance(event, RateLimit):
+                    readings.append(event)
             batch.extend(events)
             if decoded.get("type") in STDIN_LINE_TYPES:
                 flush()  # what Claude said up to its question reaches the transcript first
@@ -517,7 +525,12 @@ def _config_failure(message: str) -> RunOutcome:
 
 
 def _outcome(
-    result: ResultLine | None, exit_code: int, control: RunControl, stderr_path: Path, clock: Clock
+    result: ResultLine | None,
+    exit_code: int,
+    control: RunControl,
+    stderr_path: Path,
+    clock: Clock,
+    reading: RateLimit | None = None,
 ) -> RunOutcome:
     session_id = result.session_id if result else None
     if control.ended is RunEnd.TIMED_OUT:
@@ -555,7 +568,7 @@ def _outcome(
     error = summary[0][:300] if summary else "error"
     if exit_code != 0:
         error = f"{error} (exit code {exit_code})"
-    limit = detect_limit(result, clock)
+    limit = detect_limit(result, clock, reading)
     status = result.api_error_status
     # A 4xx other than a limit will not get better by retrying.
     retryable = limit is not None or status is None or status >= 500 or status in (408, 409)

@@ -20,6 +20,7 @@ from core.claude.events import (
     AssistantText,
     ClaudeEvent,
     Finished,
+    RateLimit,
     RunMarker,
     SessionStarted,
     Skipped,
@@ -75,6 +76,9 @@ class TranscriptRenderer:
             delay = f" in {event.delay_ms / 1000:.1f}s" if event.delay_ms is not None else ""
             status = f"API error {event.status}, " if event.status else "API error, "
             return f"⟳ {status}retry {event.attempt or '?'}/{event.max_retries or '?'}{delay}"
+        if isinstance(event, RateLimit):
+            used = f" {round(event.utilization * 100)}%" if event.utilization is not None else ""
+            return f"◔ usage: {event.window or 'window'}{used} ({event.status})"
         if isinstance(event, Finished):
             return _finished_line(event)
         if isinstance(event, Skipped):

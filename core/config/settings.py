@@ -7,6 +7,7 @@ key, and nothing is started or written.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
@@ -104,6 +105,7 @@ NotifyPolicy = Literal["always", "failure", "never"]
 BusyPolicy = Literal["queue", "skip", "restart"]
 PermissionPolicy = Literal["ask", "deny", "allow"]
 IsolationPolicy = Literal["none", "worktree"]
+CatchUpPolicy = Literal["once", "skip", "all"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -268,6 +270,15 @@ class ScheduleSettings:
     cron: str
     """A cron expression (croniter syntax), in local time."""
 
+    name: str | None = None
+    """How ``flowtui schedules run|pause|resume NAME`` and the window name it; unique. Without
+    one it is ``WORKFLOW@CRON`` with the cron's spaces as ``_`` and ``*`` as ``x``
+    (``digest@30_7_x_x_1-5``), see :func:`schedule_names`."""
+
+    catch_up: CatchUpPolicy = "once"
+    """Runs missed while no engine ran: ``once`` (one run for them all), ``skip`` (none: the
+    next run is the next time), ``all`` (each, up to the last ``CATCH_UP_ALL_LIMIT``)."""
+
     workflow: str = DEFAULT_WORKFLOW
     """Workflow to run; its prompt template gets ``{now}``."""
 
@@ -304,6 +315,10 @@ class BudgetSettings:
     daily_usd: float | None = bounded(None, gt=0)
     """When the day's recorded cost reaches this, the queue pauses with reason ``budget``."""
 
+    pause_above_utilization: float | None = None
+    """A percentage (1 to 100) of a subscription window (five-hour, seven-day) that Claude
+    reports used: at or above it the queue pauses until that window resets."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class UiSettings:
@@ -339,6 +354,13 @@ class Settings:
             f"unknown workflow {name!r}: use one of {known}, or add [workflows.{name}] to the config"
         )
 
+    def schedule_named(self, name: str) -> ScheduleSettings | None:
+        """The ``[[schedule]]`` called ``name`` (its own name or the derived one)."""
+        for found, schedule in zip(schedule_names(self.schedule), self.schedule, strict=True):
+            if found == name:
+                return schedule
+        return None
+
     def workflow_names(self) -> list[str]:
         return sorted({DEFAULT_WORKFLOW, *self.workflows})
 
@@ -365,6 +387,57 @@ def shared_queue_url(configured: str, environ: Mapping[str, str] | None = None) 
     return backend
 
 
+def schedule_names(schedules: list[ScheduleSettings]) -> list[str]:
+    """Each schedule's name: its own, else ``WORKFLOW@CRON`` (spaces as ``_``, ``*`` as ``x``),
+    with ``~`` and four hex digits of its prompt when another unnamed one derives the same."""
+    derived = [f"{schedule.workflow}@{_cron_slug(schedule.cron)}" for schedule in schedules]
+    unnamed = [name for name, schedule in zip(derived, schedules, strict=True) if schedule.name is None]
+    names = []
+    for name, schedule in zip(derived, schedules, strict=True):
+        if schedule.name is not None:
+            names.append(schedule.name)
+        elif unnamed.count(name) > 1:
+            digest = hashlib.sha1((schedule.prompt or "").encode()).hexdigest()[:4]
+            names.append(f"{name}~{digest}")
+        else:
+            names.append(name)
+    return names
+
+
+def _cron_slug(cron: str) -> str:
+    return "_".join(cron.split()).replace("*", "x")
+
+
+def _check_together(settings: Settings) -> None:
+    """What no single key can say: schedule names clash, a utilization that is not a percentage."""
+    threshold = settings.budget.pause_above_utilization
+    if threshold is not None and not 1 <= threshold <= 100:
+        raise Problem(
+            ["budget", "pause_above_utilization"],
+            f"expected a percentage from 1 to 100, such as 90 (got {threshold:g})",
+        )
+    first_with: dict[str, int] = {}
+    for index, (name, schedule) in enumerate(
+        zip(schedule_names(settings.schedule), settings.schedule, strict=True)
+    ):
+        if schedule.name is not None and (not name.strip() or name != name.strip()):
+            raise Problem(["schedule", str(index), "name"], f"{name!r}: a name cannot be empty or padded")
+        if name not in first_with:
+            first_with[name] = index
+            continue
+        earlier = f"[[schedule]] #{first_with[name] + 1}"
+        if schedule.name is None:
+            raise Problem(
+                ["schedule", str(index)],
+                f"the same cron, workflow and prompt as {earlier} (both named {name!r}): "
+                "remove one, or give each a name",
+            )
+        raise Problem(
+            ["schedule", str(index), "name"],
+            f"{name!r} is also the name of {earlier}: give each schedule its own name",
+        )
+
+
 def load_settings(config_file: Path) -> Settings:
     """Read and validate the config; a missing file means all defaults."""
     try:
@@ -382,6 +455,8 @@ def parse_settings(raw_text: str, source: Path | str) -> Settings:
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{source}: invalid TOML: {error}") from None
     try:
-        return build(Settings, data)
+        settings = build(Settings, data)
+        _check_together(settings)
+        return settings
     except Problem as problem:
         raise ConfigError(f"{source}: {describe(problem)}") from None

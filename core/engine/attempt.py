@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from core.claude.conversation import ConversationHooks, Question, describe_input, input_from_json
-from core.claude.events import ANSWER_EVENTS, ClaudeEvent
+from core.claude.events import ANSWER_EVENTS, ClaudeEvent, RateLimit
+from core.claude.limits import USAGE_PREFIX, reading_of
 from core.claude.runner import EventCallback, NoteCallback, RunControl, RunEnd, RunRequest, SpawnCallback
 from core.claude.transcript import append_marker, run_ended_record, run_started_record
 from core.config.settings import Settings, WorkflowSettings
@@ -125,6 +126,9 @@ def _run(
     def on_events(events: list[ClaudeEvent]) -> None:
         if not run_control.answered and any(isinstance(event, ANSWER_EVENTS) for event in events):
             run_control.mark_answered()
+        for event in events:
+            if isinstance(event, RateLimit):
+                record_usage(ledger, event)
         bus.publish(JobOutput(job_id=job.id, attempt=job.attempts, events=events))
 
     outcome = runner.run(request, run_control, on_spawn, on_note, on_events)
@@ -134,6 +138,18 @@ def _run(
             transcript, run_ended_record(clock, run_control.ended.value, run_control.reason, seconds)
         )
     return outcome
+
+
+def record_usage(ledger: LedgerStore, event: RateLimit) -> None:
+    """Keep the subscription window's latest reading (``flowtui stats``, the header, the
+    proactive pause read it); a reading that cannot be written costs the reading, never the run."""
+    reading = reading_of(event, ledger.clock)
+    if reading is None:
+        return
+    try:
+        ledger.set_flag(USAGE_PREFIX + reading.window, reading.to_json())
+    except Exception as error:  # a full disk, Redis away: the next reading tries again
+        log.warning("cannot keep the %s usage reading: %s", reading.window, error)
 
 
 def mark_transcript(transcript: Path, record: dict[str, Any]) -> None:

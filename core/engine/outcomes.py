@@ -18,6 +18,7 @@ from core.errors import ConfigError
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger.store import LedgerStore
 from core.ops.handoff import Handoff
+from core.ops.usage import read_usage, usage_pause
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ class Outcomes:
             updated = self.ledger.finish(job.id, outcome)
             self._publish(updated, outcome.error or str(outcome.state))
         self.check_queue_budget()
+        self.check_usage()
 
     def _hit_limit(self, job: Job, outcome: RunOutcome, limit: LimitHit) -> None:
         """Not the job's fault: it waits in the queue (no attempt spent) and the queue pauses."""
@@ -107,6 +109,16 @@ class Outcomes:
         budget = queue_budget(self.ledger, self.settings)
         if budget is not None and budget.reached and not self._paused():
             self._pause_self(budget.reason(), to_iso(self.ledger.clock.next_midnight()))
+
+    def check_usage(self) -> None:
+        """A subscription window at or above ``[budget] pause_above_utilization`` pauses the
+        queue until it resets (the pause then ends by itself)."""
+        threshold = self.settings.budget.pause_above_utilization
+        if threshold is None or self._paused():
+            return
+        pause = usage_pause(read_usage(self.ledger), threshold, self.ledger.clock.now())
+        if pause is not None:
+            self._pause_self(pause.reason, to_iso(pause.until))
 
     def over_workflow_budget(self, job_id: int) -> bool:
         """A job of a workflow past its own daily budget waits for tomorrow."""

@@ -293,6 +293,10 @@ class RedisLedger:
     def get_flag(self, key: str) -> str | None:
         return cast(str | None, self._redis.hget(self._key("flags"), key))
 
+    def flags_with_prefix(self, prefix: str) -> dict[str, str]:
+        found = self._redis.hscan_iter(self._key("flags"), match=_glob_escape(prefix) + "*")
+        return {str(key): str(value) for key, value in found}
+
     def set_flag(self, key: str, value: str | None) -> None:
         if value is None:
             self._redis.hdel(self._key("flags"), key)
@@ -609,3 +613,8 @@ def _group(rows: list[_Row], key_of: Callable[[_Row], str]) -> list[StatsRow]:
         )
         for key, members in sorted(groups.items())
     ]
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally by Redis's glob patterns (HSCAN MATCH)."""
+    return "".join("\\" + char if char in "*?[]\\" else char for char in text)

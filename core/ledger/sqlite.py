@@ -165,6 +165,13 @@ class Ledger:
             row = self._conn.execute("SELECT value FROM engine_state WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
+    def flags_with_prefix(self, prefix: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, value FROM engine_state WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+            ).fetchall()
+        return {str(key): str(value) for key, value in rows}
+
     def set_flag(self, key: str, value: str | None) -> None:
         with self._write() as conn:
             if value is None:

@@ -87,6 +87,10 @@ class LedgerStore(Protocol):
         """Set a flag, or remove it with ``None``."""
         ...
 
+    def flags_with_prefix(self, prefix: str) -> dict[str, str]:
+        """Every flag whose key starts with ``prefix`` (a schedule's pauses, the usage readings)."""
+        ...
+
     # -- state changes ------------------------------------------------------------
 
     def create(self, new: NewJob, reason: str) -> Job: ...

@@ -17,6 +17,7 @@ from pathlib import Path
 from core.changes.git import GitError
 from core.changes.worktree import KeepRefused, keep_worktree, remove_worktree
 from core.claude.conversation import Answer, Told, input_to_json
+from core.claude.limits import UsageReading
 from core.clock import parse_time
 from core.config.live import LiveSettings
 from core.config.prompts import base_values, render_prompt
@@ -36,6 +37,8 @@ from core.ledger.sqlite import LedgerError, NewJob
 from core.ledger.store import LedgerStore
 from core.ops.handoff import Handoff
 from core.ops.review import JobChanges, job_changes, job_diff
+from core.ops.schedules import ScheduleInfo, describe_schedules, find_schedule, paused_key, schedule_key
+from core.ops.usage import read_usage
 from core.paths import Paths
 from core.queue.transport import JobQueue
 from core.wake.changes import Change, EngineNotifier
@@ -552,6 +555,56 @@ class Control:
             return load_settings(self.paths.config_file)
         except ConfigError as error:
             raise InputError(str(error)) from None
+
+    # -- schedules (their pauses and last runs are ledger flags) ----------------------
+
+    def schedules(self) -> list[ScheduleInfo]:
+        """Every ``[[schedule]]`` with its next and last run, pause and missed runs."""
+        return describe_schedules(self.settings, self.ledger)
+
+    def run_schedule(self, name: str, by: str = "the user") -> Job:
+        """Queue the schedule's job now (paused or not); it counts as its last run."""
+        schedule = find_schedule(self.settings, name)
+        now = self.ledger.clock.local()
+        job = self.add(
+            schedule.prompt or "",
+            workflow=schedule.workflow,
+            source=JobSource.SCHEDULE,
+            trigger=f"schedule {name}: run now by {by}",
+            template_values={"now": now.isoformat(timespec="seconds")},
+        )
+        self.ledger.set_flag(schedule_key(schedule), self.ledger.clock.iso())
+        return job
+
+    def pause_schedule(self, name: str) -> ScheduleInfo:
+        """Stop the schedule's runs until :meth:`resume_schedule`; kept across restarts."""
+        find_schedule(self.settings, name)
+        if self.ledger.get_flag(paused_key(name)) is not None:
+            raise InputError(
+                f"schedule {name!r} is paused already: `flowtui schedules resume {name}` resumes it"
+            )
+        self.ledger.set_flag(paused_key(name), self.ledger.clock.iso())
+        self._notify_engine(Change.SCHEDULES)
+        return self._schedule_info(name)
+
+    def resume_schedule(self, name: str) -> ScheduleInfo:
+        """Run the schedule again from its next time: the runs that fell in the pause are skipped."""
+        schedule = find_schedule(self.settings, name)
+        if self.ledger.get_flag(paused_key(name)) is None:
+            raise InputError(f"schedule {name!r} is not paused: nothing to resume")
+        self.ledger.set_flag(schedule_key(schedule), self.ledger.clock.iso())
+        self.ledger.set_flag(paused_key(name), None)
+        self._notify_engine(Change.SCHEDULES)
+        return self._schedule_info(name)
+
+    def _schedule_info(self, name: str) -> ScheduleInfo:
+        return next(info for info in self.schedules() if info.name == name)
+
+    # -- the subscription windows (ledger flags usage:WINDOW) ------------------------
+
+    def usage(self) -> list[UsageReading]:
+        """Each subscription window's latest reading, five-hour first."""
+        return read_usage(self.ledger)
 
     # -- notifications (the Telegram outbox) ----------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.claude.limits import UsageReading
 from core.clock import to_iso
 from core.jobs import Job, JobState
 from core.ops.control import Control, PauseState
@@ -19,6 +20,8 @@ class Overview:
     counts: dict[JobState, int]
     pause: PauseState
     spent_today_usd: float
+    usage: tuple[UsageReading, ...] = ()
+    """The subscription windows' latest readings (the header shows the nearest its limit)."""
 
 
 def read_overview(control: Control, limit: int = JOB_ROWS) -> Overview:
@@ -28,4 +31,5 @@ def read_overview(control: Control, limit: int = JOB_ROWS) -> Overview:
         counts=ledger.counts(),
         pause=control.pause_state(),
         spent_today_usd=ledger.spent_since(to_iso(ledger.clock.day_start())),
+        usage=tuple(control.usage()),
     )

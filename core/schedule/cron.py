@@ -1,120 +1,67 @@
 """Cron schedules: each ``[[schedule]]`` queues a job of its workflow when its time comes.
 
-The last run of every schedule is kept in the ledger (``engine_state``), so a schedule
-whose time passed while flowtui was down runs once at the next start: once, however
-many ticks were missed. A schedule seen for the first time starts counting from then.
-The schedules are read from the engine's config holder at each tick, and an edit of the
-config wakes the sleeping thread, so an added or changed schedule counts from the edit.
+The last run of every schedule is kept in the ledger (``engine_state``, or Redis), so a
+schedule whose time passed while no engine ran catches up at the next start as its
+``catch_up`` says: ``once`` (one run however many were missed), ``skip`` (none) or ``all``
+(each, up to ``CATCH_UP_ALL_LIMIT``). A run counts as missed when its time is further back
+than ``late_grace_seconds`` (a leader's hand-over on Redis is not a downtime). A paused
+schedule (``flowtui schedules pause``, a ledger flag) does not run. A schedule seen for the
+first time starts counting from then. The schedules are read from the engine's config
+holder at each tick, and an edit of the config wakes the sleeping thread, so an added or
+changed schedule counts from the edit.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime
 
 from core.clock import parse_time, to_iso
 from core.config.live import ConfigUpdate
-from core.config.settings import ScheduleSettings, Settings
+from core.config.settings import ScheduleSettings, schedule_names
 from core.engine.service import ServiceContext
 from core.errors import InputError
 from core.events import ServiceFailed
 from core.jobs import Job, JobSource
-from core.ledger.store import LedgerStore
+from core.ops.schedules import (
+    CATCH_UP_ALL_LIMIT,
+    LAST_RUN_PREFIX,
+    MISSED_COUNT_CAP,
+    PAUSED_PREFIX,
+    ScheduleInfo,
+    count_missed,
+    cron_problem,
+    describe_schedules,
+    due_runs,
+    missed_key,
+    next_after,
+    paused_key,
+    schedule_key,
+)
+from core.ops.schedules import workflow_problem as _workflow_problem
+
+__all__ = [
+    "CATCH_UP_ALL_LIMIT",
+    "LAST_RUN_PREFIX",
+    "MISSED_COUNT_CAP",
+    "ScheduleInfo",
+    "ScheduleService",
+    "count_missed",
+    "cron_problem",
+    "describe_schedules",
+    "next_after",
+    "schedule_key",
+]
 
 log = logging.getLogger(__name__)
 
-LAST_RUN_PREFIX = "schedule.last:"
 MAX_SLEEP_SECONDS = 30.0
 """Longest sleep between looks at the clock, so a suspend or a clock change is noticed."""
-MISSED_COUNT_CAP = 1_000
-
-
-def schedule_key(schedule: ScheduleSettings) -> str:
-    """Names a schedule by what it does, so reordering the config keeps its last run."""
-    text = f"{schedule.cron}\n{schedule.workflow}\n{schedule.prompt or ''}"
-    return LAST_RUN_PREFIX + hashlib.sha1(text.encode()).hexdigest()[:12]
-
-
-def cron_problem(expression: str) -> str | None:
-    """Why a cron expression is refused, or None when croniter takes it."""
-    from croniter import croniter  # imported when schedules are used (it pulls in dateutil)
-
-    try:
-        croniter(expression, datetime(2000, 1, 1, tzinfo=UTC))
-    except (ValueError, KeyError, TypeError) as error:
-        return f"invalid cron expression {expression!r}: {error}"
-    return None
-
-
-def next_after(expression: str, moment: datetime, zone: tzinfo) -> datetime:
-    """The first time ``expression`` fires after ``moment``, read as wall-clock time in
-    ``zone`` with its rules (07:30 stays 07:30 across a DST change)."""
-    from croniter import croniter
-
-    following: datetime = croniter(expression, moment.astimezone(zone)).get_next(datetime)
-    return following
-
-
-def count_missed(expression: str, last: datetime, now: datetime, zone: tzinfo) -> int:
-    from croniter import croniter
-
-    iterator = croniter(expression, last.astimezone(zone))
-    count = 0
-    while count < MISSED_COUNT_CAP and iterator.get_next(datetime) <= now:
-        count += 1
-    return count
-
-
-@dataclass(frozen=True)
-class ScheduleInfo:
-    """One schedule as ``flowtui schedules`` shows it."""
-
-    number: int
-    schedule: ScheduleSettings
-    problem: str | None
-    last_run: datetime | None
-    next_run: datetime | None
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "number": self.number,
-            "cron": self.schedule.cron,
-            "workflow": self.schedule.workflow,
-            "prompt": self.schedule.prompt,
-            "enabled": self.schedule.enabled,
-            "problem": self.problem,
-            "last_run": self.last_run.isoformat(timespec="seconds") if self.last_run else None,
-            "next_run": self.next_run.isoformat(timespec="seconds") if self.next_run else None,
-        }
-
-
-def describe_schedules(settings: Settings, ledger: LedgerStore) -> list[ScheduleInfo]:
-    """Each schedule's problem, last and next run, by the ledger's clock (local times)."""
-    clock = ledger.clock
-    zone = clock.zone
-    moment = clock.local()
-    infos: list[ScheduleInfo] = []
-    for number, schedule in enumerate(settings.schedule, start=1):
-        problem = cron_problem(schedule.cron) or _workflow_problem(settings, schedule)
-        stored = ledger.get_flag(schedule_key(schedule))
-        last = clock.local(parse_time(stored)) if stored else None
-        following = None
-        if problem is None and schedule.enabled:
-            following = next_after(schedule.cron, max(last, moment) if last else moment, zone)
-            if last is not None and next_after(schedule.cron, last, zone) <= moment:
-                following = moment  # missed: runs at the engine's next start or tick
-        infos.append(ScheduleInfo(number, schedule, problem, last, following))
-    return infos
-
-
-def _workflow_problem(settings: Settings, schedule: ScheduleSettings) -> str | None:
-    if schedule.workflow in settings.workflow_names():
-        return None
-    return f"unknown workflow {schedule.workflow!r}"
+LATE_GRACE_SECONDS = 60.0
+"""A run whose time is at most this far back is on time (at least twice the leader lease)."""
 
 
 class ScheduleService:
@@ -152,6 +99,11 @@ class ScheduleService:
         if self._thread is not None:
             self._thread.join(timeout=10)
 
+    @property
+    def running(self) -> bool:
+        """Its thread runs: this engine leads (on Redis), or runs alone."""
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
     def _config_updated(self, update: ConfigUpdate) -> None:
         if update.problem is None and update.previous.schedule != update.current.schedule:
             self._wake.set()
@@ -176,23 +128,32 @@ class ScheduleService:
             except Exception:
                 log.exception("schedule tick failed")
 
-    def _usable(self) -> list[ScheduleSettings]:
+    def _usable(self, paused_too: bool = False) -> list[tuple[str, ScheduleSettings]]:
+        """(name, schedule) of each schedule that runs: enabled, sound, and not paused (unless
+        ``paused_too``: the thread wakes at a paused one's times too, to see it resumed)."""
         settings = self._given.settings
+        paused = {} if paused_too else self._given.ledger.flags_with_prefix(PAUSED_PREFIX)
         return [
-            schedule
-            for schedule in settings.schedule
+            (name, schedule)
+            for name, schedule in zip(schedule_names(settings.schedule), settings.schedule, strict=True)
             if schedule.enabled
+            and paused_key(name) not in paused
             and cron_problem(schedule.cron) is None
             and _workflow_problem(settings, schedule) is None
         ]
 
+    @property
+    def late_grace_seconds(self) -> float:
+        """How far back a run's time may be and still count as on time, not missed."""
+        return max(LATE_GRACE_SECONDS, 2 * self._given.settings.queue.leader_lease_seconds)
+
     def tick(self) -> list[Job]:
-        """Queue every schedule that is due (once, however many times it was missed)."""
+        """Queue every schedule that is due; runs missed while no engine ran as ``catch_up`` says."""
         ledger = self._given.ledger
         clock = self._given.clock
         now = clock.local()
         queued: list[Job] = []
-        for schedule in self._usable():
+        for name, schedule in self._usable():
             key = schedule_key(schedule)
             stored = ledger.get_flag(key)
             if stored is None:
@@ -201,20 +162,54 @@ class ScheduleService:
             last = parse_time(stored)
             if next_after(schedule.cron, last, clock.zone) > now:
                 continue
-            missed = count_missed(schedule.cron, last, now, clock.zone)
-            job = self._queue(schedule, now, missed)
-            # Recorded after the job: a crash in between runs it again rather than never.
+            due = due_runs(schedule.cron, last, now, clock.zone, keep=CATCH_UP_ALL_LIMIT)
+            on_time = (now - due.latest[-1]).total_seconds() <= self.late_grace_seconds
+            missed = due.count - 1 if on_time else due.count
+            jobs = self._catch_up(name, schedule, now, due.latest, on_time, missed, due.capped)
+            # Recorded after the jobs: a crash in between runs them again rather than never.
             ledger.set_flag(key, to_iso(now))
-            if job is not None:
-                queued.append(job)
+            if missed:
+                record = {"at": to_iso(now), "missed": missed, "ran": len(jobs), "policy": schedule.catch_up}
+                ledger.set_flag(missed_key(name), json.dumps(record))
+            queued.extend(jobs)
         return queued
 
-    def _queue(self, schedule: ScheduleSettings, now: datetime, missed: int) -> Job | None:
+    def _catch_up(
+        self,
+        name: str,
+        schedule: ScheduleSettings,
+        now: datetime,
+        latest: tuple[datetime, ...],
+        on_time: bool,
+        missed: int,
+        capped: bool,
+    ) -> list[Job]:
+        """The jobs one tick queues for a schedule: its on-time run, and the missed ones as
+        its ``catch_up`` says."""
+        title = f"schedule {schedule.cron}" if schedule.name is None else f"schedule {name} ({schedule.cron})"
+        total = f"{missed}{'+' if capped else ''}"
+        count = f"{total} run{'s' if missed != 1 else ''} missed while flowtui was down"
+        policy = schedule.catch_up
+        triggers: list[str] = []
+        if not missed:
+            triggers.append(title)
+        elif policy == "once":
+            triggers.append(f"{title} ({count}: run once)")
+        elif policy == "skip":
+            if on_time:
+                triggers.append(f"{title} ({count}: skipped)")
+        else:
+            owed = latest if not on_time else latest[:-1]
+            kept = owed[-CATCH_UP_ALL_LIMIT:]
+            for index, due in enumerate(kept, start=missed - len(kept) + 1):
+                triggers.append(f"{title} (missed run {index} of {total}, due {due:%H:%M})")
+            if on_time:
+                triggers.append(title)
+        jobs = [self._queue(name, schedule, now, trigger) for trigger in triggers]
+        return [job for job in jobs if job is not None]
+
+    def _queue(self, name: str, schedule: ScheduleSettings, now: datetime, trigger: str) -> Job | None:
         control = self._given.control
-        trigger = f"schedule {schedule.cron}"
-        if missed > 1:
-            more = "+" if missed >= MISSED_COUNT_CAP else ""
-            trigger += f" ({missed}{more} runs missed while flowtui was down: run once)"
         try:
             return control.add(
                 schedule.prompt or "",
@@ -224,16 +219,16 @@ class ScheduleService:
                 template_values={"now": now.isoformat(timespec="seconds")},
             )
         except InputError as error:
-            self._report(f"schedule {schedule.cron!r} ({schedule.workflow}): {error}")
+            self._report(f"schedule {name} ({schedule.workflow}): {error}")
             return None
 
     def _seconds_to_next(self) -> float:
         clock = self._given.clock
         now = clock.local()
-        schedules = self._usable()
+        schedules = self._usable(paused_too=True)
         if not schedules:
             return self._max_sleep
-        soonest = min(next_after(schedule.cron, now, clock.zone) for schedule in schedules)
+        soonest = min(next_after(schedule.cron, now, clock.zone) for _, schedule in schedules)
         return max(0.0, min(self._max_sleep, (soonest - now).total_seconds() + 0.001))
 
     def _report_bad_schedules(self) -> None:

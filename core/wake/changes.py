@@ -20,6 +20,8 @@ class Change(Enum):
     """An answer to a running job's question, or a message told to it."""
     WATCHES = "watches"
     NOTIFICATIONS = "notifications"
+    SCHEDULES = "schedules"
+    """A schedule paused or resumed (its flags in the ledger)."""
 
     @property
     def shared(self) -> bool:

@@ -159,9 +159,40 @@ def test_schedules_lists_next_and_last_runs(here: InProcess) -> None:
         '\n[[schedule]]\ncron = "not a cron"\n'
     )
     table = flowtui.ok("schedules").splitlines()
-    assert table[0].split()[:4] == ["#", "CRON", "WORKFLOW", "NEXT"]
+    assert table[0].split()[:5] == ["#", "NAME", "CRON", "WORKFLOW", "NEXT"]
     assert "30 7 * * 1-5" in table[1] and table[1].rstrip().endswith("ok")
     assert "invalid cron expression" in table[2]
     listed = json.loads(flowtui.ok("schedules", "--json"))
     assert listed[0]["next_run"] and "07:30:00" in listed[0]["next_run"] and listed[0]["last_run"] is None
     assert listed[1]["problem"].startswith("invalid cron expression 'not a cron'")
+
+
+def test_schedules_run_pause_and_resume_by_name(here: InProcess) -> None:
+    flowtui = here
+    (flowtui.home / "config.toml").write_text(
+        USER_CONFIG + '\n[[schedule]]\nname = "digest"\ncron = "0 7 * * *"\nprompt = "Digest."\n'
+        '\n[[schedule]]\ncron = "30 7 * * 1-5"\nworkflow = "notes"\nprompt = "x"\n'
+    )
+    table = flowtui.ok("schedules").splitlines()
+    assert table[0].split()[:3] == ["#", "NAME", "CRON"]
+    assert table[1].split()[1] == "digest" and table[2].split()[1] == "notes@30_7_x_x_1-5"
+
+    job_id = int(flowtui.ok("schedules", "run", "digest"))
+    job = json.loads(flowtui.ok("show", str(job_id), "--json"))
+    assert (job["source"], job["prompt"], job["state"]) == ("schedule", "Digest.", "queued")
+    assert job["trigger"].startswith("schedule digest: run now by ")
+    assert json.loads(flowtui.ok("schedules", "--json"))[0]["last_run"] is not None
+
+    assert flowtui.ok("schedules", "pause", "digest").strip() == "schedule digest paused"
+    listed = json.loads(flowtui.ok("schedules", "--json"))
+    assert listed[0]["paused"] is True and listed[0]["next_run"] is None and listed[1]["paused"] is False
+    assert "paused since" in flowtui.ok("schedules").splitlines()[1]
+    assert_one_line_error(flowtui.run("schedules", "pause", "digest"), "schedule 'digest' is paused already")
+
+    resumed = flowtui.ok("schedules", "resume", "digest")
+    assert resumed.startswith("schedule digest resumed: next run ") and "07:00:00" in resumed
+    assert json.loads(flowtui.ok("schedules", "--json"))[0]["paused"] is False
+    assert_one_line_error(flowtui.run("schedules", "resume", "digest"), "schedule 'digest' is not paused")
+    assert_one_line_error(
+        flowtui.run("schedules", "run", "nope"), "no schedule 'nope': use one of digest, notes@30_7_x_x_1-5"
+    )

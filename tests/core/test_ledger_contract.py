@@ -841,3 +841,14 @@ def test_integrity_problems_name_a_broken_index(redis_ledger: RedisLedger, redis
         f"job #{done.id} finished_at {finished_at} disagrees with the finished index",
         "state index running lists unknown job #77",
     ]
+
+
+def test_flags_are_listed_by_prefix_taken_literally(ledger: LedgerStore) -> None:
+    ledger.set_flag("usage:five_hour", "a")
+    ledger.set_flag("usage:seven_day", "b")
+    ledger.set_flag("usage", "not under the prefix")
+    ledger.set_flag("schedule.paused:[x]*", "c")
+    ledger.set_flag("schedule.paused:xy", "d")
+    assert ledger.flags_with_prefix("usage:") == {"usage:five_hour": "a", "usage:seven_day": "b"}
+    assert ledger.flags_with_prefix("schedule.paused:[x]*") == {"schedule.paused:[x]*": "c"}
+    assert ledger.flags_with_prefix("nothing:") == {}

@@ -23,6 +23,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
 from core.claude.conversation import describe_input
+from core.claude.limits import UsageReading, headline_reading
+from core.clock import Clock
 from core.display import one_line
 from core.jobs import Job, JobSource, JobState
 from core.ops.control import not_running_to_tell
@@ -151,6 +153,7 @@ class DashboardScreen(Screen[None]):
             claude_problem=snapshot.claude_problem,
             config_note=snapshot.config_note,
             needs_you=len(snapshot.questions),
+            usage=usage_headline(list(overview.usage), self.door.session.clock),
         )
         self._draw_jobs()
         self.query_one(WatchList).show_watches(list(snapshot.watches))
@@ -538,6 +541,12 @@ class DashboardScreen(Screen[None]):
 
         self.app.push_screen(TestPathScreen(self.door.sources.explain))
 
+    def action_schedules(self) -> None:
+        from tui.screens.schedules import SchedulesScreen
+
+        door = self.door
+        self.app.push_screen(SchedulesScreen(lambda: door.control, door.session.clock, self.person))
+
     def action_resend(self) -> None:
         notifications = self.query_one(NotificationList)
         note_id = notifications.selected_notification_id if self.focused is notifications else None
@@ -696,3 +705,9 @@ class DashboardScreen(Screen[None]):
 
     def action_request_quit(self) -> None:
         self.post_message(self.QuitWanted())  # the app asks first when its engine runs jobs
+
+
+def usage_headline(readings: list[UsageReading], clock: Clock) -> str | None:
+    """The subscription window nearest its limit, as the header says it (``5h 93% · resets 17:00``)."""
+    reading = headline_reading(readings, clock.now())
+    return reading.describe(clock) if reading is not None else None

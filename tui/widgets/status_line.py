@@ -32,8 +32,10 @@ class StatusLine(Static):
         claude_problem: str | None = None,
         config_note: str | None = None,
         needs_you: int = 0,
+        usage: str | None = None,
     ) -> None:
-        """``needs_you``: running jobs waiting for an answer to a tool question."""
+        """``needs_you``: running jobs waiting for an answer to a tool question; ``usage``: the
+        subscription window nearest its limit (``5h 93% · resets 17:00``)."""
         self.paused = pause.paused
         self.unreachable = False
         self.claude_broken = claude_problem is not None
@@ -54,6 +56,7 @@ class StatusLine(Static):
             f"{counts.get(JobState.RUNNING, 0)} running",
             f"{counts.get(JobState.FAILED, 0)} failed",
             f"${spent_today:.2f} today",
+            *([usage] if usage else []),
             telegram,
         ]
         # Pause reasons, Telegram errors and hostnames are outside text: drawn literally.
