@@ -24,6 +24,7 @@ from tui.demo import (
     long_prompt_app,
     question_app,
 )
+from tui.demo_review import review_app
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZE = (120, 36)
@@ -40,6 +41,8 @@ def scene_app(root: Path, seed: bool | str) -> FlowtuiApp:
         return hostile_app(root)
     if seed == "long-prompt":
         return long_prompt_app(root)
+    if seed == "review":
+        return review_app(root)
     if seed == "engine":
         return engine_owning_demo_app(root)
     if isinstance(seed, str) and seed.startswith("question-"):
@@ -112,6 +115,8 @@ SCENES: tuple[tuple[str, bool | str, tuple[str, ...], tuple[int, int]], ...] = (
     ("quit-question", "engine", ("q",), SIZE),
     ("question-diff", "question-edit", (), SIZE),
     ("needs-you-header", "question-bash", (), (80, 24)),
+    ("review-marker", "review", (), SIZE),
+    ("diff-view", "review", ("D",), SIZE),
 )
 
 

@@ -32,8 +32,10 @@ class StatusLine(Static):
         claude_problem: str | None = None,
         config_note: str | None = None,
         needs_you: int = 0,
+        to_review: int = 0,
     ) -> None:
-        """``needs_you``: running jobs waiting for an answer to a tool question."""
+        """``needs_you``: running jobs waiting for an answer to a tool question; ``to_review``:
+        worktrees of finished jobs waiting to be kept or discarded."""
         self.paused = pause.paused
         self.unreachable = False
         self.claude_broken = claude_problem is not None
@@ -46,6 +48,8 @@ class StatusLine(Static):
             parts.append(f"⚠ {config_note}")
         if needs_you:
             parts.append(f"{needs_you} {'needs' if needs_you == 1 else 'need'} you (y / N / A)")
+        if to_review:
+            parts.append(f"± {to_review} to review (D / K / X)")
         awaiting = counts.get(JobState.AWAITING_APPROVAL, 0)
         if awaiting:
             parts.append(f"{awaiting} awaiting approval (y / N)")
