@@ -178,7 +178,7 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         "D",
         "the selected job's changes (also from its details): the files with +/- counts and the "
-        "coloured diff; enter on a file jumps to it, tab moves between them",
+        "coloured diff, which jumps to each file as you move through them (n / N too)",
         "D",
         "diff",
         "Diff",
