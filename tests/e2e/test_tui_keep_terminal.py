@@ -24,6 +24,7 @@ isolation = "worktree"
 allowed_tools = ["Bash"]
 retries = 0
 """
+PROMPT = "Note it [[bash:echo from claude >> notes.txt]]"
 
 
 def git(repo: Path, *args: str) -> str:
@@ -63,8 +64,7 @@ def test_K_in_the_window_merges_an_isolated_jobs_change_into_the_branch(
         "GIT_COMMITTER_EMAIL": "test@example.com",
     }
     added = subprocess.run(
-        [sys.executable, "-m", "cli", "add", "--workflow", "isolated", "--cwd", str(repo)]
-        + ["Note it [[bash:echo from claude >> notes.txt]]"],
+        [sys.executable, "-m", "cli", "add", "--workflow", "isolated", "--cwd", str(repo), PROMPT],
         env=env,
         capture_output=True,
         text=True,
@@ -91,9 +91,7 @@ def test_K_in_the_window_merges_an_isolated_jobs_change_into_the_branch(
         )
         assert kept.review == "kept"
         assert (repo / "notes.txt").read_text() == "start\nfrom claude\n"
-        assert git(repo, "log", "-1", "--format=%s").strip() == (
-            f"Note it [[bash:echo from claude >> notes.txt]] (flowtui job #{job_id})"
-        )
+        assert git(repo, "log", "-1", "--format=%s").strip() == (f"{PROMPT} (flowtui job #{job_id})")
         assert git(repo, "status", "--porcelain") == ""
         terminal.keys("Escape")
         screen = terminal.wait_for(
