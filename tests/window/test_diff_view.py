@@ -271,3 +271,24 @@ async def test_a_conflicting_keep_from_the_jobs_pane_says_so_in_a_toast(tmp_path
         assert (repo / "shared.txt").read_text() == "committed meanwhile\n"
         assert "<<<<<<<" not in (Path(job.worktree or "") / "shared.txt").read_text()
         assert state_cell(app, job.id) == "✓ succeeded ± review"
+
+
+async def test_a_job_outside_git_lists_what_its_edits_named_and_K_says_why_not(tmp_path: Path) -> None:
+    app = demo_app(tmp_path, seed=True)  # the demo's jobs ran in /tmp, outside any repository
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("G")  # job 1, succeeded
+        screen = await open_diff(app, pilot)
+        assert screen.job.id == 1
+        assert "ran outside git: the files its edits named" in str(screen.query_one("#diff-facts").render())
+        assert diff_lines(screen) == [
+            "no diff: the job ran outside git (the list names the files its edits touched)"
+        ]
+        await pilot.press("K")
+        await settle(pilot)
+        line = (
+            'job #1 has no worktree of its own to keep (its workflow\'s isolation is "none"): '
+            "its changes were made where it ran"
+        )
+        await wait_until(lambda: said(screen) == line)
+        assert line in toasts(app) and app.control.get(1).review is None
