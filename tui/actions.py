@@ -24,6 +24,10 @@ JOB_QUESTION = "job-question"
 """The selected job runs and waits for the answer to a tool question."""
 JOB_RUNNING = "job-running"
 """The selected job runs (a message told to it reaches Claude's next turn)."""
+JOB_CHANGES = "job-changes"
+"""The selected job ran in git: it has a diff to look at."""
+JOB_REVIEW = "job-review"
+"""The selected job's worktree waits to be kept or discarded (changes to review)."""
 WATCHES = "watches"
 """The Watched-paths pane is focused (and shown)."""
 NOTIFICATIONS = "notifications"
@@ -34,7 +38,7 @@ NARROW = "narrow"
 """The terminal is narrow: the lower area shows one pane at a time."""
 CONTEXTS = frozenset(
     {ALWAYS, JOBS, JOB_RETRYABLE, JOB_CANCELLABLE, JOB_SESSION, JOB_APPROVAL, JOB_QUESTION, JOB_RUNNING}
-    | {WATCHES, NOTIFICATIONS, OUTPUT, NARROW}
+    | {JOB_CHANGES, JOB_REVIEW, WATCHES, NOTIFICATIONS, OUTPUT, NARROW}
 )
 
 KEY_NAMES = {"slash": "/", "question_mark": "?", "escape": "esc"}
@@ -170,6 +174,39 @@ ACTIONS: tuple[Action, ...] = (
         "open_job",
         "Details",
         palette=("Job details", "Prompt, answer, transcript, events and cost of the selected job"),
+    ),
+    Action(
+        "D",
+        "the selected job's changes (also from its details): the files with +/- counts and the "
+        "coloured diff, which jumps to each file as you move through them (n / N too)",
+        "D",
+        "diff",
+        "Diff",
+        shown=True,
+        when=JOB_CHANGES,
+        hidden_when=frozenset({JOB_QUESTION, NARROW}),
+        palette=("Job diff", "The files the selected job changed, and its unified diff"),
+    ),
+    Action(
+        "K",
+        "keep the selected job's changes (± review): commit them on its branch and merge it into the "
+        "branch it started from; X discards its worktree and branch (asks first)",
+        "K / X",
+        "keep",
+        "Keep",
+        shown=True,
+        when=JOB_REVIEW,
+        palette=("Keep changes", "Merge the selected job's worktree into the branch it started from"),
+    ),
+    Action(
+        "X",
+        None,
+        "X",
+        "discard",
+        "Discard",
+        shown=True,
+        when=JOB_REVIEW,
+        palette=("Discard changes", "Remove the selected job's worktree and branch (asks first)"),
     ),
     Action("", "in the details: 1 answer, 2 transcript, 3 events; m the answer raw / as Markdown", "1 2 3 m"),
     Action(
@@ -320,6 +357,18 @@ OUTPUT_ACTIONS: tuple[Action, ...] = (
 """The output pane's own keys (``OutputPane`` binds them, so the details screen's transcript
 has them too): focused, they come before the screen's, and n / N / esc pass through to the
 screen's keys while no search is kept."""
+
+
+DIFF_ACTIONS: tuple[Action, ...] = (
+    Action("escape,q", None, "esc", "close", "Back", shown=True),
+    Action("K", None, "K", "keep", "Keep", shown=True),
+    Action("X", None, "X", "discard", "Discard", shown=True),
+    Action("tab", None, "tab", "switch_pane", "Files / diff", shown=True),
+    Action("n", None, "n", "next_file", "Next file", shown=True),
+    Action("N", None, "N", "previous_file", "Previous file", shown=True),
+)
+"""The Diff view's own keys (the dashboard's D opens it; K and X mean there what they mean on
+the Jobs pane)."""
 
 
 def key_label(action: Action) -> str:

@@ -222,7 +222,7 @@ def seed_demo_jobs(paths: Paths) -> None:
                 ledger.record_process(job.id, 4242, 0.0, str(transcript))
             if outcome is not None:
                 ledger.finish(job.id, outcome)
-            _freeze_times(ledger, job.id, times, session="5f1c9e2a-demo" if transcript else None)
+            freeze_times(ledger, job.id, times, session="5f1c9e2a-demo" if transcript else None)
     finally:
         ledger.close()
 
@@ -293,7 +293,7 @@ def seed_demo_notifications(paths: Paths) -> None:
         store.close()
 
 
-def _freeze_times(
+def freeze_times(
     ledger: Ledger, job_id: int, times: tuple[str, str | None, str | None], session: str | None
 ) -> None:
     """Fixed times (and no live pids), so the pictures never change."""
@@ -418,7 +418,7 @@ def long_prompt_app(root: Path) -> FlowtuiApp:
             answer=_MARKDOWN_ANSWER,
         )
         ledger.finish(job.id, outcome)
-        _freeze_times(ledger, job.id, ("09:20:00", "09:20:01", "09:21:10"), session="c0de-demo")
+        freeze_times(ledger, job.id, ("09:20:00", "09:20:01", "09:21:10"), session="c0de-demo")
     finally:
         ledger.close()
     return app
@@ -620,7 +620,7 @@ def seed_hostile(paths: Paths, texts: tuple[str, ...] | list[str]) -> None:
             ledger.record_process(job.id, 4242, 0.0, str(transcript))
             ledger.note(job.id, text)
             ledger.finish(job.id, RunOutcome(JobState.FAILED, error=text, exit_code=1, answer=text))
-            _freeze_times(ledger, job.id, ("09:20:00", "09:20:01", "09:20:30"), session=text or "-")
+            freeze_times(ledger, job.id, ("09:20:00", "09:20:01", "09:20:30"), session=text or "-")
             (row,) = store.enqueue([Draft(chat_id=11111111, text=text or " ", kind="job", job_id=job.id)])
             store.mark_failed(row.id, text)
             store._conn.execute(  # demo data only: fixed times for the pictures

@@ -4,7 +4,8 @@ The dashboard names the contexts true now (``contexts``); each action of ``tui.a
 shows in the footer only in its ``when`` context (``shown_in``), so a key is offered where
 it acts: ``d`` / ``t`` on the watched paths, ``R`` on the notifications, ``y`` / ``N`` on a
 job awaiting approval or a tool answer (``A`` too on the latter), ``T`` on a running job,
-``c`` only while the selected job can be cancelled.
+``c`` only while the selected job can be cancelled, ``D`` on a job that ran in git and
+``K`` / ``X`` on one whose changes wait for review.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ def job_contexts(job: Job) -> set[str]:
         contexts.add(actions.JOB_CANCELLABLE)
     if job.session_id:
         contexts.add(actions.JOB_SESSION)
+    if job.workspace is not None:
+        contexts.add(actions.JOB_CHANGES)
+    if job.changes_to_review:
+        contexts.add(actions.JOB_REVIEW)
     if job.state is JobState.AWAITING_APPROVAL:
         contexts.add(actions.JOB_APPROVAL)
     if job.state is JobState.RUNNING:

@@ -26,6 +26,7 @@ from tui.demo import (
     schedules_app,
     usage_app,
 )
+from tui.demo_review import review_app
 
 OUT = Path(__file__).resolve().parent.parent / "screenshots"
 SIZE = (120, 36)
@@ -46,6 +47,8 @@ def scene_app(root: Path, seed: bool | str) -> FlowtuiApp:
         return usage_app(root)
     if seed == "schedules":
         return schedules_app(root)
+    if seed == "review":
+        return review_app(root)
     if seed == "engine":
         return engine_owning_demo_app(root)
     if isinstance(seed, str) and seed.startswith("question-"):
@@ -120,6 +123,8 @@ SCENES: tuple[tuple[str, bool | str, tuple[str, ...], tuple[int, int]], ...] = (
     ("needs-you-header", "question-bash", (), (80, 24)),
     ("schedules", "schedules", ("S",), SIZE),
     ("usage-header", "usage", (), SIZE),
+    ("review-marker", "review", (), SIZE),
+    ("diff-view", "review", ("D",), SIZE),
 )
 
 

@@ -23,6 +23,18 @@ class Overview:
     usage: tuple[UsageReading, ...] = ()
     """The subscription windows' latest readings (the header shows the nearest its limit)."""
 
+    @property
+    def to_review(self) -> list[Job]:
+        """The jobs read whose worktree waits to be kept or discarded, newest first (a
+        follow-up in the same worktree is a row of its own)."""
+        return [job for job in self.jobs if job.changes_to_review]
+
+    @property
+    def worktrees_to_review(self) -> int:
+        """How many worktrees among the jobs read wait to be kept or discarded: a job and its
+        follow-ups share one, and one key keeps or discards them together."""
+        return len({job.branch or job.id for job in self.to_review})
+
 
 def read_overview(control: Control, limit: int = JOB_ROWS) -> Overview:
     ledger = control.ledger

@@ -308,7 +308,7 @@ def test_no_surface_reaches_past_the_door() -> None:
     offenders = [
         f"{path.relative_to(ROOT)}: {what}"
         for path in surfaces
-        if path.name != "demo.py"  # the screenshot scenes seed a ledger of their own
+        if not path.name.startswith("demo")  # the screenshot scenes seed a ledger of their own
         for pattern, what in DOOR_ONLY.items()
         if re.search(pattern, path.read_text())
     ]

@@ -32,6 +32,7 @@ from tui import footer
 from tui.actions import bindings
 from tui.job_filter import JobFilter
 from tui.operations import VIA, OperationDone, Operations, person, toggle_pause
+from tui.review import Review
 from tui.shared import Door, Snapshot, question_of
 from tui.widgets.job_table import JobTable, needs_answer
 from tui.widgets.jobs_hint import JobsHint, no_match_hint, start_hint
@@ -87,6 +88,8 @@ class DashboardScreen(Screen[None]):
         self._footer_contexts: frozenset[str] = frozenset()
         self._questions_seen: set[str] = set()  # request ids already announced with a toast
         self.operations = Operations(self, lambda: self.post_message(self.RefreshWanted()))
+        self.review = Review(self, door, self.operations, lambda: self.person, lambda: self.snapshot)
+        """Keep and discard, and the Diff view, for this screen and the ones it opens."""
 
     @property
     def busy(self) -> bool:
@@ -154,6 +157,7 @@ class DashboardScreen(Screen[None]):
             config_note=snapshot.config_note,
             needs_you=len(snapshot.questions),
             usage=usage_headline(list(overview.usage), self.door.session.clock),
+            to_review=overview.worktrees_to_review,
         )
         self._draw_jobs()
         self.query_one(WatchList).show_watches(list(snapshot.watches))
@@ -412,7 +416,22 @@ class DashboardScreen(Screen[None]):
 
         job = self._selected_job()
         if job is not None:
-            self.app.push_screen(JobDetailScreen(job, self.door, lambda: self.snapshot))
+            self.app.push_screen(JobDetailScreen(job, self.door, lambda: self.snapshot, review=self.review))
+
+    def action_diff(self) -> None:
+        job = self._selected_job()
+        if job is not None:
+            self.review.open_diff(job)
+
+    def action_keep(self) -> None:
+        job_id = self._selected_job_id()
+        if job_id is not None:
+            self.review.keep(job_id)
+
+    def action_discard(self) -> None:
+        job = self._selected_job()
+        if job is not None:
+            self.review.discard(job)
 
     @property
     def person(self) -> str:

@@ -27,6 +27,7 @@ from core.errors import log_failure
 from core.jobs import Job, JobEvent, JobState
 from core.paths import Paths
 from core.summary import format_cost
+from tui.review import Review
 from tui.shared import Door, Snapshot
 from tui.widgets.output_pane import OutputPane
 from tui.widgets.rows_table import literal
@@ -122,6 +123,7 @@ class JobDetailScreen(Screen[None]):
         Binding("m", "toggle_markdown", "Markdown/raw"),
         Binding("y", "copy_resume", "Copy claude --resume"),
         Binding("f", "follow", "Follow"),
+        Binding("D", "diff", "Diff"),
     ]
 
     class Read(Message, bubble=False):
@@ -138,6 +140,7 @@ class JobDetailScreen(Screen[None]):
         door: Door,
         latest: Callable[[], Snapshot | None],
         read: Callable[[Door, int], JobRead] = read_job,
+        review: Review | None = None,
     ) -> None:
         super().__init__()
         self.job = job
@@ -145,6 +148,8 @@ class JobDetailScreen(Screen[None]):
         self._latest = latest
         """The dashboard's newest snapshot: a change of the job there starts a read."""
         self._read = read
+        self._review = review
+        """Opens the Diff view (D), whose keep and discard run in the dashboard's operations."""
         self._events: list[JobEvent] | None = None
         self._seen: object = self._change_token()
         self._reading = False
@@ -331,6 +336,12 @@ class JobDetailScreen(Screen[None]):
 
     def action_follow(self) -> None:
         self.query_one(OutputPane).follow()
+
+    def action_diff(self) -> None:
+        if self._review is None:
+            self.notify("no Diff view here: open the job from the Jobs pane", severity="warning")
+            return
+        self._review.open_diff(self.job)
 
     def action_copy_resume(self) -> None:
         command = resume_command(self.job)

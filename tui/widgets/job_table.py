@@ -1,5 +1,6 @@
 """The queue pane: one row per job, newest first, keyed by job id; jobs that need a person's
-answer come first, in a state of their own ("? needs you")."""
+answer come first, in a state of their own ("? needs you"); finished jobs whose changes wait
+to be kept or discarded say so after their state ("± review")."""
 
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ STATE_STYLES = {
 NEEDS_YOU = "? needs you"
 """The state cell of a running job waiting for an answer to its tool question."""
 NEEDS_YOU_STYLE = "bold $text-warning on $warning-muted"
+TO_REVIEW = " ± review"
+"""After the state of a finished job whose worktree waits to be kept or discarded (D shows it)."""
+TO_REVIEW_STYLE = "bold $text-warning"
 
 
 def needs_answer(job: Job) -> bool:
@@ -81,6 +85,8 @@ class JobTable(RowsTable):
         else:
             label = f"{STATE_SYMBOLS[job.state]} {job.state}"
             state = Text(label, style=self._resolve(STATE_STYLES[job.state]))
+            if job.changes_to_review:
+                state.append(TO_REVIEW, style=self._resolve(TO_REVIEW_STYLE))
         return (
             Text(str(job.id), justify="right"),
             state,

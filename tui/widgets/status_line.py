@@ -33,9 +33,11 @@ class StatusLine(Static):
         config_note: str | None = None,
         needs_you: int = 0,
         usage: str | None = None,
+        to_review: int = 0,
     ) -> None:
         """``needs_you``: running jobs waiting for an answer to a tool question; ``usage``: the
-        subscription window nearest its limit (``5h 93% · resets 17:00``)."""
+        subscription window nearest its limit (``5h 93% · resets 17:00``); ``to_review``:
+        worktrees of finished jobs waiting to be kept or discarded."""
         self.paused = pause.paused
         self.unreachable = False
         self.claude_broken = claude_problem is not None
@@ -48,6 +50,8 @@ class StatusLine(Static):
             parts.append(f"⚠ {config_note}")
         if needs_you:
             parts.append(f"{needs_you} {'needs' if needs_you == 1 else 'need'} you (y / N / A)")
+        if to_review:
+            parts.append(f"± {to_review} to review (D / K / X)")
         awaiting = counts.get(JobState.AWAITING_APPROVAL, 0)
         if awaiting:
             parts.append(f"{awaiting} awaiting approval (y / N)")
