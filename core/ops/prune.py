@@ -83,7 +83,9 @@ class PruneReport:
         if self.dry_run:
             return f"space: {files} of files would be freed, and the ledger's rows"
         ledger = self.ledger
-        if ledger is None or ledger.bytes is None:
+        if ledger is None:
+            return f"space reclaimed: {files}"
+        if ledger.bytes is None:
             return f"space reclaimed: {files} of files; the ledger's rows were deleted from Redis"
         if ledger.returned_to_disk:
             total = human_bytes(self.files_bytes + ledger.bytes)
