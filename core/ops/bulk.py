@@ -118,7 +118,7 @@ def check_filter(verb: BulkVerb, job_filter: JobFilter) -> JobFilter:
     """The filter the verb applies: refused when empty, its states defaulted and checked."""
     if job_filter.empty:
         raise InputError(
-            f"{verb}: give a job id, or filters (--state, --workflow, --source, --since) "
+            f"{verb}: give a job id, or filters (state, workflow, source, since) "
             f"to {verb} every job they match"
         )
     wrong = sorted(str(state) for state in job_filter.states - verb.states)
