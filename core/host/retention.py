@@ -48,6 +48,8 @@ class RetentionService:
         """What the latest prune did (for the log, and tests)."""
         self.pruned = threading.Event()
         """Set after each prune (tests wait on it)."""
+        self.checked_at: datetime | None = None
+        """The clock's time at the latest look, set once it is decided (tests wait for it)."""
 
     def start(self, context: ServiceContext) -> None:
         """Start (again: with a shared queue it moves between engines' leaders)."""
@@ -67,6 +69,11 @@ class RetentionService:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+
+    @property
+    def next_due(self) -> datetime | None:
+        """When the next prune is due (None: none, ``keep_days = 0``)."""
+        return self._next_due
 
     def nudge(self) -> None:
         """Look at the clock now (a test that moved its clock; nothing else needs it)."""
@@ -90,9 +97,11 @@ class RetentionService:
         if context is None or self._stop.is_set():
             return None
         keep_days = context.settings.ledger.keep_days
-        if keep_days == 0:
-            return None
         now = context.clock.now()
+        if keep_days == 0:
+            self._next_due = None
+            self.checked_at = now
+            return None
         try:
             due = self._due(context, now)
             if now >= due or self._prune_now:
@@ -107,6 +116,7 @@ class RetentionService:
             log_failure(log, "pruning old jobs failed", error)
             due = now + RETRY_AFTER_FAILURE
         self._next_due = due
+        self.checked_at = now  # last: a test that sees it sees what this look decided
         return max(0.0, (due - now).total_seconds())
 
     def _due(self, context: ServiceContext, now: datetime) -> datetime:

@@ -102,8 +102,8 @@ def reclaim(conn: sqlite3.Connection) -> Reclaimed:
     (page_size,) = conn.execute("PRAGMA page_size").fetchone()
     (free_pages,) = conn.execute("PRAGMA freelist_count").fetchone()
     (auto_vacuum,) = conn.execute("PRAGMA auto_vacuum").fetchone()
-    if auto_vacuum == 2 and free_pages:  # INCREMENTAL
-        conn.execute("PRAGMA incremental_vacuum").fetchall()
+    if auto_vacuum == 2:  # INCREMENTAL (a few deleted rows may free no whole page: 0 bytes)
+        conn.executescript("PRAGMA incremental_vacuum;")  # steps to the end: execute() frees one page
         (left,) = conn.execute("PRAGMA freelist_count").fetchone()
         return Reclaimed(bytes=(free_pages - left) * page_size, returned_to_disk=True)
     return Reclaimed(bytes=free_pages * page_size, returned_to_disk=False)
