@@ -131,6 +131,9 @@ class LazyGroup(click.Group):
         "diff": "cli.changes:diff",
         "keep": "cli.changes:keep",
         "discard": "cli.changes:discard",
+        "retry": "cli.bulk:retry",
+        "cancel": "cli.bulk:cancel",
+        "prune": "cli.bulk:prune",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -298,30 +301,6 @@ def stats(app: AppContext, days: int, as_json: bool) -> None:
             for reading in readings:
                 stale = "" if reading.current(now) else " (reset since it was read)"
                 click.echo(printable(f"subscription: {reading.describe(control.ledger.clock)}{stale}"))
-
-
-@cli.command()
-@click.argument("job_id", type=JOB_ID)
-@click.pass_obj
-def retry(app: AppContext, job_id: int) -> None:
-    """Queue a finished job again (a new job, same prompt and workflow); prints the new id."""
-    with open_control(app) as control:
-        job = control.retry(job_id)
-        click.echo(job.id)
-        click.echo(f"queued #{job.id} (retry of #{job_id})", err=True)
-
-
-@cli.command()
-@click.argument("job_id", type=JOB_ID)
-@click.pass_obj
-def cancel(app: AppContext, job_id: int) -> None:
-    """Cancel a queued job, or end a running one (its whole process group)."""
-    with open_control(app) as control:
-        state = control.cancel(job_id)
-        if state is JobState.CANCELLED:
-            click.echo(f"cancelled #{job_id}")
-        else:
-            click.echo(f"cancelling #{job_id}: the engine is ending its claude process group")
 
 
 @cli.command()

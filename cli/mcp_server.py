@@ -23,12 +23,14 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from pydantic import Field
 
 from cli.logs import print_logs
+from core.clock import parse_duration
 from core.config.live import LiveSettings
 from core.config.settings import DEFAULT_WORKFLOW, Settings
 from core.errors import ConfigError, InputError, describe_os_error, describe_queue_error
 from core.host.logs import configure_logging
 from core.host.state import open_shared_state
 from core.jobs import Job, JobSource, JobState
+from core.ops.bulk import BulkReport, BulkVerb, JobFilter
 from core.ops.control import Control
 from core.paths import Paths
 from core.summary import excerpt
@@ -46,6 +48,19 @@ TRANSCRIPT_JSONL_URI = "flowtui://jobs/{job_id}/transcript.jsonl"
 JobStateName = Literal["awaiting_approval", "queued", "running", "succeeded", "failed", "cancelled"]
 JobId = Annotated[int, Field(ge=1, description="The job's number, as list_jobs shows it.")]
 Limit = Annotated[int, Field(ge=1, le=500, description="At most this many jobs, newest first.")]
+OptionalJobId = Annotated[
+    int | None, Field(ge=1, description="The job's number, as list_jobs shows it; or give filters instead.")
+]
+States = Annotated[
+    list[JobStateName] | None, Field(description="Instead of an id: every job in these states.")
+]
+WorkflowFilter = Annotated[str | None, Field(description="Instead of an id: only jobs of this workflow.")]
+SourceFilter = Annotated[
+    str | None, Field(description="Instead of an id: only jobs from this source (cli, watch, telegram...).")
+]
+Since = Annotated[
+    str | None, Field(description="Instead of an id: only jobs added this recently, as 30m, 12h or 7d.")
+]
 Globs = Annotated[
     tuple[str, ...], Field(description="Glob patterns (gitignore style), for example ['*.md', 'notes/**'].")
 ]
@@ -159,22 +174,72 @@ class FlowtuiTools:
                 ]
             return data
 
-    def cancel_job(self, id: JobId) -> dict[str, Any]:
+    def cancel_job(
+        self,
+        id: OptionalJobId = None,
+        state: States = None,
+        workflow: WorkflowFilter = None,
+        source: SourceFilter = None,
+        since: Since = None,
+    ) -> dict[str, Any]:
         """Cancel a waiting job at once, or ask the engine to end a running one (its whole
-        process group); state is what the job is in afterwards."""
+        process group); state is what the job is in afterwards. Without an id, filters pick
+        every waiting or running job to cancel, each reported."""
+        chosen = self._filter(id, state, workflow, source, since)
+        if chosen is not None:
+            with self._control() as control:
+                return _bulk(control.bulk(BulkVerb.CANCEL, chosen, "cancelled over MCP"))
+        assert id is not None
         with self._control() as control:
-            state = control.cancel(id)
-        if state is JobState.CANCELLED:
+            state_now = control.cancel(id)
+        if state_now is JobState.CANCELLED:
             message = f"cancelled #{id}"
         else:
             message = f"cancelling #{id}: the engine is ending its claude process group"
-        return {"id": id, "state": str(state), "message": message}
+        return {"id": id, "state": str(state_now), "message": message}
 
-    def retry_job(self, id: JobId) -> dict[str, Any]:
+    def retry_job(
+        self,
+        id: OptionalJobId = None,
+        state: States = None,
+        workflow: WorkflowFilter = None,
+        source: SourceFilter = None,
+        since: Since = None,
+    ) -> dict[str, Any]:
         """Queue a finished job again as a new job (same prompt and workflow, parent_id the
-        original); returns the new job."""
+        original); returns the new job. Without an id, filters pick the jobs to retry (failed
+        ones unless state says otherwise; jobs retried already are left out), each reported."""
+        chosen = self._filter(id, state, workflow, source, since)
         with self._control(reload_config=True) as control:
+            if chosen is not None:
+                return _bulk(control.bulk(BulkVerb.RETRY, chosen))
+            assert id is not None
             return control.retry(id).to_dict()
+
+    def _filter(
+        self,
+        id: int | None,
+        states: list[JobStateName] | None,
+        workflow: str | None,
+        source: str | None,
+        since: str | None,
+    ) -> JobFilter | None:
+        """The filters given (None: an id instead); an id and filters together is an error."""
+        try:
+            moment = None if since is None else self._shared.ledger.clock.now() - parse_duration(since)
+        except ValueError as error:
+            raise ToolError(f"since: {error}") from None
+        chosen = JobFilter(
+            states=frozenset(JobState(name) for name in states or ()),
+            workflow=workflow,
+            source=source,
+            since=moment,
+        )
+        if id is not None:
+            if not chosen.empty:
+                raise ToolError("give an id or filters (state, workflow, source, since), not both")
+            return None
+        return chosen
 
     def list_questions(self) -> dict[str, Any]:
         """Running jobs waiting for a person's answer before a tool runs (oldest first): the
@@ -275,6 +340,24 @@ class FlowtuiTools:
                 return "" if raw else f"job #{job.id} has not started yet ({job.state}): no transcript\n"
             print_logs(control, self._paths, job.id, parts.append, raw=raw)
         return "".join(parts)
+
+
+def _bulk(report: BulkReport) -> dict[str, Any]:
+    """A bulk retry or cancel: the count, and what became of each job."""
+    return {
+        "message": report.summary(),
+        "done": report.done,
+        "jobs": [
+            {
+                "id": line.job_id,
+                "done": line.done,
+                "message": line.text,
+                **({"new_id": line.new_job.id} if line.new_job is not None else {}),
+                **({"state": str(line.state)} if line.state is not None else {}),
+            }
+            for line in report.lines
+        ],
+    }
 
 
 def _summary(job: Job) -> dict[str, Any]:

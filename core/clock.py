@@ -109,3 +109,19 @@ def to_iso(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+DURATION_FORM = "a number and a unit (s, m, h, d or w), as 30m, 12h or 7d"
+
+
+def parse_duration(text: str) -> timedelta:
+    """A span as people write it on a command line (``30m``, ``12h``, ``7d``); ValueError
+    with the form to use otherwise (the caller names the flag)."""
+    number, unit = text.strip()[:-1], text.strip()[-1:].lower()
+    if unit not in DURATION_UNITS or not number.isdigit():
+        raise ValueError(f"bad duration {text!r}: use {DURATION_FORM}")
+    try:
+        return timedelta(**{DURATION_UNITS[unit]: int(number)})
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is too long: use at most 999999999 days") from None

@@ -36,9 +36,11 @@ OUTPUT = "output"
 """The Output pane is focused."""
 NARROW = "narrow"
 """The terminal is narrow: the lower area shows one pane at a time."""
+FILTERED = "filtered"
+"""The Jobs pane is focused and a `/` filter is active (the keys for every job shown apply)."""
 CONTEXTS = frozenset(
     {ALWAYS, JOBS, JOB_RETRYABLE, JOB_CANCELLABLE, JOB_SESSION, JOB_APPROVAL, JOB_QUESTION, JOB_RUNNING}
-    | {JOB_CHANGES, JOB_REVIEW, WATCHES, NOTIFICATIONS, OUTPUT, NARROW}
+    | {JOB_CHANGES, JOB_REVIEW, WATCHES, NOTIFICATIONS, OUTPUT, NARROW, FILTERED}
 )
 
 KEY_NAMES = {"slash": "/", "question_mark": "?", "escape": "esc"}
@@ -246,6 +248,28 @@ ACTIONS: tuple[Action, ...] = (
         palette=("Filter jobs", "By text, state:, source:, workflow:"),
     ),
     Action("escape", "clear the filter / close a dialog", "esc", "clear_filter", "Clear filter"),
+    Action(
+        "F",
+        "with a filter: retry every failed job it shows (asks first, saying how many)",
+        "F",
+        "retry_shown",
+        "Retry failed",
+        shown=True,
+        when=FILTERED,
+        hidden_when=frozenset({JOB_QUESTION, NARROW}),
+        palette=("Retry every failed job shown", "With a / filter: queue each failed job it shows again"),
+    ),
+    Action(
+        "C",
+        "with a filter: cancel every queued or running job it shows (asks first, saying how many)",
+        "C",
+        "cancel_shown",
+        "Cancel shown",
+        shown=True,
+        when=FILTERED,
+        hidden_when=frozenset({JOB_QUESTION, NARROW}),
+        palette=("Cancel every job shown", "With a / filter: cancel each queued or running job it shows"),
+    ),
     Action(
         "a",
         "add a watch path",

@@ -46,13 +46,17 @@ def job_contexts(job: Job) -> set[str]:
     return contexts
 
 
-def contexts(focused: Widget | None, selected_job: Job | None, narrow: bool) -> frozenset[str]:
+def contexts(
+    focused: Widget | None, selected_job: Job | None, narrow: bool, filtered: bool = False
+) -> frozenset[str]:
     """The contexts true now (see ``Action.when``)."""
     true_now = {actions.ALWAYS}
     if narrow:
         true_now.add(actions.NARROW)
     if isinstance(focused, JobTable):
         true_now.add(actions.JOBS)
+        if filtered:
+            true_now.add(actions.FILTERED)
         if selected_job is not None:
             true_now |= job_contexts(selected_job)
     elif isinstance(focused, WatchList):

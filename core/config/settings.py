@@ -75,11 +75,15 @@ class QueueSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class LedgerSettings:
-    """``[ledger]``: how durably the SQLite ledger writes."""
+    """``[ledger]``: how durably the SQLite ledger writes, and how long finished jobs are kept."""
 
     synchronous: Literal["normal", "full"] = "normal"
     """SQLite ``synchronous`` for the ledger (WAL mode). ``normal`` survives any process
     crash; ``full`` also survives power loss at the cost of an fsync per state change."""
+
+    keep_days: int = bounded(90, ge=0)
+    """The engine deletes finished jobs older than this many days once a day (as ``flowtui
+    prune --older-than Nd``); 0 keeps every job."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from core.config.settings import Settings
 from core.engine.service import Service
+from core.host.retention import RetentionService
 from core.paths import Paths
 from core.schedule.cron import ScheduleService
 from core.schedule.steps import StepsService
@@ -20,4 +21,5 @@ def default_services(settings: Settings, paths: Paths, environ: Mapping[str, str
     services.append(WatchService())
     services.append(ScheduleService())
     services.append(StepsService())
+    services.append(RetentionService())
     return services

@@ -434,3 +434,29 @@ class NotificationStore:
                 ).fetchall()
                 noticed.update(int(row[0]) for row in rows)
         return noticed
+
+    # -- retention ------------------------------------------------------------------------
+
+    def delete_for_jobs(self, job_ids: Sequence[int], dry_run: bool = False) -> int:
+        """Delete the notifications of jobs pruned from the ledger, with what ties Telegram
+        messages, chats and notices to them; returns how many notifications (``dry_run``:
+        would)."""
+        deleted = 0
+        with self._write() as conn:
+            for index in range(0, len(job_ids), NOTICE_QUERY_CHUNK):
+                chunk = list(job_ids[index : index + NOTICE_QUERY_CHUNK])
+                marks = ", ".join("?" for _ in chunk)
+                (count,) = conn.execute(
+                    f"SELECT count(*) FROM notifications WHERE job_id IN ({marks})", chunk
+                ).fetchone()
+                deleted += int(count)
+                if dry_run:
+                    continue
+                for table in (
+                    "notifications",
+                    "notification_messages",
+                    "telegram_origins",
+                    "telegram_notices",
+                ):
+                    conn.execute(f"DELETE FROM {table} WHERE job_id IN ({marks})", chunk)
+        return deleted

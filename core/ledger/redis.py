@@ -33,8 +33,9 @@ import redis
 from redis.commands.core import Script
 
 from core.clock import SYSTEM_CLOCK, Clock, parse_time, to_iso
-from core.jobs import JOB_COLUMNS, Job, JobEvent, JobState, RunOutcome, Workspace
+from core.jobs import JOB_COLUMNS, REVIEW_PENDING, Job, JobEvent, JobState, RunOutcome, Workspace
 from core.ledger import redis_scripts as scripts
+from core.ledger.prune import DeletedJobs, Reclaimed
 from core.ledger.sqlite import (
     DEFAULT_LEASE,
     LedgerError,
@@ -116,6 +117,7 @@ class RedisLedger:
         self._set_review = write(scripts.SET_REVIEW)
         self._renew = write(scripts.RENEW)
         self._recover = write(scripts.RECOVER)
+        self._delete_finished = write(scripts.DELETE_FINISHED)
         self._list = self._redis.register_script(scripts.LIST)
 
     def __repr__(self) -> str:
@@ -485,6 +487,73 @@ class RedisLedger:
         waiting = f"{JobState.QUEUED} {JobState.AWAITING_APPROVAL}"
         row = self._run(self._rewrite_waiting, job_id, waiting, reason, prompt, _opt(trigger))
         return _decode_job(_pairs(row)) if row else None
+
+    # -- retention ------------------------------------------------------------------
+
+    def delete_finished(self, before_utc: str, dry_run: bool = False) -> DeletedJobs:
+        """Delete jobs finished before ``before_utc`` with their events, inputs and cost
+        entries, keeping the same jobs the SQLite ledger keeps. Which job another was made
+        from is read before the deleting script runs: a retry made in that very moment may
+        name a parent that is gone (nothing here depends on it)."""
+        ids = cast(
+            list[str], self._redis.zrangebyscore(self._key("finished"), "-inf", f"({_epoch_ms(before_utc)}")
+        )
+        old = [
+            job
+            for job in self._jobs_by_id(ids)
+            if job.state.is_final and job.finished_at is not None and job.finished_at < before_utc
+        ]
+        for_review = [job for job in old if job.review == REVIEW_PENDING]
+        candidates = {job.id: job for job in old if job.review != REVIEW_PENDING}
+        removable = self._without_parents_of_kept(candidates)
+        deleted: list[int] = []
+        events = inputs = 0
+        for chunk in _chunks(sorted(removable)):
+            ids_done, events_done, inputs_done = self._run(
+                self._delete_finished, "1" if dry_run else "0", *chunk
+            )
+            deleted.extend(int(job_id) for job_id in ids_done or ())
+            events += int(events_done)
+            inputs += int(inputs_done)
+        return DeletedJobs(
+            jobs=[candidates[job_id] for job_id in sorted(deleted)],
+            events=events,
+            inputs=inputs,
+            kept_for_review=len(for_review),
+            kept_as_parent=len(candidates) - len(removable),
+        )
+
+    def _jobs_by_id(self, ids: Sequence[str]) -> list[Job]:
+        found: list[Job] = []
+        for chunk in _chunks(ids):
+            pipe = self._redis.pipeline(transaction=False)
+            for job_id in chunk:
+                pipe.hgetall(self._key("job", job_id))
+            found.extend(_decode_job(raw) for raw in pipe.execute() if raw)
+        return found
+
+    def _without_parents_of_kept(self, candidates: dict[int, Job]) -> set[int]:
+        """The candidates no staying job was made from (children have higher ids, so deciding
+        from the newest down settles each child before its parent)."""
+        if not candidates:
+            return set()
+        newer = cast(list[str], self._redis.zrangebyscore(self._key("jobs"), f"({min(candidates)}", "+inf"))
+        children: dict[int, list[int]] = {}
+        for chunk in _chunks(newer):
+            pipe = self._redis.pipeline(transaction=False)
+            for job_id in chunk:
+                pipe.hget(self._key("job", job_id), "parent_id")
+            for job_id, parent in zip(chunk, pipe.execute(), strict=True):
+                if parent is not None and int(parent) in candidates:
+                    children.setdefault(int(parent), []).append(int(job_id))
+        removable: set[int] = set()
+        for candidate in sorted(candidates, reverse=True):
+            if all(child in removable for child in children.get(candidate, [])):
+                removable.add(candidate)
+        return removable
+
+    def reclaim_space(self) -> Reclaimed:
+        return Reclaimed(bytes=None, returned_to_disk=False)
 
 
 def _opt(value: object) -> str:

@@ -357,3 +357,37 @@ for i, id in ipairs(ids) do
 end
 return rows
 """
+
+# ARGV[5] "1" for a dry run, [6..] job ids. Deletes each that is still finished and has no
+# changes to review, with its events, inputs and cost entries; returns {ids, events, inputs}.
+DELETE_FINISHED = """
+local dry = ARGV[5] == '1'
+local final = {succeeded = true, failed = true, cancelled = true}
+local deleted, gone, events, inputs, newest = {}, {}, 0, 0, nil
+for i = 6, #ARGV do
+  local id = ARGV[i]
+  local key = jkey(id)
+  local seen = redis.call('HMGET', key, 'state', 'review')
+  if seen[1] and final[seen[1]] and seen[2] ~= 'pending' then
+    events = events + redis.call('LLEN', P .. 'events:' .. id)
+    inputs = inputs + redis.call('LLEN', P .. 'inputs:' .. id)
+    table.insert(deleted, id)
+    gone[tonumber(id)] = true
+    if not dry then
+      local score = redis.call('ZSCORE', P .. 'finished', id)
+      if score and (newest == nil or tonumber(score) > newest) then newest = tonumber(score) end
+      redis.call('DEL', key, P .. 'events:' .. id, P .. 'inputs:' .. id)
+      redis.call('ZREM', P .. 'jobs', id)
+      redis.call('ZREM', P .. 'state:' .. seen[1], id)
+      redis.call('ZREM', P .. 'finished', id)
+      redis.call('SREM', P .. 'inputs', id)
+    end
+  end
+end
+if newest then
+  for _, entry in ipairs(redis.call('ZRANGEBYSCORE', P .. 'costs', '-inf', newest)) do
+    if gone[cjson.decode(entry).job] then redis.call('ZREM', P .. 'costs', entry) end
+  end
+end
+return {deleted, events, inputs}
+"""

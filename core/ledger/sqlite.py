@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.clock import SYSTEM_CLOCK, Clock, to_iso
 from core.jobs import JOB_COLUMNS, REVIEW_PENDING, Job, JobEvent, JobState, RunOutcome, Workspace
+from core.ledger.prune import DeletedJobs, Reclaimed, delete_finished, reclaim
 from core.ledger.schema import create_or_migrate
 from core.ledger.stats import Stats, collect_stats
 
@@ -64,6 +65,9 @@ class Ledger:
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, timeout=10.0, isolation_level=None, check_same_thread=False)
         self._conn.row_factory = sqlite3.Row
+        if self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0:
+            # Only a new file takes it (before WAL): pruning gives deleted rows' pages back to the disk.
+            self._conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
         with self._write():
@@ -547,6 +551,18 @@ class Ledger:
             job = Job.from_row(rows[0])
             self._event(conn, job_id, str(job.state), reason)
         return job
+
+    # -- retention ------------------------------------------------------------------
+
+    def delete_finished(self, before_utc: str, dry_run: bool = False) -> DeletedJobs:
+        """Delete jobs finished before ``before_utc`` with their events and inputs, in one
+        transaction (``core.ledger.prune`` says which stay); ``dry_run`` deletes nothing."""
+        with self._write() as conn:
+            return delete_finished(conn, before_utc, dry_run)
+
+    def reclaim_space(self) -> Reclaimed:
+        with self._lock:
+            return reclaim(self._conn)
 
     def search(self, text: str, limit: int | None = None) -> list[Job]:
         """Jobs whose prompt, answer, error or trigger contains ``text``, newest first, so

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from core.clock import SYSTEM_CLOCK, Clock
 from core.config.settings import shared_queue_url
 from core.jobs import Job, JobEvent, JobState, RunOutcome, Workspace
+from core.ledger.prune import DeletedJobs, Reclaimed
 from core.ledger.sqlite import DEFAULT_LEASE, Ledger, NewJob
 from core.ledger.stats import Stats
 
@@ -183,6 +184,18 @@ class LedgerStore(Protocol):
     def note(self, job_id: int, reason: str) -> None: ...
 
     def rewrite_waiting(self, job_id: int, prompt: str, trigger: str | None, reason: str) -> Job | None: ...
+
+    # -- retention ------------------------------------------------------------------
+
+    def delete_finished(self, before_utc: str, dry_run: bool = False) -> DeletedJobs:
+        """Delete jobs that finished before ``before_utc``, with their events and inputs:
+        never an unfinished job, one whose worktree changes wait for review, or one a job
+        that stays was made from. ``dry_run`` deletes nothing and says what it would."""
+        ...
+
+    def reclaim_space(self) -> Reclaimed:
+        """After deleting: give the space back where the storage can, and say how much."""
+        ...
 
 
 def open_ledger(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, tzinfo
+from datetime import UTC, timedelta, tzinfo
 from pathlib import Path
 
 from core.changes.git import GitError
@@ -35,7 +35,9 @@ from core.jobs import REVIEW_DISCARDED, REVIEW_KEPT, REVIEW_PENDING, Job, JobSou
 from core.ledger.notifications import Notification, NotificationStore
 from core.ledger.sqlite import LedgerError, NewJob
 from core.ledger.store import LedgerStore
+from core.ops.bulk import BulkReport, BulkVerb, JobFilter, apply_each, select_jobs
 from core.ops.handoff import Handoff
+from core.ops.prune import PruneReport, prune
 from core.ops.review import JobChanges, job_changes, job_diff
 from core.ops.schedules import ScheduleInfo, describe_schedules, find_schedule, paused_key, schedule_key
 from core.ops.usage import read_usage
@@ -348,6 +350,29 @@ class Control:
         if latest.state.is_final:
             raise InputError(f"job #{job_id} already {latest.state}: nothing to cancel")
         raise InputError(f"job #{job_id} changed state while cancelling: try again")
+
+    # -- many jobs at once, and retention ------------------------------------------
+
+    def matching(self, verb: BulkVerb, job_filter: JobFilter) -> list[Job]:
+        """The jobs :meth:`bulk` would act on now, oldest first (a window counts them before
+        it asks); an empty filter, or a state the verb cannot act on, is refused."""
+        return select_jobs(self.ledger, verb, job_filter)
+
+    def bulk(
+        self, verb: BulkVerb, job_filter: JobFilter, reason: str = "cancelled by the user"
+    ) -> BulkReport:
+        """Retry or cancel every job the filter picks, each as :meth:`retry` or :meth:`cancel`
+        would; a job that cannot be is a line of the report, not the end of it."""
+        jobs = self.matching(verb, job_filter)
+        return apply_each(verb, jobs, self.retry, lambda job_id: self.cancel(job_id, reason))
+
+    def prune(self, older_than: timedelta, dry_run: bool = False) -> PruneReport:
+        """Delete the jobs finished more than ``older_than`` ago with everything kept for them
+        (``core.ops.prune``); ``dry_run`` says what would go and changes nothing."""
+        report = prune(self.ledger, self.paths, older_than, dry_run)
+        if report.jobs and not dry_run:
+            self._notify_engine(Change.JOBS)
+        return report
 
     # -- a job's changes: what it changed, and keeping or discarding its worktree -------
 

@@ -27,6 +27,7 @@ from core.config.settings import DEFAULT_WORKFLOW
 from core.errors import ConfigError, InputError
 from core.jobs import Job, JobSource, JobState
 from core.ledger.notifications import Draft, Markup, Notification, NotificationStore
+from core.ops.bulk import BulkVerb, JobFilter
 from core.ops.control import Control
 from core.summary import excerpt
 from core.telegram.config import TelegramConfig, redact
@@ -246,9 +247,25 @@ class Bot:
         self.reply(sender.chat_id, status_text(job, self.control.ledger.clock.now()), job_id=job.id)
 
     def _retry(self, sender: _From, args: str) -> None:
+        if args.strip().lower() == "failed":
+            self._retry_failed(sender)
+            return
         original = self._job(args, "retry")
         job = self.control.retry(original.id)
         self._queued(sender, job, f"queued #{job.id} (retry of #{original.id})")
+
+    def _retry_failed(self, sender: _From) -> None:
+        """Every failed job not retried yet, queued again; each retry reports to this chat."""
+        report = self.control.bulk(BulkVerb.RETRY, JobFilter(states=frozenset({JobState.FAILED})))
+        for job in report.new_jobs:
+            self.store.record_origin(job.id, sender.chat_id, sender.message_id)
+        if not report.lines:
+            self.reply(sender.chat_id, "no failed jobs to retry")
+            return
+        retried = ", ".join(f"#{job.id}" for job in report.new_jobs[:JOBS_SHOWN])
+        more = f" and {len(report.new_jobs) - JOBS_SHOWN} more" if len(report.new_jobs) > JOBS_SHOWN else ""
+        self.reply(sender.chat_id, report.summary() + (f": queued {retried}{more}" if retried else ""))
+        self.on_change()
 
     def _cancel(self, sender: _From, args: str) -> None:
         job = self._job(args, "cancel")

@@ -357,7 +357,7 @@ HELP_TEXT = """flowtui commands
 /run PROMPT — queue a job (plain text does the same; messages sent within a moment become one job)
 /jobs — the latest jobs
 /status ID — one job
-/retry ID — run a finished job again
+/retry ID — run a finished job again; /retry failed — every failed job
 /cancel ID — cancel a queued or running job
 /pause, /resume — stop or restart taking jobs
 /watch PATH, /unwatch PATH — start or stop watching a directory

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from core.clock import SYSTEM_CLOCK, parse_time, to_iso
+from core.clock import SYSTEM_CLOCK, Clock, parse_time, to_iso
 from core.config.settings import QUEUE_ENV, Settings
 from core.errors import ConfigError
 from core.jobs import Job, JobState, RunOutcome, Workspace
@@ -701,6 +701,70 @@ def test_integrity_is_clean_after_a_busy_life(ledger: LedgerStore) -> None:
         JobState.QUEUED,
     ]
     assert ledger.integrity_problems() == []
+
+
+# -- retention -------------------------------------------------------------------------------
+
+
+def test_delete_finished_takes_only_old_finished_jobs_that_nothing_still_needs(ledger: LedgerStore) -> None:
+    hands = [datetime(2026, 1, 10, 12, tzinfo=UTC)]
+    ledger.clock = Clock(lambda: hands[0], UTC)
+
+    def finished(state: JobState = JobState.SUCCEEDED, cost: float | None = 0.5, **extra: object) -> Job:
+        job = add(ledger, **extra)
+        claimed(ledger, job.id)
+        return ledger.finish(
+            job.id, RunOutcome(state, cost_usd=cost, error="x" if state is JobState.FAILED else None)
+        )
+
+    done = finished()
+    failed = finished(JobState.FAILED)
+    dropped = add(ledger)
+    ledger.cancel_queued(dropped.id, "not wanted")
+    to_review = add(ledger)
+    ledger.set_workspace(
+        to_review.id, Workspace("/repo", "/wt/job-4", "flowtui/job-4", "main", "c0"), "own worktree"
+    )
+    claimed(ledger, to_review.id)
+    ledger.finish(to_review.id, RunOutcome(JobState.SUCCEEDED))
+    parent_of_queued = finished(JobState.FAILED)
+    parent_of_old = finished(JobState.FAILED)
+    old_retry = finished(JobState.FAILED, parent_id=parent_of_old.id)
+    grandparent = finished(JobState.FAILED)
+    middle = finished(JobState.FAILED, parent_id=grandparent.id)
+    running = claimed(ledger, add(ledger).id)
+    waiting = add(ledger, awaiting_approval=True)
+    hands[0] += timedelta(days=100)
+    queued_retry = add(ledger, parent_id=parent_of_queued.id)
+    recent_child = finished(JobState.SUCCEEDED, parent_id=middle.id)
+    recent = finished()
+    before = to_iso(hands[0] - timedelta(days=90))
+    gone = [done.id, failed.id, dropped.id, parent_of_old.id, old_retry.id]
+    staying = [to_review.id, parent_of_queued.id, grandparent.id, middle.id, running.id, waiting.id]
+    staying += [queued_retry.id, recent_child.id, recent.id]
+    expected_events = sum(len(ledger.events(job_id)) for job_id in gone)
+
+    preview = ledger.delete_finished(before, dry_run=True)
+    assert ids(preview.jobs) == gone
+    assert (preview.events, preview.inputs) == (expected_events, 0)
+    assert (preview.kept_for_review, preview.kept_as_parent) == (1, 3)
+    assert len(ledger.list_jobs()) == len(gone) + len(staying)
+    assert all(ledger.events(job_id) for job_id in gone)
+
+    deleted = ledger.delete_finished(before)
+    assert ids(deleted.jobs) == gone and deleted.jobs[0] == done
+    assert (deleted.events, deleted.kept_for_review, deleted.kept_as_parent) == (expected_events, 1, 3)
+    assert sorted(ids(ledger.list_jobs())) == sorted(staying)
+    for job_id in gone:
+        assert ledger.get(job_id) is None and ledger.events(job_id) == []
+    assert ledger.counts()[JobState.CANCELLED] == 0
+    assert ledger.integrity_problems() == []
+    # The costs of deleted attempts go with them: what stays is the staying jobs' own.
+    spent = sum(job.cost_usd or 0 for job in ledger.list_jobs())
+    assert round(ledger.spent_since(to_iso(datetime(2025, 1, 1, tzinfo=UTC))), 9) == round(spent, 9)
+    assert ids(ledger.delete_finished(before).jobs) == []
+    space = ledger.reclaim_space()
+    assert space.bytes is None or space.bytes >= 0
 
 
 # -- races ----------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from fakeclaude import RESULT_OK, ok_script, write_script
 from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client
 
 from cli.mcp_server import JobStateName
-from core.jobs import JobState
-from core.ledger.sqlite import Ledger
+from core.jobs import JobState, RunOutcome
+from core.ledger.sqlite import Ledger, NewJob
 from core.ops.control import PAUSED_FLAG
 
 T = TypeVar("T")
@@ -355,3 +355,35 @@ async def test_questions_are_listed_and_answered_over_mcp(tmp_path: Path) -> Non
     response = json.loads(answers.read_text())
     assert response["response"]["request_id"] == "ask-1"
     assert response["response"]["response"] == {"behavior": "deny", "message": "not now"}
+
+
+async def test_retry_and_cancel_take_filters_instead_of_an_id(flowtui: Flowtui, tmp_path: Path) -> None:
+    ledger = Ledger(flowtui.home / "ledger.db")
+    try:
+        for prompt in ("one", "two"):
+            job = ledger.create(NewJob(prompt, "default", "cli", str(tmp_path), 1), "added by test")
+            ledger.claim(job.id, owner_pid=1)
+            ledger.finish(job.id, RunOutcome(JobState.FAILED, error="API Error: 529"))
+    finally:
+        ledger.close()
+    async with mcp_session(flowtui) as session:
+        retried = await call(session, "retry_job", state=["failed"], since="1h")
+        assert retried["message"] == "retried 2 jobs" and retried["done"] == 2
+        assert [(line["id"], line["new_id"], line["done"]) for line in retried["jobs"]] == [
+            (1, 3, True),
+            (2, 4, True),
+        ]
+        waiting = await call(session, "add_job", prompt="waits", cwd=str(tmp_path), workflow="notes")
+        cancelled = await call(session, "cancel_job", workflow="notes")
+        assert cancelled["message"] == "cancelled 1 job"
+        assert cancelled["jobs"] == [
+            {
+                "id": waiting["id"],
+                "done": True,
+                "message": f"cancelled #{waiting['id']}",
+                "state": "cancelled",
+            }
+        ]
+        assert "not both" in await call_error(session, "retry_job", id=1, state=["failed"])
+        assert "since: bad duration '5x'" in await call_error(session, "cancel_job", since="5x")
+        assert "give a job id, or filters" in await call_error(session, "retry_job")

@@ -357,3 +357,60 @@ async def test_rows_are_measured_when_they_are_shown(tmp_path: Path) -> None:
         assert table.columns[ColumnKey("cost")].content_width == len("$123.4567")
         widths = sum(column.get_render_width(table) for column in table.columns.values())
         assert table.virtual_size.width == widths
+
+
+# -- every job the filter shows (issue 17, item 1) -------------------------------------------
+
+
+async def test_F_and_X_act_on_every_job_the_filter_shows_after_saying_how_many(tmp_path: Path) -> None:
+    app = demo_app(tmp_path, seed=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        ledger = app.control.ledger
+        for prompt in ("flaky one", "flaky two"):
+            job = ledger.create(NewJob(prompt, "default", "cli", "/tmp", max_attempts=1), "added by test")
+            ledger.claim(job.id, owner_pid=1)
+            ledger.finish(job.id, RunOutcome(JobState.FAILED, error="API Error: 529 overloaded"))
+        app.refresh_soon()
+        await settle(pilot)
+        assert {"F", "C"}.isdisjoint(footer_keys(app))
+        await pilot.press("F")  # no filter yet: nothing is retried, the toast says what to do
+        await settle(pilot)
+        assert "filter the jobs first (/), then F acts on every failed job the filter shows" in toasts(app)
+        assert len(ledger.list_jobs()) == 7
+
+        await pilot.press("slash", *"state:failed", "enter")
+        await settle(pilot)
+        assert {"F", "C"} <= footer_keys(app)
+        await pilot.press("F")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen) and app.screen.question == "Retry 3 failed jobs?"
+        await pilot.press("n")  # no: nothing changes
+        await settle(pilot)
+        assert len(ledger.list_jobs()) == 7
+        await pilot.press("F")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        retries = [job for job in ledger.list_jobs() if job.source == "retry"]
+        assert sorted(job.parent_id or 0 for job in retries) == [2, 6, 7]
+        assert "retried 3 jobs" in toasts(app)
+        await pilot.press("F")  # each was retried already
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert "no failed jobs among those shown" in toasts(app)
+
+        await pilot.press("slash", "ctrl+u", *"state:queued state:running", "enter")
+        await settle(pilot)
+        await pilot.press("C")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        assert app.screen.question == "Cancel 5 jobs (4 queued, 1 running)?"
+        await pilot.press("y")
+        await settle(pilot)
+        assert "cancelled 5 jobs (1 being ended)" in toasts(app)
+        assert ledger.counts()[JobState.QUEUED] == 0
+        assert ledger.require(4).cancel_requested  # the running one is being ended
+        await pilot.press("escape")
+        await settle(pilot)
+        assert {"F", "C"}.isdisjoint(footer_keys(app))

@@ -27,6 +27,7 @@ from core.claude.limits import UsageReading, headline_reading
 from core.clock import Clock
 from core.display import one_line
 from core.jobs import Job, JobSource, JobState
+from core.ops.bulk import BulkVerb
 from core.ops.control import not_running_to_tell
 from tui import footer
 from tui.actions import bindings
@@ -388,6 +389,16 @@ class DashboardScreen(Screen[None]):
 
         return then
 
+    def action_retry_shown(self) -> None:
+        from tui.bulk import act_on_shown
+
+        act_on_shown(self, BulkVerb.RETRY)
+
+    def action_cancel_shown(self) -> None:
+        from tui.bulk import act_on_shown
+
+        act_on_shown(self, BulkVerb.CANCEL)
+
     def action_follow_up(self) -> None:
         from tui.screens.new_job import FollowUpScreen
 
@@ -607,6 +618,7 @@ class DashboardScreen(Screen[None]):
         self.query_one(JobTable).focus()
         self._draw_jobs()
         self._sync_output()
+        self._refresh_footer()
 
     def action_cursor_down(self) -> None:
         if isinstance(self.focused, DataTable):
@@ -687,7 +699,7 @@ class DashboardScreen(Screen[None]):
         table = self.query_one(JobTable)
         job_id = table.selected_job_id
         job = self.snapshot.job(job_id) if self.snapshot is not None and job_id is not None else None
-        return footer.contexts(self.focused, job, self.narrow)
+        return footer.contexts(self.focused, job, self.narrow, self.job_filter.active)
 
     def _refresh_footer(self) -> None:
         """Redraw the footer when what it shows changed (not on every snapshot)."""
