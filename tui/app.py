@@ -35,7 +35,7 @@ from core.config.live import Signature, config_signature
 from core.config.settings import Settings
 from core.display import clip
 from core.errors import ConfigError, describe_os_error, log_failure
-from core.events import EngineTakenOver, JobOutput, ServiceFailed
+from core.events import EngineTakenOver, JobOutput, QuestionChanged, ServiceFailed
 from core.host.session import Session
 from core.ops.control import Control
 from core.paths import Paths
@@ -47,7 +47,7 @@ from tui.reader import ProbeAnswered, StateReader
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.error import ErrorScreen
 from tui.screens.quit import QuitChoice, QuitScreen, running_sentence
-from tui.shared import Door, SnapshotFailed, SnapshotRead
+from tui.shared import Door, Snapshot, SnapshotFailed, SnapshotRead
 from tui.sources import Sources
 from tui.widgets.job_table import JobTable
 
@@ -365,6 +365,8 @@ class FlowtuiApp(SurvivesFailures):
             self._output_dirty.add(event.job_id)
             self._wake()
             return
+        if isinstance(event, QuestionChanged):
+            self._question_changed(event)
         if isinstance(event, ServiceFailed):
             self.notify(f"{event.name}: {event.reason}", severity="error", timeout=10)
         if isinstance(event, EngineTakenOver):
@@ -375,6 +377,18 @@ class FlowtuiApp(SurvivesFailures):
                 timeout=15,
             )
         self.refresh_soon()
+
+    def _question_changed(self, event: QuestionChanged) -> None:
+        """A question asked or ended in this process's engine: drawn now, from the snapshot
+        held (the read that the change also asks for confirms it)."""
+
+        def change(snapshot: Snapshot, generation: int) -> Snapshot | None:
+            return snapshot.with_question(event.job_id, event.question, event.preview, generation)
+
+        dashboard = self._dashboard()
+        patched = self._reader.patch(change) if dashboard is not None else None
+        if dashboard is not None and patched is not None:
+            dashboard.show_question_change(patched)
 
     # -- quitting -------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
 
 from core.claude.conversation import describe_input
@@ -48,6 +49,8 @@ LOWER_PANES = ("output", "watches", "notifications")
 SELECTION_WAIT_READS = 3
 """How many reads a job just queued from here may take to show up before it is no longer selected."""
 QUESTION_TOAST_SECONDS = 10.0
+SETTLE_SECONDS = 0.15
+"""How long after a change is drawn the toast of a new question and the footer follow."""
 ANSWER_KEYS = "y / N / A"
 
 
@@ -84,12 +87,14 @@ class DashboardScreen(Screen[None]):
         self._cancelling: set[int] = set()  # running jobs asked to cancel: a toast when they end
         self._footer_contexts: frozenset[str] = frozenset()
         self._questions_seen: set[str] = set()  # request ids already announced with a toast
+        self._settle_timer: Timer | None = None  # the toast and the footer follow when it fires
         self.operations = Operations(self, lambda: self.post_message(self.RefreshWanted()))
 
     @property
     def busy(self) -> bool:
-        """An operation is running or waiting for the one before it."""
-        return self.operations.busy
+        """An operation is running or waiting for the one before it, or the toast and the
+        footer have yet to follow the state drawn."""
+        return self.operations.busy or self._settle_timer is not None
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -123,12 +128,42 @@ class DashboardScreen(Screen[None]):
 
     def show(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        self._announce_questions(snapshot)
         # A snapshot read before the window closed (or before a failure replaced this screen)
         # can arrive after the panes were taken down: there is nothing left to draw on. Before
         # compose, ``composed`` keeps _draw from querying at all.
         with suppress(NoMatches):
             self._draw()
+        self._settle_soon()
+
+    def show_question_change(self, snapshot: Snapshot) -> None:
+        """A question asked or ended, as this process's engine said it: only what shows it is
+        drawn now (the header, the job's row, the question box), so its frame is small; the
+        read that follows draws the rest."""
+        self.snapshot = snapshot
+        if not self.composed:
+            return
+        with suppress(NoMatches):
+            self._draw_status(snapshot)
+            self._draw_jobs()
+            job_id = self.query_one(JobTable).selected_job_id
+            self._sync_question(snapshot.job(job_id) if job_id is not None else None)
+        self._settle_soon()
+
+    def _settle_soon(self) -> None:
+        """The toast of a new question and the footer follow the state a beat later
+        (``SETTLE_SECONDS``): their widgets are mounted anew, and a state that lasts less than
+        that (a question answered at once) costs no frames at all, nor delays the next key."""
+        if self._settle_timer is None:
+            self._settle_timer = self.set_timer(SETTLE_SECONDS, self._settled)
+
+    def _settled(self) -> None:
+        self._settle_timer = None
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        self._announce_questions(snapshot)
+        with suppress(NoMatches):  # a screen being taken down has no table
+            self._refresh_footer()
 
     def show_unreachable(self, reason: str) -> None:
         """The shared state cannot be read now: say so; the panes keep the last state read."""
@@ -140,6 +175,15 @@ class DashboardScreen(Screen[None]):
         snapshot = self.snapshot
         if snapshot is None or not self.composed:
             return
+        self._draw_status(snapshot)
+        self._draw_jobs()
+        self.query_one(WatchList).show_watches(list(snapshot.watches))
+        self.query_one(NotificationList).show_notifications(list(snapshot.notifications))
+        self._sync_output()
+        self._count_selection_wait()
+        self._say_cancelled(snapshot)
+
+    def _draw_status(self, snapshot: Snapshot) -> None:
         overview = snapshot.overview
         leader = snapshot.leader
         self.query_one(StatusLine).show(
@@ -152,13 +196,6 @@ class DashboardScreen(Screen[None]):
             config_note=snapshot.config_note,
             needs_you=len(snapshot.questions),
         )
-        self._draw_jobs()
-        self.query_one(WatchList).show_watches(list(snapshot.watches))
-        self.query_one(NotificationList).show_notifications(list(snapshot.notifications))
-        self._sync_output()
-        self._count_selection_wait()
-        self._say_cancelled(snapshot)
-        self._refresh_footer()
 
     def _draw_jobs(self) -> None:
         if self.snapshot is None:

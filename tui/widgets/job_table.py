@@ -45,6 +45,7 @@ class JobTable(RowsTable):
         "Prompt",
     )
     SORT_REVERSE: ClassVar[bool] = True
+    MIN_WIDTHS: ClassVar[dict[str, int]] = {"State": len(NEEDS_YOU)}  # noqa: RUF012 (overrides a ClassVar)
     _ticking: tuple[Job, ...] = ()
     """The unfinished jobs last shown, whose Time cells tick between reads."""
     needing: frozenset[int] = frozenset()
