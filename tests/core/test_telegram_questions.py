@@ -185,7 +185,7 @@ async def test_a_stale_button_says_so_instead_of_answering_the_next_question(kit
     await kit.gateway.press(press(f"approve:{job.id}"))
     assert kit.inputs(job.id) == []
     assert (
-        kit.gateway.answers()[-1] == f"job #{job.id} is running: only a job awaiting approval can be approved"
+        kit.gateway.answers()[-1] == f"job #{job.id} is running and waits for no approval: nothing to be approved"
     )
     # and once the run ended, the question's buttons answer nothing
     finish(kit, job.id)
