@@ -6,8 +6,8 @@ calls it from thread workers only, so a slow or stalled store never freezes the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -92,7 +92,7 @@ class Snapshot:
             return None
         changed = replace(job, waiting_for=json.dumps(question) if question is not None else None)
         others = tuple(asking for asking in self.questions if asking.id != job_id)
-        questions = others + (changed,) if question is not None else others
+        questions = (*others, changed) if question is not None else others
         previews = {key: value for key, value in self.previews.items() if key != job_id}
         if question is not None and made is not None:
             previews[job_id] = made

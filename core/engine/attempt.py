@@ -102,8 +102,8 @@ def _run(
             reason = f"asks to use {question.tool}: {describe_input(question.input)}"
         kept = question.to_json() if question else None
         if ledger.set_waiting(job.id, kept, reason):
-            asked = preview(question.tool, question.input, job.run_directory) if question is not None else None
-            bus.publish(QuestionChanged(job.id, json.loads(kept) if kept else None, asked))
+            shown = preview(question.tool, question.input, job.run_directory) if question else None
+            bus.publish(QuestionChanged(job.id, json.loads(kept) if kept else None, shown))
         on_change()
 
     run_control.hooks = ConversationHooks(

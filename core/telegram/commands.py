@@ -433,7 +433,9 @@ class Bot:
             return "sending the log"
         if action in ("approve", "deny") and job.state is not JobState.AWAITING_APPROVAL:
             verb = "approved" if action == "approve" else "denied"
-            raise CommandError(f"job #{job.id} is {job.state} and waits for no approval: nothing to be {verb}")
+            raise CommandError(
+                f"job #{job.id} is {job.state} and waits for no approval: nothing to be {verb}"
+            )
         if action == "approve":
             self.control.approve(job.id, by=f"Telegram user {sender.label}", via="telegram")
             self.reply(sender.chat_id, f"approved #{job.id}: queued", job_id=job.id)

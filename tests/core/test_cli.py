@@ -130,7 +130,7 @@ def test_logs_followup_and_approval_rules(flowtui: Flowtui, tmp_path: Path) -> N
     assert_one_line_error(flowtui.run("followup", job_id, "more"), "no Claude session to continue")
     assert_one_line_error(
         flowtui.run("approve", job_id),
-        f"job #{job_id} has no question waiting (it is queued): approve answers a running job's tool question",
+        f"job #{job_id} has no question waiting (it is queued): approve answers a running job's",
     )
     assert_one_line_error(
         flowtui.run("deny", job_id), f"job #{job_id} has no question waiting (it is queued): deny answers"

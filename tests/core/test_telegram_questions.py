@@ -184,9 +184,8 @@ async def test_a_stale_button_says_so_instead_of_answering_the_next_question(kit
     # an old pre-run Approve button never answers a tool question either
     await kit.gateway.press(press(f"approve:{job.id}"))
     assert kit.inputs(job.id) == []
-    assert (
-        kit.gateway.answers()[-1] == f"job #{job.id} is running and waits for no approval: nothing to be approved"
-    )
+    refused = f"job #{job.id} is running and waits for no approval: nothing to be approved"
+    assert kit.gateway.answers()[-1] == refused
     # and once the run ended, the question's buttons answer nothing
     finish(kit, job.id)
     await kit.gateway.press(press(f"refuse:{job.id}:{question_token('req-2')}"))

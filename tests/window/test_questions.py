@@ -151,6 +151,28 @@ async def test_two_jobs_that_ask_are_counted_together(tmp_path: Path) -> None:
         } <= set(toasts(app))
 
 
+async def test_the_filter_state_needs_you_keeps_the_jobs_that_ask(tmp_path: Path) -> None:
+    app = demo_app(tmp_path, seed=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(JobTable)
+        await pilot.press("slash", *"state:needs-you", "enter")
+        await settle(pilot)
+        assert table.row_count == 0  # the running job asks nothing yet
+        ask(app, RUNNING_JOB, "Bash", {"command": "touch x"})
+        await wait_until(lambda: table.row_count == 1)
+        await settle(pilot)
+        assert row_order(app) == [RUNNING_JOB] and state_cell(app, RUNNING_JOB) == NEEDS_YOU
+        await pilot.press("slash", "ctrl+u", *"state:running", "enter")
+        await settle(pilot)
+        assert RUNNING_JOB in row_order(app)  # a job that asks still runs
+        await pilot.press("slash", "ctrl+u", *"state:needs-you", "enter")
+        await settle(pilot)
+        app.control.ledger.set_waiting(RUNNING_JOB, None, None)  # answered elsewhere
+        app.refresh_soon()
+        await wait_until(lambda: table.row_count == 0)
+
+
 # -- the question in the Output pane -------------------------------------------------------
 
 
