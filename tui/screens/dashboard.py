@@ -9,6 +9,7 @@ the ledger, the outbox or Redis (see :mod:`tui.operations`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, ClassVar
@@ -50,7 +51,9 @@ SELECTION_WAIT_READS = 3
 """How many reads a job just queued from here may take to show up before it is no longer selected."""
 QUESTION_TOAST_SECONDS = 10.0
 SETTLE_SECONDS = 0.15
-"""How long after a change is drawn the toast of a new question and the footer follow."""
+"""How long the state drawn holds before the toast of a new question and the footer follow."""
+SETTLE_LONGEST_SECONDS = 1.0
+"""How long they follow a window that keeps changing at the latest."""
 ANSWER_KEYS = "y / N / A"
 
 
@@ -88,6 +91,8 @@ class DashboardScreen(Screen[None]):
         self._footer_contexts: frozenset[str] = frozenset()
         self._questions_seen: set[str] = set()  # request ids already announced with a toast
         self._settle_timer: Timer | None = None  # the toast and the footer follow when it fires
+        self._settle_since = 0.0  # when the change it waits out came (monotonic s)
+        self._jobs_title: Text | None = None  # the Jobs pane's border title drawn now
         self.operations = Operations(self, lambda: self.post_message(self.RefreshWanted()))
 
     @property
@@ -150,11 +155,16 @@ class DashboardScreen(Screen[None]):
         self._settle_soon()
 
     def _settle_soon(self) -> None:
-        """The toast of a new question and the footer follow the state a beat later
-        (``SETTLE_SECONDS``): their widgets are mounted anew, and a state that lasts less than
-        that (a question answered at once) costs no frames at all, nor delays the next key."""
+        """The toast of a new question and the footer follow the state once it has held for
+        ``SETTLE_SECONDS`` (at the latest ``SETTLE_LONGEST_SECONDS`` after the first change):
+        their widgets are mounted anew, and a state that lasts less than that (a question
+        answered at once) costs no frames, nor delays the next key."""
+        now = time.monotonic()
         if self._settle_timer is None:
+            self._settle_since = now
             self._settle_timer = self.set_timer(SETTLE_SECONDS, self._settled)
+        elif now - self._settle_since < SETTLE_LONGEST_SECONDS - SETTLE_SECONDS:
+            self._settle_timer.reset()
 
     def _settled(self) -> None:
         self._settle_timer = None
@@ -205,7 +215,10 @@ class DashboardScreen(Screen[None]):
         table.show_jobs(jobs, self.snapshot.taken_at)
         typed = self.query_one("#filter", Input).value
         filtered = f" · filter: {one_line(typed, 60)}" if self.job_filter.active else ""
-        table.border_title = Text(f"Jobs ({len(jobs)}){filtered}")  # a border title str is markup
+        title = Text(f"Jobs ({len(jobs)}){filtered}")  # a border title str is markup
+        if title != self._jobs_title:  # setting one repaints the whole table, even the same one
+            self._jobs_title = title
+            table.border_title = title
         if jobs:
             hint = None
         elif self.job_filter.active:
