@@ -1,6 +1,6 @@
 """The window answers a running job's tool question and tells a running job something (issue
 15, items 4 and 5): the job that asks sorts first in a state of its own, the header counts it,
-its question shows over the top of its output (a file edit as a coloured diff), a toast says it arrived,
+its question shows above its output (a file edit as a coloured diff), a toast says it arrived,
 and y / N / A / T go through the door, which keeps each answer as the job's input row."""
 
 from __future__ import annotations
@@ -194,23 +194,16 @@ async def test_the_selected_question_shows_above_the_output_with_its_diff(tmp_pa
         assert "-        price = str(row.price)" in lines
         assert "+        price = format_decimal(row.price, locale=row.locale)" in lines
         output = screen.query_one(OutputPane)
-        assert output.display and output.job_id == RUNNING_JOB
-        # the box lies over the top of the output, which keeps its size (its coming and going
-        # moves no pane) and its newest lines in view below the box
-        assert (box.region.x, box.region.y, box.region.width) == (
-            output.region.x,
-            output.region.y,
-            output.region.width,
-        )
-        assert box.region.bottom < output.region.bottom
-        assert output.following and output.is_vertical_scroll_end
+        assert output.display and output.job_id == RUNNING_JOB  # the stream stays below
+        assert box.region.bottom <= output.region.y
+        jobs_region, box_top = screen.query_one(JobTable).region, box.region.y
         assert any("git diff main...feature/export" in line for line in output.lines)
-        covered = output.region
-        # another job selected: the box goes, the output has the pane as before
+        # another job selected: the box goes, the output has the pane; the Jobs pane never moved
         await pilot.press("j")
         await settle(pilot)
         assert not box.display
-        assert output.region == covered
+        assert output.region.y == box_top  # the output takes the box's place
+        assert screen.query_one(JobTable).region == jobs_region
         await pilot.press("k")
         await settle(pilot)
         assert box.display and box.job_id == RUNNING_JOB
