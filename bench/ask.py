@@ -88,7 +88,8 @@ TEXT_PROBE_SECONDS = 2.0
 """How long the first question may take to draw ``--drawn-text`` once its snapshot is shown."""
 STAGES = ("published", "read started", "read answered", "shown")
 """Ours, in order: the engine published the change to the window, the window started a read of
-the shared state, the read answered, the dashboard was shown the snapshot with the question."""
+the shared state, the read answered, the dashboard was shown the snapshot with the question
+(or drew the question from the engine's ``QuestionChanged`` event, without a read)."""
 _ESCAPE = re.compile(r"\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
 
@@ -322,6 +323,7 @@ def stage_stamps(stamps: Stamps) -> None:
     stages = stamps.stages
     publish, start = EventBus.publish, StateReader.start
     answered, show = FlowtuiApp.on_snapshot_read, DashboardScreen.show
+    show_question = DashboardScreen.show_question_change
 
     def on_publish(self: EventBus, event: Any) -> None:
         if isinstance(event, SharedStateChanged):
@@ -341,6 +343,11 @@ def stage_stamps(stamps: Stamps) -> None:
         show(self, snapshot)
         stages["shown"].append(now())
 
+    def on_show_question(self: DashboardScreen, snapshot: Any) -> None:
+        show_question(self, snapshot)
+        stages["shown"].append(now())
+
+    DashboardScreen.show_question_change = on_show_question  # type: ignore[method-assign]
     EventBus.publish = on_publish  # type: ignore[method-assign]
     StateReader.start = on_start  # type: ignore[method-assign]
     FlowtuiApp.on_snapshot_read = on_answered  # type: ignore[method-assign]

@@ -27,7 +27,7 @@ from core.display import one_line, printable
 from core.errors import ConfigError, InputError, describe_os_error, describe_queue_error
 from core.extras import MissingExtra
 from core.host.state import open_shared_state
-from core.jobs import JobState
+from core.jobs import NEEDS_YOU, Job, JobState
 from core.ops.control import Control
 from core.paths import Paths, resolve_paths
 
@@ -208,8 +208,8 @@ def add(app: AppContext, prompt: str, workflow: str, cwd: str | None, priority: 
     "--state",
     "states",
     multiple=True,
-    type=click.Choice([str(state) for state in JobState]),
-    help="Only jobs in this state (repeatable).",
+    type=click.Choice([*(str(state) for state in JobState), NEEDS_YOU]),
+    help=f"Only jobs in this state (repeatable); {NEEDS_YOU}: running and waiting for an answer.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many jobs.")
 @click.option("--json", "as_json", is_flag=True, help="A JSON list with the ledger's field names.")
@@ -217,7 +217,7 @@ def add(app: AppContext, prompt: str, workflow: str, cwd: str | None, priority: 
 def jobs(app: AppContext, states: tuple[str, ...], limit: int | None, as_json: bool) -> None:
     """List jobs, newest first."""
     with open_control(app) as control:
-        found = control.ledger.list_jobs(states=[JobState(state) for state in states], limit=limit)
+        found = _jobs_in(control, states, limit)
         if as_json:
             click.echo(json.dumps([job.to_dict() for job in found], indent=2))
             return
@@ -230,6 +230,18 @@ def jobs(app: AppContext, states: tuple[str, ...], limit: int | None, as_json: b
             click.echo(f"no jobs match --state {', '.join(states)}: `flowtui jobs` lists them all")
         else:
             click.echo(format_job_table([], app.clock.now()))
+
+
+def _jobs_in(control: Control, states: tuple[str, ...], limit: int | None) -> list[Job]:
+    """The jobs in ``states`` (all without any), newest first; ``needs-you`` adds the running
+    jobs that wait for an answer."""
+    ledger_states = [JobState(state) for state in states if state != NEEDS_YOU]
+    if NEEDS_YOU not in states:
+        return control.ledger.list_jobs(states=ledger_states, limit=limit)
+    found = control.ledger.list_jobs(states=ledger_states, limit=limit) if ledger_states else []
+    listed = {job.id for job in found}
+    found += [job for job in control.questions() if job.id not in listed]
+    return sorted(found, key=lambda job: job.id, reverse=True)[:limit]
 
 
 @cli.command()

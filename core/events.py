@@ -10,8 +10,10 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from core.claude.events import ClaudeEvent
+from core.claude.tool_preview import ToolPreview
 from core.jobs import Job
 
 log = logging.getLogger(__name__)
@@ -32,6 +34,18 @@ class JobOutput:
     job_id: int
     attempt: int
     events: list[ClaudeEvent]
+
+
+@dataclass(frozen=True)
+class QuestionChanged:
+    """A running job's tool question was asked (``question`` and its ``preview``) or ended
+    (both None), published the moment the ledger holds it: a window draws it at once instead
+    of waiting for its next read of the shared state (which follows, as for any change)."""
+
+    job_id: int
+    question: dict[str, Any] | None
+    """As ``Job.question`` says it (kind, tool, input, asked_at, request_id)."""
+    preview: ToolPreview | None
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,7 @@ class NotificationChanged:
 Event = (
     JobChanged
     | JobOutput
+    | QuestionChanged
     | EngineChanged
     | EngineTakenOver
     | SharedStateChanged

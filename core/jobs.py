@@ -31,6 +31,9 @@ class JobState(StrEnum):
 
 
 FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+NEEDS_YOU = "needs-you"
+"""What the state filters (``flowtui jobs --state``, the window's ``state:``) call a running job
+that waits for a person's answer: running in the ledger, a state of its own to a person."""
 
 
 REVIEW_PENDING = "pending"
@@ -139,6 +142,11 @@ class Job:
             return None
         value = json.loads(self.waiting_for)
         return value if isinstance(value, dict) else None
+
+    @property
+    def needs_you(self) -> bool:
+        """It runs and waits for a person to answer its tool question (``NEEDS_YOU``)."""
+        return self.state is JobState.RUNNING and self.question is not None
 
     @property
     def always_allowed_tools(self) -> list[str]:

@@ -35,7 +35,7 @@ from core.config.live import Signature, config_signature
 from core.config.settings import Settings
 from core.display import clip
 from core.errors import ConfigError, describe_os_error, log_failure
-from core.events import EngineTakenOver, JobOutput, ServiceFailed
+from core.events import EngineTakenOver, JobOutput, QuestionChanged, ServiceFailed
 from core.host.session import Session
 from core.ops.control import Control
 from core.paths import Paths
@@ -47,7 +47,7 @@ from tui.reader import ProbeAnswered, StateReader
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.error import ErrorScreen
 from tui.screens.quit import QuitChoice, QuitScreen, running_sentence
-from tui.shared import Door, SnapshotFailed, SnapshotRead
+from tui.shared import Door, Snapshot, SnapshotFailed, SnapshotRead
 from tui.sources import Sources
 from tui.widgets.job_table import JobTable
 
@@ -118,6 +118,8 @@ class FlowtuiApp(SurvivesFailures):
         self._pending_timer: Timer | None = None
         """Applies what arrived every 50 ms while anything is pending; paused when idle."""
         self._config_seen: Signature = None
+        self._question_frame = False
+        """A question was drawn from the engine's event and its frame is not out yet."""
         self._engine_waits = False
         self.failures = Failures()
         """Unhandled errors the window survived: the process exits 1 after any."""
@@ -248,7 +250,9 @@ class FlowtuiApp(SurvivesFailures):
         on nobody's timer), else 50 ms after it (a burst of changes costs one read a beat)."""
         self._reader.wanted = True
         due = self._read_started_at + COALESCE_SECONDS - time.monotonic()
-        if due <= 0:
+        if self._question_frame:
+            pass  # started once the question's frame is drawn (apply_pending)
+        elif due <= 0:
             self._start_read()
         elif self._read_timer is None:
             self._read_timer = self.set_timer(due, self._read_when_due)
@@ -292,7 +296,7 @@ class FlowtuiApp(SurvivesFailures):
                 self._read_started_at = time.monotonic()
 
     def on_snapshot_read(self, message: SnapshotRead) -> None:
-        if self._reader.answered(message.snapshot):
+        if self._reader.answered(message.snapshot) and not self._question_frame:
             self._show_snapshot()
         self._read_ended()
 
@@ -328,14 +332,12 @@ class FlowtuiApp(SurvivesFailures):
             dashboard.show(snapshot)
 
     def apply_pending(self) -> None:
-        """Every 50 ms: start a read if something changed, draw what arrived, pull output."""
+        """Every 50 ms: start a read if something changed, draw what arrived, pull output
+        (after a question's frame: :meth:`_question_changed`)."""
         dashboard = self._dashboard()
-        if dashboard is None or self.session is None:
+        if dashboard is None or self.session is None or self._question_frame:
             return
-        dirty, self._output_dirty = self._output_dirty, set()
-        for job_id in dirty:
-            if dashboard.pull_output(job_id):
-                self._output_dirty.add(job_id)  # still behind: keep catching up, a time-boxed pull a tick
+        self._pull_output(dashboard)
         self._show_snapshot()
         if self._reader.wanted:
             self._start_read()
@@ -343,6 +345,12 @@ class FlowtuiApp(SurvivesFailures):
         if idle and self._pending_timer is not None:
             # Woken again by a change, an answered read or the second's tick (see _wake).
             self._pending_timer.pause()
+
+    def _pull_output(self, dashboard: DashboardScreen) -> None:
+        dirty, self._output_dirty = self._output_dirty, set()
+        for job_id in dirty:
+            if dashboard.pull_output(job_id):
+                self._output_dirty.add(job_id)  # still behind: keep catching up, a time-boxed pull a tick
 
     def _dashboard(self) -> DashboardScreen | None:
         for screen in self.screen_stack:
@@ -365,6 +373,8 @@ class FlowtuiApp(SurvivesFailures):
             self._output_dirty.add(event.job_id)
             self._wake()
             return
+        if isinstance(event, QuestionChanged):
+            self._question_changed(event)
         if isinstance(event, ServiceFailed):
             self.notify(f"{event.name}: {event.reason}", severity="error", timeout=10)
         if isinstance(event, EngineTakenOver):
@@ -375,6 +385,27 @@ class FlowtuiApp(SurvivesFailures):
                 timeout=15,
             )
         self.refresh_soon()
+
+    def _question_changed(self, event: QuestionChanged) -> None:
+        """A question asked or ended in this process's engine: drawn now, from the snapshot
+        held (the read that the change also asks for confirms it)."""
+
+        def change(snapshot: Snapshot, generation: int) -> Snapshot | None:
+            return snapshot.with_question(event.job_id, event.question, event.preview, generation)
+
+        dashboard = self._dashboard()
+        patched = self._reader.patch(change) if dashboard is not None else None
+        if dashboard is None or patched is None:
+            return
+        dashboard.show_question_change(patched)
+        # That frame goes first, small: reads, their drawing and new output (which scrolls the
+        # whole output pane) wait until it is drawn.
+        self._question_frame = True
+        self.call_after_refresh(self._question_drawn)
+
+    def _question_drawn(self) -> None:
+        self._question_frame = False
+        self._wake()
 
     # -- quitting -------------------------------------------------------------------
 

@@ -1,13 +1,14 @@
-"""The queue filter: free text plus ``state:``, ``source:`` and ``workflow:`` terms."""
+"""The queue filter: free text plus ``state:``, ``source:`` and ``workflow:`` terms
+(``state:needs-you``: the running jobs that wait for a person's answer)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.jobs import Job, JobState
+from core.jobs import NEEDS_YOU, Job, JobState
 
 FIELDS = ("state", "source", "workflow")
-STATE_NAMES = tuple(str(state) for state in JobState)
+STATE_NAMES = (*(str(state) for state in JobState), NEEDS_YOU)
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,9 @@ class JobFilter:
         return bool(self.words or self.terms)
 
     def matches(self, job: Job) -> bool:
-        values = {"state": str(job.state), "source": job.source, "workflow": job.workflow.lower()}
-        if any(values[name] not in wanted for name, wanted in self.terms.items()):
+        states = {str(job.state), NEEDS_YOU} if job.needs_you else {str(job.state)}
+        values = {"state": states, "source": {job.source}, "workflow": {job.workflow.lower()}}
+        if any(not values[name] & wanted for name, wanted in self.terms.items()):
             return False
         haystack = " ".join((job.prompt, job.trigger or "", job.workflow, str(job.id))).lower()
         return all(word in haystack for word in self.words)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from textual.dom import DOMNode
 from textual.message import Message
@@ -136,6 +137,19 @@ class StateReader:
         self._reading_since = None
         if self.unreachable is not None:
             self.wanted = True
+
+    def patch(self, change: Callable[[Snapshot, int], Snapshot | None]) -> Snapshot | None:
+        """Change the newest snapshot by what the engine just said (a question asked), without
+        a read; None if it could not (the change needs a read). The caller draws what changed
+        at once; a snapshot not yet handed on stays so, to be drawn whole. The patched state
+        counts as the newest read started, so a read already on its way (it may predate the
+        change) cannot undo it; the next one can."""
+        if self.snapshot is None:
+            return None
+        patched = change(self.snapshot, self._generation)
+        if patched is not None:
+            self.snapshot = patched
+        return patched
 
     def answered(self, snapshot: Snapshot) -> bool:
         """A read answered; True if its snapshot is the newest (a late answer is not)."""

@@ -6,8 +6,9 @@ calls it from thread workers only, so a slow or stalled store never freezes the 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from core.claude.locate import DOCTOR_HINT, ClaudeCheck, start_failure
 from core.claude.tool_preview import ToolPreview, preview
 from core.config.settings import Settings
 from core.host.session import Session
-from core.jobs import Job
+from core.jobs import Job, JobState
 from core.ops.control import Control
 from core.ops.overview import Overview, read_overview
 from core.paths import Paths
@@ -81,6 +82,29 @@ class Snapshot:
         found = next((job for job in self.overview.jobs if job.id == job_id), None)
         return found or next((job for job in self.questions if job.id == job_id), None)
 
+    def with_question(
+        self, job_id: int, question: dict[str, Any] | None, made: ToolPreview | None, generation: int
+    ) -> Snapshot | None:
+        """This state with ``job_id``'s question asked (or ended: None), as the engine just
+        said it; None when this state does not hold the job running (a read must tell)."""
+        job = self.job(job_id)
+        if job is None or job.state is not JobState.RUNNING:
+            return None
+        changed = replace(job, waiting_for=json.dumps(question) if question is not None else None)
+        others = tuple(asking for asking in self.questions if asking.id != job_id)
+        questions = (*others, changed) if question is not None else others
+        previews = {key: value for key, value in self.previews.items() if key != job_id}
+        if question is not None and made is not None:
+            previews[job_id] = made
+        jobs = [changed if listed.id == job_id else listed for listed in self.overview.jobs]
+        return replace(
+            self,
+            generation=generation,
+            overview=replace(self.overview, jobs=jobs),
+            questions=questions,
+            previews=previews,
+        )
+
     @property
     def jobs(self) -> list[Job]:
         """The Jobs pane's rows: the jobs read, and every job that needs an answer."""
@@ -132,7 +156,7 @@ def question_previews(door: Door, questions: tuple[Job, ...]) -> dict[int, ToolP
             made = preview(
                 str(question.get("tool") or "the tool"),
                 tool_input if isinstance(tool_input, dict) else {},
-                job.cwd,
+                job.run_directory,
             )
         previews[job.id] = made
         kept[request_id] = made

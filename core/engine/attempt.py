@@ -7,6 +7,7 @@ how and after how long it was ended: a run interrupted by a stop and its re-run 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -17,11 +18,12 @@ from core.claude.conversation import ConversationHooks, Question, describe_input
 from core.claude.events import ANSWER_EVENTS, ClaudeEvent, RateLimit
 from core.claude.limits import USAGE_PREFIX, reading_of
 from core.claude.runner import EventCallback, NoteCallback, RunControl, RunEnd, RunRequest, SpawnCallback
+from core.claude.tool_preview import preview
 from core.claude.transcript import append_marker, run_ended_record, run_started_record
 from core.config.settings import Settings, WorkflowSettings
 from core.engine.workspace import WorkspaceFailed, prepare_workspace, record_after, record_before
 from core.errors import ConfigError, describe_os_error
-from core.events import EventBus, JobOutput
+from core.events import EventBus, JobOutput, QuestionChanged
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger.store import LedgerStore
 from core.paths import Paths
@@ -99,7 +101,10 @@ def _run(
         reason = None
         if question is not None:
             reason = f"asks to use {question.tool}: {describe_input(question.input)}"
-        ledger.set_waiting(job.id, question.to_json() if question else None, reason)
+        kept = question.to_json() if question else None
+        if ledger.set_waiting(job.id, kept, reason):
+            shown = preview(question.tool, question.input, job.run_directory) if question else None
+            bus.publish(QuestionChanged(job.id, json.loads(kept) if kept else None, shown))
         on_change()
 
     run_control.hooks = ConversationHooks(

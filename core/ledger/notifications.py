@@ -306,6 +306,21 @@ class NotificationStore:
                 self._conn.execute("SELECT count(*) FROM notifications WHERE state = 'pending'").fetchone()[0]
             )
 
+    def open_questions(self) -> list[Notification]:
+        """Sent tool-question messages that still carry their Allow / Always / Deny buttons."""
+        return self._select(
+            "WHERE kind = 'approval' AND state = 'sent' AND message_id IS NOT NULL"
+            " AND markup LIKE '%\"allow:%' ORDER BY id"
+        )
+
+    def rewrite(self, chat_id: int, message_id: int, text: str) -> None:
+        """The sent message was edited: its text now, and no buttons any more."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE notifications SET text = ?, markup = NULL WHERE chat_id = ? AND message_id = ?",
+                (text, chat_id, message_id),
+            )
+
     # -- delivery ------------------------------------------------------------------------
 
     def mark_sent(self, notification: Notification, message_id: int) -> Notification:

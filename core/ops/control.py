@@ -690,7 +690,11 @@ def _first_line(text: str, limit: int = 72) -> str:
 def _nothing_to_answer(job: Job, verb: str) -> str:
     if job.state is JobState.RUNNING:
         return f"job #{job.id} is running and waits for no answer: nothing to be {verb}"
-    return f"job #{job.id} is {job.state}: only a job awaiting approval can be {verb}"
+    command = "approve" if verb == "approved" else "deny"
+    return (
+        f"job #{job.id} has no question waiting (it is {job.state}): {command} answers a running "
+        "job's tool question, or a job awaiting approval before it runs"
+    )
 
 
 def _line(text: str, limit: int = 120) -> str:

@@ -30,6 +30,7 @@ from core.ledger.notifications import Draft, Markup, Notification, NotificationS
 from core.ops.bulk import BulkVerb, JobFilter
 from core.ops.control import Control
 from core.summary import excerpt
+from core.telegram.closing import ending
 from core.telegram.config import TelegramConfig, redact
 from core.telegram.notify import (
     HELP_TEXT,
@@ -450,7 +451,9 @@ class Bot:
             return "sending the log"
         if action in ("approve", "deny") and job.state is not JobState.AWAITING_APPROVAL:
             verb = "approved" if action == "approve" else "denied"
-            raise CommandError(f"job #{job.id} is {job.state}: only a job awaiting approval can be {verb}")
+            raise CommandError(
+                f"job #{job.id} is {job.state} and waits for no approval: nothing to be {verb}"
+            )
         if action == "approve":
             self.control.approve(job.id, by=f"Telegram user {sender.label}", via="telegram")
             self.reply(sender.chat_id, f"approved #{job.id}: queued", job_id=job.id)
@@ -491,11 +494,27 @@ class Bot:
     def _schedule_edit(self, chat_id: int, message_id: int, text: str) -> None:
         self._edits.append((chat_id, message_id, text))
 
+    async def close_answered(self) -> None:
+        """Rewrite the question messages whose question is over (answered in the window, the
+        CLI or MCP, timed out, or the run ended): the buttons go, the text says how it ended."""
+        for sent in self.store.open_questions():
+            if sent.job_id is None or sent.message_id is None:
+                continue
+            job = self.control.ledger.get(sent.job_id)
+            if job is not None and current_token(job) == button_token(sent.markup):
+                continue  # still asked
+            events = self.control.ledger.events(sent.job_id) if job is not None else []
+            outcome = ending(job, events, sent.created_at)
+            self._schedule_edit(sent.chat_id, sent.message_id, answered_text(sent.text, outcome))
+        await self._apply_edits()
+
     async def _apply_edits(self) -> None:
         """Rewrite answered question messages (their buttons go); when Telegram refuses the
-        edit, or there is no way to edit, the chat is told in a reply instead."""
+        edit, or there is no way to edit, the chat is told in a reply instead. Either way the
+        message counts as closed: it is not rewritten again."""
         edits, self._edits = self._edits, []
         for chat_id, message_id, text in edits:
+            self.store.rewrite(chat_id, message_id, text)
             if self.edit_message is not None:
                 try:
                     await self.edit_message(chat_id, message_id, text, None)

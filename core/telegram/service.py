@@ -304,6 +304,7 @@ class TelegramService:
                     last_reconcile = loop.time()
                     next_sweep = last_reconcile + sweep
                     announcer.reconcile()
+                    await bot.close_answered()
             except Exception:
                 log.exception("Telegram housekeeping failed; trying again at the next sweep")
             deadline = bot.next_deadline()

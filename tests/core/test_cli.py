@@ -128,8 +128,13 @@ def test_logs_followup_and_approval_rules(flowtui: Flowtui, tmp_path: Path) -> N
     assert done.returncode == 0 and "has not started yet (queued): use --follow to wait for it" in done.stderr
     assert_one_line_error(flowtui.run("logs", job_id, "--attempt", "3"), "pick --attempt 1..1")
     assert_one_line_error(flowtui.run("followup", job_id, "more"), "no Claude session to continue")
-    assert_one_line_error(flowtui.run("approve", job_id), "only a job awaiting approval can be approved")
-    assert_one_line_error(flowtui.run("deny", job_id), "only a job awaiting approval can be denied")
+    assert_one_line_error(
+        flowtui.run("approve", job_id),
+        f"job #{job_id} has no question waiting (it is queued): approve answers a running job's",
+    )
+    assert_one_line_error(
+        flowtui.run("deny", job_id), f"job #{job_id} has no question waiting (it is queued): deny answers"
+    )
 
 
 def test_retry_queues_a_linked_new_job_and_cancel_rules(flowtui: Flowtui, tmp_path: Path) -> None:

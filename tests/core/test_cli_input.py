@@ -12,6 +12,7 @@ import pytest
 from clikit import Flowtui
 from fakeclaude import ok_script
 
+from core.claude.conversation import Question
 from core.jobs import JobState, RunOutcome
 from core.ledger.sqlite import Ledger, NewJob
 from core.paths import Paths
@@ -106,6 +107,40 @@ def test_jobs_says_no_jobs_match_a_filter_and_no_jobs_yet_only_when_empty(
     assert matched == "no jobs match --state running, failed: `flowtui jobs` lists them all\n"
     assert "one" in flowtui.ok("jobs", "--state", "queued")
     assert json.loads(flowtui.ok("jobs", "--state", "running", "--json")) == []
+
+
+def test_jobs_state_needs_you_lists_the_running_jobs_that_wait_for_an_answer(
+    flowtui: Flowtui, tmp_path: Path
+) -> None:
+    done_id = finished_job(flowtui, tmp_path)
+    ledger = Ledger(paths_of(flowtui).ledger_db)
+    try:
+        asking, busy, queued = (
+            ledger.create(NewJob(prompt, "default", "cli", str(tmp_path), 1), "added by test")
+            for prompt in ("asks", "works", "waits")
+        )
+        for job in (asking, busy):
+            ledger.claim(job.id, owner_pid=1)
+        question = Question("r1", "Bash", {"command": "touch x"}, "2026-11-25T09:29:50.000Z")
+        assert ledger.set_waiting(asking.id, question.to_json(), "asks to use Bash: touch x")
+    finally:
+        ledger.close()
+    table = flowtui.ok("jobs", "--state", "needs-you")
+    assert "asks" in table and "works" not in table and "waits" not in table
+    listed = json.loads(flowtui.ok("jobs", "--state", "needs-you", "--json"))
+    assert [(job["id"], job["waiting_for"]["tool"]) for job in listed] == [(asking.id, "Bash")]
+    both = json.loads(flowtui.ok("jobs", "--state", "needs-you", "--state", "queued", "--json"))
+    assert [job["id"] for job in both] == [queued.id, asking.id]  # newest first, as always
+    running = json.loads(flowtui.ok("jobs", "--state", "running", "--json"))
+    assert {job["id"] for job in running} == {asking.id, busy.id}  # it still runs
+    assert done_id not in {job["id"] for job in both}
+    ledger = Ledger(paths_of(flowtui).ledger_db)
+    try:
+        ledger.set_waiting(asking.id, None, None)  # answered
+    finally:
+        ledger.close()
+    answered = flowtui.ok("jobs", "--state", "needs-you")
+    assert answered == "no jobs match --state needs-you: `flowtui jobs` lists them all\n"
 
 
 TOOL_OUTPUT = "\x1b[31mred\x1b[0m \x1b]0;evil title\x07 back\x08space\ttab"

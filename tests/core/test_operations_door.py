@@ -354,3 +354,21 @@ def test_an_answer_for_an_older_question_never_answers_the_next(door: Door, tmp_
     door.control.approve(job.id, via="telegram", question="r2")
     (entry,) = ledger.take_inputs(job.id)
     assert '"request_id": "r2"' in entry and '"allow": true' in entry
+
+
+def test_approve_or_deny_on_a_finished_job_says_what_they_answer(door: Door, tmp_path: Path) -> None:
+    """approve and deny answer a running job's tool question or a pre-run approval: on a job
+    that has neither, the sentence says so (and the state it is in), and nothing changes."""
+    ledger = door.control.ledger
+    job = door.control.handoff.create(new_job(tmp_path), "added")
+    assert ledger.claim(job.id, os.getpid()) is not None
+    ledger.finish(job.id, RunOutcome(state=JobState.SUCCEEDED))
+    for answer, command in ((door.control.approve, "approve"), (door.control.deny, "deny")):
+        with pytest.raises(InputError) as error:
+            answer(job.id)
+        assert one_line(error) == (
+            f"job #{job.id} has no question waiting (it is succeeded): {command} answers a running "
+            "job's tool question, or a job awaiting approval before it runs"
+        )
+    assert door.control.get(job.id).state is JobState.SUCCEEDED
+    assert ledger.take_inputs(job.id) == []

@@ -304,12 +304,12 @@ async def test_approval_requests_and_buttons(tmp_path: Path) -> None:
         assert kit.gateway.answers() == [
             f"approved #{first.id}",
             f"denied #{second.id}",
-            f"job #{first.id} is queued: only a job awaiting approval can be approved",
+            f"job #{first.id} is queued and waits for no approval: nothing to be approved",
         ]
         reasons = [event.reason for event in kit.ledger.events(first.id)]
         assert "approved by Telegram user @alice" in reasons
         assert await kit.drain() == [
             f"approved #{first.id}: queued",
             f"denied #{second.id}: cancelled",
-            f"job #{first.id} is queued: only a job awaiting approval can be approved",
+            f"job #{first.id} is queued and waits for no approval: nothing to be approved",
         ]

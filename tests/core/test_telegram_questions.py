@@ -184,9 +184,8 @@ async def test_a_stale_button_says_so_instead_of_answering_the_next_question(kit
     # an old pre-run Approve button never answers a tool question either
     await kit.gateway.press(press(f"approve:{job.id}"))
     assert kit.inputs(job.id) == []
-    assert (
-        kit.gateway.answers()[-1] == f"job #{job.id} is running: only a job awaiting approval can be approved"
-    )
+    refused = f"job #{job.id} is running and waits for no approval: nothing to be approved"
+    assert kit.gateway.answers()[-1] == refused
     # and once the run ended, the question's buttons answer nothing
     finish(kit, job.id)
     await kit.gateway.press(press(f"refuse:{job.id}:{question_token('req-2')}"))
@@ -304,6 +303,81 @@ async def test_when_telegram_refuses_the_edit_the_chat_is_told(kit: BotKit, work
     assert await kit.drain() == ["✓ allowed once by @alice"]
 
 
+# -- a question answered elsewhere: its message loses its buttons and says how it ended ------
+
+
+async def closed_edit(kit: BotKit, sent: Sent) -> Sent:
+    """One pass of what the service does after a ledger change: the one edit it made."""
+    before = len(kit.gateway.edits())
+    await kit.bot.close_answered()
+    edits = kit.gateway.edits()[before:]
+    assert [edit.message_id for edit in edits] == [sent.message_id]
+    await kit.bot.close_answered()  # closed once: a later pass leaves it alone
+    assert len(kit.gateway.edits()) == before + 1
+    return edits[0]
+
+
+async def test_a_question_answered_in_the_window_drops_its_buttons_and_names_who(
+    kit: BotKit, work: Path
+) -> None:
+    job = add(kit, work)
+    kit.ask(job.id, request_id="req-1")
+    sent = await asked(kit)
+    await kit.bot.close_answered()
+    assert kit.gateway.edits() == []  # still asked: the buttons stay
+    kit.control.approve(job.id, by="bob", via="tui")
+    await kit.bot.close_answered()
+    assert kit.gateway.edits() == []  # answered, but the run has not taken it yet: nothing moves
+    kit.ledger.set_waiting(job.id, None, None)  # the engine handed the answer to Claude
+    edit = await closed_edit(kit, sent)
+    assert edit.markup is None and edit.chat_id == sent.chat_id
+    assert edit.text.startswith(sent.text.splitlines()[0])
+    assert edit.text.endswith("✓ allowed Bash, by bob in the window")
+    # a reply to the rewritten message no longer denies anything: it tells the running job
+    await kit.say("use the other folder", reply_to=sent.message_id)
+    assert kit.inputs(job.id)[-1] == Told("use the other folder", by="@alice", via="telegram")
+
+
+async def test_a_question_denied_from_the_cli_or_by_the_time_out_says_so(kit: BotKit, work: Path) -> None:
+    job = add(kit, work)
+    kit.ask(job.id, "Bash", {"command": "rm -rf build"}, request_id="req-1")
+    first = await asked(kit)
+    kit.control.deny(job.id, by="carol", reason="not today", via="cli")
+    kit.ledger.set_waiting(job.id, None, None)
+    kit.ask(job.id, "Bash", {"command": "rm -rf dist"}, request_id="req-2")  # the run asks again
+    edit = await closed_edit(kit, first)
+    assert edit.text.endswith("✗ denied Bash: not today, by carol from the CLI")
+    second = await asked(kit)
+    timed_out = (
+        "Bash denied: no answer within 30 min (the workflow's permission_timeout_minutes): Bash denied"
+    )
+    kit.ledger.note(job.id, timed_out)  # what the run notes when the time for an answer is up
+    kit.ledger.set_waiting(job.id, None, None)
+    edit = await closed_edit(kit, second)
+    assert edit.text.endswith(f"✗ denied by the time-out: {timed_out}") and edit.markup is None
+
+
+async def test_a_question_whose_run_ended_first_says_so(kit: BotKit, work: Path) -> None:
+    job = add(kit, work)
+    kit.ask(job.id, request_id="req-1")
+    sent = await asked(kit)
+    finish(kit, job.id)
+    edit = await closed_edit(kit, sent)
+    assert edit.text.endswith(f"(no longer waiting: #{job.id} succeeded before an answer)")
+
+
+async def test_a_question_answered_on_telegram_is_rewritten_once(kit: BotKit, work: Path) -> None:
+    job = add(kit, work)
+    kit.ask(job.id, request_id="req-1")
+    sent = await asked(kit)
+    await kit.gateway.press(press(f"refuse:{job.id}:{question_token('req-1')}", message_id=sent.message_id))
+    (edit,) = kit.gateway.edits()
+    assert edit.text.endswith("✗ denied by @alice")
+    kit.ledger.set_waiting(job.id, None, None)
+    await kit.bot.close_answered()  # the bot's own rewrite closed it: no second edit
+    assert len(kit.gateway.edits()) == 1
+
+
 # -- the real Claude CLI in a real engine ---------------------------------------------------
 
 
@@ -347,3 +421,26 @@ def test_claude_asks_on_telegram_and_a_press_and_a_reply_answer_it(
         edits = [edit.text for edit in gateway.edits()]
     assert edits[0].endswith("✓ allowed once by @alice")
     assert edits[1].endswith("✗ denied by @alice: not on a Sunday")
+
+
+@pytest.mark.claude
+def test_a_question_answered_in_the_window_is_closed_on_telegram_by_the_running_service(
+    tmp_path: Path, claude_bin: str, claude_env: dict[str, str], work: Path
+) -> None:
+    gateway = RecordingGateway()
+    environ = {**claude_env, "FLOWTUI_CLAUDE": claude_bin}
+    with telegram_engine(tmp_path / "home", engine_config(work), environ, gateway) as (engine, _, _):
+        wait_for(lambda: gateway.started, what="the gateway to start")
+        job = engine.control.add("Make it [[bash:touch elsewhere.txt]]", cwd=work)
+        question = waiting_message(gateway, job.id)
+        engine.control.approve(job.id, by="bob", via="tui")  # what y in the window does
+        done = wait_job(engine, job.id, JobState.SUCCEEDED, JobState.FAILED, timeout=90)
+        assert done.state is JobState.SUCCEEDED, done.error
+        assert (work / "elsewhere.txt").exists()
+        (edit,) = wait_for(
+            lambda: [edit for edit in gateway.edits() if edit.message_id == question.message_id],
+            timeout=30,
+            what="the question message to be rewritten",
+        )
+    assert edit.markup is None
+    assert edit.text.endswith("✓ allowed Bash, by bob in the window")

@@ -17,6 +17,7 @@ from enginekit import running_engine, wait_for, wait_job
 
 from core.claude.transcript import render_transcript
 from core.engine.engine import Engine
+from core.events import QuestionChanged
 from core.jobs import Job, JobState
 
 pytestmark = pytest.mark.claude
@@ -54,8 +55,16 @@ def test_an_allowed_tool_runs_and_the_question_is_state_while_it_waits(
     work = tmp_path / "work"
     work.mkdir()
     with running_engine(tmp_path / "home", environ=engine_env(claude_env, claude_bin)) as engine:
+        heard: list[QuestionChanged] = []
+        engine.bus.subscribe(
+            lambda event: heard.append(event) if isinstance(event, QuestionChanged) else None
+        )
         job = engine.control.add("Make it [[bash:touch approved.txt]]", cwd=work)
         waiting = question_of(engine, job.id)
+        # the window hears the question as the ledger holds it, with what it would run
+        (asked,) = wait_for(lambda: heard, timeout=10, what="the QuestionChanged event")
+        assert (asked.job_id, asked.question) == (job.id, waiting.question)
+        assert asked.preview is not None and asked.preview.summary == "touch approved.txt"
         assert waiting.state is JobState.RUNNING
         question = waiting.question
         assert question is not None
@@ -68,6 +77,7 @@ def test_an_allowed_tool_runs_and_the_question_is_state_while_it_waits(
         engine.control.approve(job.id, by="tester", via="test")
         done = wait_job(engine, job.id, JobState.SUCCEEDED, JobState.FAILED, timeout=60)
         history = reasons(engine, job.id)
+    assert [(event.job_id, event.question, event.preview) for event in heard[1:]] == [(job.id, None, None)]
     assert done.state is JobState.SUCCEEDED, done.error
     assert (work / "approved.txt").exists()
     assert done.question is None and done.attempts == 1

@@ -115,7 +115,7 @@ def test_a_question_is_answered_from_the_machine_that_does_not_run_the_job(
     again = other.run("approve", job_id)  # nothing left to answer: one line, exit 2
     assert again.returncode == 2
     assert again.stdout == "" and again.stderr.strip().count("\n") == 0
-    assert f"job #{job_id} is succeeded" in again.stderr
+    assert f"job #{job_id} has no question waiting (it is succeeded)" in again.stderr
 
 
 def test_a_question_is_denied_with_a_reason_from_the_other_machine(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import Input, Label, TextArea
+from textual.widgets import Input, Label, Static, TextArea
 
 from core.claude.conversation import Question
 from core.claude.tool_preview import preview
@@ -25,6 +25,7 @@ from tui.demo import demo_app, question_app
 from tui.operations import person
 from tui.screens.answer import DenyScreen, TellScreen
 from tui.screens.dialog import SENDING
+from tui.screens.job_detail import JobDetailScreen
 from tui.screenshots import settle
 from tui.widgets.job_table import NEEDS_YOU, JobTable
 from tui.widgets.output_pane import OutputPane
@@ -151,6 +152,28 @@ async def test_two_jobs_that_ask_are_counted_together(tmp_path: Path) -> None:
         } <= set(toasts(app))
 
 
+async def test_the_filter_state_needs_you_keeps_the_jobs_that_ask(tmp_path: Path) -> None:
+    app = demo_app(tmp_path, seed=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(JobTable)
+        await pilot.press("slash", *"state:needs-you", "enter")
+        await settle(pilot)
+        assert table.row_count == 0  # the running job asks nothing yet
+        ask(app, RUNNING_JOB, "Bash", {"command": "touch x"})
+        await wait_until(lambda: table.row_count == 1)
+        await settle(pilot)
+        assert row_order(app) == [RUNNING_JOB] and state_cell(app, RUNNING_JOB) == NEEDS_YOU
+        await pilot.press("slash", "ctrl+u", *"state:running", "enter")
+        await settle(pilot)
+        assert RUNNING_JOB in row_order(app)  # a job that asks still runs
+        await pilot.press("slash", "ctrl+u", *"state:needs-you", "enter")
+        await settle(pilot)
+        app.control.ledger.set_waiting(RUNNING_JOB, None, None)  # answered elsewhere
+        app.refresh_soon()
+        await wait_until(lambda: table.row_count == 0)
+
+
 # -- the question in the Output pane -------------------------------------------------------
 
 
@@ -173,11 +196,14 @@ async def test_the_selected_question_shows_above_the_output_with_its_diff(tmp_pa
         output = screen.query_one(OutputPane)
         assert output.display and output.job_id == RUNNING_JOB  # the stream stays below
         assert box.region.bottom <= output.region.y
+        jobs_region, box_top = screen.query_one(JobTable).region, box.region.y
         assert any("git diff main...feature/export" in line for line in output.lines)
-        # another job selected: the box goes, the output has the pane
+        # another job selected: the box goes, the output has the pane; the Jobs pane never moved
         await pilot.press("j")
         await settle(pilot)
         assert not box.display
+        assert output.region.y == box_top  # the output takes the box's place
+        assert screen.query_one(JobTable).region == jobs_region
         await pilot.press("k")
         await settle(pilot)
         assert box.display and box.job_id == RUNNING_JOB
@@ -303,7 +329,7 @@ async def test_the_deny_dialog_keeps_a_refusal_in_place_with_the_reason(tmp_path
         await pilot.press("enter")
         await wait_until(lambda: error_line(app) not in ("", SENDING))
         assert isinstance(app.screen, DenyScreen)
-        assert error_line(app).startswith("job #4 is succeeded")
+        assert error_line(app).startswith("job #4 has no question waiting (it is succeeded)")
         assert app.screen.query_one("#reason", Input).value == "later"
         await pilot.press("escape")
 
@@ -361,3 +387,83 @@ async def test_the_tell_dialog_keeps_the_doors_refusal_and_the_message(tmp_path:
         assert isinstance(app.screen, TellScreen)
         assert error_line(app) == not_running_to_tell(RUNNING_JOB, JobState.FAILED)
         assert app.screen.query_one("#prompt", TextArea).text == "stop after the tests"
+
+
+# -- the job's details ----------------------------------------------------------------------
+
+
+def detail_keys(app: FlowtuiApp) -> dict[str, str]:
+    """Each key the details screen offers now, and the action it runs."""
+    return {
+        key: active.binding.action
+        for key, active in app.screen.active_bindings.items()
+        if active.binding.show and active.enabled
+    }
+
+
+async def open_details(app: FlowtuiApp, pilot: Any, job_id: int) -> JobDetailScreen:
+    await select(app, pilot, job_id)
+    await pilot.press("enter")
+    await settle(pilot)
+    screen = app.screen
+    assert isinstance(screen, JobDetailScreen)
+    return screen
+
+
+async def test_the_details_show_the_question_and_y_answers_it_there(tmp_path: Path) -> None:
+    app = question_app(tmp_path, "edit")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = await open_details(app, pilot, RUNNING_JOB)
+        box = screen.query_one(QuestionBox)
+        await wait_until(lambda: box.display)
+        assert str(box.border_title) == "#4 asks to use Edit"
+        content = box.content
+        assert isinstance(content, Text)
+        assert "+        price = format_decimal(row.price, locale=row.locale)" in content.plain.splitlines()
+        assert box.region.y > screen.query_one("#facts").region.y  # under the facts
+        assert {"y": "allow", "N": "deny", "A": "allow_always"}.items() <= detail_keys(app).items()
+        assert "(y copies it)" not in str(screen.query_one("#facts", Static).render())
+        await pilot.press("y")
+        await settle(pilot)
+        (answer,) = inputs(app, RUNNING_JOB)
+        assert (answer["request_id"], answer["allow"], answer["always"], answer["via"]) == (
+            "demo-question",
+            True,
+            False,
+            "tui",
+        )
+        assert "allowed Edit for #4" in toasts(app)
+        # the engine hands the answer on and the question ends: the box goes, y copies again
+        app.control.ledger.set_waiting(RUNNING_JOB, None, None)
+        app.refresh_soon()
+        await wait_until(lambda: not box.display)
+        await settle(pilot)
+        keys = detail_keys(app)
+        assert "N" not in keys and "A" not in keys
+        assert keys.get("y") == "copy_resume" or app.control.get(RUNNING_JOB).session_id is None
+
+
+async def test_the_details_deny_with_a_reason_and_allow_always(tmp_path: Path) -> None:
+    app = question_app(tmp_path, "edit")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await open_details(app, pilot, RUNNING_JOB)
+        await wait_until(lambda: app.screen.query_one(QuestionBox).display)
+        await pilot.press("N")
+        await settle(pilot)
+        assert isinstance(app.screen, DenyScreen)
+        await pilot.press(*"keep the old format", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, JobDetailScreen)  # the dialog closed on the answer
+        (denied,) = inputs(app, RUNNING_JOB)
+        assert (denied["allow"], denied["message"]) == (False, "keep the old format")
+        assert "denied Edit for #4: keep the old format" in toasts(app)
+        # the next question (another request) is answered "always" from here too
+        ask(app, RUNNING_JOB, "Bash", {"command": "make test"}, request_id="req-2")
+        await wait_until(lambda: app.screen.query_one(QuestionBox).request_id == "req-2")
+        await pilot.press("A")
+        await settle(pilot)
+        (always,) = inputs(app, RUNNING_JOB)
+        assert (always["request_id"], always["allow"], always["always"]) == ("req-2", True, True)
+        assert "allowed Bash always for #4" in toasts(app)

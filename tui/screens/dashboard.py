@@ -9,6 +9,7 @@ the ledger, the outbox or Redis (see :mod:`tui.operations`).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING, ClassVar
@@ -20,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
 
 from core.claude.conversation import describe_input
@@ -52,6 +54,10 @@ LOWER_PANES = ("output", "watches", "notifications")
 SELECTION_WAIT_READS = 3
 """How many reads a job just queued from here may take to show up before it is no longer selected."""
 QUESTION_TOAST_SECONDS = 10.0
+SETTLE_SECONDS = 0.15
+"""How long the state drawn holds before the toast of a new question and the footer follow."""
+SETTLE_LONGEST_SECONDS = 1.0
+"""How long they follow a window that keeps changing at the latest."""
 ANSWER_KEYS = "y / N / A"
 
 
@@ -88,14 +94,18 @@ class DashboardScreen(Screen[None]):
         self._cancelling: set[int] = set()  # running jobs asked to cancel: a toast when they end
         self._footer_contexts: frozenset[str] = frozenset()
         self._questions_seen: set[str] = set()  # request ids already announced with a toast
+        self._settle_timer: Timer | None = None  # the toast and the footer follow when it fires
+        self._settle_since = 0.0  # when the change it waits out came (monotonic s)
+        self._jobs_title: Text | None = None  # the Jobs pane's border title drawn now
         self.operations = Operations(self, lambda: self.post_message(self.RefreshWanted()))
         self.review = Review(self, door, self.operations, lambda: self.person, lambda: self.snapshot)
         """Keep and discard, and the Diff view, for this screen and the ones it opens."""
 
     @property
     def busy(self) -> bool:
-        """An operation is running or waiting for the one before it."""
-        return self.operations.busy
+        """An operation is running or waiting for the one before it, or the toast and the
+        footer have yet to follow the state drawn."""
+        return self.operations.busy or self._settle_timer is not None
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
@@ -129,12 +139,47 @@ class DashboardScreen(Screen[None]):
 
     def show(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
-        self._announce_questions(snapshot)
         # A snapshot read before the window closed (or before a failure replaced this screen)
         # can arrive after the panes were taken down: there is nothing left to draw on. Before
         # compose, ``composed`` keeps _draw from querying at all.
         with suppress(NoMatches):
             self._draw()
+        self._settle_soon()
+
+    def show_question_change(self, snapshot: Snapshot) -> None:
+        """A question asked or ended, as this process's engine said it: only what shows it is
+        drawn now (the header, the job's row, the question box), so its frame is small; the
+        read that follows draws the rest."""
+        self.snapshot = snapshot
+        if not self.composed:
+            return
+        with suppress(NoMatches):
+            self._draw_status(snapshot)
+            self._draw_jobs()
+            job_id = self.query_one(JobTable).selected_job_id
+            self._sync_question(snapshot.job(job_id) if job_id is not None else None)
+        self._settle_soon()
+
+    def _settle_soon(self) -> None:
+        """The toast of a new question and the footer follow the state once it has held for
+        ``SETTLE_SECONDS`` (at the latest ``SETTLE_LONGEST_SECONDS`` after the first change):
+        their widgets are mounted anew, and a state that lasts less than that (a question
+        answered at once) costs no frames, nor delays the next key."""
+        now = time.monotonic()
+        if self._settle_timer is None:
+            self._settle_since = now
+            self._settle_timer = self.set_timer(SETTLE_SECONDS, self._settled)
+        elif now - self._settle_since < SETTLE_LONGEST_SECONDS - SETTLE_SECONDS:
+            self._settle_timer.reset()
+
+    def _settled(self) -> None:
+        self._settle_timer = None
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        self._announce_questions(snapshot)
+        with suppress(NoMatches):  # a screen being taken down has no table
+            self._refresh_footer()
 
     def show_unreachable(self, reason: str) -> None:
         """The shared state cannot be read now: say so; the panes keep the last state read."""
@@ -146,6 +191,15 @@ class DashboardScreen(Screen[None]):
         snapshot = self.snapshot
         if snapshot is None or not self.composed:
             return
+        self._draw_status(snapshot)
+        self._draw_jobs()
+        self.query_one(WatchList).show_watches(list(snapshot.watches))
+        self.query_one(NotificationList).show_notifications(list(snapshot.notifications))
+        self._sync_output()
+        self._count_selection_wait()
+        self._say_cancelled(snapshot)
+
+    def _draw_status(self, snapshot: Snapshot) -> None:
         overview = snapshot.overview
         leader = snapshot.leader
         self.query_one(StatusLine).show(
@@ -160,13 +214,6 @@ class DashboardScreen(Screen[None]):
             usage=usage_headline(list(overview.usage), self.door.session.clock),
             to_review=overview.worktrees_to_review,
         )
-        self._draw_jobs()
-        self.query_one(WatchList).show_watches(list(snapshot.watches))
-        self.query_one(NotificationList).show_notifications(list(snapshot.notifications))
-        self._sync_output()
-        self._count_selection_wait()
-        self._say_cancelled(snapshot)
-        self._refresh_footer()
 
     def _draw_jobs(self) -> None:
         if self.snapshot is None:
@@ -176,7 +223,10 @@ class DashboardScreen(Screen[None]):
         table.show_jobs(jobs, self.snapshot.taken_at)
         typed = self.query_one("#filter", Input).value
         filtered = f" · filter: {one_line(typed, 60)}" if self.job_filter.active else ""
-        table.border_title = Text(f"Jobs ({len(jobs)}){filtered}")  # a border title str is markup
+        title = Text(f"Jobs ({len(jobs)}){filtered}")  # a border title str is markup
+        if title != self._jobs_title:  # setting one repaints the whole table, even the same one
+            self._jobs_title = title
+            table.border_title = title
         if jobs:
             hint = None
         elif self.job_filter.active:

@@ -1,5 +1,6 @@
-"""One job in full, kept current while the screen is open: its facts, its whole prompt, the
-answer (as Markdown, or as the raw text), the error, every attempt's transcript and its events.
+"""One job in full, kept current while the screen is open: its facts, the tool question it
+waits on (answered here with y / N / A, as on the dashboard), its whole prompt, the answer (as
+Markdown, or as the raw text), the error, every attempt's transcript and its events.
 
 The screen never reads the ledger on the window's thread: a thread worker reads the job and its
 events whenever the dashboard's newest snapshot shows the job changed, one read at a time, and
@@ -22,14 +23,17 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Markdown, Static, TabbedContent, TabPane
 
+from core.claude.tool_preview import ToolPreview, preview
 from core.display import one_line, printable
 from core.errors import log_failure
 from core.jobs import Job, JobEvent, JobState
 from core.paths import Paths
 from core.summary import format_cost
+from tui.operations import VIA, OperationDone, Operations, person
 from tui.review import Review
 from tui.shared import Door, Snapshot
 from tui.widgets.output_pane import OutputPane
+from tui.widgets.question_box import QuestionBox
 from tui.widgets.rows_table import literal
 
 log = logging.getLogger(__name__)
@@ -55,16 +59,33 @@ def resume_command(job: Job) -> str | None:
 
 @dataclass(frozen=True)
 class JobRead:
-    """What one read of the ledger found: the job as it is now (None if it is gone) and its events."""
+    """What one read of the ledger found: the job as it is now (None if it is gone), its events,
+    and what the tool it asks to use would run or change (None while it asks nothing)."""
 
     job: Job | None
     events: list[JobEvent]
+    preview: ToolPreview | None = None
 
 
 def read_job(door: Door, job_id: int) -> JobRead:
-    """Blocks on the ledger (Redis may be slow): call it from a thread worker."""
+    """Blocks on the ledger (Redis may be slow) and on a file an edit question changes: call
+    it from a thread worker."""
     ledger = door.control.ledger
-    return JobRead(ledger.get(job_id), ledger.events(job_id))
+    job = ledger.get(job_id)
+    return JobRead(job, ledger.events(job_id), question_preview(job) if job is not None else None)
+
+
+def question_preview(job: Job) -> ToolPreview | None:
+    """The preview of the tool question ``job`` waits on (a file edit's diff reads the file)."""
+    question = job.question if job.needs_you else None
+    if question is None:
+        return None
+    tool_input = question.get("input")
+    return preview(
+        str(question.get("tool") or "the tool"),
+        tool_input if isinstance(tool_input, dict) else {},
+        job.run_directory,
+    )
 
 
 def facts(job: Job) -> Text:
@@ -84,7 +105,8 @@ def facts(job: Job) -> Text:
         text.append(one_line(job.error, FACT_LIMIT))
     command = resume_command(job)
     if command:
-        text.append("\n" + one_line(f"resume: {command}", FACT_LIMIT) + "  (y copies it)")
+        copies = "" if job.needs_you else "  (y copies it)"  # y answers the question first
+        text.append("\n" + one_line(f"resume: {command}", FACT_LIMIT) + copies)
     return text
 
 
@@ -121,6 +143,10 @@ class JobDetailScreen(Screen[None]):
         Binding("2", "show_tab('transcript')", "Transcript"),
         Binding("3", "show_tab('events')", "Events"),
         Binding("m", "toggle_markdown", "Markdown/raw"),
+        # y answers a waiting question; while none waits, it copies the resume command.
+        Binding("y", "allow", "Allow once"),
+        Binding("N", "deny", "Deny"),
+        Binding("A", "allow_always", "Allow always"),
         Binding("y", "copy_resume", "Copy claude --resume"),
         Binding("f", "follow", "Follow"),
         Binding("D", "diff", "Diff"),
@@ -157,6 +183,8 @@ class JobDetailScreen(Screen[None]):
         self._error_said = False
         self.raw = len(job.answer or "") > MARKDOWN_LIMIT
         """The answer is shown as its raw text, not as Markdown."""
+        self.operations = Operations(self, self._start_read)
+        """The answers given here, in thread workers; each is followed by a read."""
 
     @property
     def paths(self) -> Paths:
@@ -168,6 +196,7 @@ class JobDetailScreen(Screen[None]):
         job = self.job
         with Vertical(id="detail"):
             yield Static(facts(job), id="facts")
+            yield QuestionBox(id="detail-question")
             with TabbedContent(initial="answer" if job.state.is_final else "transcript", id="detail-tabs"):
                 with TabPane("Answer", id="answer"):
                     prompt_box = VerticalScroll(Static(prompt_text(job), id="prompt"), id="prompt-box")
@@ -249,6 +278,8 @@ class JobDetailScreen(Screen[None]):
             self._start_read()
 
     def _show(self, read: JobRead) -> None:
+        if read.job is not None:
+            self._show_question(read.job, read.preview)
         events = read.events
         if events != self._events:
             self._events = events
@@ -277,6 +308,13 @@ class JobDetailScreen(Screen[None]):
             self._title_answer()
         if job.attempts != before.attempts:
             self._show_transcripts()  # a new attempt writes a new file
+
+    def _show_question(self, job: Job, shown: ToolPreview | None) -> None:
+        asked_before = self.job.needs_you
+        self.query_one(QuestionBox).show_question(job if job.needs_you else None, shown)
+        if job.needs_you != asked_before:
+            self.job = job  # what the keys act on, before the footer asks which apply
+            self.refresh_bindings()
 
     def _show_transcripts(self) -> None:
         job = self.job
@@ -308,6 +346,57 @@ class JobDetailScreen(Screen[None]):
         box.set_class(self.raw, "-raw")
         box.border_title = "Answer · raw text" if self.raw else "Answer · Markdown"
         box.border_subtitle = "m: as Markdown" if self.raw else "m: raw text"
+
+    # -- answering the question ----------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """y / N / A act (and show) while the job waits on a question; y copies otherwise."""
+        if action in ("allow", "deny", "allow_always"):
+            return self.job.needs_you
+        if action == "copy_resume":
+            return not self.job.needs_you
+        return True
+
+    def on_operation_done(self, message: OperationDone) -> None:
+        self.operations.finish(message)
+
+    def _asked(self) -> tuple[int, str, str]:
+        """The job, the request id and the tool of the question shown (the door refuses an
+        answer once that question is no longer the one waiting)."""
+        question = self.job.question or {}
+        tool = one_line(str(question.get("tool") or "the tool"), 60)
+        return self.job.id, str(question.get("request_id", "")), tool
+
+    def action_allow(self) -> None:
+        self._allow(always=False)
+
+    def action_allow_always(self) -> None:
+        self._allow(always=True)
+
+    def _allow(self, always: bool) -> None:
+        job_id, request_id, tool = self._asked()
+        door, by = self.door, person(self.door.session.environ)
+        self.operations.add(
+            lambda: door.control.approve(job_id, by=by, always=always, via=VIA, question=request_id),
+            f"allowed {tool}{' always' if always else ''} for #{job_id}",
+        )
+
+    def action_deny(self) -> None:
+        from tui.screens.answer import DenyScreen
+
+        job_id, request_id, tool = self._asked()
+        door, by = self.door, person(self.door.session.environ)
+        summary = self.query_one(QuestionBox).summary
+
+        def submit(reason: str, done: Callable[[Job], None], failed: Callable[[str], None]) -> None:
+            self.operations.add(
+                lambda: door.control.deny(job_id, by=by, reason=reason or None, via=VIA, question=request_id),
+                f"denied {tool} for #{job_id}" + (f": {one_line(reason, 80)}" if reason else ""),
+                then=done,
+                failed=failed,
+            )
+
+        self.app.push_screen(DenyScreen(job_id, tool, summary, submit))
 
     # -- keys ---------------------------------------------------------------------
 

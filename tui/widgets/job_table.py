@@ -31,7 +31,7 @@ TO_REVIEW_STYLE = "bold $text-warning"
 
 def needs_answer(job: Job) -> bool:
     """The job runs and waits for a person to answer its tool question."""
-    return job.state is JobState.RUNNING and job.question is not None
+    return job.needs_you
 
 
 class JobTable(RowsTable):
@@ -49,6 +49,7 @@ class JobTable(RowsTable):
         "Prompt",
     )
     SORT_REVERSE: ClassVar[bool] = True
+    MIN_WIDTHS: ClassVar[dict[str, int]] = {"State": len(NEEDS_YOU)}
     _ticking: tuple[Job, ...] = ()
     """The unfinished jobs last shown, whose Time cells tick between reads."""
     needing: frozenset[int] = frozenset()

@@ -44,6 +44,8 @@ class QuestionBox(Static):
         self.request_id: str | None = None
         """The question drawn now (None: none)."""
         self.job_id: int | None = None
+        self.summary = ""
+        """What the question drawn would run or change, on one line."""
 
     def show_question(self, job: Job | None, preview: ToolPreview | None) -> None:
         question = job.question if job is not None else None
@@ -54,7 +56,7 @@ class QuestionBox(Static):
         request_id = str(question.get("request_id", ""))
         if (job.id, request_id) == (self.job_id, self.request_id):
             return  # drawn already: a snapshot changes nothing here
-        self.job_id, self.request_id = job.id, request_id
+        self.job_id, self.request_id, self.summary = job.id, request_id, preview.summary
         self.border_title = Text(f"#{job.id} asks to use {one_line(preview.tool, 60)}")  # a str is markup
         self.border_subtitle = Text(ANSWER_KEYS)
         self.update(preview_text(preview))

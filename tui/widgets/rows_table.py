@@ -34,6 +34,9 @@ class RowsTable(DataTable[object]):
 
     COLUMNS: ClassVar[tuple[str, ...]] = ()
     SORT_REVERSE: ClassVar[bool] = False
+    MIN_WIDTHS: ClassVar[dict[str, int]] = {}
+    """The narrowest a column gets, by name: a cell that often changes between a short and a
+    longer text (a job's state) then changes no column width, so no layout."""
 
     def sort_key(self, cell: Any) -> Any:
         return _plain(cell)
@@ -55,7 +58,10 @@ class RowsTable(DataTable[object]):
         self.cursor_type = "row"
         self.zebra_stripes = True
         for column in self.COLUMNS:
-            self.add_column(column, key=column.lower())
+            # The label's trailing spaces hold the width: DataTable sizes a column by its
+            # widest cell or its label.
+            label = Text(column.ljust(self.MIN_WIDTHS.get(column, 0)))
+            self.add_column(label, key=column.lower())
 
     @property
     def selected_key(self) -> str | None:

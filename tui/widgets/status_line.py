@@ -21,6 +21,8 @@ class StatusLine(Static):
     unreachable: reactive[bool] = reactive(False)
     claude_broken: reactive[bool] = reactive(False)
     config_broken: reactive[bool] = reactive(False)
+    line = ""
+    """What the line says now."""
 
     def show(
         self,
@@ -64,13 +66,19 @@ class StatusLine(Static):
             telegram,
         ]
         # Pause reasons, Telegram errors and hostnames are outside text: drawn literally.
-        self.update(Text(one_line(" · ".join(parts), STATUS_LIMIT)))
+        self._say(one_line(" · ".join(parts), STATUS_LIMIT))
 
     def show_unreachable(self, engine: str, reason: str) -> None:
         """The last read failed or is stuck: the panes below hold the last state read."""
         self.unreachable = True
         line = f"{engine} · ⚠ shared state unreachable: {reason} · showing the last state read"
-        self.update(Text(one_line(line, STATUS_LIMIT)))
+        self._say(one_line(line, STATUS_LIMIT))
+
+    def _say(self, line: str) -> None:
+        """Draw ``line`` if it is new; the line is one row whatever it says, so no layout."""
+        if line != self.line:
+            self.line = line
+            self.update(Text(line), layout=False)
 
     def watch_paused(self, paused: bool) -> None:
         self.set_class(paused, "-paused")
