@@ -47,6 +47,8 @@ class Workspace:
     branch: str | None = None
     base_branch: str | None = None
     base_commit: str | None = None
+    host: str | None = None
+    """The machine whose disk holds the repository and the worktree (the one that ran the job)."""
 
     @property
     def isolated(self) -> bool:
@@ -124,6 +126,8 @@ class Job:
     """The working tree as a git tree object after the job's latest attempt."""
     review: str | None
     """What became of a worktree's changes: ``pending`` (to review), ``kept`` or ``discarded``."""
+    git_host: str | None = None
+    """The machine the job's repository and worktree are on (None: recorded before flowtui knew)."""
 
     @property
     def eta(self) -> datetime | None:
@@ -156,6 +160,7 @@ class Job:
             branch=self.branch,
             base_branch=self.base_branch,
             base_commit=self.base_commit,
+            host=self.git_host,
         )
 
     @property

@@ -51,10 +51,12 @@ def run_attempt(
     runner: Runner,
     bus: EventBus,
     on_change: Callable[[], None] = lambda: None,
+    host: str | None = None,
 ) -> RunOutcome:
     """Run the claimed ``job`` once; a workflow the config no longer has fails it for good.
 
-    ``on_change`` tells every surface that the job's question changed (asked, answered)."""
+    ``on_change`` tells every surface that the job's question changed (asked, answered);
+    ``host`` is this machine's name, recorded with the job's repository and worktree."""
     try:
         workflow = settings.workflow(job.workflow)
     except ConfigError as error:
@@ -62,7 +64,7 @@ def run_attempt(
     if job.cancel_requested:
         run_control.cancel("cancelled by the user")
     try:
-        job = prepare_workspace(job, workflow, paths, ledger)
+        job = prepare_workspace(job, workflow, paths, ledger, host)
     except WorkspaceFailed as error:
         return RunOutcome(state=JobState.FAILED, error=str(error))
     before = record_before(job, ledger)

@@ -27,9 +27,11 @@ class WorkspaceFailed(Exception):
     """The job cannot run where its workflow asks (isolation outside git): one line why."""
 
 
-def prepare_workspace(job: Job, workflow: WorkflowSettings, paths: Paths, ledger: LedgerStore) -> Job:
+def prepare_workspace(
+    job: Job, workflow: WorkflowSettings, paths: Paths, ledger: LedgerStore, host: str | None = None
+) -> Job:
     """The job with its place in git recorded (its worktree made or found again), before Claude
-    starts; a job outside git, not isolated, is returned as it is."""
+    starts, on the machine named ``host``; a job outside git, not isolated, is returned as it is."""
     known = job.workspace
     if known is not None and known.isolated:
         _reopen(job, known)
@@ -37,7 +39,7 @@ def prepare_workspace(job: Job, workflow: WorkflowSettings, paths: Paths, ledger
     if known is not None:
         return job
     if workflow.isolation == "worktree":
-        return _isolate(job, paths, ledger)
+        return _isolate(job, paths, ledger, host)
     try:
         repo = repo_state(job.cwd)
     except GitError as error:
@@ -45,11 +47,11 @@ def prepare_workspace(job: Job, workflow: WorkflowSettings, paths: Paths, ledger
         return job
     if repo is None:
         return job
-    workspace = Workspace(git_root=str(repo.root), base_branch=repo.branch, base_commit=repo.head)
+    workspace = Workspace(str(repo.root), base_branch=repo.branch, base_commit=repo.head, host=host)
     return ledger.set_workspace(job.id, workspace, None)
 
 
-def _isolate(job: Job, paths: Paths, ledger: LedgerStore) -> Job:
+def _isolate(job: Job, paths: Paths, ledger: LedgerStore, host: str | None) -> Job:
     try:
         repo = repo_state(job.cwd)
     except GitError as error:
@@ -69,12 +71,13 @@ def _isolate(job: Job, paths: Paths, ledger: LedgerStore) -> Job:
         open_worktree(repo.root, path, branch, repo.head)
     except GitError as error:
         raise WorkspaceFailed(f"cannot make the job's worktree: {error}") from None
-    workspace = Workspace(str(repo.root), str(path), branch, repo.branch, repo.head)
+    workspace = Workspace(str(repo.root), str(path), branch, repo.branch, repo.head, host)
     job = ledger.set_workspace(
         job.id,
         workspace,
         f"works in its own worktree {path} on {branch}, "
-        f"from {repo.branch or 'a detached HEAD'} at {repo.head[:12]}",
+        f"from {repo.branch or 'a detached HEAD'} at {repo.head[:12]}"
+        + (f", on machine {host}" if host else ""),
     )
     _make_run_directory(job)
     return job

@@ -6,7 +6,7 @@ import sqlite3
 
 from core.jobs import JOB_COLUMNS, JobSource
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 SOURCE_CHECK = "CHECK (source IN ({}))".format(", ".join(f"'{source}'" for source in JobSource))
 """Built from :class:`JobSource`: a source added there is accepted by the file (after a rebuild)."""
@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     tree_before      TEXT,
     tree_after       TEXT,
     review           TEXT
-                     CHECK (review IS NULL OR review IN ('pending', 'kept', 'discarded'))
+                     CHECK (review IS NULL OR review IN ('pending', 'kept', 'discarded')),
+    git_host         TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, priority DESC, id);
 CREATE TABLE IF NOT EXISTS job_events (
