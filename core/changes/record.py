@@ -44,6 +44,35 @@ def record_tree(root: Path | str) -> str:
         return git_text(root, ["write-tree"], env=env)
 
 
+PIN_PREFIX = "refs/flowtui/job-"
+"""Recorded trees are referenced as ``refs/flowtui/job-ID/before`` and ``.../after``: git gc
+prunes unreferenced objects, and a job's diff must stay readable."""
+
+
+def pin_ref(job_id: int, which: str) -> str:
+    return f"{PIN_PREFIX}{job_id}/{which}"
+
+
+def pin_tree(root: Path | str, job_id: int, which: str, tree: str) -> None:
+    """Reference ``tree`` as job ``job_id``'s ``before`` or ``after`` tree."""
+    run_git(root, ["update-ref", "-m", f"flowtui: job #{job_id} {which}", pin_ref(job_id, which), tree])
+
+
+def unpin_trees(root: Path | str, refs: list[str]) -> None:
+    """Drop these pins (missing ones are no error), in one transaction."""
+    if refs:
+        commands = "".join(f"delete {ref}\n" for ref in refs).encode()
+        run_git(root, ["update-ref", "--stdin"], stdin=commands)
+
+
+def pinned(root: Path | str, job_id: int) -> dict[str, str]:
+    """which -> tree, for the job's pins."""
+    output = git_text(root, ["for-each-ref", "--format=%(refname) %(objectname)", f"{PIN_PREFIX}{job_id}/"])
+    return {
+        ref.rpartition("/")[2]: tree for ref, _, tree in (line.partition(" ") for line in output.splitlines())
+    }
+
+
 def changed_files(root: Path | str, before: str, after: str) -> list[FileChange]:
     """Each file that differs between two recorded trees, with its line counts."""
     output = run_git(root, [*_QUIET, "diff", "--numstat", "-z", "--no-renames", before, after]).stdout

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from core.changes.git import GitError, repo_state
-from core.changes.record import changed_files, describe_changes, record_tree
+from core.changes.record import changed_files, describe_changes, pin_tree, record_tree
 from core.changes.worktree import branch_for, open_worktree
 from core.config.settings import WorkflowSettings
 from core.jobs import Job, Workspace
@@ -34,7 +34,7 @@ def prepare_workspace(
     starts, on the machine named ``host``; a job outside git, not isolated, is returned as it is."""
     known = job.workspace
     if known is not None and known.isolated:
-        _reopen(job, known)
+        _reopen(job, known, ledger)
         return job
     if known is not None:
         return job
@@ -68,9 +68,11 @@ def _isolate(job: Job, paths: Paths, ledger: LedgerStore, host: str | None) -> J
     path = paths.worktree_for(job.id)
     branch = branch_for(job.id)
     try:
-        open_worktree(repo.root, path, branch, repo.head)
-    except GitError as error:
+        repaired = open_worktree(repo.root, path, branch, repo.head)
+    except (GitError, OSError) as error:
         raise WorkspaceFailed(f"cannot make the job's worktree: {error}") from None
+    if repaired:
+        ledger.note(job.id, repaired)
     workspace = Workspace(str(repo.root), str(path), branch, repo.branch, repo.head, host)
     job = ledger.set_workspace(
         job.id,
@@ -83,14 +85,18 @@ def _isolate(job: Job, paths: Paths, ledger: LedgerStore, host: str | None) -> J
     return job
 
 
-def _reopen(job: Job, workspace: Workspace) -> None:
+def _reopen(job: Job, workspace: Workspace, ledger: LedgerStore) -> None:
     """An earlier attempt's (or the parent job's) worktree, made again when only its branch is left."""
     if workspace.worktree is None or workspace.branch is None or workspace.base_commit is None:
         raise WorkspaceFailed(f"job #{job.id}'s worktree record is incomplete: add the job again")
     try:
-        open_worktree(workspace.git_root, Path(workspace.worktree), workspace.branch, workspace.base_commit)
-    except GitError as error:
+        repaired = open_worktree(
+            workspace.git_root, Path(workspace.worktree), workspace.branch, workspace.base_commit
+        )
+    except (GitError, OSError) as error:
         raise WorkspaceFailed(f"cannot open the job's worktree again: {error}") from None
+    if repaired:
+        ledger.note(job.id, repaired)
     _make_run_directory(job)
 
 
@@ -115,7 +121,9 @@ def record_before(job: Job, ledger: LedgerStore) -> str | None:
         ledger.note(job.id, f"cannot record the working tree before attempt {job.attempts}: {error}")
         return job.tree_before
     ledger.record_trees(job.id, tree, None, None)
-    return job.tree_before or tree
+    first = job.tree_before or tree
+    _pin(job, workspace, "before", first, ledger)
+    return first
 
 
 def record_after(job: Job, before: str | None, ledger: LedgerStore) -> None:
@@ -131,3 +139,12 @@ def record_after(job: Job, before: str | None, ledger: LedgerStore) -> None:
         ledger.note(job.id, f"cannot record the working tree after attempt {job.attempts}: {error}")
         return
     ledger.record_trees(job.id, None, tree, f"after attempt {job.attempts}: {summary}")
+    _pin(job, workspace, "after", tree, ledger)
+
+
+def _pin(job: Job, workspace: Workspace, which: str, tree: str, ledger: LedgerStore) -> None:
+    """A ref to the recorded tree, so ``git gc`` never prunes what the job's diff compares."""
+    try:
+        pin_tree(workspace.git_root, job.id, which, tree)
+    except (GitError, OSError) as error:
+        ledger.note(job.id, f"cannot keep the recorded tree from git gc: {error}")

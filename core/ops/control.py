@@ -36,7 +36,7 @@ from core.ledger.review_relay import RelayUnavailable, ReviewAnswer, ReviewReque
 from core.ledger.sqlite import LedgerError, NewJob
 from core.ledger.store import LedgerStore
 from core.ops.handoff import Handoff
-from core.ops.review import JobChanges, job_changes, job_diff
+from core.ops.review import JobChanges, job_changes, job_diff, release_pins
 from core.paths import Paths, machine_name
 from core.queue.transport import JobQueue
 from core.wake.changes import Change, EngineNotifier
@@ -394,6 +394,8 @@ class Control:
         for other in sharing:
             if other.review == REVIEW_PENDING:
                 self.ledger.set_review(other.id, REVIEW_KEPT, reason)
+        if (problem := release_pins(workspace.git_root, sharing, kept.commit)) is not None:
+            self.ledger.note(job_id, problem)
         self._notify_engine(Change.JOBS)
         return self.get(job_id)
 
@@ -416,6 +418,8 @@ class Control:
                 self.ledger.set_review(other.id, REVIEW_DISCARDED, f"discarded by {by}: {what}")
             elif removed and other.id == job_id:
                 self.ledger.note(job_id, f"{what} by {by}")
+        if (problem := release_pins(workspace.git_root, sharing, None)) is not None:
+            self.ledger.note(job_id, problem)
         self._notify_engine(Change.JOBS)
         return self.get(job_id)
 
