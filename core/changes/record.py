@@ -33,8 +33,8 @@ class FileChange:
 
 
 def record_tree(root: Path | str) -> str:
-    """The working tree at ``root`` as a tree object id."""
-    index = Path(root) / git_text(root, ["rev-parse", "--git-path", "index"])
+    """The working tree at ``root`` (the top of a repository or worktree) as a tree object id."""
+    index = _index_file(Path(root))
     with tempfile.TemporaryDirectory(prefix="flowtui-index-") as scratch:
         temp_index = Path(scratch) / "index"
         if index.is_file():
@@ -53,9 +53,10 @@ def pin_ref(job_id: int, which: str) -> str:
     return f"{PIN_PREFIX}{job_id}/{which}"
 
 
-def pin_tree(root: Path | str, job_id: int, which: str, tree: str) -> None:
-    """Reference ``tree`` as job ``job_id``'s ``before`` or ``after`` tree."""
-    run_git(root, ["update-ref", "-m", f"flowtui: job #{job_id} {which}", pin_ref(job_id, which), tree])
+def pin_trees(root: Path | str, job_id: int, trees: dict[str, str]) -> None:
+    """Reference each tree as job ``job_id``'s ``before`` or ``after`` tree, in one transaction."""
+    commands = "".join(f"update {pin_ref(job_id, which)} {tree}\n" for which, tree in trees.items())
+    run_git(root, ["update-ref", "-m", f"flowtui: job #{job_id}", "--stdin"], stdin=commands.encode())
 
 
 def unpin_trees(root: Path | str, refs: list[str]) -> None:
@@ -71,6 +72,21 @@ def pinned(root: Path | str, job_id: int) -> dict[str, str]:
     return {
         ref.rpartition("/")[2]: tree for ref, _, tree in (line.partition(" ") for line in output.splitlines())
     }
+
+
+def _index_file(root: Path) -> Path:
+    """The index of the repository or worktree at ``root``: read from its ``.git`` (a folder, or
+    a worktree's ``gitdir:`` file) without starting git; git itself says when neither is there."""
+    dot_git = root / ".git"
+    try:
+        if dot_git.is_dir():
+            return dot_git / "index"
+        text = dot_git.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        text = ""
+    if text.startswith("gitdir: ") and "\n" not in text.strip():
+        return (root / text.removeprefix("gitdir: ").strip()) / "index"
+    return root / git_text(root, ["rev-parse", "--git-path", "index"])
 
 
 def changed_files(root: Path | str, before: str, after: str) -> list[FileChange]:

@@ -56,14 +56,24 @@ def _listing(root: Path | str) -> dict[Path, tuple[str | None, str | None]]:
     return found
 
 
-def open_worktree(root: Path | str, path: Path, branch: str, base_commit: str) -> str | None:
+@dataclass(frozen=True)
+class Opened:
+    """What :func:`open_worktree` did."""
+
+    made: bool
+    """The worktree was checked out now: it holds exactly its branch's tree."""
+    repaired: str | None = None
+    """What a crash had left and was repaired on the way (a history line)."""
+
+
+def open_worktree(root: Path | str, path: Path, branch: str, base_commit: str) -> Opened:
     """Make ``path`` a worktree of the repository at ``root`` on a new ``branch`` from
-    ``base_commit``, or find the one an earlier run (interrupted, even by a crash) made.
-    Returns what was repaired on the way (a history line), None when nothing was."""
+    ``base_commit``, or find the one an earlier run (interrupted, even by a crash) made."""
     path = _real(path)
-    if not (path / ".git").exists():
-        run_git(root, ["worktree", "prune"])  # its folder went (or a crash cut `worktree add` short)
     listed = _listing(root)
+    if path in listed and not (path / ".git").exists():
+        run_git(root, ["worktree", "prune"])  # its folder went (or a crash cut `worktree add` short)
+        listed = _listing(root)
     repaired = None
     if path in listed and listed[path][1] == INITIALIZING:
         _remove_unfinished(root, path)
@@ -73,8 +83,11 @@ def open_worktree(root: Path | str, path: Path, branch: str, base_commit: str) -
         on = listed[path][0]
         if on != branch:
             raise GitError(f"{path} is a worktree on {on or 'a detached HEAD'}, not on {branch}")
-        return repaired
+        return Opened(made=False, repaired=repaired)
     elsewhere = [where for where, (on, _) in listed.items() if on == branch]
+    if elsewhere and not all((where / ".git").exists() for where in elsewhere):
+        run_git(root, ["worktree", "prune"])  # a registration whose folder went
+        elsewhere = [where for where, (on, _) in _listing(root).items() if on == branch]
     if elsewhere:
         raise GitError(f"branch {branch} is checked out in another worktree, {elsewhere[0]}")
     if path.exists():
@@ -90,7 +103,7 @@ def open_worktree(root: Path | str, path: Path, branch: str, base_commit: str) -
         run_git(root, ["worktree", "add", "--quiet", str(path), branch], env=c_locale)
     else:
         run_git(root, ["worktree", "add", "--quiet", "-b", branch, str(path), base_commit], env=c_locale)
-    return repaired
+    return Opened(made=True, repaired=repaired)
 
 
 def _remove_unfinished(root: Path | str, path: Path) -> None:

@@ -18,7 +18,7 @@ from core.claude.events import ANSWER_EVENTS, ClaudeEvent
 from core.claude.runner import EventCallback, NoteCallback, RunControl, RunEnd, RunRequest, SpawnCallback
 from core.claude.transcript import append_marker, run_ended_record, run_started_record
 from core.config.settings import Settings, WorkflowSettings
-from core.engine.workspace import WorkspaceFailed, prepare_workspace, record_after, record_before
+from core.engine.workspace import WorkspaceFailed, record_after, start_recording
 from core.errors import ConfigError, describe_os_error
 from core.events import EventBus, JobOutput
 from core.jobs import Job, JobState, RunOutcome
@@ -64,10 +64,9 @@ def run_attempt(
     if job.cancel_requested:
         run_control.cancel("cancelled by the user")
     try:
-        job = prepare_workspace(job, workflow, paths, ledger, host)
+        job, before = start_recording(job, workflow, paths, ledger, host)
     except WorkspaceFailed as error:
         return RunOutcome(state=JobState.FAILED, error=str(error))
-    before = record_before(job, ledger)
     try:
         return _run(job, run_control, workflow, paths, ledger, runner, bus, on_change)
     finally:

@@ -15,6 +15,7 @@ from clikit import Flowtui
 from enginekit import running_engine, wait_for, wait_job
 from fakeclaude import READ_PROMPT, result_line, write_script
 
+from core.changes.record import record_tree
 from core.changes.worktree import open_worktree, remove_worktree
 from core.claude.touched import touched_files
 from core.errors import InputError
@@ -359,6 +360,8 @@ def test_recorded_trees_are_referenced_so_gc_keeps_them_and_keep_or_discard_drop
         assert all(job.state is JobState.SUCCEEDED for job in jobs), [job.error for job in jobs]
         for job in jobs:
             assert refs(repo, job.id) == {"before": job.tree_before, "after": job.tree_after}
+        # a worktree checked out for the job starts as its branch's tree, taken without reading it back
+        assert jobs[1].tree_before == jobs[2].tree_before == git(repo, "rev-parse", "HEAD^{tree}").strip()
         diff = engine.control.diff(plain.id)
         # the untracked file's content lives only in the recorded tree: gc would prune it unreferenced
         (repo / "untracked.txt").unlink()
@@ -402,12 +405,15 @@ def test_a_crash_part_way_through_worktree_add_is_repaired_on_the_retry(tmp_path
     assert "locked initializing" in git(repo, "worktree", "list", "--porcelain")  # registered, unfinished
     assert not (path / "file19.txt").exists()
 
-    repaired = open_worktree(repo, path, "flowtui/job-7", head)
-    assert repaired is not None and "cut `git worktree add` short" in repaired
+    opened = open_worktree(repo, path, "flowtui/job-7", head)
+    assert opened.made and opened.repaired is not None
+    assert "cut `git worktree add` short" in opened.repaired
     assert "locked" not in git(repo, "worktree", "list", "--porcelain")
     assert all((path / f"file{n:02}.txt").read_text() == f"content {n}\n" for n in range(20))
     assert git(path, "status", "--porcelain") == ""
-    assert open_worktree(repo, path, "flowtui/job-7", head) is None  # healthy now: found as it is
+    assert record_tree(path) == git(repo, "rev-parse", "HEAD^{tree}").strip()
+    again = open_worktree(repo, path, "flowtui/job-7", head)  # healthy now: found as it is
+    assert (again.made, again.repaired) == (False, None)
 
 
 def test_a_folder_left_where_the_worktree_goes_is_moved_aside_never_deleted(tmp_path: Path) -> None:
@@ -416,7 +422,7 @@ def test_a_folder_left_where_the_worktree_goes_is_moved_aside_never_deleted(tmp_
     path = tmp_path / "data" / "job-8"
     path.mkdir(parents=True)
     (path / "notes.txt").write_text("someone's file\n")
-    repaired = open_worktree(repo, path, "flowtui/job-8", head)
+    repaired = open_worktree(repo, path, "flowtui/job-8", head).repaired
     assert repaired is not None and "moved to job-8.leftover-1" in repaired
     assert (path.parent / "job-8.leftover-1" / "notes.txt").read_text() == "someone's file\n"
     assert (path / "shared.txt").read_text() == "original\n" and not (path / "notes.txt").exists()
