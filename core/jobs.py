@@ -50,6 +50,8 @@ class Workspace:
     branch: str | None = None
     base_branch: str | None = None
     base_commit: str | None = None
+    host: str | None = None
+    """The machine whose disk holds the repository and the worktree (the one that ran the job)."""
 
     @property
     def isolated(self) -> bool:
@@ -129,6 +131,8 @@ class Job:
     """What became of a worktree's changes: ``pending`` (to review), ``kept`` or ``discarded``."""
     structured_output: str | None = None
     """The latest attempt's structured output (a ``json_schema`` workflow), as JSON text."""
+    git_host: str | None = None
+    """The machine the job's repository and worktree are on (None: recorded before flowtui knew)."""
 
     @property
     def eta(self) -> datetime | None:
@@ -166,6 +170,7 @@ class Job:
             branch=self.branch,
             base_branch=self.base_branch,
             base_commit=self.base_commit,
+            host=self.git_host,
         )
 
     @property

@@ -7,6 +7,7 @@ Config and data live in the platformdirs locations for "flowtui", or both under
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ import platformdirs
 
 APP_NAME = "flowtui"
 HOME_ENV = "FLOWTUI_HOME"
+MACHINE_ENV = "FLOWTUI_MACHINE"
+"""Overrides the name this machine goes by (its host name): where a job ran, whose engine it is."""
 TELEGRAM_SESSION_NAME = "flowtui-bot"
 """The bot's pyrogram session name; pyrogram keeps it in ``<name>.session``."""
 
@@ -108,6 +111,13 @@ class Paths:
     def claude_stderr_for(transcript: Path) -> Path:
         """Claude's stderr beside its transcript: the last line explains a run that printed no result."""
         return transcript.with_suffix(".stderr.log")
+
+
+def machine_name(environ: Mapping[str, str] | None = None) -> str:
+    """The name this machine goes by among the engines sharing a queue: ``$FLOWTUI_MACHINE``,
+    else its host name. A job's worktree is on the disk of the machine of this name."""
+    env = os.environ if environ is None else environ
+    return env.get(MACHINE_ENV, "").strip() or socket.gethostname()
 
 
 def resolve_paths(environ: Mapping[str, str] | None = None) -> Paths:

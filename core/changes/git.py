@@ -55,11 +55,20 @@ def run_git(
     *,
     env: Mapping[str, str] | None = None,
     ok_codes: Sequence[int] = (0,),
+    stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """``git -C root ARGS``; an exit code outside ``ok_codes`` is a :class:`GitError`."""
+    """``git -C root ARGS`` (``stdin`` its input); an exit code outside ``ok_codes`` is a
+    :class:`GitError`."""
     argv = [GIT, "-C", str(root), *args]
     try:
-        done = subprocess.run(argv, capture_output=True, env=git_environment(env), check=False)
+        done = subprocess.run(
+            argv,
+            capture_output=True,
+            env=git_environment(env),
+            check=False,
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+        )
     except FileNotFoundError:
         raise GitError(
             "git is not installed (or not on PATH): install git to record a job's changes"

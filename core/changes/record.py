@@ -33,8 +33,8 @@ class FileChange:
 
 
 def record_tree(root: Path | str) -> str:
-    """The working tree at ``root`` as a tree object id."""
-    index = Path(root) / git_text(root, ["rev-parse", "--git-path", "index"])
+    """The working tree at ``root`` (the top of a repository or worktree) as a tree object id."""
+    index = _index_file(Path(root))
     with tempfile.TemporaryDirectory(prefix="flowtui-index-") as scratch:
         temp_index = Path(scratch) / "index"
         if index.is_file():
@@ -42,6 +42,51 @@ def record_tree(root: Path | str) -> str:
         env = {"GIT_INDEX_FILE": str(temp_index)}
         run_git(root, [*_QUIET, "add", "--all", "--", ":/"], env=env)
         return git_text(root, ["write-tree"], env=env)
+
+
+PIN_PREFIX = "refs/flowtui/job-"
+"""Recorded trees are referenced as ``refs/flowtui/job-ID/before`` and ``.../after``: git gc
+prunes unreferenced objects, and a job's diff must stay readable."""
+
+
+def pin_ref(job_id: int, which: str) -> str:
+    return f"{PIN_PREFIX}{job_id}/{which}"
+
+
+def pin_trees(root: Path | str, job_id: int, trees: dict[str, str]) -> None:
+    """Reference each tree as job ``job_id``'s ``before`` or ``after`` tree, in one transaction."""
+    commands = "".join(f"update {pin_ref(job_id, which)} {tree}\n" for which, tree in trees.items())
+    run_git(root, ["update-ref", "-m", f"flowtui: job #{job_id}", "--stdin"], stdin=commands.encode())
+
+
+def unpin_trees(root: Path | str, refs: list[str]) -> None:
+    """Drop these pins (missing ones are no error), in one transaction."""
+    if refs:
+        commands = "".join(f"delete {ref}\n" for ref in refs).encode()
+        run_git(root, ["update-ref", "--stdin"], stdin=commands)
+
+
+def pinned(root: Path | str, job_id: int) -> dict[str, str]:
+    """which -> tree, for the job's pins."""
+    output = git_text(root, ["for-each-ref", "--format=%(refname) %(objectname)", f"{PIN_PREFIX}{job_id}/"])
+    return {
+        ref.rpartition("/")[2]: tree for ref, _, tree in (line.partition(" ") for line in output.splitlines())
+    }
+
+
+def _index_file(root: Path) -> Path:
+    """The index of the repository or worktree at ``root``: read from its ``.git`` (a folder, or
+    a worktree's ``gitdir:`` file) without starting git; git itself says when neither is there."""
+    dot_git = root / ".git"
+    try:
+        if dot_git.is_dir():
+            return dot_git / "index"
+        text = dot_git.read_text(encoding="utf-8", errors="surrogateescape")
+    except OSError:
+        text = ""
+    if text.startswith("gitdir: ") and "\n" not in text.strip():
+        return (root / text.removeprefix("gitdir: ").strip()) / "index"
+    return root / git_text(root, ["rev-parse", "--git-path", "index"])
 
 
 def changed_files(root: Path | str, before: str, after: str) -> list[FileChange]:

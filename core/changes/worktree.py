@@ -1,7 +1,12 @@
 """A job's own worktree: made on a new branch from the repository's ``HEAD``, found again after
 a crash, its changes kept (committed on the branch and merged) or discarded (worktree and
 branch removed). Keeping checks first and changes nothing on either side when it would not
-merge cleanly, or when the repository has uncommitted changes in the same files."""
+merge cleanly, or when the repository has uncommitted changes in the same files.
+
+A crash part-way through ``git worktree add`` leaves the worktree registered and locked
+"initializing" (git removes that lock only once the checkout is complete), with a partial
+checkout: nothing of the job ran there yet, so the retry removes it and makes it again. A
+folder left at the worktree's place that git does not know is moved aside, never deleted."""
 
 from __future__ import annotations
 
@@ -15,6 +20,9 @@ from core.changes.git import GitError, git_text, identity_env, rev_parse, run_gi
 from core.changes.record import record_tree
 
 BRANCH_PREFIX = "flowtui/job-"
+INITIALIZING = "initializing"
+"""The lock reason ``git worktree add`` writes until its checkout is complete (in the C locale,
+which flowtui runs it in)."""
 
 
 class KeepRefused(Exception):
@@ -27,41 +35,94 @@ def branch_for(job_id: int) -> str:
 
 def worktrees(root: Path | str) -> dict[Path, str | None]:
     """The repository's worktrees: path -> the branch checked out there (None: detached)."""
+    return {path: branch for path, (branch, _) in _listing(root).items()}
+
+
+def _listing(root: Path | str) -> dict[Path, tuple[str | None, str | None]]:
+    """path -> (its branch, its lock reason: None when unlocked, "" when locked without one)."""
     output = run_git(root, ["worktree", "list", "--porcelain", "-z"]).stdout
-    found: dict[Path, str | None] = {}
+    found: dict[Path, tuple[str | None, str | None]] = {}
     current: Path | None = None
     for field in split_z(output):
         if field.startswith("worktree "):
             current = _real(field.removeprefix("worktree "))
-            found[current] = None
-        elif field.startswith("branch ") and current is not None:
-            found[current] = field.removeprefix("branch refs/heads/")
+            found[current] = (None, None)
+        elif current is None:
+            continue
+        elif field.startswith("branch "):
+            found[current] = (field.removeprefix("branch refs/heads/"), found[current][1])
+        elif field == "locked" or field.startswith("locked "):
+            found[current] = (found[current][0], field.removeprefix("locked").strip())
     return found
 
 
-def open_worktree(root: Path | str, path: Path, branch: str, base_commit: str) -> None:
+@dataclass(frozen=True)
+class Opened:
+    """What :func:`open_worktree` did."""
+
+    made: bool
+    """The worktree was checked out now: it holds exactly its branch's tree."""
+    repaired: str | None = None
+    """What a crash had left and was repaired on the way (a history line)."""
+
+
+def open_worktree(root: Path | str, path: Path, branch: str, base_commit: str) -> Opened:
     """Make ``path`` a worktree of the repository at ``root`` on a new ``branch`` from
     ``base_commit``, or find the one an earlier run (interrupted, even by a crash) made."""
     path = _real(path)
-    if not (path / ".git").exists():
+    listed = _listing(root)
+    if path in listed and not (path / ".git").exists():
         run_git(root, ["worktree", "prune"])  # its folder went (or a crash cut `worktree add` short)
-    listed = worktrees(root)
+        listed = _listing(root)
+    repaired = None
+    if path in listed and listed[path][1] == INITIALIZING:
+        _remove_unfinished(root, path)
+        listed = _listing(root)
+        repaired = f"a crash had cut `git worktree add` short at {path}: made it again"
     if path in listed:
-        if listed[path] != branch:
-            raise GitError(f"{path} is a worktree on {listed[path] or 'a detached HEAD'}, not on {branch}")
-        return
-    elsewhere = [where for where, on in listed.items() if on == branch]
+        on = listed[path][0]
+        if on != branch:
+            raise GitError(f"{path} is a worktree on {on or 'a detached HEAD'}, not on {branch}")
+        return Opened(made=False, repaired=repaired)
+    elsewhere = [where for where, (on, _) in listed.items() if on == branch]
+    if elsewhere and not all((where / ".git").exists() for where in elsewhere):
+        run_git(root, ["worktree", "prune"])  # a registration whose folder went
+        elsewhere = [where for where, (on, _) in _listing(root).items() if on == branch]
     if elsewhere:
         raise GitError(f"branch {branch} is checked out in another worktree, {elsewhere[0]}")
     if path.exists():
         if any(path.iterdir()):
-            raise GitError(f"{path} exists and is not a worktree of {root}: move it away")
-        path.rmdir()
+            aside = _move_aside(path)
+            repaired = f"{path} was left there, unknown to git: moved to {aside.name}, worktree made again"
+        else:
+            path.rmdir()
     path.parent.mkdir(parents=True, exist_ok=True)
+    # The C locale, so the lock reason of an add cut short reads "initializing" whatever the user's.
+    c_locale = {"LC_ALL": "C"}
     if rev_parse(root, f"refs/heads/{branch}") is not None:
-        run_git(root, ["worktree", "add", "--quiet", str(path), branch])
+        run_git(root, ["worktree", "add", "--quiet", str(path), branch], env=c_locale)
     else:
-        run_git(root, ["worktree", "add", "--quiet", "-b", branch, str(path), base_commit])
+        run_git(root, ["worktree", "add", "--quiet", "-b", branch, str(path), base_commit], env=c_locale)
+    return Opened(made=True, repaired=repaired)
+
+
+def _remove_unfinished(root: Path | str, path: Path) -> None:
+    """A worktree whose ``git worktree add`` never finished: its checkout is partial and no
+    job ran there yet (flowtui starts Claude only after the add), so it goes whole."""
+    run_git(root, ["worktree", "unlock", str(path)], ok_codes=(0, 128))
+    if path.exists():
+        shutil.rmtree(path)
+    run_git(root, ["worktree", "prune"])
+
+
+def _move_aside(path: Path) -> Path:
+    """A folder at the worktree's place that git does not know: kept, under a new name."""
+    for number in range(1, 1000):
+        aside = path.with_name(f"{path.name}.leftover-{number}")
+        if not aside.exists():
+            path.rename(aside)
+            return aside
+    raise GitError(f"{path} exists and is not a worktree: move it away")
 
 
 def remove_worktree(root: Path | str, path: Path, branch: str) -> bool:

@@ -72,6 +72,10 @@ class QueueSettings:
     """With Redis, Telegram and the schedules run on one engine, the leader; when it dies,
     another engine takes over within this time."""
 
+    review_answer_seconds: float = bounded(5.0, ge=0.5, le=10)
+    """With Redis, how long keep or discard of a job whose worktree is on another machine waits
+    for that machine's engine to do it, before refusing with a line naming the machine."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class LedgerSettings:

@@ -21,7 +21,7 @@ from core.claude.runner import EventCallback, NoteCallback, RunControl, RunEnd, 
 from core.claude.tool_preview import preview
 from core.claude.transcript import append_marker, run_ended_record, run_started_record
 from core.config.settings import Settings, WorkflowSettings
-from core.engine.workspace import WorkspaceFailed, prepare_workspace, record_after, record_before
+from core.engine.workspace import WorkspaceFailed, record_after, start_recording
 from core.errors import ConfigError, describe_os_error
 from core.events import EventBus, JobOutput, QuestionChanged
 from core.jobs import Job, JobState, RunOutcome
@@ -54,10 +54,12 @@ def run_attempt(
     runner: Runner,
     bus: EventBus,
     on_change: Callable[[], None] = lambda: None,
+    host: str | None = None,
 ) -> RunOutcome:
     """Run the claimed ``job`` once; a workflow the config no longer has fails it for good.
 
-    ``on_change`` tells every surface that the job's question changed (asked, answered)."""
+    ``on_change`` tells every surface that the job's question changed (asked, answered);
+    ``host`` is this machine's name, recorded with the job's repository and worktree."""
     try:
         workflow = settings.workflow(job.workflow)
     except ConfigError as error:
@@ -65,10 +67,9 @@ def run_attempt(
     if job.cancel_requested:
         run_control.cancel("cancelled by the user")
     try:
-        job = prepare_workspace(job, workflow, paths, ledger)
+        job, before = start_recording(job, workflow, paths, ledger, host)
     except WorkspaceFailed as error:
         return RunOutcome(state=JobState.FAILED, error=str(error))
-    before = record_before(job, ledger)
     try:
         return _run(job, run_control, workflow, paths, ledger, runner, bus, on_change)
     finally:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from core.jobs import Job, JobState, RunOutcome
 from core.ledger.store import LedgerStore, open_ledger
 from core.ops.control import Control
 from core.ops.spool import drain_spool
-from core.paths import Paths
+from core.paths import Paths, machine_name
 from core.queue.transport import JobQueue
 from core.queue.workers import WorkerPool
 from core.wake.changes import Change, EngineNotifier, change_notifier
@@ -113,7 +112,7 @@ class Engine:
         self._running: dict[int, RunControl] = {}
         self._running_lock = threading.Lock()
         self._stopping = False
-        self.owner_host = socket.gethostname()
+        self.owner_host = machine_name(env)
         self.redis_url = settings.queue_url(env)
         self._started_parts: Started | None = None
         self._unsubscribe_config: Callable[[], None] | None = None
@@ -180,7 +179,9 @@ class Engine:
         ledger = open_ledger(self.settings, self.paths, self.environ, self.clock)
         queue = JobQueue(self.paths.queue_db, self.redis_url, self.clock)
         queue.bind(self._run_job, on_scheduled=self._wake_scheduler)
-        control = Control(self.live, ledger, queue, self._on_local_change, paths=self.paths)
+        control = Control(
+            self.live, ledger, queue, self._on_local_change, paths=self.paths, machine=self.owner_host
+        )
         pause = PauseKeeper(
             control,
             self.clock,
@@ -392,8 +393,16 @@ class Engine:
         self._started.pause.refresh()
         self._apply_cancel_requests()
         self._apply_inputs()
+        self._serve_review_requests()
         self.doorbell.ring()
         self.bus.publish(SharedStateChanged())
+
+    def _serve_review_requests(self) -> None:
+        """Keep and discard asked for on other machines, of worktrees on this one's disk."""
+        try:
+            self._started.control.serve_review_requests()
+        except Exception as error:  # Redis away: the asker's deadline refuses; one line here
+            log_failure(log, "cannot serve keep/discard requests from other machines", error)
 
     def _sweep(self) -> None:
         """The idle safety net: queued jobs whose queue entry was lost are submitted again,
@@ -465,6 +474,7 @@ class Engine:
                 runner=self.runner,
                 bus=self.bus,
                 on_change=lambda: self._changed_here(Change.JOBS),
+                host=self.owner_host,
             )
         except Exception as error:  # the worker must live on whatever one run does
             log.exception("job #%s crashed its runner", job_id)

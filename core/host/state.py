@@ -14,7 +14,7 @@ from core.config.live import LiveSettings
 from core.config.settings import Settings
 from core.ledger.store import open_ledger
 from core.ops.control import Control
-from core.paths import Paths
+from core.paths import Paths, machine_name
 from core.queue.transport import JobQueue
 from core.wake.changes import change_notifier
 
@@ -32,4 +32,5 @@ def open_shared_state(
     redis_url = started.queue_url(environ)
     ledger = open_ledger(started, paths, environ, clock)
     queue = JobQueue(paths.queue_db, redis_url, clock)
-    return Control(settings, ledger, queue, change_notifier(paths, redis_url), paths=paths)
+    notifier = change_notifier(paths, redis_url)
+    return Control(settings, ledger, queue, notifier, paths=paths, machine=machine_name(environ))

@@ -313,12 +313,13 @@ class NotificationStore:
             " AND markup LIKE '%\"allow:%' ORDER BY id"
         )
 
-    def rewrite(self, chat_id: int, message_id: int, text: str) -> None:
-        """The sent message was edited: its text now, and no buttons any more."""
+    def rewrite(self, chat_id: int, message_id: int, text: str, markup: Markup | None = None) -> None:
+        """The sent message was edited: its text now, and the buttons it kept (none by default)."""
+        kept = json.dumps(markup.to_json()) if markup else None
         with self._write() as conn:
             conn.execute(
-                "UPDATE notifications SET text = ?, markup = NULL WHERE chat_id = ? AND message_id = ?",
-                (text, chat_id, message_id),
+                "UPDATE notifications SET text = ?, markup = ? WHERE chat_id = ? AND message_id = ?",
+                (text, kept, chat_id, message_id),
             )
 
     # -- delivery ------------------------------------------------------------------------

@@ -17,6 +17,8 @@ Keys, all under a prefix (``flowtui:`` by default):
 - ``flags``                     hash of engine flags
 - ``reply:<token>``             a write's reply, kept 2 minutes, so a retried write
                                 (the reply was lost, redis-py sent it again) is not applied twice
+- ``review-requests:<machine>``  keep/discard asked for elsewhere, for that machine's engine
+- ``review-reply:<id>``         its answer (``core.ledger.review_relay``)
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from core.clock import SYSTEM_CLOCK, Clock, parse_time, to_iso
 from core.jobs import JOB_COLUMNS, REVIEW_PENDING, Job, JobEvent, JobState, RunOutcome, Workspace
 from core.ledger import redis_scripts as scripts
 from core.ledger.prune import DeletedJobs, Reclaimed
+from core.ledger.review_relay import RedisReviewRelay
 from core.ledger.sqlite import (
     DEFAULT_LEASE,
     LedgerError,
@@ -475,6 +478,10 @@ class RedisLedger:
             f"{reason}; will run again",
         )
         return JobState(state) if state else None
+
+    def review_relay(self) -> RedisReviewRelay:
+        """Keep and discard of a worktree on another machine, carried to its engine."""
+        return RedisReviewRelay(self._redis, self.prefix)
 
     def note(self, job_id: int, reason: str) -> None:
         """A history line that is not a state change (for example a skipped stray line)."""

@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     tree_after       TEXT,
     review           TEXT
                      CHECK (review IS NULL OR review IN ('pending', 'kept', 'discarded')),
-    structured_output TEXT
+    structured_output TEXT,
+    git_host         TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, priority DESC, id);
 CREATE TABLE IF NOT EXISTS job_events (

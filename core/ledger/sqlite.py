@@ -530,6 +530,10 @@ class Ledger:
             ).fetchall()
         return [Job.from_row(row) for row in rows]
 
+    def review_relay(self) -> None:
+        """One machine uses this file: every worktree is on its disk."""
+        return None
+
     def note(self, job_id: int, reason: str) -> None:
         """A history line that is not a state change (for example a skipped stray line)."""
         with self._write() as conn:
@@ -583,7 +587,9 @@ class Ledger:
 def workspace_columns(workspace: Workspace | None) -> dict[str, str | None]:
     """A workspace as the job's columns; an isolated one starts with its changes to review."""
     if workspace is None:
-        return dict.fromkeys(("git_root", "worktree", "branch", "base_branch", "base_commit", "review"))
+        return dict.fromkeys(
+            ("git_root", "worktree", "branch", "base_branch", "base_commit", "review", "git_host")
+        )
     return {
         "git_root": workspace.git_root,
         "worktree": workspace.worktree,
@@ -591,6 +597,7 @@ def workspace_columns(workspace: Workspace | None) -> dict[str, str | None]:
         "base_branch": workspace.base_branch,
         "base_commit": workspace.base_commit,
         "review": REVIEW_PENDING if workspace.isolated else None,
+        "git_host": workspace.host,
     }
 
 

@@ -15,6 +15,7 @@ from core.clock import SYSTEM_CLOCK, Clock
 from core.config.settings import shared_queue_url
 from core.jobs import Job, JobEvent, JobState, RunOutcome, Workspace
 from core.ledger.prune import DeletedJobs, Reclaimed
+from core.ledger.review_relay import ReviewRelay
 from core.ledger.sqlite import DEFAULT_LEASE, Ledger, NewJob
 from core.ledger.stats import Stats
 
@@ -182,6 +183,11 @@ class LedgerStore(Protocol):
         ...
 
     def note(self, job_id: int, reason: str) -> None: ...
+
+    def review_relay(self) -> ReviewRelay | None:
+        """How keep and discard reach the machine with a job's worktree; None for a ledger
+        that only one machine uses (SQLite)."""
+        ...
 
     def rewrite_waiting(self, job_id: int, prompt: str, trigger: str | None, reason: str) -> Job | None: ...
 

@@ -33,15 +33,16 @@ from core.config.watch_path import watch_key
 from core.errors import ConfigError, InputError, describe_os_error
 from core.jobs import REVIEW_DISCARDED, REVIEW_KEPT, REVIEW_PENDING, Job, JobSource, JobState, Workspace
 from core.ledger.notifications import Notification, NotificationStore
+from core.ledger.review_relay import RelayUnavailable, ReviewAnswer, ReviewRequest, new_request
 from core.ledger.sqlite import LedgerError, NewJob
 from core.ledger.store import LedgerStore
 from core.ops.bulk import BulkReport, BulkVerb, JobFilter, apply_each, select_jobs
 from core.ops.handoff import Handoff
 from core.ops.prune import PruneReport, prune
-from core.ops.review import JobChanges, job_changes, job_diff
+from core.ops.review import JobChanges, job_changes, job_diff, release_pins
 from core.ops.schedules import ScheduleInfo, describe_schedules, find_schedule, paused_key, schedule_key
 from core.ops.usage import read_usage
-from core.paths import Paths
+from core.paths import Paths, machine_name
 from core.queue.transport import JobQueue
 from core.wake.changes import Change, EngineNotifier
 
@@ -82,6 +83,7 @@ class Control:
         notify_engine: EngineNotifier,
         *,
         paths: Paths,
+        machine: str | None = None,
     ) -> None:
         self.live = settings if isinstance(settings, LiveSettings) else LiveSettings.fixed(settings)
         """The settings every operation checks against (the config as it is now, when followed)."""
@@ -90,6 +92,9 @@ class Control:
         self.queue = queue
         self.handoff = Handoff(ledger, queue)
         self._notify_engine = notify_engine
+        self.machine = machine or machine_name()
+        """This machine's name: a worktree recorded on another one is kept or discarded there."""
+        self._relay = ledger.review_relay()
 
     @property
     def settings(self) -> Settings:
@@ -394,6 +399,8 @@ class Control:
             return job
         if job.review == REVIEW_DISCARDED:
             raise InputError(f"job #{job_id}'s changes were discarded: nothing to keep")
+        if self._elsewhere(job):
+            return self._ask_elsewhere(job, "keep", by)
         sharing = self._sharing(job, "keep")
         message = f"{_first_line(job.prompt)} (flowtui job #{job_id})"
         assert workspace.worktree is not None and workspace.branch is not None
@@ -415,6 +422,8 @@ class Control:
         for other in sharing:
             if other.review == REVIEW_PENDING:
                 self.ledger.set_review(other.id, REVIEW_KEPT, reason)
+        if (problem := release_pins(workspace.git_root, sharing, kept.commit)) is not None:
+            self.ledger.note(job_id, problem)
         self._notify_engine(Change.JOBS)
         return self.get(job_id)
 
@@ -423,6 +432,8 @@ class Control:
         again does nothing."""
         job = self.get(job_id)
         workspace = _isolated(job, "discard")
+        if self._elsewhere(job):
+            return job if job.review == REVIEW_DISCARDED else self._ask_elsewhere(job, "discard", by)
         sharing = self._sharing(job, "discard")
         assert workspace.worktree is not None and workspace.branch is not None
         try:
@@ -435,8 +446,67 @@ class Control:
                 self.ledger.set_review(other.id, REVIEW_DISCARDED, f"discarded by {by}: {what}")
             elif removed and other.id == job_id:
                 self.ledger.note(job_id, f"{what} by {by}")
+        if (problem := release_pins(workspace.git_root, sharing, None)) is not None:
+            self.ledger.note(job_id, problem)
         self._notify_engine(Change.JOBS)
         return self.get(job_id)
+
+    def _elsewhere(self, job: Job) -> bool:
+        """Whether the job's worktree is on another machine's disk (only with a shared queue)."""
+        return self._relay is not None and job.git_host is not None and job.git_host != self.machine
+
+    def _ask_elsewhere(self, job: Job, verb: str, by: str) -> Job:
+        """Keep or discard done by the engine of the machine with the worktree, or refused
+        naming that machine when no engine there answers in time."""
+        assert self._relay is not None and job.git_host is not None
+        request = new_request(job.id, verb, by, self.machine)
+        try:
+            answer = self._relay.ask(
+                job.git_host,
+                request,
+                lambda: self._notify_engine(Change.JOBS),
+                self.settings.queue.review_answer_seconds,
+            )
+        except RelayUnavailable as error:
+            raise InputError(f"job #{job.id} not {verb_done(verb)}: {error}") from None
+        if answer is None:
+            raise InputError(
+                f"job #{job.id}'s worktree is on machine {job.git_host}, and no flowtui engine there "
+                f"answered: start flowtui there, or run `flowtui {verb} {job.id}` there"
+            )
+        if not answer.ok:
+            raise InputError(answer.text)
+        return self.get(job.id)
+
+    def serve_review_requests(self) -> int:
+        """Carry out keep and discard asked for on other machines of jobs whose worktree is on
+        this one (the engine calls this on every shared change); returns how many."""
+        if self._relay is None:
+            return 0
+        requests = self._relay.take(self.machine)
+        for request in requests:
+            self._serve(request)
+        return len(requests)
+
+    def _serve(self, request: ReviewRequest) -> None:
+        by = f"{request.by} (from machine {request.asked_on})"
+        try:
+            job = self.get(request.job_id)
+            if job.git_host != self.machine:
+                raise InputError(
+                    f"job #{job.id}'s worktree is on machine {job.git_host}, not on {self.machine}"
+                )
+            if request.verb == "keep":
+                self.keep(job.id, by=by)
+            elif request.verb == "discard":
+                self.discard(job.id, by=by)
+            else:
+                raise InputError(f"unknown request {request.verb!r} for job #{job.id}")
+            answer = ReviewAnswer(True, f"{verb_done(request.verb)} on machine {self.machine}")
+        except InputError as error:
+            answer = ReviewAnswer(False, str(error))
+        assert self._relay is not None
+        self._relay.answer(request, answer)
 
     def _sharing(self, job: Job, verb: str) -> list[Job]:
         """Every job working in ``job``'s worktree (its follow-ups, its retries); refuses while
@@ -660,6 +730,10 @@ def not_running_to_tell(job_id: int, state: JobState) -> str:
         f"job #{job_id} is {state}, not running: use `flowtui followup {job_id} MESSAGE` "
         "to continue its session"
     )
+
+
+def verb_done(verb: str) -> str:
+    return {"keep": "kept", "discard": "discarded"}.get(verb, verb)
 
 
 def _isolated(job: Job, verb: str) -> Workspace:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.changes.git import GitError
-from core.changes.record import FileChange, changed_files, record_tree, unified_diff
+from core.changes.git import GitError, rev_parse
+from core.changes.record import FileChange, changed_files, pin_ref, record_tree, unified_diff, unpin_trees
 from core.claude.touched import touched_files
 from core.errors import InputError
 from core.jobs import REVIEW_PENDING, Job, JobState
@@ -68,6 +68,29 @@ def job_diff(job: Job) -> str:
         return unified_diff(workspace.git_root, *trees) if trees else ""
     except (GitError, OSError) as error:
         raise InputError(f"cannot show what job #{job.id} changed: {error}") from None
+
+
+def release_pins(root: str, jobs: list[Job], kept_commit: str | None) -> str | None:
+    """Drop the refs that keep the jobs' recorded trees from git gc once nothing needs them:
+    all of them on discard (``kept_commit`` None); on keep, those whose tree the merge made
+    part of the history (the kept commit's, the base commit's), so every other job's diff stays
+    readable. Returns the reason when git refused (the caller notes it), None when done."""
+    if kept_commit is None:
+        refs = [pin_ref(job.id, which) for job in jobs for which in ("before", "after")]
+    else:
+        in_history = {rev_parse(root, f"{kept_commit}^{{tree}}")}
+        in_history |= {rev_parse(root, f"{job.base_commit}^{{tree}}") for job in jobs if job.base_commit}
+        refs = [
+            pin_ref(job.id, which)
+            for job in jobs
+            for which, tree in (("before", job.tree_before), ("after", job.tree_after))
+            if tree is not None and tree in in_history
+        ]
+    try:
+        unpin_trees(root, refs)
+    except (GitError, OSError) as error:
+        return f"the refs keeping its recorded trees stay: {error}"
+    return None
 
 
 def format_stat(changes: JobChanges) -> str:

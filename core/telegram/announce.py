@@ -13,10 +13,11 @@ from datetime import timedelta
 
 from core.clock import parse_time
 from core.config.settings import NotifyPolicy, Settings
-from core.errors import ConfigError
+from core.errors import ConfigError, InputError
 from core.jobs import Job, JobState
 from core.ledger.notifications import Draft, NotificationStore
 from core.ops.control import Control
+from core.ops.review import JobChanges
 from core.telegram.config import TelegramConfig
 from core.telegram.notify import approval_message, current_token, finished_messages, question_message
 from core.telegram.outbox import Outbox
@@ -90,9 +91,18 @@ class Announcer:
             return
         drafts = [
             Draft(chat_id=chat_id, text=text, kind="job", job_id=job.id, markup=markup)
-            for text, markup in finished_messages(job)
+            for text, markup in finished_messages(job, self.changes(job))
         ]
         self.outbox.enqueue(drafts, notice=(job.id, FINISHED))
+
+    def changes(self, job: Job) -> JobChanges | None:
+        """What the job changed, for its finish message; None when this machine cannot tell
+        (the repository is on the machine that ran it): the message goes out without them."""
+        try:
+            return self.control.changes(job.id)
+        except InputError as error:
+            log.info("job #%s's finish message goes without its changes: %s", job.id, error)
+            return None
 
     def approval_needed(self, job: Job) -> None:
         if job.state is not JobState.AWAITING_APPROVAL:

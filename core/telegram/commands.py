@@ -25,20 +25,26 @@ from typing import TYPE_CHECKING
 
 from core.config.settings import DEFAULT_WORKFLOW
 from core.errors import ConfigError, InputError
-from core.jobs import Job, JobSource, JobState
-from core.ledger.notifications import Draft, Markup, Notification, NotificationStore
+from core.jobs import REVIEW_DISCARDED, REVIEW_KEPT, Job, JobSource, JobState
+from core.ledger.notifications import Button, Draft, Markup, Notification, NotificationStore
 from core.ops.bulk import BulkVerb, JobFilter
 from core.ops.control import Control
 from core.summary import excerpt
 from core.telegram.closing import ending
 from core.telegram.config import TelegramConfig, redact
 from core.telegram.notify import (
+    DISCARD,
+    DISCARD_SURE,
     HELP_TEXT,
+    KEEP,
     QUESTION_ACTIONS,
     answered_text,
     button_token,
     current_token,
+    diff_caption,
     followup_prompt,
+    inline_diff,
+    job_buttons,
     job_question,
     jobs_list,
     split_message,
@@ -122,8 +128,8 @@ class Bot:
         self.username: str | None = None
         self.denied_count = 0
         self._bursts: dict[int, _Burst] = {}
-        self._edits: list[tuple[int, int, str]] = []
-        """Answered question messages to rewrite (chat, message, text), once the handler is done."""
+        self._edits: list[tuple[int, int, str, Markup | None]] = []
+        """Answered messages to rewrite (chat, message, text, the buttons left), once the handler is done."""
 
     # -- incoming messages ---------------------------------------------------------------
 
@@ -218,6 +224,7 @@ class Bot:
             "resume": self._resume,
             "watch": self._watch,
             "unwatch": self._unwatch,
+            "diff": self._diff,
             "help": self._help,
             "start": self._help,
         }
@@ -297,6 +304,28 @@ class Bot:
         if not args:
             raise CommandError("usage: /unwatch PATH")
         self.reply(sender.chat_id, f"stopped watching {self.control.remove_watch(args)}")
+
+    def _diff(self, sender: _From, args: str) -> None:
+        """The job's diff: inline as a code block when it is short, else as a ``.diff`` file."""
+        job = self._job(args, "diff")
+        changes = self.control.changes(job.id)
+        if not changes.in_git:
+            self.reply(sender.chat_id, self.control.diff(job.id))  # the door's line: no diff outside git
+            return
+        diff = self.control.diff(job.id)
+        if not diff.strip():
+            self.reply(sender.chat_id, f"#{job.id} changed nothing", job_id=job.id)
+            return
+        caption = diff_caption(job, changes)
+        inline = inline_diff(caption, diff)
+        if inline is not None:
+            self.outbox.enqueue([Draft(sender.chat_id, inline, "reply", job_id=job.id)])
+            return
+        folder = self.control.paths.telegram_session_dir / "diffs"
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        file = folder / f"job-{job.id}.diff"
+        file.write_text(diff, encoding="utf-8", errors="surrogateescape")
+        self.outbox.enqueue([Draft(sender.chat_id, caption, "reply", job_id=job.id, document=str(file))])
 
     def _help(self, sender: _From, args: str) -> None:
         self.reply(sender.chat_id, HELP_TEXT)
@@ -449,6 +478,8 @@ class Bot:
             draft = Draft(sender.chat_id, caption, "log", job_id=job.id, document=job.transcript_path)
             self.outbox.enqueue([draft])
             return "sending the log"
+        if action in (KEEP, DISCARD, DISCARD_SURE):
+            return self._review(sender, action, job)
         if action in ("approve", "deny") and job.state is not JobState.AWAITING_APPROVAL:
             verb = "approved" if action == "approve" else "denied"
             raise CommandError(
@@ -463,6 +494,42 @@ class Bot:
             self.reply(sender.chat_id, f"denied #{job.id}: cancelled", job_id=job.id)
             return f"denied #{job.id}"
         raise CommandError(f"unknown button {action!r}")
+
+    def _review(self, sender: _From, action: str, job: Job) -> str:
+        """Keep or Discard under a finish message, through the door. Discard only asks first;
+        a button whose job was kept or discarded since says so (and its buttons go)."""
+        pressed = sender.message_id
+        replied = self._notification(sender.chat_id, pressed, job.id) if pressed else None
+        if job.review in (REVIEW_KEPT, REVIEW_DISCARDED, None):
+            note = f"#{job.id}'s changes were {job.review} already: this button is stale"
+            if job.review is None:
+                note = f"#{job.id} has no changes to review: this button is stale"
+            if replied is not None and replied.kind == "job":
+                self._schedule_edit(
+                    sender.chat_id, pressed, answered_text(replied.text, f"({note})"), job_buttons(job)
+                )
+            return note
+        if action == DISCARD:
+            question = (
+                f"Discard #{job.id}'s changes for good? Its worktree and branch {job.branch} are "
+                "removed; nothing of them is kept."
+            )
+            markup = Markup(rows=((Button("Discard for good", f"{DISCARD_SURE}:{job.id}"),),))
+            self.outbox.enqueue([Draft(sender.chat_id, question, "reply", job_id=job.id, markup=markup)])
+            return "discard? confirm below"
+        by = f"Telegram user {sender.label}"
+        if action == KEEP:
+            done_job = self.control.keep(job.id, by=by)
+            toast = f"kept #{job.id}: merged into {done_job.base_branch}"
+        else:
+            done_job = self.control.discard(job.id, by=by)
+            toast = f"discarded #{job.id}: worktree and branch removed"
+        if replied is not None and pressed:
+            outcome = f"✓ kept by {sender.label}" if action == KEEP else f"✗ discarded by {sender.label}"
+            buttons = job_buttons(done_job) if replied.kind == "job" else None
+            self._schedule_edit(sender.chat_id, pressed, answered_text(replied.text, outcome), buttons)
+        self.reply(sender.chat_id, toast, job_id=job.id)
+        return toast
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -491,8 +558,8 @@ class Bot:
             )
         return _From(chat_id, user.id, label, message.id if message is not None else 0, reply_to)
 
-    def _schedule_edit(self, chat_id: int, message_id: int, text: str) -> None:
-        self._edits.append((chat_id, message_id, text))
+    def _schedule_edit(self, chat_id: int, message_id: int, text: str, markup: Markup | None = None) -> None:
+        self._edits.append((chat_id, message_id, text, markup))
 
     async def close_answered(self) -> None:
         """Rewrite the question messages whose question is over (answered in the window, the
@@ -513,11 +580,11 @@ class Bot:
         edit, or there is no way to edit, the chat is told in a reply instead. Either way the
         message counts as closed: it is not rewritten again."""
         edits, self._edits = self._edits, []
-        for chat_id, message_id, text in edits:
-            self.store.rewrite(chat_id, message_id, text)
+        for chat_id, message_id, text, markup in edits:
+            self.store.rewrite(chat_id, message_id, text, markup)
             if self.edit_message is not None:
                 try:
-                    await self.edit_message(chat_id, message_id, text, None)
+                    await self.edit_message(chat_id, message_id, text, markup)
                     continue
                 except Exception as error:
                     log.warning("could not edit Telegram message %s: %s", message_id, self._safe(error))

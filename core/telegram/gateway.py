@@ -67,7 +67,16 @@ class Gateway(Protocol):
 
     async def send_document(
         self, chat_id: int, data: bytes, file_name: str, caption: str = "", reply_to: int | None = None
-    ) -> int: ...
+    ) -> int:
+        """Send ``data`` as a file named ``file_name`` (built in memory, never written to disk)."""
+        ...
+
+    async def send_code(
+        self, chat_id: int, caption: str, code: str, language: str = "", reply_to: int | None = None
+    ) -> int:
+        """Send a caption line and ``code`` under it as a code block (a ``pre`` entity, so no
+        markup is parsed); returns the message id."""
+        ...
 
     async def answer_callback(self, query_id: str, text: str) -> None:
         """Acknowledge a button press (a short toast), so the client stops its spinner."""
@@ -293,6 +302,28 @@ class PyrogramGateway:
         )
         return _message_id(sent)
 
+    async def send_code(
+        self, chat_id: int, caption: str, code: str, language: str = "", reply_to: int | None = None
+    ) -> int:
+        from pyrogram import enums, types
+
+        block = types.MessageEntity(
+            type=enums.MessageEntityType.PRE,
+            offset=_utf16_len(caption) + 1,
+            length=_utf16_len(code),
+            language=language or None,
+        )
+        sent = await asyncio.wait_for(
+            self.client.send_message(
+                chat_id,
+                f"{caption}\n{code}",
+                entities=[block],
+                reply_parameters=types.ReplyParameters(message_id=reply_to) if reply_to else None,
+            ),
+            CALL_TIMEOUT_SECONDS,
+        )
+        return _message_id(sent)
+
     async def answer_callback(self, query_id: str, text: str) -> None:
         await asyncio.wait_for(
             self.client.answer_callback_query(query_id, text=text[:200]), CALL_TIMEOUT_SECONDS
@@ -359,6 +390,11 @@ async def _discard(client: Client) -> None:
     except Exception as error:  # already closed or never opened: nothing left to release
         log.debug("discarding a Telegram client that failed to start: %s", type(error).__name__)
     client.executor.shutdown(wait=False)
+
+
+def _utf16_len(text: str) -> int:
+    """Telegram counts entity offsets and lengths in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def _message_id(sent: Any) -> int:

@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.changes.record import describe_changes
 from core.claude.tool_preview import preview
 from core.clock import parse_time
 from core.jobs import Job, JobState
 from core.ledger.notifications import Button, Markup
+from core.ops.review import JobChanges
 from core.summary import STATE_SYMBOLS, excerpt, format_cost, job_timing
 
 MESSAGE_LIMIT = 4096
@@ -190,18 +192,91 @@ def job_body(job: Job) -> str:
 
 
 def job_buttons(job: Job) -> Markup:
+    """Retry, Follow up, Show log; and Keep / Discard while the job's worktree waits for review."""
     row = [Button("Retry", f"retry:{job.id}")]
     if job.session_id:
         row.append(Button("Follow up", f"follow:{job.id}"))
     if job.transcript_path:
         row.append(Button("Show log", f"log:{job.id}"))
-    return Markup(rows=(tuple(row),))
+    rows: tuple[tuple[Button, ...], ...] = (tuple(row),)
+    if job.changes_to_review:
+        rows += ((Button("Keep", f"{KEEP}:{job.id}"), Button("Discard", f"{DISCARD}:{job.id}")),)
+    return Markup(rows=rows)
 
 
-def finished_messages(job: Job) -> list[tuple[str, Markup | None]]:
+KEEP = "keep"
+DISCARD = "discard"
+DISCARD_SURE = "discard-sure"
+"""The button under the question "discard for good?"; Discard itself only asks."""
+CHANGES_SHOWN = 10
+"""The finish message names this many changed files, then says how many more."""
+
+
+def changes_lines(job: Job, changes: JobChanges | None) -> list[str]:
+    """What the job changed, for its finish message: a summary line, then up to
+    :data:`CHANGES_SHOWN` files with their line counts; nothing when it changed nothing."""
+    if changes is None or not changes.files:
+        return []
+    if changes.in_git:
+        summary = describe_changes(changes.files)
+    else:
+        count = len(changes.files)
+        summary = f"{count} file{'s' if count != 1 else ''} edited (outside git)"
+    if job.changes_to_review:
+        summary += f" in its worktree, to review: /diff {job.id}"
+    elif job.review is None and changes.in_git:
+        summary += f": /diff {job.id}"
+    lines = [f"changes: {summary}"]
+    for change in changes.files[:CHANGES_SHOWN]:
+        if not changes.in_git:
+            counts = "edited"
+        elif change.added is None:
+            counts = "binary"
+        else:
+            counts = f"+{change.added} -{change.removed}"
+        lines.append(f"  {counts}  {_clip(change.path, 200)}")
+    more = len(changes.files) - CHANGES_SHOWN
+    if more > 0:
+        lines.append(f"  … and {more} more")
+    return lines
+
+
+DIFF_INLINE_LIMIT = 3500
+"""A diff this long (UTF-16 units) or shorter is sent inline as a code block; longer, as a file."""
+
+
+def diff_caption(job: Job, changes: JobChanges) -> str:
+    return f"#{job.id} diff: {describe_changes(changes.files)}"
+
+
+def inline_diff(caption: str, diff: str) -> str | None:
+    """The diff as one message, a caption line and a fenced code block the outbox sends as a
+    real code block; None when it is too long for one message (send it as a file)."""
+    body = diff.rstrip("\n")
+    if utf16_len(body) > DIFF_INLINE_LIMIT or any(_FENCE.match(line) for line in body.split("\n")):
+        return None
+    return f"{caption}\n```diff\n{body}\n```"
+
+
+def code_block(text: str) -> tuple[str, str, str] | None:
+    """A message that is a caption line and one fenced block (what :func:`inline_diff` makes):
+    (caption, language, code); None for any other text."""
+    caption, _, rest = text.partition("\n")
+    first, _, body = rest.partition("\n")
+    opening = _FENCE.match(first)
+    if opening is None or opening.group(1) != "```" or not body.endswith("\n```"):
+        return None
+    code = body[: -len("\n```")]
+    if any(_FENCE.match(line) for line in code.split("\n")):
+        return None
+    return caption, first.strip()[3:], code
+
+
+def finished_messages(job: Job, changes: JobChanges | None = None) -> list[tuple[str, Markup | None]]:
     """The notification for a finished job: one message, or several parts with the buttons
-    under the last; every part names the job, so a reply to any part is a follow-up."""
-    header = job_header(job)
+    under the last; every part names the job, so a reply to any part is a follow-up. The
+    changed files (``changes``) follow the header."""
+    header = "\n".join([job_header(job), *changes_lines(job, changes)])
     body = job_body(job)
     budget = MESSAGE_LIMIT - utf16_len(header) - 2 - _PART_LABEL_ROOM
     pieces = split_message(body, max(budget, 512))
@@ -359,6 +434,7 @@ HELP_TEXT = """flowtui commands
 /status ID — one job
 /retry ID — run a finished job again; /retry failed — every failed job
 /cancel ID — cancel a queued or running job
+/diff ID — what a job changed (a file when it is long); Keep / Discard under a finish message
 /pause, /resume — stop or restart taking jobs
 /watch PATH, /unwatch PATH — start or stop watching a directory
 /help — this list

@@ -21,6 +21,7 @@ from core.claude.transcript import render_transcript
 from core.clock import SYSTEM_CLOCK
 from core.ledger.notifications import Draft, Notification, NotificationStore
 from core.telegram.gateway import Failure, Gateway, classify_error
+from core.telegram.notify import code_block
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,15 @@ class Outbox:
             return await self.gateway.send_document(
                 row.chat_id, data, name, caption=row.text, reply_to=row.reply_to
             )
+        if row.kind == "reply" and row.document:  # a file made for the reply (a long diff)
+            path = Path(row.document)
+            return await self.gateway.send_document(
+                row.chat_id, _file_bytes(path), path.name, caption=row.text, reply_to=row.reply_to
+            )
+        block = code_block(row.text) if row.kind == "reply" and row.markup is None else None
+        if block is not None:
+            caption, language, code = block
+            return await self.gateway.send_code(row.chat_id, caption, code, language, row.reply_to)
         return await self.gateway.send_message(row.chat_id, row.text, row.markup, row.reply_to)
 
     def _failed(self, row: Notification, error: Exception) -> None:
@@ -159,6 +169,16 @@ class Outbox:
     def _changed(self, row: Notification) -> None:
         if self.on_change is not None:
             self.on_change(row)
+
+
+def _file_bytes(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        return f"(the file {path} cannot be read: {error.strerror or error})\n".encode()
+    if len(data) > MAX_DOCUMENT_BYTES:
+        return b"(end cut: the file is too long to send whole)\n" + data[:MAX_DOCUMENT_BYTES]
+    return data
 
 
 def _rendered(path: Path) -> bytes:

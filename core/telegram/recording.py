@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 class Sent:
     """One call the gateway received."""
 
-    kind: str  # "message", "document", "answer" or "edit" (of the message ``message_id``)
+    kind: str  # "message", "code", "document", "answer" or "edit" (of the message ``message_id``)
     chat_id: int
     text: str
     message_id: int = 0
@@ -33,6 +33,8 @@ class Sent:
     file_name: str | None = None
     data: bytes | None = None
     query_id: str | None = None
+    language: str | None = None
+    """For ``code``: the code block's language; its text is the caption, a newline, the code."""
 
     @property
     def buttons(self) -> list[str]:
@@ -95,6 +97,12 @@ class RecordingGateway:
         sent = Sent("document", chat_id, caption, next(self._ids), None, reply_to, file_name, data)
         return self._record(sent)
 
+    async def send_code(
+        self, chat_id: int, caption: str, code: str, language: str = "", reply_to: int | None = None
+    ) -> int:
+        text = f"{caption}\n{code}"
+        return self._record(Sent("code", chat_id, text, next(self._ids), None, reply_to, language=language))
+
     async def answer_callback(self, query_id: str, text: str) -> None:
         self.sent.append(Sent("answer", 0, text, query_id=query_id))
 
@@ -124,11 +132,11 @@ class RecordingGateway:
         asyncio.run_coroutine_threadsafe(self.press(query), self._loop).result(timeout)
 
     def messages(self, chat_id: int | None = None) -> list[Sent]:
-        """Messages and documents sent (not toasts, not edits)."""
+        """Messages, code blocks and documents sent (not toasts, not edits)."""
         return [
             s
             for s in self.sent
-            if s.kind in ("message", "document") and (chat_id is None or s.chat_id == chat_id)
+            if s.kind in ("message", "code", "document") and (chat_id is None or s.chat_id == chat_id)
         ]
 
     def edits(self) -> list[Sent]:

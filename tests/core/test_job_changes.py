@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from clikit import Flowtui
 from enginekit import running_engine, wait_for, wait_job
 from fakeclaude import READ_PROMPT, result_line, write_script
 
+from core.changes.record import record_tree
 from core.changes.worktree import open_worktree, remove_worktree
 from core.claude.touched import touched_files
 from core.errors import InputError
@@ -334,3 +336,94 @@ def test_outside_git_the_changes_are_the_files_edits_named(tmp_path: Path) -> No
         + "\n"
     )
     assert touched_files([transcript, tmp_path / "missing.jsonl"]) == ["/x/new.py", "/x/old.py"]
+
+
+def refs(repo: Path, job_id: int) -> dict[str, str]:
+    lines = git(repo, "for-each-ref", "--format=%(refname) %(objectname)", f"refs/flowtui/job-{job_id}/")
+    return {
+        ref.rpartition("/")[2]: tree for ref, _, tree in (line.partition(" ") for line in lines.splitlines())
+    }
+
+
+def test_recorded_trees_are_referenced_so_gc_keeps_them_and_keep_or_discard_drops_the_refs(
+    tmp_path: Path,
+) -> None:
+    repo = make_repo(tmp_path / "repo")
+    claude = shell_claude(tmp_path / "claude")
+    with running_engine(tmp_path / "home", ISOLATED, environ=env_with(claude)) as engine:
+        plain = engine.control.add("printf 'only in the tree\\n' > untracked.txt", cwd=repo)
+        kept = engine.control.add("printf 'kept\\n' > kept.txt", workflow="isolated", cwd=repo)
+        dropped = engine.control.add("printf 'dropped\\n' > dropped.txt", workflow="isolated", cwd=repo)
+        jobs = [
+            wait_job(engine, job.id, JobState.SUCCEEDED, JobState.FAILED) for job in (plain, kept, dropped)
+        ]
+        assert all(job.state is JobState.SUCCEEDED for job in jobs), [job.error for job in jobs]
+        for job in jobs:
+            assert refs(repo, job.id) == {"before": job.tree_before, "after": job.tree_after}
+        # a worktree checked out for the job starts as its branch's tree, taken without reading it back
+        assert jobs[1].tree_before == jobs[2].tree_before == git(repo, "rev-parse", "HEAD^{tree}").strip()
+        diff = engine.control.diff(plain.id)
+        # the untracked file's content lives only in the recorded tree: gc would prune it unreferenced
+        (repo / "untracked.txt").unlink()
+        git(repo, "gc", "-q", "--prune=now")
+        assert engine.control.diff(plain.id) == diff and "+only in the tree" in diff
+
+        engine.control.keep(kept.id, by="test")
+        assert refs(repo, kept.id) == {}  # both trees are in the history now
+        engine.control.discard(dropped.id, by="test")
+        assert refs(repo, dropped.id) == {}
+        assert refs(repo, plain.id) == {"before": jobs[0].tree_before, "after": jobs[0].tree_after}
+
+
+def test_a_crash_part_way_through_worktree_add_is_repaired_on_the_retry(tmp_path: Path) -> None:
+    """A real `git worktree add` killed (SIGKILL, its whole process group) in the middle of its
+    checkout: a smudge filter announces itself, then blocks, so the kill lands mid-checkout."""
+    repo = make_repo(tmp_path / "repo")
+    (repo / ".gitattributes").write_text("*.txt filter=slow\n")
+    for number in range(20):
+        (repo / f"file{number:02}.txt").write_text(f"content {number}\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "many files")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    marker = tmp_path / "checkout-started"
+    filter_script = tmp_path / "slow-smudge"
+    filter_script.write_text(f'#!/bin/sh\n[ -e "{marker}" ] || {{ touch "{marker}"; sleep 60; }}\nexec cat\n')
+    filter_script.chmod(0o755)
+    git(repo, "config", "filter.slow.smudge", str(filter_script))
+    path = tmp_path / "data" / "job-7"
+    path.parent.mkdir(parents=True)
+    adding = subprocess.Popen(
+        ["git", "-C", str(repo), "worktree", "add", "--quiet", "-b", "flowtui/job-7", str(path), head],
+        env={**os.environ, "LC_ALL": "C"},
+        start_new_session=True,
+    )
+    try:
+        wait_for(marker.exists, what="the checkout to start")
+    finally:
+        os.killpg(adding.pid, signal.SIGKILL)
+        adding.wait()
+    assert "locked initializing" in git(repo, "worktree", "list", "--porcelain")  # registered, unfinished
+    assert not (path / "file19.txt").exists()
+
+    opened = open_worktree(repo, path, "flowtui/job-7", head)
+    assert opened.made and opened.repaired is not None
+    assert "cut `git worktree add` short" in opened.repaired
+    assert "locked" not in git(repo, "worktree", "list", "--porcelain")
+    assert all((path / f"file{n:02}.txt").read_text() == f"content {n}\n" for n in range(20))
+    assert git(path, "status", "--porcelain") == ""
+    assert record_tree(path) == git(repo, "rev-parse", "HEAD^{tree}").strip()
+    again = open_worktree(repo, path, "flowtui/job-7", head)  # healthy now: found as it is
+    assert (again.made, again.repaired) == (False, None)
+
+
+def test_a_folder_left_where_the_worktree_goes_is_moved_aside_never_deleted(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    path = tmp_path / "data" / "job-8"
+    path.mkdir(parents=True)
+    (path / "notes.txt").write_text("someone's file\n")
+    repaired = open_worktree(repo, path, "flowtui/job-8", head).repaired
+    assert repaired is not None and "moved to job-8.leftover-1" in repaired
+    assert (path.parent / "job-8.leftover-1" / "notes.txt").read_text() == "someone's file\n"
+    assert (path / "shared.txt").read_text() == "original\n" and not (path / "notes.txt").exists()
+    assert str(path) in worktree_paths(repo)

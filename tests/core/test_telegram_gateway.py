@@ -119,6 +119,31 @@ async def test_sends_become_pyrogram_calls_with_its_markup_types(tmp_path: Path)
     assert args == ("query-1",) and len(kwargs["text"]) == 200  # Telegram's toast limit
 
 
+async def test_a_code_block_is_a_pre_entity_counted_in_utf16_units(tmp_path: Path) -> None:
+    gateway = PyrogramGateway(telegram_config(), tmp_path / "bot.session", in_memory=True)
+
+    async def ignore(update: Any) -> None:
+        return None
+
+    client = gateway.prepare(ignore, ignore)
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    async def send_message(*args: Any, **kwargs: Any) -> types.Message:
+        calls.append((args, kwargs))
+        return types.Message(id=79)
+
+    client.send_message = send_message  # type: ignore[method-assign]
+    caption, code = "#5 diff 🙂", "-old\n+new **not bold**"
+    assert await gateway.send_code(42, caption, code, "diff", reply_to=3) == 79
+    ((args, kwargs),) = calls
+    assert args == (42, f"{caption}\n{code}")
+    (entity,) = kwargs["entities"]
+    assert isinstance(entity, types.MessageEntity) and entity.type is enums.MessageEntityType.PRE
+    assert entity.language == "diff"
+    assert (entity.offset, entity.length) == (len(caption) + 2, len(code))  # the emoji is two units
+    assert kwargs["reply_parameters"].message_id == 3
+
+
 def test_markup_conversion() -> None:
     assert build_markup(None) is None
     assert build_markup(Markup()) is None
