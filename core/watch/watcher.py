@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from watchfiles import Change, awatch
+from watchfiles import Change
 
 from core.clock import SYSTEM_CLOCK, Clock
 from core.config.settings import WatchSettings
@@ -32,6 +32,7 @@ from core.jobs import Job
 from core.ops.control import Control
 from core.watch.activity import ActivityLog
 from core.watch.batching import Dispatcher
+from core.watch.hub import Subscription, WatcherKind, WatchHub
 from core.watch.rules import GITIGNORE, VENV_MARKER, WatchRules
 from core.watch.snapshot import SnapshotStore
 from core.watch.status import WatchState, WatchStatus, describe_os_error
@@ -51,8 +52,6 @@ SAVE_DELAY_SECONDS = 1.0
 """Snapshots are saved at most this often (and at stop)."""
 RECENT_JOBS = 16
 """How many of a watch's latest jobs are remembered (a change may still be from one of them)."""
-TIMEOUT_MS = 1_000
-"""How often an idle watch checks that its root is still the directory it armed."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +62,8 @@ class WatchContext:
     bus: EventBus
     store: SnapshotStore
     activities: ActivityLog
+    hub: WatchHub
+    """The shared watchers every watch is on."""
     report: Callable[[str, WatchStatus], None]
     """Where status changes go (the service's board, persisted in the ledger)."""
     supersede: Supersede | None = None
@@ -233,51 +234,47 @@ class WatchTarget:
 
     async def _watch(self, rules: WatchRules) -> None:
         """Watch until stopped or until the root needs probing again."""
-        timing = self._timing
-        stop_event = asyncio.Event()
-        changes_stream = awatch(
-            rules.directory,
-            watch_filter=None,
-            debounce=timing.debounce_ms,
-            step=timing.step_ms,
-            stop_event=stop_event,
-            rust_timeout=TIMEOUT_MS,
-            yield_on_timeout=True,
-            recursive=rules.recursive,
-            ignore_permission_denied=True,
+        inbox: asyncio.Queue[set[tuple[Change, str]] | BaseException | None] = asyncio.Queue()
+        subscription = Subscription(
+            directory=str(rules.directory),
+            kind=WatcherKind(
+                recursive=rules.recursive,
+                poll_interval_ms=self.settings.poll_interval_ms if self.settings.poll else None,
+            ),
+            deliver=inbox.put_nowait,
+            fail=inbox.put_nowait,
         )
-        next_batch: asyncio.Future[set[tuple[Change, str]]] = asyncio.ensure_future(anext(changes_stream))
         stopper = asyncio.ensure_future(self._stop.wait())
         try:
-            # One turn of the loop runs the generator up to its first wait: the watch is
-            # armed (or failed) before the tree is scanned, so nothing falls in between.
-            await asyncio.sleep(0)
-            if next_batch.done():
-                next_batch.result()
+            armer = asyncio.ensure_future(self._context.hub.arm(subscription))
+            done, _ = await asyncio.wait({armer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                armer.cancel()
+                await asyncio.gather(armer, return_exceptions=True)
+                return
+            armer.result()  # the watcher is armed (or this raises why not)
             armed = os.stat(rules.directory)
             await self._rescan_on_arm(rules)
             while True:
-                waiting: set[asyncio.Future[Any]] = {next_batch, stopper}
-                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+                getter = asyncio.ensure_future(inbox.get())
+                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
                 if stopper in done:
+                    getter.cancel()
                     return
-                try:
-                    changes = next_batch.result()
-                except StopAsyncIteration:
-                    return
+                item = getter.result()
+                if isinstance(item, BaseException):
+                    raise item
                 arrived = time.monotonic()
+                changes = item or set()
                 if len(changes) >= RESCAN_BURST:
                     self._rescan_all = True
                 if self._intake(rules, changes, arrived) or not _same_directory(rules.directory, armed):
                     self._rescan_all = True
                     self._schedule_settle()
                     return
-                next_batch = asyncio.ensure_future(anext(changes_stream))
         finally:
-            stop_event.set()
             stopper.cancel()
-            await asyncio.gather(next_batch, return_exceptions=True)
-            await changes_stream.aclose()
+            self._context.hub.disarm(subscription)
 
     async def _rescan_on_arm(self, rules: WatchRules) -> None:
         async with self._lock:
