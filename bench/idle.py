@@ -76,19 +76,24 @@ def tree_cpu(process: psutil.Process) -> float:
     return total
 
 
-def thread_wakeups(pid: int) -> dict[int, tuple[str, int]]:
-    """Each thread's name and voluntary context switches (a wake-up after a wait)."""
-    result: dict[int, tuple[str, int]] = {}
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def thread_wakeups(pid: int) -> dict[int, tuple[str, int, float]]:
+    """Each thread's name, voluntary context switches (a wake-up after a wait) and CPU seconds."""
+    result: dict[int, tuple[str, int, float]] = {}
     task_dir = Path(f"/proc/{pid}/task")
     for task in task_dir.iterdir():
         try:
             name = (task / "comm").read_text().strip()
             status = (task / "status").read_text()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
+        cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
         for line in status.splitlines():
             if line.startswith("voluntary_ctxt_switches:"):
-                result[int(task.name)] = (name, int(line.split()[1]))
+                result[int(task.name)] = (name, int(line.split()[1]), cpu)
     return result
 
 
@@ -161,10 +166,14 @@ def measure(args: argparse.Namespace) -> None:
     for side, label in (("ours", "flowtui serve, 10 watches + Telegram"), ("bare", "bare watchfiles.watch")):
         percent[side] = 100 * cpu[side] / wall
         per_thread = {
-            tid: (name, count - wakes_before[side].get(tid, (name, 0))[1])
-            for tid, (name, count) in wakes_after[side].items()
+            tid: (
+                name,
+                count - wakes_before[side].get(tid, (name, 0, 0.0))[1],
+                cpu_s - wakes_before[side].get(tid, (name, 0, 0.0))[2],
+            )
+            for tid, (name, count, cpu_s) in wakes_after[side].items()
         }
-        wakeups = sum(count for _, count in per_thread.values())
+        wakeups = sum(count for _, count, _ in per_thread.values())
         threads = len(per_thread)
         print(
             f"   {side:<5} {percent[side]:6.3f} % of a core  ({cpu[side]:.2f} s CPU, "
@@ -172,8 +181,11 @@ def measure(args: argparse.Namespace) -> None:
         )
         if side == "ours":
             busiest = sorted(per_thread.items(), key=lambda item: -item[1][1])[: args.threads]
-            for tid, (name, count) in busiest:
-                print(f"            thread {tid:>7} {name:<16} {count / wall:7.2f} wake-ups/s")
+            for tid, (name, count, cpu_s) in busiest:
+                print(
+                    f"            thread {tid:>7} {name:<16} {count / wall:7.2f} wake-ups/s "
+                    f"{100 * cpu_s / wall:6.3f} % of a core"
+                )
     ratio = percent["ours"] / percent["bare"] if percent["bare"] > 0 else float("inf")
     print(f"   ratio ours/bare: {ratio:.2f}x")
     verdict = "meets" if percent["ours"] <= TARGET_PERCENT else "misses"

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 Changes = set[tuple[Change, str]]
 OVERLAP_MARGIN_SECONDS = 0.1
 """Thread hand-offs on a loaded machine, on top of a replaced watcher's longest hold."""
-TICK_MS = 1_000
-"""How often a quiet watcher says so (each watch then checks its root is what it armed)."""
+TICK_MS = 5_000
+"""How often a quiet watcher says so (each watch then checks that its root is still the
+directory it armed: one replaced by another directory raises no event of its own)."""
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,9 @@ class _SharedWatcher:
         log.debug("%s watcher on %d path(s)", self.kind.describe(), len(paths))
         return run
 
-    async def _pump(self, run: _Run, stream: AsyncGenerator[Changes, None], first: asyncio.Future[Changes]) -> None:
+    async def _pump(
+        self, run: _Run, stream: AsyncGenerator[Changes, None], first: asyncio.Future[Changes]
+    ) -> None:
         next_batch = first
         try:
             while True:

@@ -32,6 +32,7 @@ from core.jobs import Job
 from core.ops.control import Control
 from core.watch.activity import ActivityLog
 from core.watch.batching import Dispatcher
+from core.watch.content import ContentHashes, filtered_changes
 from core.watch.hub import Subscription, WatcherKind, WatchHub
 from core.watch.rules import GITIGNORE, VENV_MARKER, WatchRules
 from core.watch.snapshot import SnapshotStore
@@ -95,6 +96,8 @@ class WatchTarget:
         self._save_timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._dispatcher: Dispatcher | None = None
+        self._hashes: ContentHashes | None = None
+        """The files' last known bytes (``content_hash = true``)."""
         self.job_ids: tuple[int, ...] = ()
         """This watch's recent jobs and their follow-ups (workflow steps), newest last: their
         own changes are not triggers. Replaced whole, so other threads read it safely."""
@@ -230,6 +233,8 @@ class WatchTarget:
                 supersede=self._context.supersede,
             )
         self._dispatcher.directory = directory
+        if self.settings.content_hash and (self._hashes is None or self._hashes.directory != directory):
+            self._hashes = ContentHashes(directory)
         return rules
 
     async def _watch(self, rules: WatchRules) -> None:
@@ -247,7 +252,8 @@ class WatchTarget:
         stopper = asyncio.ensure_future(self._stop.wait())
         try:
             armer = asyncio.ensure_future(self._context.hub.arm(subscription))
-            done, _ = await asyncio.wait({armer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            arming: set[asyncio.Future[Any]] = {armer, stopper}
+            done, _ = await asyncio.wait(arming, return_when=asyncio.FIRST_COMPLETED)
             if stopper in done:
                 armer.cancel()
                 await asyncio.gather(armer, return_exceptions=True)
@@ -257,7 +263,8 @@ class WatchTarget:
             await self._rescan_on_arm(rules)
             while True:
                 getter = asyncio.ensure_future(inbox.get())
-                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                waiting: set[asyncio.Future[Any]] = {getter, stopper}
+                done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if stopper in done:
                     getter.cancel()
                     return
@@ -278,7 +285,7 @@ class WatchTarget:
 
     async def _rescan_on_arm(self, rules: WatchRules) -> None:
         async with self._lock:
-            changed = await asyncio.to_thread(self._tree.scan_on_arm, rules)
+            changed = await asyncio.to_thread(self._scan_on_arm, rules)
         problems = self._tree.problems
         if problems:
             noun = "directory" if len(problems) == 1 else "directories"
@@ -290,6 +297,15 @@ class WatchTarget:
             for rel in changed:
                 self._pending.setdefault(rel, now)
             self._schedule_settle()
+
+    def _scan_on_arm(self, rules: WatchRules) -> list[str]:
+        changed = self._tree.scan_on_arm(rules)
+        if self._hashes is not None:
+            # What changed while nobody watched is judged by its bytes before, which are gone:
+            # it counts (no hash), and is hashed when it settles.
+            moved = set(changed)
+            self._hashes.learn(rel for rel in self._tree.files if rel not in moved)
+        return changed
 
     # -- taking changes ----------------------------------------------------------
 
@@ -394,15 +410,18 @@ class WatchTarget:
     def _count(
         self, rules: WatchRules, pending: dict[str, float], rescan: bool
     ) -> tuple[Comparison, dict[str, str]]:
-        """Compare the paths with the snapshot and drop the changes the watch's own job made."""
+        """Compare the paths with the snapshot and drop the changes the watch's own job made
+        and those its ``events`` and ``content_hash`` filter out."""
         comparison = self._tree.compare(rules, pending, rescan, time.monotonic())
+        # Every change moves the hashes on (a job's own write too), then the filters drop some.
+        wanted = filtered_changes(comparison.changes, self.settings.events, self._hashes)
         counted = {
             rel: kind
-            for rel, kind in comparison.changes.items()
+            for rel, kind in wanted.items()
             if not self._made_by_own_job(str(rules.directory / rel), comparison.arrivals[rel])
         }
-        if len(counted) < len(comparison.changes):
-            dropped = len(comparison.changes) - len(counted)
+        if len(counted) < len(wanted):
+            dropped = len(wanted) - len(counted)
             log.info("watch %s: %d change(s) made by its own job ignored", self.path, dropped)
         return comparison, counted
 
