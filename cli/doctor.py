@@ -44,11 +44,11 @@ def run_checks(
         _check_claude(settings, environ),
         Check("telegram", *telegram_check(settings, paths, environ)),
         _check_extras(settings, environ),
-        _check_watch_mounts(settings, mounts),
+        check_watch_mounts(settings, mounts),
     ]
 
 
-def _check_watch_mounts(settings: Settings, mounts: MountTable) -> Check:
+def check_watch_mounts(settings: Settings, mounts: MountTable) -> Check:
     """A native watch on a network or 9p mount looks active and never sees another machine's writes."""
     try:
         remote = unpolled_remote_watches(settings.watch, mounts)
