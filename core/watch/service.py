@@ -1,8 +1,9 @@
 """The engine service that runs every ``[[watch]]`` and follows the config file.
 
-All watches share one asyncio loop in one thread. ``flowtui watch add/rm`` edit
+All watches share one asyncio loop in one thread, and one watchfiles watcher per kind
+(native or polled at an interval, see :mod:`core.watch.hub`). ``flowtui watch add/rm`` edit
 ``config.toml`` and poke the engine; the engine's config holder (``core.config.live``, which
-also checks the file twice a second, for hand edits) tells this service, which starts, stops
+also checks the file every two seconds, for hand edits) tells this service, which starts, stops
 or restarts only the watches that changed, so the others keep every event. A config that
 does not load leaves the running watches as they are and is reported in one line on the
 event bus and in the log.
