@@ -5,8 +5,9 @@ through a :class:`LiveSettings`, so a workflow added to ``config.toml`` while it
 to the engine, the New-job dialog and the door at once, the way the CLI (which reads the file
 afresh) already knows it. Each read compares the file's stat signature (a few microseconds)
 and re-reads the file only when it changed; a :class:`ConfigFollower` thread does the same
-every two seconds (and at once when poked) so services hear of a change nobody asked about. A config that does not load
-keeps the last good one, and its one-line error is the same text the CLI prints for it.
+every two seconds (and at once when poked) so services hear of a change nobody asked about.
+A config that does not load keeps the last good one, and its one-line error is the same text
+the CLI prints for it.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ RESCAN_BURST = 2_000
 report): the tree is rescanned against the snapshot when it settles."""
 SAVE_DELAY_SECONDS = 1.0
 """Snapshots are saved at most this often (and at stop)."""
+POLL_RECHECK_SECONDS = 1.1
+"""A polled watch looks again this long after a change settles (whole-second mtimes)."""
 RECENT_JOBS = 16
 """How many of a watch's latest jobs are remembered (a change may still be from one of them)."""
 
@@ -96,6 +98,9 @@ class WatchTarget:
         self._save_timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._dispatcher: Dispatcher | None = None
+        self._recheck: set[str] = set()
+        """Paths a polled watch looks at again (see :meth:`_recheck_later`)."""
+        self._recheck_timer: asyncio.TimerHandle | None = None
         self._hashes: ContentHashes | None = None
         """The files' last known bytes (``content_hash = true``)."""
         self.job_ids: tuple[int, ...] = ()
@@ -112,7 +117,7 @@ class WatchTarget:
         self._stop.set()
         if self._task is not None:
             await self._task
-        for handle in (self._timer, self._save_timer):
+        for handle in (self._timer, self._save_timer, self._recheck_timer):
             if handle is not None:
                 handle.cancel()
         if self._background:
@@ -297,6 +302,7 @@ class WatchTarget:
             for rel in changed:
                 self._pending.setdefault(rel, now)
             self._schedule_settle()
+        self._recheck_later(self._tree.recent(POLL_RECHECK_SECONDS * 2))
 
     def _scan_on_arm(self, rules: WatchRules) -> list[str]:
         changed = self._tree.scan_on_arm(rules)
@@ -385,7 +391,38 @@ class WatchTarget:
             rescan, self._rescan_all = self._rescan_all, False
             created = await asyncio.to_thread(self._settle_in_thread, rules, pending, rescan)
             self._after_dispatch(created)
+        self._recheck_later(pending)
         self._schedule_save()
+
+    # -- the polling watcher's blind second ------------------------------------------
+
+    def _recheck_later(self, rels: Iterable[str]) -> None:
+        """A polled watch looks at these paths again a little later: watchfiles' poller
+        compares whole seconds of mtime, so a second change within the second of the last one
+        (or of the tree's scan) raises nothing; the snapshot's nanoseconds see it."""
+        if not self.settings.poll:
+            return
+        self._recheck.update(rels)
+        if self._recheck and self._recheck_timer is None:
+            loop = asyncio.get_running_loop()
+            self._recheck_timer = loop.call_later(
+                POLL_RECHECK_SECONDS, lambda: self._spawn(self._recheck_now())
+            )
+
+    async def _recheck_now(self) -> None:
+        self._recheck_timer = None
+        rels, self._recheck = self._recheck, set()
+        rules = self._rules
+        if rules is None or self._stop.is_set():
+            return
+        async with self._lock:
+            moved = await asyncio.to_thread(self._tree.differing, rules, rels)
+        if moved:
+            now = time.monotonic()
+            for rel in moved:
+                self._pending.setdefault(rel, now)
+            self._in_burst = True
+            self._schedule_settle()
 
     def _early_in_thread(self, rules: WatchRules, pending: dict[str, float]) -> tuple[bool, Job | None]:
         assert self._dispatcher is not None
