@@ -18,6 +18,7 @@ from core.paths import Paths
 from core.queue.transport import JobQueue
 from core.telegram.status import doctor_check as telegram_check
 from core.wake.lock import read_holder
+from core.watch.mounts import MountTable, system_mounts, unpolled_remote_watches
 
 
 @dataclass(frozen=True)
@@ -27,9 +28,13 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False
+    """Works, but probably not as meant: printed as ``warn``, and doctor still exits 0."""
 
 
-def run_checks(settings: Settings, paths: Paths, environ: Mapping[str, str]) -> list[Check]:
+def run_checks(
+    settings: Settings, paths: Paths, environ: Mapping[str, str], mounts: MountTable = system_mounts
+) -> list[Check]:
     return [
         _check_config(paths),
         _check_data_dir(paths),
@@ -39,7 +44,27 @@ def run_checks(settings: Settings, paths: Paths, environ: Mapping[str, str]) -> 
         _check_claude(settings, environ),
         Check("telegram", *telegram_check(settings, paths, environ)),
         _check_extras(settings, environ),
+        check_watch_mounts(settings, mounts),
     ]
+
+
+def check_watch_mounts(settings: Settings, mounts: MountTable) -> Check:
+    """A native watch on a network or 9p mount looks active and never sees another machine's writes."""
+    try:
+        remote = unpolled_remote_watches(settings.watch, mounts)
+    except OSError as error:
+        return Check("watch mounts", True, f"the mount table cannot be read: {error}", warning=True)
+    if not remote:
+        return Check("watch mounts", True, "no watch without `poll` is on a network or 9p mount")
+    path, mount = remote[0]
+    more = f" (and {len(remote) - 1} more)" if len(remote) > 1 else ""
+    return Check(
+        "watch mounts",
+        False,
+        f"{path} is on a {mount.fstype} mount ({mount.mountpoint}), where changes made elsewhere "
+        f"raise no event: set `poll = true` on its [[watch]]{more}",
+        warning=True,
+    )
 
 
 def _check_config(paths: Paths) -> Check:

@@ -404,8 +404,9 @@ def doctor(app: AppContext) -> None:
 
     checks = run_checks(app.settings, app.paths, os.environ)
     for check in checks:
-        click.echo(f"{'ok  ' if check.ok else 'FAIL'}  {check.name}: {printable(check.detail)}")
-    sys.exit(0 if all(check.ok for check in checks) else 1)
+        label = "ok  " if check.ok else "warn" if check.warning else "FAIL"
+        click.echo(f"{label}  {check.name}: {printable(check.detail)}")
+    sys.exit(0 if all(check.ok or check.warning for check in checks) else 1)
 
 
 def main() -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from core.clock import Clock, parse_time
-from core.config.settings import DEFAULT_WORKFLOW, WatchSettings
+from core.config.settings import ALL_CHANGE_KINDS, DEFAULT_WORKFLOW, WatchSettings
 from core.display import printable
 from core.summary import excerpt
 from core.wake.lock import read_holder
@@ -38,16 +38,48 @@ def watch() -> None:
 @click.option("--workflow", "-w", default=DEFAULT_WORKFLOW, show_default=True, help="Workflow to run.")
 @click.option("--include", multiple=True, help="Only paths matching this glob count (repeatable).")
 @click.option("--exclude", multiple=True, help="Paths matching this glob never count (repeatable).")
+@click.option(
+    "--poll", is_flag=True, help="Scan for changes instead of asking the kernel (NFS, SMB, WSL, 9p mounts)."
+)
+@click.option(
+    "--poll-interval", "poll_interval_ms", type=int, default=None, help="Milliseconds between scans (--poll)."
+)
+@click.option(
+    "--events",
+    "events",
+    multiple=True,
+    type=click.Choice(ALL_CHANGE_KINDS),
+    help="Only these kinds of change count (repeatable; default: all).",
+)
+@click.option("--content-hash", is_flag=True, help="Ignore saves that leave a file's bytes unchanged.")
 @click.pass_obj
 def watch_add(
-    app: AppContext, path: str, workflow: str, include: tuple[str, ...], exclude: tuple[str, ...]
+    app: AppContext,
+    path: str,
+    workflow: str,
+    include: tuple[str, ...],
+    exclude: tuple[str, ...],
+    poll: bool,
+    poll_interval_ms: int | None,
+    events: tuple[str, ...],
+    content_hash: bool,
 ) -> None:
     """Watch PATH (a directory, or a file); a running engine starts watching at once."""
     from cli.main import open_control
 
     with open_control(app) as control:
-        added = control.add_watch(path, workflow=workflow, include=include, exclude=exclude)
-    click.echo(printable(f"watching {added.path} (workflow {added.workflow})"))
+        added = control.add_watch(
+            path,
+            workflow=workflow,
+            include=include,
+            exclude=exclude,
+            poll=poll,
+            poll_interval_ms=poll_interval_ms,
+            events=events,
+            content_hash=content_hash,
+        )
+    how = f", polled every {added.poll_interval_ms} ms" if added.poll else ""
+    click.echo(printable(f"watching {added.path} (workflow {added.workflow}{how})"))
     if not os.path.exists(added.path):
         click.echo(
             printable(f"note: {added.path} does not exist yet: it is watched once it appears"), err=True

@@ -74,8 +74,12 @@ class Sources:
             )
         return rows
 
-    def add_watch(self, path: str, workflow: str, include: list[str], exclude: list[str]) -> str:
-        added = self.session.control.add_watch(path, workflow=workflow, include=include, exclude=exclude)
+    def add_watch(
+        self, path: str, workflow: str, include: list[str], exclude: list[str], poll: bool = False
+    ) -> str:
+        added = self.session.control.add_watch(
+            path, workflow=workflow, include=include, exclude=exclude, poll=poll
+        )
         self.current_settings()  # the panes show the edited file at once
         return added.path
 

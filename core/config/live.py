@@ -5,8 +5,9 @@ through a :class:`LiveSettings`, so a workflow added to ``config.toml`` while it
 to the engine, the New-job dialog and the door at once, the way the CLI (which reads the file
 afresh) already knows it. Each read compares the file's stat signature (a few microseconds)
 and re-reads the file only when it changed; a :class:`ConfigFollower` thread does the same
-twice a second so services hear of a change nobody asked about. A config that does not load
-keeps the last good one, and its one-line error is the same text the CLI prints for it.
+every two seconds (and at once when poked) so services hear of a change nobody asked about.
+A config that does not load keeps the last good one, and its one-line error is the same text
+the CLI prints for it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-CONFIG_CHECK_SECONDS = 0.5
-"""How often the follower compares the config file's signature (a poke checks at once)."""
+CONFIG_CHECK_SECONDS = 2.0
+"""How often the follower compares the config file's signature: a safety net for hand edits,
+since every edit flowtui makes pokes the engine, which then checks at once. An idle engine
+wakes for it no more than this."""
 
 Signature = tuple[int, int, int] | None
 """The config file's (mtime_ns, size, inode), or None when it does not exist."""
@@ -185,7 +188,7 @@ class LiveSettings:
 
 
 class ConfigFollower:
-    """A thread that refreshes a :class:`LiveSettings` twice a second and when poked, so its
+    """A thread that refreshes a :class:`LiveSettings` every two seconds and when poked, so its
     listeners hear a hand edit nobody asked about. One per process that runs services."""
 
     def __init__(self, live: LiveSettings, check_seconds: float = CONFIG_CHECK_SECONDS) -> None:

@@ -114,6 +114,8 @@ BusyPolicy = Literal["queue", "skip", "restart"]
 PermissionPolicy = Literal["ask", "deny", "allow"]
 IsolationPolicy = Literal["none", "worktree"]
 CatchUpPolicy = Literal["once", "skip", "all"]
+ChangeKind = Literal["added", "modified", "deleted"]
+ALL_CHANGE_KINDS: tuple[ChangeKind, ...] = ("added", "modified", "deleted")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -267,6 +269,24 @@ class WatchSettings:
 
     self_trigger: bool = False
     """Let changes made by this watch's own running job trigger it again."""
+
+    poll: bool = False
+    """Look for changes by scanning the tree every ``poll_interval_ms`` instead of asking the
+    kernel (inotify): needed on NFS, SMB, 9p, WSL's drvfs and some container mounts, where
+    writes made by another machine raise no event. Costs a scan of the tree per interval."""
+
+    poll_interval_ms: int = bounded(1000, ge=50, le=3_600_000)
+    """How often a polled watch scans (``poll = true``); watches with the same interval share
+    one polling watcher."""
+
+    events: list[ChangeKind] = field(default_factory=lambda: list(ALL_CHANGE_KINDS))
+    """Which kinds of change count: any of ``added``, ``modified``, ``deleted``."""
+
+    content_hash: bool = False
+    """Ignore a save that leaves a file's bytes as they were (a touch, an editor saving an
+    unchanged buffer). Every file is read once when the watch starts and each changed file
+    when its burst settles; one 16-byte hash per path is kept, at most 20,000 paths (files
+    over 64 MiB, and paths beyond that, always count)."""
 
     enabled: bool = True
 

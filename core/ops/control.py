@@ -567,11 +567,16 @@ class Control:
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
         must_exist: bool = False,
+        poll: bool = False,
+        poll_interval_ms: int | None = None,
+        events: Sequence[str] = (),
+        content_hash: bool = False,
     ) -> WatchSettings:
         """Watch ``path`` (a directory, or a file); a path that does not exist yet is watched
         once it appears, unless ``must_exist`` (a sender who cannot see the disk, where a
         typo must not become a silent watch). Checked against the config on disk, which is
-        what is edited."""
+        what is edited. ``poll``, ``poll_interval_ms``, ``events`` and ``content_hash`` are
+        written only when given (the config's defaults stay implicit)."""
         from core.config import edit  # tomlkit and pathspec: only when a watch is edited
 
         expanded = self._watch_path(path)
@@ -596,6 +601,10 @@ class Control:
                 workflow=None if workflow == DEFAULT_WORKFLOW else workflow,
                 include=list(include),
                 exclude=list(exclude),
+                poll=poll or None,
+                poll_interval_ms=poll_interval_ms,
+                events=list(events),
+                content_hash=content_hash or None,
             ),
             f"cannot watch {expanded}",
         )

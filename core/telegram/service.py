@@ -118,6 +118,9 @@ class TelegramService:
         if config is None:
             raise TelegramConfigError(NOT_CONFIGURED)
         self._context, self._config = context, config
+        # pyrogram logs every connection step at INFO: while Telegram cannot be reached that
+        # is dozens of lines a try (and their formatting); our own line says it once.
+        logging.getLogger("pyrogram").setLevel(logging.WARNING)
         self._install_log_filter(config)
         try:
             self.store = NotificationStore(context.paths.ledger_db, context.clock)

@@ -1,8 +1,9 @@
 """The engine service that runs every ``[[watch]]`` and follows the config file.
 
-All watches share one asyncio loop in one thread. ``flowtui watch add/rm`` edit
+All watches share one asyncio loop in one thread, and one watchfiles watcher per kind
+(native or polled at an interval, see :mod:`core.watch.hub`). ``flowtui watch add/rm`` edit
 ``config.toml`` and poke the engine; the engine's config holder (``core.config.live``, which
-also checks the file twice a second, for hand edits) tells this service, which starts, stops
+also checks the file every two seconds, for hand edits) tells this service, which starts, stops
 or restarts only the watches that changed, so the others keep every event. A config that
 does not load leaves the running watches as they are and is reported in one line on the
 event bus and in the log.
@@ -17,8 +18,6 @@ import threading
 import time
 from collections.abc import Callable
 
-import anyio.to_thread
-
 from core.config.live import ConfigUpdate
 from core.config.settings import WatchSettings
 from core.config.watch_path import watch_key
@@ -27,6 +26,7 @@ from core.events import Event, JobChanged, JobOutput, ServiceFailed, ServiceStat
 from core.jobs import Job, JobSource, JobState
 from core.ledger.store import LedgerStore
 from core.watch.activity import ActivityLog
+from core.watch.hub import WatchHub
 from core.watch.snapshot import SnapshotStore
 from core.watch.status import WatchStatus, write_statuses
 from core.watch.watcher import WatchContext, WatchTarget
@@ -84,6 +84,8 @@ class WatchService:
 
     def __init__(self) -> None:
         self._activities = ActivityLog()
+        self.hub = WatchHub()
+        """The shared watchers (one per kind, for every watch): see :mod:`core.watch.hub`."""
         self._targets: dict[str, WatchTarget] = {}
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -143,6 +145,7 @@ class WatchService:
         assert self._context is not None
         self._loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
+        self.hub = WatchHub()
         bus = self._context.bus
         self._board = StatusBoard(self._context.ledger, lambda: bus.publish(ServiceStateChanged(self.name)))
         # Subscribed before the first read, so an edit between the two is not missed.
@@ -155,6 +158,7 @@ class WatchService:
         if self._applying is not None:
             await asyncio.gather(self._applying, return_exceptions=True)
         await asyncio.gather(*(target.stop() for target in self._targets.values()))
+        await self.hub.close()
         await self._board.flush()
 
     async def _apply(self, watches: list[WatchSettings]) -> None:
@@ -178,6 +182,7 @@ class WatchService:
             bus=given.bus,
             store=SnapshotStore(given.paths.watch_snapshots_dir),
             activities=self._activities,
+            hub=self.hub,
             report=self._board.report,
             supersede=given.supersede,
             clock=given.clock,
@@ -192,9 +197,6 @@ class WatchService:
             target = WatchTarget(watch, watch_context)
             self._targets[key] = target
             target.start()
-        # Each awatch holds one of anyio's worker threads while it waits.
-        limiter = anyio.to_thread.current_default_thread_limiter()
-        limiter.total_tokens = max(40, 2 * len(self._targets) + 10)
 
     def _config_updated(self, update: ConfigUpdate) -> None:
         """In the loop: the holder read a new config (or could not)."""

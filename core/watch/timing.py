@@ -32,15 +32,20 @@ class Timing:
 HOLDING_MARGIN_SECONDS = 0.03
 """Thread hand-offs and intake between two deliveries of one burst, on a loaded machine."""
 
+SHARED_STEP_MS = 50
+"""The step of the watchers every watch shares (see :mod:`core.watch.hub`). watchfiles' Rust
+loop wakes once a step whether anything changed or not, so this is an idle engine's main
+cost (20 wake-ups a second) and the delay before a change is seen (one to two steps)."""
 
-def timing_for(settle_ms: int) -> Timing:
+
+def timing_for(settle_ms: int, step_ms: int = SHARED_STEP_MS) -> Timing:
     """watchfiles' step and debounce for a settle time, and our wait after each delivery.
 
     watchfiles waits ``step`` of quiet before delivering, so the wait after a delivery is
     the rest of the settle time. Within a burst, deliveries come at most ``holding_seconds``
     apart; the wait must be longer, or a burst still in progress would be cut in two.
     """
-    step = min(50, max(5, settle_ms // 10))
+    step = step_ms
     timing = Timing(step_ms=step, debounce_ms=step, wait_seconds=0.0)
     if settle_ms == 0:
         return timing  # no batching beyond what watchfiles groups itself

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Set
 from dataclasses import dataclass
 
@@ -114,6 +115,15 @@ class WatchedTree:
                     current.setdefault(key, None)
                     arrivals.setdefault(key, arrivals[folder])
         return current
+
+    def differing(self, rules: WatchRules, rels: Set[str]) -> list[str]:
+        """Which of ``rels`` are not what the snapshot says now (changed, gone or new)."""
+        return [rel for rel in sorted(rels) if entry_of(rules.directory / rel) != self.files.get(rel)]
+
+    def recent(self, seconds: float) -> list[str]:
+        """The files whose mtime is within the last ``seconds`` (a poller may not see their next change)."""
+        since = time.time_ns() - int(seconds * 1e9)
+        return [rel for rel, (_, mtime_ns, _) in self.files.items() if mtime_ns >= since]
 
     def commit(self, comparison: Comparison) -> None:
         """The changes were handed on (queued, held or dropped): the snapshot follows."""

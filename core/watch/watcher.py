@@ -16,12 +16,12 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from watchfiles import Change, awatch
+from watchfiles import Change
 
 from core.clock import SYSTEM_CLOCK, Clock
 from core.config.settings import WatchSettings
@@ -32,6 +32,8 @@ from core.jobs import Job
 from core.ops.control import Control
 from core.watch.activity import ActivityLog
 from core.watch.batching import Dispatcher
+from core.watch.content import ContentHashes, filtered_changes
+from core.watch.hub import Subscription, WatcherKind, WatchHub
 from core.watch.rules import GITIGNORE, VENV_MARKER, WatchRules
 from core.watch.snapshot import SnapshotStore
 from core.watch.status import WatchState, WatchStatus, describe_os_error
@@ -49,10 +51,10 @@ RESCAN_BURST = 2_000
 report): the tree is rescanned against the snapshot when it settles."""
 SAVE_DELAY_SECONDS = 1.0
 """Snapshots are saved at most this often (and at stop)."""
+POLL_RECHECK_SECONDS = 1.1
+"""A polled watch looks again this long after a change settles (whole-second mtimes)."""
 RECENT_JOBS = 16
 """How many of a watch's latest jobs are remembered (a change may still be from one of them)."""
-TIMEOUT_MS = 1_000
-"""How often an idle watch checks that its root is still the directory it armed."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,8 @@ class WatchContext:
     bus: EventBus
     store: SnapshotStore
     activities: ActivityLog
+    hub: WatchHub
+    """The shared watchers every watch is on."""
     report: Callable[[str, WatchStatus], None]
     """Where status changes go (the service's board, persisted in the ledger)."""
     supersede: Supersede | None = None
@@ -94,6 +98,11 @@ class WatchTarget:
         self._save_timer: asyncio.TimerHandle | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._dispatcher: Dispatcher | None = None
+        self._recheck: set[str] = set()
+        """Paths a polled watch looks at again (see :meth:`_recheck_later`)."""
+        self._recheck_timer: asyncio.TimerHandle | None = None
+        self._hashes: ContentHashes | None = None
+        """The files' last known bytes (``content_hash = true``)."""
         self.job_ids: tuple[int, ...] = ()
         """This watch's recent jobs and their follow-ups (workflow steps), newest last: their
         own changes are not triggers. Replaced whole, so other threads read it safely."""
@@ -108,7 +117,7 @@ class WatchTarget:
         self._stop.set()
         if self._task is not None:
             await self._task
-        for handle in (self._timer, self._save_timer):
+        for handle in (self._timer, self._save_timer, self._recheck_timer):
             if handle is not None:
                 handle.cancel()
         if self._background:
@@ -229,59 +238,59 @@ class WatchTarget:
                 supersede=self._context.supersede,
             )
         self._dispatcher.directory = directory
+        if self.settings.content_hash and (self._hashes is None or self._hashes.directory != directory):
+            self._hashes = ContentHashes(directory)
         return rules
 
     async def _watch(self, rules: WatchRules) -> None:
         """Watch until stopped or until the root needs probing again."""
-        timing = self._timing
-        stop_event = asyncio.Event()
-        changes_stream = awatch(
-            rules.directory,
-            watch_filter=None,
-            debounce=timing.debounce_ms,
-            step=timing.step_ms,
-            stop_event=stop_event,
-            rust_timeout=TIMEOUT_MS,
-            yield_on_timeout=True,
-            recursive=rules.recursive,
-            ignore_permission_denied=True,
+        inbox: asyncio.Queue[set[tuple[Change, str]] | BaseException | None] = asyncio.Queue()
+        subscription = Subscription(
+            directory=str(rules.directory),
+            kind=WatcherKind(
+                recursive=rules.recursive,
+                poll_interval_ms=self.settings.poll_interval_ms if self.settings.poll else None,
+            ),
+            deliver=inbox.put_nowait,
+            fail=inbox.put_nowait,
         )
-        next_batch: asyncio.Future[set[tuple[Change, str]]] = asyncio.ensure_future(anext(changes_stream))
         stopper = asyncio.ensure_future(self._stop.wait())
         try:
-            # One turn of the loop runs the generator up to its first wait: the watch is
-            # armed (or failed) before the tree is scanned, so nothing falls in between.
-            await asyncio.sleep(0)
-            if next_batch.done():
-                next_batch.result()
+            armer = asyncio.ensure_future(self._context.hub.arm(subscription))
+            arming: set[asyncio.Future[Any]] = {armer, stopper}
+            done, _ = await asyncio.wait(arming, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                armer.cancel()
+                await asyncio.gather(armer, return_exceptions=True)
+                return
+            armer.result()  # the watcher is armed (or this raises why not)
             armed = os.stat(rules.directory)
             await self._rescan_on_arm(rules)
             while True:
-                waiting: set[asyncio.Future[Any]] = {next_batch, stopper}
+                getter = asyncio.ensure_future(inbox.get())
+                waiting: set[asyncio.Future[Any]] = {getter, stopper}
                 done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
                 if stopper in done:
+                    getter.cancel()
                     return
-                try:
-                    changes = next_batch.result()
-                except StopAsyncIteration:
-                    return
+                item = getter.result()
+                if isinstance(item, BaseException):
+                    raise item
                 arrived = time.monotonic()
+                changes = item or set()
                 if len(changes) >= RESCAN_BURST:
                     self._rescan_all = True
                 if self._intake(rules, changes, arrived) or not _same_directory(rules.directory, armed):
                     self._rescan_all = True
                     self._schedule_settle()
                     return
-                next_batch = asyncio.ensure_future(anext(changes_stream))
         finally:
-            stop_event.set()
             stopper.cancel()
-            await asyncio.gather(next_batch, return_exceptions=True)
-            await changes_stream.aclose()
+            self._context.hub.disarm(subscription)
 
     async def _rescan_on_arm(self, rules: WatchRules) -> None:
         async with self._lock:
-            changed = await asyncio.to_thread(self._tree.scan_on_arm, rules)
+            changed = await asyncio.to_thread(self._scan_on_arm, rules)
         problems = self._tree.problems
         if problems:
             noun = "directory" if len(problems) == 1 else "directories"
@@ -293,6 +302,16 @@ class WatchTarget:
             for rel in changed:
                 self._pending.setdefault(rel, now)
             self._schedule_settle()
+        self._recheck_later(self._tree.recent(POLL_RECHECK_SECONDS * 2))
+
+    def _scan_on_arm(self, rules: WatchRules) -> list[str]:
+        changed = self._tree.scan_on_arm(rules)
+        if self._hashes is not None:
+            # What changed while nobody watched is judged by its bytes before, which are gone:
+            # it counts (no hash), and is hashed when it settles.
+            moved = set(changed)
+            self._hashes.learn(rel for rel in self._tree.files if rel not in moved)
+        return changed
 
     # -- taking changes ----------------------------------------------------------
 
@@ -372,7 +391,38 @@ class WatchTarget:
             rescan, self._rescan_all = self._rescan_all, False
             created = await asyncio.to_thread(self._settle_in_thread, rules, pending, rescan)
             self._after_dispatch(created)
+        self._recheck_later(pending)
         self._schedule_save()
+
+    # -- the polling watcher's blind second ------------------------------------------
+
+    def _recheck_later(self, rels: Iterable[str]) -> None:
+        """A polled watch looks at these paths again a little later: watchfiles' poller
+        compares whole seconds of mtime, so a second change within the second of the last one
+        (or of the tree's scan) raises nothing; the snapshot's nanoseconds see it."""
+        if not self.settings.poll:
+            return
+        self._recheck.update(rels)
+        if self._recheck and self._recheck_timer is None:
+            loop = asyncio.get_running_loop()
+            self._recheck_timer = loop.call_later(
+                POLL_RECHECK_SECONDS, lambda: self._spawn(self._recheck_now())
+            )
+
+    async def _recheck_now(self) -> None:
+        self._recheck_timer = None
+        rels, self._recheck = self._recheck, set()
+        rules = self._rules
+        if rules is None or self._stop.is_set():
+            return
+        async with self._lock:
+            moved = await asyncio.to_thread(self._tree.differing, rules, rels)
+        if moved:
+            now = time.monotonic()
+            for rel in moved:
+                self._pending.setdefault(rel, now)
+            self._in_burst = True
+            self._schedule_settle()
 
     def _early_in_thread(self, rules: WatchRules, pending: dict[str, float]) -> tuple[bool, Job | None]:
         assert self._dispatcher is not None
@@ -397,15 +447,18 @@ class WatchTarget:
     def _count(
         self, rules: WatchRules, pending: dict[str, float], rescan: bool
     ) -> tuple[Comparison, dict[str, str]]:
-        """Compare the paths with the snapshot and drop the changes the watch's own job made."""
+        """Compare the paths with the snapshot and drop the changes the watch's own job made
+        and those its ``events`` and ``content_hash`` filter out."""
         comparison = self._tree.compare(rules, pending, rescan, time.monotonic())
+        # Every change moves the hashes on (a job's own write too), then the filters drop some.
+        wanted = filtered_changes(comparison.changes, self.settings.events, self._hashes)
         counted = {
             rel: kind
-            for rel, kind in comparison.changes.items()
+            for rel, kind in wanted.items()
             if not self._made_by_own_job(str(rules.directory / rel), comparison.arrivals[rel])
         }
-        if len(counted) < len(comparison.changes):
-            dropped = len(comparison.changes) - len(counted)
+        if len(counted) < len(wanted):
+            dropped = len(wanted) - len(counted)
             log.info("watch %s: %d change(s) made by its own job ignored", self.path, dropped)
         return comparison, counted
 

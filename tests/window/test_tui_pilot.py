@@ -170,7 +170,9 @@ async def test_add_test_and_remove_a_watch_from_the_keyboard(tmp_path: Path) -> 
         await settle(pilot)
         await pilot.press("a")
         assert isinstance(app.screen, AddWatchScreen)
-        await pilot.press(*str(watched), "tab", "tab", *"*.md", "enter")
+        await pilot.press(
+            *str(watched), "tab", "tab", "tab", *"*.md", "enter"
+        )  # path, workflow, poll, include
         await settle(pilot)
         assert load_settings(tmp_path / "home" / "config.toml").watch[0].path == str(watched)
         await pilot.press("t", *str(watched / "today.md"), "enter")

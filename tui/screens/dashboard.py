@@ -588,7 +588,9 @@ class DashboardScreen(Screen[None]):
 
         def submit(request: WatchRequest, done: Callable[[str], None], failed: Callable[[str], None]) -> None:
             self.operations.add(
-                lambda: sources.add_watch(request.path, request.workflow, request.include, request.exclude),
+                lambda: sources.add_watch(
+                    request.path, request.workflow, request.include, request.exclude, request.poll
+                ),
                 lambda path: f"watching {path}",
                 then=done,
                 failed=failed,

@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import ModalScreen
 from textual.suggester import Suggester
-from textual.widgets import Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from core.display import clip, one_line
 from core.errors import describe_failure
@@ -62,6 +62,8 @@ class WatchRequest:
     workflow: str
     include: list[str]
     exclude: list[str]
+    poll: bool = False
+    """Scan for changes instead of asking the kernel (a network or 9p mount)."""
 
 
 def split_globs(text: str) -> list[str]:
@@ -81,7 +83,7 @@ def path_problem(text: str) -> tuple[str | None, str | None]:
 
 
 class AddWatchScreen(SubmitDialog[WatchRequest, str]):
-    """The add-watch dialog: a path, a workflow and include/exclude globs, checked as typed;
+    """The add-watch dialog: a path, a workflow, whether to poll, and include/exclude globs, checked as typed;
     it closes with the path once the config file holds the watch."""
 
     def __init__(self, workflows: list[str], submit: Submit[WatchRequest, str]) -> None:
@@ -93,9 +95,14 @@ class AddWatchScreen(SubmitDialog[WatchRequest, str]):
             yield Label("Add a watch path", classes="title")
             yield Input(placeholder="~/notes (→ completes)", suggester=PathSuggester(), id="path")
             yield Label("", id="path-note", classes="hint")
-            yield Select(
-                workflow_options(self.workflows), value=self.workflows[0], allow_blank=False, id="workflow"
-            )
+            with Horizontal(classes="fields"):
+                yield Select(
+                    workflow_options(self.workflows),
+                    value=self.workflows[0],
+                    allow_blank=False,
+                    id="workflow",
+                )
+                yield Checkbox("poll (network mount)", id="poll")
             with Horizontal(classes="fields"):  # side by side: the dialog fits 80x24
                 yield Input(placeholder="include globs: *.md docs/**", id="include")
                 yield Input(placeholder="exclude globs: drafts/", id="exclude")
@@ -124,7 +131,8 @@ class AddWatchScreen(SubmitDialog[WatchRequest, str]):
             self.show_error(error)
             return
         workflow = str(self.query_one("#workflow", Select).value)
-        self.send(WatchRequest(os.path.expanduser(path), workflow, include, exclude))
+        poll = self.query_one("#poll", Checkbox).value
+        self.send(WatchRequest(os.path.expanduser(path), workflow, include, exclude, poll))
 
 
 class TestPathScreen(ModalScreen[None]):
