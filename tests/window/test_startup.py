@@ -37,13 +37,13 @@ async def test_first_frame_shows_the_ledger_and_the_engine_starts_after(tmp_path
     job = seeded.control.add("waiting since before the window", cwd=str(tmp_path))
     seeded.close()
     app = build_app(Settings(), paths)  # the factory's own opener, as the `flowtui` command runs it
-    async with app.run_test(size=(120, 36)) as pilot:
+    async with app.run_test(size=(120, 36)):
         assert app.session is not None  # at once: keys work before the engine is up
         table = app.screen.query_one(JobTable)
         await wait_until(lambda: [row.value for row in table.rows] == [str(job.id)])  # read in a thread
         await wait_until(lambda: app.owns_engine)
-        await pilot.pause(0.1)
-        assert "engine (pid" in str(app.screen.query_one(StatusLine).render())
+        # The header says so once it redraws (it redraws on a change of its text, not at once).
+        await wait_until(lambda: "engine (pid" in str(app.screen.query_one(StatusLine).render()))
         # The engine took the queued job (no claude here: the attempt itself fails).
         await wait_until(lambda: app.control.get(job.id).attempts >= 1)
 
