@@ -221,11 +221,11 @@ class FlowtuiApp(SurvivesFailures):
         state held a moment ago (the screenshots wait for this)."""
         if self.session is None:
             return True
-        dashboard = self._dashboard()
         working = [
             worker for worker in self.workers if worker.name != ENGINE_WORKER and not worker.is_finished
         ]
-        return self._reader.idle and not working and not (dashboard is not None and dashboard.busy)
+        screens_busy = any(getattr(screen, "busy", False) for screen in self.screen_stack)
+        return self._reader.idle and not working and not screens_busy
 
     def notify(
         self,

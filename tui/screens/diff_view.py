@@ -129,6 +129,11 @@ class DiffScreen(Screen[None]):
         self._read_again = False
         self._open = True
 
+    @property
+    def busy(self) -> bool:
+        """A read is on its way: what is drawn may be about to change (the screenshots wait)."""
+        return self._reading
+
     def compose(self) -> ComposeResult:
         with Vertical(id="diff-view"):
             yield Static(facts(self.job, None), id="diff-facts")

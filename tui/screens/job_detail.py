@@ -192,6 +192,12 @@ class JobDetailScreen(Screen[None]):
 
     # -- building -------------------------------------------------------------
 
+    @property
+    def busy(self) -> bool:
+        """A read or an answer is on its way: what is drawn may be about to change (the
+        screenshots wait)."""
+        return self._reading or self.operations.busy
+
     def compose(self) -> ComposeResult:
         job = self.job
         with Vertical(id="detail"):

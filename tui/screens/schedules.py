@@ -118,6 +118,12 @@ class SchedulesScreen(ModalScreen[None]):
         self.operations = Operations(self, self.read)
         self._reading = False
 
+    @property
+    def busy(self) -> bool:
+        """A read or an answer is on its way: what is drawn may be about to change (the
+        screenshots wait)."""
+        return self._reading or self.operations.busy
+
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog schedules"):
             yield Label("Schedules", classes="title")
