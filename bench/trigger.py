@@ -79,15 +79,18 @@ QUIET_AFTER_BURST = 2.0
 FAKE_CLAUDE = """#!/bin/sh
 # Stand-in for the Claude Code CLI: stamp the start, find the save's token in the prompt.
 t=$(date +%s%N)
+# The seed passes the prompt after "--"; flowtui speaks stream-json on stdin: the initialize
+# request, then the prompt as the first user message (stdin stays open, so read two lines).
 prompt=""; after=0
 for arg; do [ "$after" = 1 ] && prompt=$arg; [ "$arg" = "--" ] && after=1; done
-[ "$after" = 1 ] || prompt=$(cat)  # a prompt over 100 KB comes on stdin
+[ "$after" = 1 ] || { read -r _initialize; read -r prompt; }
 token=$(printf '%s' "$prompt" | grep -o 'save-[a-z0-9-]*' | head -n 1)
 printf '%s %s\\n' "$token" "$t" >> "$BENCH_STAMP_FILE"
 case "$prompt" in *"/live-burst/"*)
   # The live burst: log the start and how many paths it got, then take as long as a real
   # CLI does to boot and begin answering (so a run can be superseded meanwhile).
-  printf '%s %s\\n' "$t" "$(printf '%s\\n' "$prompt" | grep -c '/live-burst/')" >> "$BENCH_STAMP_FILE.live"
+  paths=$(printf '%s' "$prompt" | grep -o '/live-burst/' | wc -l)
+  printf '%s %s\\n' "$t" "$paths" >> "$BENCH_STAMP_FILE.live"
   sleep 2 ;;
 esac
 printf '%s\\n' '{"type":"result","subtype":"success","is_error":false,"result":"ok","total_cost_usd":0,\
@@ -243,7 +246,12 @@ def run_ours_live_burst(watched: Path, ledger: Ledger, starts_file: Path) -> Liv
         rows = [line.split() for line in starts_file.read_text().splitlines()]
         return [((int(at) - t0) / 1e6, int(count)) for at, count in rows]
 
-    wait_until(lambda: any(count == BURST_FILES for _, count in started()), "a start with every path", 60)
+    wait_until(
+        lambda: any(count == BURST_FILES for _, count in started()),
+        "a start with every path",
+        60,
+        lambda: f"starts so far (ms, paths): {started()}",
+    )
     wait_quiet(lambda: (len(burst_jobs()), len(started())))
     jobs = [ledger.require(job_id) for job_id in burst_jobs()]
     return LiveBurstResult(
@@ -314,11 +322,17 @@ def run_seed(
 # -- helpers -----------------------------------------------------------------------
 
 
-def wait_until(condition: Callable[[], object], what: str, timeout: float = READY_TIMEOUT) -> None:
+def wait_until(
+    condition: Callable[[], object],
+    what: str,
+    timeout: float = READY_TIMEOUT,
+    seen: Callable[[], str] | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
+            detail = f" ({seen()})" if seen else ""
+            raise TimeoutError(f"timed out waiting for {what}{detail}")
         time.sleep(0.005)
 
 
