@@ -25,7 +25,7 @@ from pydantic import Field
 from cli.logs import print_logs
 from core.clock import parse_duration
 from core.config.live import LiveSettings
-from core.config.settings import DEFAULT_WORKFLOW, Settings
+from core.config.settings import DEFAULT_WORKFLOW, ChangeKind, Settings
 from core.errors import ConfigError, InputError, describe_os_error, describe_queue_error
 from core.host.logs import configure_logging
 from core.host.state import open_shared_state
@@ -297,16 +297,43 @@ class FlowtuiTools:
         workflow: Annotated[str, Field(description="Workflow a change there runs.")] = DEFAULT_WORKFLOW,
         include: Globs = (),
         exclude: Globs = (),
+        poll: Annotated[
+            bool,
+            Field(description="Scan for changes instead of asking the kernel: for NFS, SMB, 9p, WSL mounts."),
+        ] = False,
+        poll_interval_ms: Annotated[
+            int | None, Field(description="How often a polled watch scans, in ms (default 1000).")
+        ] = None,
+        events: Annotated[
+            tuple[ChangeKind, ...],
+            Field(description="Kinds of change that count: added, modified, deleted (default: all)."),
+        ] = (),
+        content_hash: Annotated[
+            bool, Field(description="Ignore saves that leave a file's bytes unchanged.")
+        ] = False,
     ) -> dict[str, Any]:
         """Watch a path: changes there become jobs. Edits config.toml (comments survive) and
         a running engine starts watching at once."""
         with self._control() as control:
-            added = control.add_watch(path, workflow=workflow, include=include, exclude=exclude)
+            added = control.add_watch(
+                path,
+                workflow=workflow,
+                include=include,
+                exclude=exclude,
+                poll=poll,
+                poll_interval_ms=poll_interval_ms,
+                events=events,
+                content_hash=content_hash,
+            )
         return {
             "path": added.path,
             "workflow": added.workflow,
             "include": added.include,
             "exclude": added.exclude,
+            "poll": added.poll,
+            "poll_interval_ms": added.poll_interval_ms,
+            "events": added.events,
+            "content_hash": added.content_hash,
             "exists": os.path.exists(added.path),
         }
 

@@ -290,6 +290,14 @@ class WatchSettings:
 
     enabled: bool = True
 
+    def __post_init__(self) -> None:
+        if not self.events:
+            raise Problem(
+                ["events"],
+                "is empty, so nothing would ever fire: list at least one of added, modified, deleted "
+                "(or set enabled = false)",
+            )
+
 
 @dataclass(frozen=True, kw_only=True)
 class ScheduleSettings:

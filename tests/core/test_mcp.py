@@ -237,6 +237,10 @@ async def test_watches_edit_the_config_and_keep_comments(flowtui: Flowtui, tmp_p
             "workflow": "notes",
             "include": ["*.md"],
             "exclude": ["tmp/"],
+            "poll": False,
+            "poll_interval_ms": 1000,
+            "events": ["added", "modified", "deleted"],
+            "content_hash": False,
             "exists": True,
         }
         text = config.read_text()
@@ -246,9 +250,32 @@ async def test_watches_edit_the_config_and_keep_comments(flowtui: Flowtui, tmp_p
         assert "already watched" in await call_error(session, "add_watch", path=str(notes))
         later = tmp_path / "later"
         assert (await call(session, "add_watch", path=str(later)))["exists"] is False
+        mounted = tmp_path / "mounted"
+        polled = await call(
+            session,
+            "add_watch",
+            path=str(mounted),
+            poll=True,
+            poll_interval_ms=250,
+            events=["added"],
+            content_hash=True,
+        )
+        assert (polled["poll"], polled["poll_interval_ms"], polled["events"], polled["content_hash"]) == (
+            True,
+            250,
+            ["added"],
+            True,
+        )
+        text = config.read_text()
+        for line in ("poll = true", "poll_interval_ms = 250", 'events = ["added"]', "content_hash = true"):
+            assert line in text
+        assert "poll_interval_ms" in await call_error(
+            session, "add_watch", path=str(tmp_path / "fast"), poll=True, poll_interval_ms=10
+        )
 
         assert await call(session, "remove_watch", path=str(notes)) == {"removed": str(notes)}
         assert await call(session, "remove_watch", path=str(later)) == {"removed": str(later)}
+        assert await call(session, "remove_watch", path=str(mounted)) == {"removed": str(mounted)}
     assert config.read_text() == USER_CONFIG
 
 

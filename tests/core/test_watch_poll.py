@@ -102,6 +102,7 @@ def test_content_hash_ignores_saves_that_leave_the_bytes_as_they_were(tmp_path: 
         ),
         ('poll = "yes"', "[[watch]] #1 poll: expected true or false"),
         ("content_hash = 1", "[[watch]] #1 content_hash: expected true or false"),
+        ("events = []", "[[watch]] #1 events: is empty, so nothing would ever fire"),
     ],
 )
 def test_bad_watch_keys_are_one_line_naming_the_key(extra: str, named: str) -> None:
