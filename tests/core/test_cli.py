@@ -192,7 +192,7 @@ def test_second_serve_refuses_naming_the_pid(flowtui: Flowtui, served: subproces
 
 def test_serve_stops_cleanly_on_sigterm(flowtui: Flowtui, served: subprocess.Popen[str]) -> None:
     served.send_signal(signal.SIGTERM)
-    assert served.wait(timeout=20) == 0
+    assert served.wait(timeout=90) == 0  # generous: a loaded machine stops slowly, not wrongly
     assert "engine: not running" in flowtui.ok("doctor")
 
 
