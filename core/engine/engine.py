@@ -457,6 +457,8 @@ class Engine:
             return
         if started.outcomes.over_workflow_budget(job_id):
             return
+        if started.queue.shared and started.outcomes.held_elsewhere(job_id, self.owner_host):
+            return
         job = started.ledger.claim(job_id, os.getpid(), self.owner_host, self.settings.queue.lease_seconds)
         if job is None:
             return  # cancelled, already run, or a duplicate queue entry

@@ -28,6 +28,9 @@ ENGINE_STOPPED = "engine stopped"
 """Why a plain engine stop interrupts its runs; any other reason (a hand-off to another
 engine) is written to the job's history as it is."""
 
+PINNED_RETRY_SECONDS = 3.0
+"""How soon a job taken by an engine on the wrong machine is offered to the queue again."""
+
 PauseSelf = Callable[[str, str | None], None]
 """The engine pausing itself: (reason, until as UTC ISO or None), without a round trip
 through the door that would notify the engine of what it just decided."""
@@ -130,6 +133,24 @@ class Outcomes:
             return False
         tomorrow = self.ledger.clock.next_midnight()
         self.handoff.defer(job_id, tomorrow, f"waits for tomorrow: {budget.reason(job.workflow)}")
+        return True
+
+    def held_elsewhere(self, job_id: int, machine: str) -> bool:
+        """On a shared queue, a job whose worktree is on another machine's disk runs there only:
+        it goes back to the queue for a few seconds (any engine may take it; the one on its
+        machine runs it), and its history says once what it waits for."""
+        job = self.ledger.get(job_id)
+        if job is None or job.state is not JobState.QUEUED or not job.worktree:
+            return False
+        if job.git_host is None or job.git_host == machine:
+            return False
+        until = self.ledger.clock.now() + timedelta(seconds=PINNED_RETRY_SECONDS)
+        reason = f"waits for machine {job.git_host}, which holds its worktree"
+        events = self.ledger.events(job_id)
+        if events and events[-1].reason == reason:
+            self.handoff.offer_again(job, until)  # said already: no new line
+        else:
+            self.handoff.defer(job_id, until, reason)
         return True
 
     def requeue_untouched(self, job_id: int) -> None:

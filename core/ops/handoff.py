@@ -73,6 +73,11 @@ class Handoff:
             self.queue.submit(job.id, job.priority, until)
         return True
 
+    def offer_again(self, job: Job, until: datetime) -> None:
+        """Hand Huey a queued job again for ``until`` with no ledger write (its history already
+        says why it waits)."""
+        self.queue.submit(job.id, job.priority, until)
+
     def submit(self, job: Job) -> None:
         """Hand Huey a job the ledger already has queued, its delay (``run_after``) kept."""
         self.queue.submit(job.id, job.priority, job.eta)

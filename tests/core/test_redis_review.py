@@ -14,14 +14,16 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
-from enginekit import running_engine, wait_job
+from enginekit import running_engine, wait_for, wait_job
 from fakeclaude import READ_PROMPT, result_line, write_script
 
+from core.engine import outcomes
 from core.engine.engine import Engine
 from core.errors import InputError
-from core.jobs import JobState
+from core.jobs import Job, JobState
 
 CONFIG = """
 [engine]
@@ -132,3 +134,47 @@ def test_with_no_engine_on_the_worktree_s_machine_keep_is_refused_naming_it_and_
         assert Path(alpha.ledger.require(job_id).worktree or "").is_dir()
         assert (repo / "shared.txt").read_text() == "original\n"
         assert alpha.control.keep(job_id).review == "kept"  # on its own machine: done at once
+
+
+def test_a_retry_of_an_isolated_job_runs_only_on_the_machine_that_holds_its_worktree(
+    tmp_path: Path, repo: Path, environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outcomes, "PINNED_RETRY_SECONDS", 0.2)
+    with machine(tmp_path, "alpha", environ) as alpha:
+        job_id = ran_on_alpha(alpha, repo, "printf 'from alpha\\n' >> shared.txt")
+    waits = "waits for machine alpha, which holds its worktree"
+    with machine(tmp_path, "beta", environ) as beta:
+        retry = beta.control.retry(job_id)
+        assert retry.git_host == "alpha" and retry.worktree
+        parts = beta._started_parts
+        assert parts is not None
+        held = parts.outcomes.held_elsewhere
+        offers: list[int] = []
+
+        def counted(job: int, host: str) -> bool:
+            answer = held(job, host)
+            offers.append(job)
+            return answer
+
+        parts.outcomes.held_elsewhere = counted  # type: ignore[method-assign]
+        claim = parts.ledger.claim
+        claimed_on_beta: list[int] = []
+
+        def recorded_claim(job: int, *args: Any, **kwargs: Any) -> Job | None:
+            taken = claim(job, *args, **kwargs)
+            if taken is not None:
+                claimed_on_beta.append(job)
+            return taken
+
+        parts.ledger.claim = recorded_claim  # type: ignore[method-assign]
+        wait_for(lambda: offers.count(retry.id) >= 3, what="beta taking the retry three times")
+        waiting = beta.ledger.require(retry.id)
+        assert waiting.state is JobState.QUEUED and waiting.attempts == 0
+        assert [event.reason for event in beta.ledger.events(retry.id)].count(waits) == 1
+        # alpha back, beta still running: alpha runs it, in its worktree
+        with machine(tmp_path, "alpha", environ) as alpha:
+            done = wait_job(alpha, retry.id, JobState.SUCCEEDED, JobState.FAILED)
+            assert done.state is JobState.SUCCEEDED and done.attempts == 1
+            assert retry.id not in claimed_on_beta
+            worktree_file = Path(done.worktree or "") / "shared.txt"
+            assert worktree_file.read_text() == "original\nfrom alpha\nfrom alpha\n"
