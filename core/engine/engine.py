@@ -451,6 +451,9 @@ class Engine:
     def _run_job(self, job_id: int) -> None:
         """Huey's task body: claim the job, run one attempt, record the outcome."""
         started = self._started
+        # A window may have filled since the last run ended here (a run on another machine, a
+        # parallel run's reading, a lower threshold in the config): checked before each start.
+        started.outcomes.check_usage()
         if self._stopping or started.pause.paused:
             # Taken from the queue just as the engine paused or stopped: leave it queued.
             started.outcomes.requeue_untouched(job_id)

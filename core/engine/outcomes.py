@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from core.claude.limits import LimitHit
 from core.claude.runner import RunControl, RunEnd
@@ -54,6 +54,8 @@ class Outcomes:
         self._publish = publish
         self._paused = paused
         self._pause_self = pause_self
+        self._usage_paused_for: set[tuple[str, datetime]] = set()
+        """The readings (window, read at) that paused the queue already."""
 
     @property
     def settings(self) -> Settings:
@@ -115,13 +117,19 @@ class Outcomes:
 
     def check_usage(self) -> None:
         """A subscription window at or above ``[budget] pause_above_utilization`` pauses the
-        queue until it resets (the pause then ends by itself)."""
+        queue until it resets (the pause then ends by itself); checked as each run ends and
+        before each job starts, once per reading."""
         threshold = self.settings.budget.pause_above_utilization
         if threshold is None or self._paused():
             return
         pause = usage_pause(read_usage(self.ledger), threshold, self.ledger.clock.now())
-        if pause is not None:
-            self._pause_self(pause.reason, to_iso(pause.until))
+        if pause is None:
+            return
+        called_by = (pause.reading.window, pause.reading.read_at)
+        if called_by in self._usage_paused_for:
+            return  # resumed by a person since this reading paused the queue: they decided
+        self._usage_paused_for.add(called_by)
+        self._pause_self(pause.reason, to_iso(pause.until))
 
     def over_workflow_budget(self, job_id: int) -> bool:
         """A job of a workflow past its own daily budget waits for tomorrow."""

@@ -23,6 +23,8 @@ class UsagePause:
 
     reason: str
     until: datetime
+    reading: UsageReading
+    """The reading that called for it (a person's resume holds until a newer one)."""
 
 
 def usage_pause(readings: list[UsageReading], threshold: float | None, now: datetime) -> UsagePause | None:
@@ -44,5 +46,7 @@ def usage_pause(readings: list[UsageReading], threshold: float | None, now: date
     binding = max(over, key=lambda reading: reading.resets_at or now)
     assert binding.resets_at is not None
     return UsagePause(
-        f"{binding.short_name} window {binding.percent}% used, at or above {threshold:g}%", binding.resets_at
+        f"{binding.short_name} window {binding.percent}% used, at or above {threshold:g}%",
+        binding.resets_at,
+        binding,
     )

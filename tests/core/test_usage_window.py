@@ -118,6 +118,7 @@ def test_a_window_above_the_threshold_pauses_the_queue_until_it_resets(tmp_path:
         assert state.describe() == "paused: 5h window 93% used, at or above 90% (resumes by itself at 14:00)"
         second = engine.control.add("two", cwd=tmp_path)
         assert engine.control.get(second.id).state is JobState.QUEUED
+        clock.now = resets  # the engine's clock reaches the reset as the pause ends
         wait_for(lambda: not engine.control.pause_state().paused, what="the resume at the reset")  # type: ignore[union-attr]
         wait_job(engine, second.id, JobState.SUCCEEDED)
     finally:
@@ -127,3 +128,31 @@ def test_a_window_above_the_threshold_pauses_the_queue_until_it_resets(tmp_path:
         assert json.loads(ledger.get_flag("usage:five_hour") or "{}")["utilization"] == 0.93
     finally:
         ledger.close()
+
+
+def test_a_reading_recorded_elsewhere_pauses_the_queue_before_the_next_job_starts(tmp_path: Path) -> None:
+    """Another machine's run (or a parallel one) filled the window: the next job here waits."""
+    clock = FakeClock(datetime(2026, 12, 2, 13, 0, tzinfo=UTC))
+    resets = clock.now + timedelta(hours=2)
+    script = write_script(tmp_path / "claude", f"echo '{result_line()}'\n")
+    engine = Engine(
+        settings_from("[budget]\npause_above_utilization = 90\n"),
+        home_paths(tmp_path / "home"),
+        environ={**os.environ, "FLOWTUI_CLAUDE": str(script)},
+        clock=Clock(clock, zone_named("Europe/Berlin")),
+    )
+    engine.start()
+    try:
+        assert engine.control is not None
+        reading = UsageReading("five_hour", "allowed_warning", 0.95, resets, clock.now)
+        engine.ledger.set_flag("usage:five_hour", reading.to_json())
+        job = engine.control.add("one", cwd=tmp_path)
+        state = wait_for(lambda: (s := engine.control.pause_state()).paused and s, what="the usage pause")  # type: ignore[union-attr]
+        assert state.reason == "5h window 95% used, at or above 90%"
+        assert state.until == to_iso(resets)
+        queued = engine.control.get(job.id)
+        assert queued.state is JobState.QUEUED and queued.attempts == 0
+        engine.control.resume()
+        wait_job(engine, job.id, JobState.SUCCEEDED)  # a person's resume wins until the next reading
+    finally:
+        engine.stop()
