@@ -1,10 +1,12 @@
 """Incoming Telegram messages and button presses, turned into Control operations and short replies.
 
 Deny by default: only ``allowed_users`` are heard; anyone else is ignored without a reply
-(no hint that a bot is listening), logged with their id and counted. Prompts typed as
-several messages in a row become one job: text is held per chat until the chat has been
-quiet for ``burst_seconds``. Replies go through the outbox like everything else, so they
-are paced, retried and recorded.
+(no hint that a bot is listening), logged with their id and counted; only a stranger's file
+gets one reply, so it is not lost without a word. Prompts typed as several messages in a row
+become one job: text is held per chat until the chat has been quiet for ``burst_seconds``.
+Photos, documents, voice notes and audio files join the same burst: each is downloaded
+(``core.telegram.files``) before its burst may close, and the job's prompt names their paths.
+Replies go through the outbox like everything else, so they are paced, retried and recorded.
 
 A reply to one of a job's messages (found through the notification rows) does what answers
 it best: a reply to a tool question the job still waits on denies it with the text as the
@@ -17,8 +19,10 @@ instead of answering the job's next one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -439,6 +443,9 @@ class Bot:
         chat_id = burst.chat_id
         sender = _From(chat_id, 0, burst.sender, burst.first_message_id, None)
         prompt = "\n\n".join(part for part in ("\n".join(burst.texts), files_block(burst.received)) if part)
+        if not burst.received and burst.folder is not None:
+            with contextlib.suppress(OSError):  # every download failed: the empty folder goes
+                burst.folder.rmdir()
         if not prompt:
             return None  # only files that could not be had: each was answered already
         try:
@@ -544,7 +551,11 @@ class Bot:
         if received is None:
             return
         text = "\n\n".join(part for part in (caption, files_block([received])) if part)
-        target = self._reply_to_job(sender, job_id, text)
+        try:
+            target = self._reply_to_job(sender, job_id, text)
+        except BaseException:  # refused (the reply says why): nothing holds the file now
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         self.store.record_files(target, str(folder))
         if received.note:
             self.reply(sender.chat_id, f"{received.path.name} {received.note}", job_id=target)

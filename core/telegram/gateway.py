@@ -348,7 +348,7 @@ class PyrogramGateway:
         saved = await asyncio.wait_for(
             self.client.download_media(message, file_name=str(destination)), DOWNLOAD_TIMEOUT_SECONDS
         )
-        if saved is None or Path(str(saved)) != destination:
+        if saved is None or Path(str(saved)).resolve() != destination.resolve():
             raise ConnectionError("Telegram did not deliver the file")
 
 

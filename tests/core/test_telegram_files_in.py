@@ -449,3 +449,49 @@ def test_the_new_keys_default_and_resolve(tmp_path: Path) -> None:
     resolved = resolve_config(load_settings(config), {})
     assert resolved is not None and resolved.max_file_bytes == int(2.5 * MB)
     assert resolved.transcribe_command == ("t", "--in={path}")
+
+
+async def test_a_file_replying_to_a_running_jobs_message_is_told_to_it(kit: BotKit) -> None:
+    await kit.say("/run draw the chart")
+    (job,) = kit.ledger.list_jobs()
+    assert kit.ledger.claim(job.id, owner_pid=1) is not None
+    kit.store.enqueue([Draft(CHAT, "#1 is running", "reply", job_id=job.id)])
+    await kit.drain()
+    sent = kit.gateway.messages()[-1]
+    kit.gateway.files["a1"] = b"ID3 audio"
+    audio = types.Audio(
+        file_id="a1",
+        file_unique_id="u-a1",
+        duration=65,
+        file_name="brief.mp3",
+        mime_type="audio/mpeg",
+        file_size=9,
+    )
+    await kit.gateway.deliver(
+        media_message(
+            enums.MessageMediaType.AUDIO, "use this brief", reply_to_id=sent.message_id, audio=audio
+        )
+    )
+    (told,) = kit.inputs(job.id)
+    assert told.text.startswith("use this brief\n\nFiles sent with this over Telegram (1)")
+    assert "brief.mp3 (audio, 1:05, 9 B)" in told.text
+    (folder,) = kit.store.file_folders([job.id])
+    assert (Path(folder) / "brief.mp3").read_bytes() == b"ID3 audio"
+    assert await kit.drain() == [f"told #{job.id}: Claude reads it at its next turn"]
+
+
+async def test_a_refused_reply_with_a_file_says_why_and_keeps_no_file(kit: BotKit) -> None:
+    await kit.say("/run never started")
+    (job,) = kit.ledger.list_jobs()
+    kit.finish(job.id, session_id=None)  # no session: no follow-up can continue it
+    kit.store.enqueue([Draft(CHAT, "✓ done", "job", job_id=job.id)])
+    await kit.drain()
+    sent = kit.gateway.messages()[-1]
+    kit.gateway.files["p4"] = PHOTO_BYTES
+    await kit.gateway.deliver(
+        media_message(enums.MessageMediaType.PHOTO, "again", reply_to_id=sent.message_id, photo=photo("p4"))
+    )
+    assert [j.id for j in kit.ledger.list_jobs()] == [job.id]
+    (said,) = await kit.drain()
+    assert said.startswith(f"job #{job.id} has no Claude session to continue")
+    assert kit.gateway.downloads and not any(kit.paths.telegram_files_dir.rglob("*.jpg"))
