@@ -495,3 +495,36 @@ async def test_a_refused_reply_with_a_file_says_why_and_keeps_no_file(kit: BotKi
     (said,) = await kit.drain()
     assert said.startswith(f"job #{job.id} has no Claude session to continue")
     assert kit.gateway.downloads and not any(kit.paths.telegram_files_dir.rglob("*.jpg"))
+
+
+async def test_the_real_gateway_downloads_through_pyrogram_to_the_destination(tmp_path: Path) -> None:
+    """PyrogramGateway.download hands pyrogram the message and the full destination path, and a
+    download that lands elsewhere (or nowhere) is an error, not a silent success."""
+    from typing import Any
+
+    from telegramkit import telegram_config
+
+    from core.telegram.gateway import PyrogramGateway
+
+    gateway = PyrogramGateway(telegram_config(), tmp_path / "bot.session", in_memory=True)
+
+    async def ignore(update: Any) -> None:
+        return None
+
+    client = gateway.prepare(ignore, ignore)
+    calls: list[tuple[Any, str]] = []
+    lands: list[str | None] = []
+
+    async def download_media(media: Any, file_name: str = "") -> str | None:
+        calls.append((media, file_name))
+        Path(file_name).write_bytes(b"pixels")
+        return lands.pop(0) if lands else file_name
+
+    client.download_media = download_media  # type: ignore[method-assign]
+    sent = media_message(enums.MessageMediaType.PHOTO, photo=photo("p5"))
+    destination = tmp_path / "photo.jpg"
+    await gateway.download(sent, destination)
+    assert calls == [(sent, str(destination))] and destination.read_bytes() == b"pixels"
+    lands.append(None)
+    with pytest.raises(ConnectionError, match="did not deliver the file"):
+        await gateway.download(sent, destination)
