@@ -80,6 +80,12 @@ class Paths:
         return self.telegram_session_dir / f"{TELEGRAM_SESSION_NAME}.session"
 
     @property
+    def telegram_files_dir(self) -> Path:
+        """Photos, documents and voice notes sent to the bot, one folder per burst that became a
+        job (inside the private Telegram directory); pruned with their job."""
+        return self.telegram_session_dir / "files"
+
+    @property
     def worktrees_dir(self) -> Path:
         """The worktrees of isolated jobs, one folder per job that made one."""
         return self.data_dir / "worktrees"

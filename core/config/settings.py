@@ -324,6 +324,13 @@ class ScheduleSettings:
     enabled: bool = True
 
 
+def check_transcribe(argv: list[str]) -> str | None:
+    """``transcribe_command`` must name the audio file somewhere in its arguments."""
+    if argv and not any("{path}" in arg for arg in argv):
+        return 'names no {path}: put "{path}" where the audio file goes, e.g. ["whisper-cli", "{path}"]'
+    return None
+
+
 @dataclass(frozen=True, kw_only=True)
 class TelegramSettings:
     """``[telegram]``: the bot, who may use it, and where notifications go."""
@@ -342,6 +349,19 @@ class TelegramSettings:
 
     notify_chat_id: int | None = None
     """Chat that receives job notifications."""
+
+    max_file_mb: float = bounded(20.0, gt=0)
+    """Largest photo, document or voice note (in MB) the bot downloads for a job; a larger one
+    is refused with a reply before anything is downloaded."""
+
+    transcribe_command: list[str] = field(
+        default_factory=list, metadata=expects("a list of strings (an argv with {path})", check_transcribe)
+    )
+    """Turns a voice note into text: an argv (no shell) whose ``{path}`` is the audio file; it
+    prints the text on stdout. Empty: voice notes reach the job as audio files only."""
+
+    transcribe_timeout_seconds: float = bounded(120.0, gt=0)
+    """Longest a transcription may take; then it is stopped and the job gets the audio file."""
 
 
 @dataclass(frozen=True, kw_only=True)

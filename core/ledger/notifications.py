@@ -94,6 +94,11 @@ CREATE TABLE IF NOT EXISTS telegram_denied (
     first_at TEXT    NOT NULL,
     last_at  TEXT    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS telegram_files (
+    job_id INTEGER NOT NULL,
+    folder TEXT    NOT NULL,
+    PRIMARY KEY (job_id, folder)
+);
 CREATE TABLE IF NOT EXISTS telegram_state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -391,6 +396,28 @@ class NotificationStore:
             ).fetchone()
         return (int(row[0]), row[1]) if row else None
 
+    # -- files sent to the bot -----------------------------------------------------------
+
+    def record_files(self, job_id: int, folder: str) -> None:
+        """``folder`` holds files sent for job ``job_id``: it goes when the job is pruned."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO telegram_files (job_id, folder) VALUES (?, ?)", (job_id, folder)
+            )
+
+    def file_folders(self, job_ids: Sequence[int]) -> list[str]:
+        """The folders of files sent for these jobs."""
+        folders: list[str] = []
+        with self._lock:
+            for index in range(0, len(job_ids), NOTICE_QUERY_CHUNK):
+                chunk = list(job_ids[index : index + NOTICE_QUERY_CHUNK])
+                marks = ", ".join("?" for _ in chunk)
+                rows = self._conn.execute(
+                    f"SELECT DISTINCT folder FROM telegram_files WHERE job_id IN ({marks})", chunk
+                ).fetchall()
+                folders.extend(str(row[0]) for row in rows)
+        return folders
+
     # -- strangers -----------------------------------------------------------------------
 
     def count_denied(self, user_id: int) -> int:
@@ -473,6 +500,7 @@ class NotificationStore:
                     "notification_messages",
                     "telegram_origins",
                     "telegram_notices",
+                    "telegram_files",
                 ):
                     conn.execute(f"DELETE FROM {table} WHERE job_id IN ({marks})", chunk)
         return deleted
