@@ -23,6 +23,7 @@ from core.config.claude_options import (
     check_json_schema,
     check_mcp_config,
 )
+from core.config.send_files import check_send_files
 from core.errors import ConfigError
 
 CLAUDE_ENV = "FLOWTUI_CLAUDE"
@@ -228,6 +229,13 @@ class WorkflowSettings:
     )
     """Further CLI arguments, passed last as they are (options only: the prompt goes on stdin)."""
 
+    send_files: list[str] = field(
+        default_factory=list, metadata=expects("a list of glob patterns", check_send_files)
+    )
+    """Globs (gitignore style, relative to the job's directory, in its worktree when isolated):
+    files the job created or changed that match are sent on Telegram as documents after its
+    finish message (copied when the job is announced, so later edits change nothing sent)."""
+
     def __post_init__(self) -> None:
         if self.fallback_model is not None and self.fallback_model == self.model:
             raise Problem(["fallback_model"], "is the same as model: name another model to fall back to")
@@ -334,6 +342,14 @@ class TelegramSettings:
 
     notify_chat_id: int | None = None
     """Chat that receives job notifications."""
+
+    progress: bool = False
+    """While a job runs, keep one message per job in its chat up to date (tool calls, the last
+    lines of text, elapsed time, cost); the finish message replaces it."""
+
+    progress_seconds: float = bounded(5.0, ge=3)
+    """The shortest time between two edits of a job's progress message (Telegram allows about one
+    message a second per chat; several running jobs share that)."""
 
 
 @dataclass(frozen=True, kw_only=True)
