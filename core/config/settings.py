@@ -343,14 +343,6 @@ class TelegramSettings:
     notify_chat_id: int | None = None
     """Chat that receives job notifications."""
 
-    progress: bool = False
-    """While a job runs, keep one message per job in its chat up to date (tool calls, the last
-    lines of text, elapsed time, cost); the finish message replaces it."""
-
-    progress_seconds: float = bounded(5.0, ge=3)
-    """The shortest time between two edits of a job's progress message (Telegram allows about one
-    message a second per chat; several running jobs share that)."""
-
 
 @dataclass(frozen=True, kw_only=True)
 class BudgetSettings:

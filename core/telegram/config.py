@@ -40,9 +40,6 @@ class TelegramConfig:
     bot_token: SecretStr
     allowed_users: frozenset[int] = field(default_factory=frozenset)
     notify_chat_id: int | None = None
-    progress: bool = False
-    """Keep a live progress message per running job (``[telegram] progress``)."""
-    progress_seconds: float = 5.0
 
     @property
     def bot_id(self) -> int:
@@ -80,8 +77,6 @@ def resolve_config(settings: Settings, environ: Mapping[str, str]) -> TelegramCo
         bot_token=bot_token,
         allowed_users=frozenset(section.allowed_users),
         notify_chat_id=section.notify_chat_id,
-        progress=section.progress,
-        progress_seconds=section.progress_seconds,
     )
 
 
