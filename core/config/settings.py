@@ -23,6 +23,7 @@ from core.config.claude_options import (
     check_json_schema,
     check_mcp_config,
 )
+from core.config.send_files import check_send_files
 from core.errors import ConfigError
 
 CLAUDE_ENV = "FLOWTUI_CLAUDE"
@@ -227,6 +228,13 @@ class WorkflowSettings:
         default_factory=list, metadata=expects("a list of strings", check_extra_args)
     )
     """Further CLI arguments, passed last as they are (options only: the prompt goes on stdin)."""
+
+    send_files: list[str] = field(
+        default_factory=list, metadata=expects("a list of glob patterns", check_send_files)
+    )
+    """Globs (gitignore style, relative to the job's directory, in its worktree when isolated):
+    files the job created or changed that match are sent on Telegram as documents after its
+    finish message (copied when the job is announced, so later edits change nothing sent)."""
 
     def __post_init__(self) -> None:
         if self.fallback_model is not None and self.fallback_model == self.model:

@@ -114,6 +114,9 @@ def prune(ledger: LedgerStore, paths: Paths, older_than: timedelta, dry_run: boo
     )
     notifications = _delete_notifications(paths, ledger.clock, job_ids, dry_run) if job_ids else 0
     transcripts, transcript_bytes = _delete_transcripts(paths, job_ids, dry_run)
+    if not dry_run:
+        for job_id in job_ids:  # the copies its finish message sent (send_files)
+            shutil.rmtree(paths.outgoing_for(job_id), ignore_errors=True)
     problems: list[str] = []
     worktrees = worktree_bytes = 0
     for job in deleted.jobs:

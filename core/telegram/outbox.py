@@ -131,7 +131,7 @@ class Outbox:
             return await self.gateway.send_document(
                 row.chat_id, data, name, caption=row.text, reply_to=row.reply_to
             )
-        if row.kind == "reply" and row.document:  # a file made for the reply (a long diff)
+        if row.kind in ("reply", "job") and row.document:  # a long diff; a job's send_files copy
             path = Path(row.document)
             return await self.gateway.send_document(
                 row.chat_id, _file_bytes(path), path.name, caption=row.text, reply_to=row.reply_to
