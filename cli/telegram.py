@@ -149,7 +149,7 @@ def format_notifications(rows: list[Notification]) -> str:
     if not rows:
         return "no notifications yet"
     lines = [
-        f"{'ID':>5}  {'STATE':<8} {'KIND':<8} {'JOB':>6}  {'CHANNEL':<34}  {'CREATED':<24}  SENT / ERROR"
+        f"{'ID':>5}  {'STATE':<8} {'KIND':<8} {'JOB':>6}  {'CHANNEL':<44}  {'CREATED':<24}  SENT / ERROR"
     ]
     for row in rows:
         job = f"#{row.job_id}" if row.job_id is not None else "-"
@@ -157,7 +157,7 @@ def format_notifications(rows: list[Notification]) -> str:
         if row.state == "pending" and row.error:
             outcome = f"retrying: {excerpt(row.error, 50)}"
         lines.append(
-            f"{row.id:>5}  {row.state:<8} {row.kind:<8} {job:>6}  {excerpt(row.destination, 34):<34}  "
+            f"{row.id:>5}  {row.state:<8} {row.kind:<8} {job:>6}  {excerpt(row.destination, 44):<44}  "
             f"{row.created_at:<24}  {outcome}"
         )
     return "\n".join(lines)

@@ -5,6 +5,7 @@ The outbox's clock is a settable fake, so back-off is stepped through, never sle
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from clikit import Flowtui
 from enginekit import home_paths, settings_from, wait_for, wait_job
 from fakeclaude import ok_script, result_line, write_script
 from notifykit import Receiver, closed_port, stdin_writer
@@ -522,3 +524,54 @@ def test_webhook_body_is_plain_json_without_ntfy_fields(ledger: Ledger) -> None:
     body = webhook_body(row)  # type: ignore[arg-type]
     assert "tags" not in body and "priority" not in body
     assert json.loads(json.dumps(body))["state"] == "succeeded"
+
+
+# -- what people see: `flowtui notifications` -----------------------------------------------
+
+
+def test_flowtui_notifications_shows_each_rows_channel_and_state_without_telegram(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    port = closed_port()
+    home = tmp_path / "home"
+    home.mkdir()
+    config = (
+        f'[[notify]]\nkind = "webhook"\nname = "ci"\nurl = "{receiver.url()}"\n'
+        f'[[notify]]\nkind = "ntfy"\nname = "phone"\nurl = "http://127.0.0.1:{port}/t?auth={TOKEN}"\n'
+    )
+    (home / "config.toml").write_text(config)
+    flowtui = Flowtui(home, ok_script(tmp_path / "claude"))
+    ledger = Ledger(home / "ledger.db")
+    store = NotificationStore(home / "ledger.db")
+
+    async def deliver() -> tuple[int, int]:
+        async with httpx2.AsyncClient(trust_env=False) as client:
+            clock = FakeClock()
+            outbox = ChannelOutbox(store, channels_from(config), client, clock=clock)
+            job = finished_job(ledger)
+            sent, waiting = queue(outbox, job, "ci"), queue(outbox, job, "phone")
+            await outbox.send_due()
+            clock.advance(1)
+            await outbox.send_due()
+            return sent, waiting
+
+    try:
+        sent, waiting = asyncio.run(deliver())
+    finally:
+        store.close()
+        ledger.close()
+    listed = {row["id"]: row for row in json.loads(flowtui.ok("notifications", "--json"))}
+    assert (listed[sent]["channel"], listed[sent]["state"]) == ("ci", "sent")
+    assert (listed[waiting]["channel"], listed[waiting]["state"]) == ("phone", "pending")
+    done = flowtui.run("notifications")
+    assert done.returncode == 0 and done.stderr == ""  # no "Telegram not configured": channels are
+    table = done.stdout.splitlines()
+    assert table[0].split()[:5] == ["ID", "STATE", "KIND", "JOB", "CHANNEL"]
+    by_id = {int(line.split()[0]): line for line in table[1:]}
+    assert f"ci · webhook http://127.0.0.1:{receiver.port}/…" in by_id[sent]
+    assert "phone · ntfy http://127.0.0.1" in by_id[waiting] and "retrying: cannot reach" in by_id[waiting]
+    assert TOKEN not in done.stdout and TOKEN not in json.dumps(listed)
+    resent = flowtui.run("notifications", "resend", str(sent))  # works without Telegram too
+    assert resent.returncode == 0, resent.stderr
+    copy = {row["id"]: row for row in json.loads(flowtui.ok("notifications", "--json"))}[int(resent.stdout)]
+    assert (copy["channel"], copy["state"]) == ("ci", "pending")
