@@ -205,6 +205,7 @@ class NotifyService:
                     kind=row.kind,
                     state=row.state,
                     error=row.error,
+                    channel=row.channel,
                 )
             )
 
