@@ -336,9 +336,15 @@ class NotificationStore:
             list(channels),
         )
 
-    def state_counts(self) -> dict[str, int]:
+    def state_counts(self, channels: Sequence[str] | None = None) -> dict[str, int]:
+        """Rows per state (of ``channels`` only, when given)."""
+        where, params = "", list(channels or ())
+        if channels is not None:
+            where = f" WHERE channel IN ({', '.join('?' for _ in params)})"
         with self._lock:
-            rows = self._conn.execute("SELECT state, count(*) FROM notifications GROUP BY state").fetchall()
+            rows = self._conn.execute(
+                f"SELECT state, count(*) FROM notifications{where} GROUP BY state", params
+            ).fetchall()
         return {str(state): int(count) for state, count in rows}
 
     def pending_count(self) -> int:

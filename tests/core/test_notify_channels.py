@@ -575,3 +575,22 @@ def test_flowtui_notifications_shows_each_rows_channel_and_state_without_telegra
     assert resent.returncode == 0, resent.stderr
     copy = {row["id"]: row for row in json.loads(flowtui.ok("notifications", "--json"))}[int(resent.stdout)]
     assert (copy["channel"], copy["state"]) == ("ci", "pending")
+
+
+def test_doctor_names_the_channels_redacted_and_counts_their_rows(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    url = f"https://ntfy.example/{TOKEN}?auth={TOKEN}"
+    (home / "config.toml").write_text(f'[[notify]]\nkind = "ntfy"\nname = "phone"\nurl = "{url}"\n')
+    flowtui = Flowtui(home, ok_script(tmp_path / "claude"))
+    assert "ok    notify: phone (ntfy https://ntfy.example/…); outbox: 0 pending, 0 failed\n" in flowtui.ok("doctor")
+    store = NotificationStore(home / "ledger.db")
+    try:
+        (row,) = store.enqueue([Draft(0, "x", "job", 1, channel="phone")])
+        store.mark_failed(row.id, "https://ntfy.example/… answered HTTP 403 Forbidden")
+        store.enqueue([Draft(5, "telegram's", "reply")])  # not the channel's
+    finally:
+        store.close()
+    report = flowtui.ok("doctor")
+    assert "notify: phone (ntfy https://ntfy.example/…); outbox: 0 pending, 1 failed (see" in report
+    assert TOKEN not in report
