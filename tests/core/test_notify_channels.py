@@ -583,7 +583,9 @@ def test_doctor_names_the_channels_redacted_and_counts_their_rows(tmp_path: Path
     url = f"https://ntfy.example/{TOKEN}?auth={TOKEN}"
     (home / "config.toml").write_text(f'[[notify]]\nkind = "ntfy"\nname = "phone"\nurl = "{url}"\n')
     flowtui = Flowtui(home, ok_script(tmp_path / "claude"))
-    assert "ok    notify: phone (ntfy https://ntfy.example/…); outbox: 0 pending, 0 failed\n" in flowtui.ok("doctor")
+    assert "ok    notify: phone (ntfy https://ntfy.example/…); outbox: 0 pending, 0 failed\n" in flowtui.ok(
+        "doctor"
+    )
     store = NotificationStore(home / "ledger.db")
     try:
         (row,) = store.enqueue([Draft(0, "x", "job", 1, channel="phone")])
