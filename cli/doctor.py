@@ -14,6 +14,7 @@ from core.config.settings import Settings
 from core.errors import ConfigError
 from core.extras import EXTRAS, REDIS, installed
 from core.ledger.sqlite import Ledger
+from core.notify.status import doctor_check as notify_check
 from core.paths import Paths
 from core.queue.transport import JobQueue
 from core.telegram.status import doctor_check as telegram_check
@@ -43,6 +44,7 @@ def run_checks(
         _check_engine(paths),
         _check_claude(settings, environ),
         Check("telegram", *telegram_check(settings, paths, environ)),
+        Check("notify", *notify_check(settings, paths)),
         _check_extras(settings, environ),
         check_watch_mounts(settings, mounts),
     ]

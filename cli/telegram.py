@@ -106,10 +106,12 @@ def status(app: AppContext) -> None:
 
 @click.group(invoke_without_command=True)
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many rows.")
-@click.option("--json", "as_json", is_flag=True, help="A JSON list (id, job_id, chat_id, state, error, ...).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="A JSON list (id, job_id, channel, chat_id, state, error, ...)."
+)
 @click.pass_context
 def notifications(ctx: click.Context, limit: int | None, as_json: bool) -> None:
-    """Telegram notifications, newest first, with their delivery state."""
+    """Notifications (Telegram and the [[notify]] channels), newest first, with their delivery state."""
     if ctx.invoked_subcommand is not None:
         return
     app: AppContext = ctx.obj
@@ -119,7 +121,7 @@ def notifications(ctx: click.Context, limit: int | None, as_json: bool) -> None:
         click.echo(json.dumps([row.to_dict() for row in rows], indent=2))
         return
     click.echo(format_notifications(rows))
-    if app.settings.telegram is None:
+    if app.settings.telegram is None and not app.settings.notify:
         click.echo(NOT_CONFIGURED, err=True)
 
 
@@ -146,14 +148,16 @@ def resend(app: AppContext, notification_id: int) -> None:
 def format_notifications(rows: list[Notification]) -> str:
     if not rows:
         return "no notifications yet"
-    lines = [f"{'ID':>5}  {'STATE':<8} {'KIND':<8} {'JOB':>6} {'CHAT':>14}  {'CREATED':<24}  SENT / ERROR"]
+    lines = [
+        f"{'ID':>5}  {'STATE':<8} {'KIND':<8} {'JOB':>6}  {'CHANNEL':<44}  {'CREATED':<24}  SENT / ERROR"
+    ]
     for row in rows:
         job = f"#{row.job_id}" if row.job_id is not None else "-"
         outcome = row.sent_at or (excerpt(row.error, 60) if row.error else "-")
         if row.state == "pending" and row.error:
             outcome = f"retrying: {excerpt(row.error, 50)}"
         lines.append(
-            f"{row.id:>5}  {row.state:<8} {row.kind:<8} {job:>6} {row.chat_id:>14}  "
+            f"{row.id:>5}  {row.state:<8} {row.kind:<8} {job:>6}  {excerpt(row.destination, 44):<44}  "
             f"{row.created_at:<24}  {outcome}"
         )
     return "\n".join(lines)

@@ -86,7 +86,8 @@ class ServiceStateChanged:
 
 @dataclass(frozen=True)
 class NotificationChanged:
-    """A Telegram notification was queued, sent, or failed (its delivery state, for the history pane)."""
+    """A notification (Telegram's or a ``[[notify]]`` channel's) was queued, sent, or failed (its
+    delivery state, for the history pane)."""
 
     notification_id: int
     job_id: int | None
@@ -94,6 +95,7 @@ class NotificationChanged:
     kind: str
     state: str
     error: str | None
+    channel: str = "telegram"
 
 
 Event = (

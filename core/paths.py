@@ -80,6 +80,21 @@ class Paths:
         return self.telegram_session_dir / f"{TELEGRAM_SESSION_NAME}.session"
 
     @property
+    def telegram_files_dir(self) -> Path:
+        """Photos, documents and voice notes sent to the bot, one folder per burst that became a
+        job (inside the private Telegram directory); pruned with their job."""
+        return self.telegram_session_dir / "files"
+
+    @property
+    def outgoing_dir(self) -> Path:
+        """Copies of the files a finished job sends (``send_files``), taken when it is announced,
+        so a later edit, discard or worktree removal changes nothing that is sent."""
+        return self.data_dir / "outgoing"
+
+    def outgoing_for(self, job_id: int) -> Path:
+        return self.outgoing_dir / f"job-{job_id}"
+
+    @property
     def worktrees_dir(self) -> Path:
         """The worktrees of isolated jobs, one folder per job that made one."""
         return self.data_dir / "worktrees"

@@ -112,6 +112,7 @@ class Sources:
                     first_line[:80],
                     state,
                     note.error,
+                    note.channel,
                 )
             )
         return rows

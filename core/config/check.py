@@ -210,7 +210,7 @@ def key_name(location: list[str]) -> str:
         return "config"
     if len(location) == 1:
         return f"key {location[0]!r}"
-    if location[0] in ("watch", "schedule") and location[1].isdigit():
+    if location[0] in ("watch", "schedule", "notify") and location[1].isdigit():
         return f"[[{location[0]}]] #{int(location[1]) + 1} {'.'.join(location[2:])}".rstrip()
     section = ".".join(location[:-1])
     return f"[{section}] {location[-1]}"

@@ -65,6 +65,8 @@ def restart_needed(started: Settings, current: Settings) -> list[str]:
         ),
         ("[ledger] synchronous", started.ledger.synchronous, current.ledger.synchronous),
         ("[telegram] added or removed", started.telegram is None, current.telegram is None),
+        # the notify service runs when the engine starts with channels; later edits apply live
+        ("the first [[notify]] added", False, not started.notify and bool(current.notify)),
     ]
     return [name for name, before, after in fixed if before != after]
 

@@ -23,6 +23,7 @@ from core.config.claude_options import (
     check_json_schema,
     check_mcp_config,
 )
+from core.config.send_files import check_send_files
 from core.errors import ConfigError
 
 CLAUDE_ENV = "FLOWTUI_CLAUDE"
@@ -228,6 +229,13 @@ class WorkflowSettings:
     )
     """Further CLI arguments, passed last as they are (options only: the prompt goes on stdin)."""
 
+    send_files: list[str] = field(
+        default_factory=list, metadata=expects("a list of glob patterns", check_send_files)
+    )
+    """Globs (gitignore style, relative to the job's directory, in its worktree when isolated):
+    files the job created or changed that match are sent on Telegram as documents after its
+    finish message (copied when the job is announced, so later edits change nothing sent)."""
+
     def __post_init__(self) -> None:
         if self.fallback_model is not None and self.fallback_model == self.model:
             raise Problem(["fallback_model"], "is the same as model: name another model to fall back to")
@@ -324,6 +332,13 @@ class ScheduleSettings:
     enabled: bool = True
 
 
+def check_transcribe(argv: list[str]) -> str | None:
+    """``transcribe_command`` must name the audio file somewhere in its arguments."""
+    if argv and not any("{path}" in arg for arg in argv):
+        return 'names no {path}: put "{path}" where the audio file goes, e.g. ["whisper-cli", "{path}"]'
+    return None
+
+
 @dataclass(frozen=True, kw_only=True)
 class TelegramSettings:
     """``[telegram]``: the bot, who may use it, and where notifications go."""
@@ -342,6 +357,93 @@ class TelegramSettings:
 
     notify_chat_id: int | None = None
     """Chat that receives job notifications."""
+
+    max_file_mb: float = bounded(20.0, gt=0)
+    """Largest photo, document or voice note (in MB) the bot downloads for a job; a larger one
+    is refused with a reply before anything is downloaded."""
+
+    transcribe_command: list[str] = field(
+        default_factory=list, metadata=expects("a list of strings (an argv with {path})", check_transcribe)
+    )
+    """Turns a voice note into text: an argv (no shell) whose ``{path}`` is the audio file; it
+    prints the text on stdout. Empty: voice notes reach the job as audio files only."""
+
+    transcribe_timeout_seconds: float = bounded(120.0, gt=0)
+    """Longest a transcription may take; then it is stopped and the job gets the audio file."""
+
+
+NotifyKind = Literal["webhook", "ntfy", "command"]
+NotifyEvent = Literal["succeeded", "failed", "cancelled", "needs_you"]
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = ("succeeded", "failed", "cancelled", "needs_you")
+"""What a ``[[notify]]`` channel can be told: a job ended (each final state; ``cancelled`` only
+once it had started), or it needs you (waits for approval, or asks before a tool runs)."""
+
+
+def _http_url(url: SecretStr) -> str | None:
+    """Why ``url`` cannot be POSTed to, or None (the URL itself is never repeated: it may hold a token)."""
+    from urllib.parse import urlsplit
+
+    text = url.get_secret_value().strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return "is not a URL: expected http://HOST/PATH or https://HOST/PATH"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected an http:// or https:// URL with a host"
+    return None
+
+
+def _argv(command: list[str]) -> str | None:
+    if not command or not command[0].strip():
+        return 'expected the program and its arguments, such as ["notify-send", "flowtui"] (got [])'
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NotifySettings:
+    """``[[notify]]``: one channel beyond Telegram that is told about jobs, through the outbox."""
+
+    kind: NotifyKind
+    """``webhook`` (a JSON POST to ``url``), ``ntfy`` (the text POSTed to the topic ``url``) or
+    ``command`` (``command`` run with the text on stdin)."""
+
+    name: str | None = None
+    """How the Notifications pane and ``flowtui notifications`` name it; unique. Without one it is
+    the kind (``ntfy``), then ``ntfy-2``, ``ntfy-3`` for more of the same kind in order."""
+
+    url: SecretStr | None = field(
+        default=None, metadata=expects("an http:// or https:// URL (a string)", _http_url)
+    )
+    """webhook / ntfy: where to POST. A secret: shown and logged as its host only."""
+
+    command: list[str] | None = field(
+        default=None,
+        metadata=expects("a list of strings: the program and its arguments, no shell", _argv),
+    )
+    """command: the argv run with the message on stdin (no shell); a non-zero exit is retried."""
+
+    on: list[NotifyEvent] = field(default_factory=lambda: ["succeeded", "failed", "needs_you"])
+    """Which events it is told: ``succeeded``, ``failed``, ``cancelled``, ``needs_you``."""
+
+    workflows: list[str] | None = None
+    """Only jobs of these workflows; unset: every workflow."""
+
+    timeout_seconds: float = bounded(10.0, gt=0, le=300)
+    """How long one delivery may take (the request, or the command's run) before it is retried."""
+
+    def __post_init__(self) -> None:
+        if self.kind == "command":
+            if self.command is None:
+                raise Problem(["command"], 'required for kind "command": the argv, such as ["notify-send"]')
+            if self.url is not None:
+                raise Problem(["url"], 'not used by kind "command": remove it, or use kind "webhook"')
+        else:
+            if self.url is None:
+                raise Problem(["url"], f"required for kind {self.kind!r}: the http(s) URL to POST to")
+            if self.command is not None:
+                raise Problem(
+                    ["command"], f'not used by kind {self.kind!r}: remove it, or use kind "command"'
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -376,6 +478,7 @@ class Settings:
     watch: list[WatchSettings] = field(default_factory=list)
     schedule: list[ScheduleSettings] = field(default_factory=list)
     telegram: TelegramSettings | None = None
+    notify: list[NotifySettings] = field(default_factory=list)
     budget: BudgetSettings = field(default_factory=BudgetSettings)
     ui: UiSettings = field(default_factory=UiSettings)
 
@@ -440,6 +543,40 @@ def schedule_names(schedules: list[ScheduleSettings]) -> list[str]:
     return names
 
 
+def notify_names(channels: list[NotifySettings]) -> list[str]:
+    """Each ``[[notify]]`` channel's name: its own, else its kind, then ``KIND-2``, ``KIND-3``."""
+    seen: dict[str, int] = {}
+    names = []
+    for channel in channels:
+        seen[channel.kind] = seen.get(channel.kind, 0) + 1
+        if channel.name is not None:
+            names.append(channel.name)
+        else:
+            count = seen[channel.kind]
+            names.append(channel.kind if count == 1 else f"{channel.kind}-{count}")
+    return names
+
+
+def _check_notify(settings: Settings) -> None:
+    """Channel names are unique (and not ``telegram``), and name workflows that exist."""
+    first_with: dict[str, int] = {"telegram": -1}
+    known = settings.workflow_names()
+    for index, (name, channel) in enumerate(zip(notify_names(settings.notify), settings.notify, strict=True)):
+        where = ["notify", str(index)]
+        if channel.name is not None and (not name.strip() or name != name.strip()):
+            raise Problem([*where, "name"], f"{name!r}: a name cannot be empty or padded")
+        if name in first_with:
+            other = "Telegram's" if first_with[name] < 0 else f"[[notify]] #{first_with[name] + 1}'s"
+            raise Problem([*where, "name"], f"{name!r} is also {other} name: give each channel its own name")
+        first_with[name] = index
+        for position, workflow in enumerate(channel.workflows or []):
+            if workflow not in known:
+                raise Problem(
+                    [*where, "workflows", str(position)],
+                    f"unknown workflow {workflow!r}: use one of {', '.join(known)}",
+                )
+
+
 def _cron_slug(cron: str) -> str:
     return "_".join(cron.split()).replace("*", "x")
 
@@ -472,6 +609,7 @@ def _check_together(settings: Settings) -> None:
             ["schedule", str(index), "name"],
             f"{name!r} is also the name of {earlier}: give each schedule its own name",
         )
+    _check_notify(settings)
 
 
 def load_settings(config_file: Path) -> Settings:

@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _ENGINES_IN_PROCESS = itertools.count(1)
-LEADER_ONLY_SERVICES = frozenset({"telegram", "schedules", "retention"})
+LEADER_ONLY_SERVICES = frozenset({"telegram", "notify", "schedules", "retention"})
 """Services that must run on exactly one engine when several share a Redis queue."""
 SUPERSEDE_WAIT_SECONDS = 10.0
 """How long a watch waits for a superseded run to end (its reader notices within 0.2 s)."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from core.config.settings import Settings
 from core.engine.service import Service
 from core.host.retention import RetentionService
+from core.notify.service import notify_services
 from core.paths import Paths
 from core.schedule.cron import ScheduleService
 from core.schedule.steps import StepsService
@@ -18,6 +19,7 @@ def default_services(settings: Settings, paths: Paths, environ: Mapping[str, str
     """Every service this config asks for (each registers itself here)."""
     services: list[Service] = []
     services.extend(telegram_services(settings, environ))
+    services.extend(notify_services(settings))
     services.append(WatchService())
     services.append(ScheduleService())
     services.append(StepsService())

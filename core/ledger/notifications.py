@@ -66,7 +66,9 @@ CREATE TABLE IF NOT EXISTS notifications (
     created_at  TEXT    NOT NULL,
     sent_at     TEXT,
     message_id  INTEGER,
-    resent_from INTEGER
+    resent_from INTEGER,
+    channel     TEXT    NOT NULL DEFAULT 'telegram',
+    payload     TEXT
 );
 CREATE INDEX IF NOT EXISTS notifications_pending ON notifications (state, chat_id, id);
 CREATE TABLE IF NOT EXISTS notification_messages (
@@ -94,6 +96,11 @@ CREATE TABLE IF NOT EXISTS telegram_denied (
     first_at TEXT    NOT NULL,
     last_at  TEXT    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS telegram_files (
+    job_id INTEGER NOT NULL,
+    folder TEXT    NOT NULL,
+    PRIMARY KEY (job_id, folder)
+);
 CREATE TABLE IF NOT EXISTS telegram_state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -105,11 +112,25 @@ SCHEMA_NAMES = frozenset(re.findall(r"CREATE (?:TABLE|INDEX) IF NOT EXISTS (\w+)
 
 _COLUMNS = (
     "id, job_id, chat_id, kind, text, markup, document, reply_to, state, attempts, error, retry_at,"
-    " created_at, sent_at, message_id, resent_from"
+    " created_at, sent_at, message_id, resent_from, channel, payload"
 )
+TELEGRAM = "telegram"
+"""The channel of a Telegram message; any other is a ``[[notify]]`` channel's name."""
+CHANNEL_COLUMNS = (("channel", "TEXT NOT NULL DEFAULT 'telegram'"), ("payload", "TEXT"))
+"""Added in ledger schema 8 (``notifications`` gained channels beyond Telegram)."""
 NOTICE_QUERY_CHUNK = 500
 """Job ids per query (SQLite allows 32,766 parameters; smaller chunks keep the lock short)."""
-JSON_KEYS = ("id", "job_id", "chat_id", "state", "error", "created_at", "sent_at")
+JSON_KEYS = ("id", "job_id", "channel", "chat_id", "state", "error", "created_at", "sent_at")
+
+
+def migrate_notifications(conn: sqlite3.Connection) -> bool:
+    """Give a ``notifications`` table from before schema 8 its channel columns (its rows are
+    Telegram's); True when it changed anything. Nothing to do without the table."""
+    existing = {row[1] for row in conn.execute("PRAGMA table_info(notifications)")}
+    missing = [(name, sql) for name, sql in CHANNEL_COLUMNS if existing and name not in existing]
+    for name, sql in missing:
+        conn.execute(f"ALTER TABLE notifications ADD COLUMN {name} {sql}")
+    return bool(missing)
 
 
 @dataclass(frozen=True)
@@ -124,6 +145,10 @@ class Draft:
     document: str | None = None
     """For ``log``: the transcript file rendered and sent as a document."""
     reply_to: int | None = None
+    channel: str = TELEGRAM
+    """``telegram`` (to ``chat_id``), or a ``[[notify]]`` channel's name (``chat_id`` is 0)."""
+    payload: dict[str, Any] | None = None
+    """A ``[[notify]]`` channel's facts about the job (its webhook's JSON), fixed when queued."""
 
 
 @dataclass(frozen=True)
@@ -146,12 +171,24 @@ class Notification:
     sent_at: str | None
     message_id: int | None
     resent_from: int | None
+    channel: str = TELEGRAM
+    payload: dict[str, Any] | None = None
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Notification:
         values = dict(row)
         values["markup"] = Markup.from_json(json.loads(values["markup"])) if values["markup"] else None
+        values["payload"] = json.loads(values["payload"]) if values["payload"] else None
         return cls(**values)
+
+    @property
+    def destination(self) -> str:
+        """Where it goes, safe to show: ``telegram 11111111`` (the chat), or a ``[[notify]]``
+        channel's name and its redacted target (``phone · ntfy https://ntfy.sh/…``)."""
+        if self.channel == TELEGRAM:
+            return f"telegram {self.chat_id}"
+        target = (self.payload or {}).get("target")
+        return f"{self.channel} · {target}" if target else self.channel
 
     def to_dict(self) -> dict[str, Any]:
         """The ``--json`` shape (stable keys for scripts)."""
@@ -173,6 +210,7 @@ class NotificationStore:
         # window opening the store beside a busy engine never waits for (or holds) the lock.
         if not self._schema_present():
             with self._write() as conn:
+                migrate_notifications(conn)
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
@@ -182,7 +220,8 @@ class NotificationStore:
             rows = self._conn.execute(
                 "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')"
             ).fetchall()
-        return {row[0] for row in rows} >= SCHEMA_NAMES
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(notifications)")}
+        return {row[0] for row in rows} >= SCHEMA_NAMES and columns >= {name for name, _ in CHANNEL_COLUMNS}
 
     def close(self) -> None:
         with self._lock:
@@ -218,7 +257,8 @@ class NotificationStore:
             ids = [
                 conn.execute(
                     "INSERT INTO notifications (job_id, chat_id, kind, text, markup, document, reply_to,"
-                    " state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?) RETURNING id",
+                    " state, created_at, channel, payload) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?)"
+                    " RETURNING id",
                     (
                         draft.job_id,
                         draft.chat_id,
@@ -228,6 +268,8 @@ class NotificationStore:
                         draft.document,
                         draft.reply_to,
                         self.clock.iso(),
+                        draft.channel,
+                        json.dumps(draft.payload) if draft.payload is not None else None,
                     ),
                 ).fetchone()[0]
                 for draft in drafts
@@ -258,8 +300,9 @@ class NotificationStore:
         with self._write() as conn:
             new_id = conn.execute(
                 "INSERT INTO notifications (job_id, chat_id, kind, text, markup, document, reply_to,"
-                " state, created_at, resent_from) SELECT job_id, chat_id, kind, text, markup, document,"
-                " reply_to, 'pending', ?, id FROM notifications WHERE id = ? RETURNING id",
+                " state, created_at, resent_from, channel, payload) SELECT job_id, chat_id, kind, text,"
+                " markup, document, reply_to, 'pending', ?, id, channel, payload FROM notifications"
+                " WHERE id = ? RETURNING id",
                 (self.clock.iso(), notification_id),
             ).fetchone()
         if new_id is None:
@@ -288,16 +331,25 @@ class NotificationStore:
             params.append(limit)
         return self._select(where, params)
 
-    def pending_heads(self) -> list[Notification]:
-        """The oldest pending row of each chat: a chat's messages go out in order."""
+    def pending_heads(self, channels: Sequence[str] = (TELEGRAM,)) -> list[Notification]:
+        """The oldest pending row of each chat of each of ``channels``: a chat's (a channel's)
+        messages go out in order."""
+        marks = ", ".join("?" for _ in channels)
         return self._select(
-            "WHERE id IN (SELECT min(id) FROM notifications WHERE state = 'pending' GROUP BY chat_id)"
-            " ORDER BY id"
+            "WHERE id IN (SELECT min(id) FROM notifications WHERE state = 'pending'"
+            f" AND channel IN ({marks}) GROUP BY channel, chat_id) ORDER BY id",
+            list(channels),
         )
 
-    def state_counts(self) -> dict[str, int]:
+    def state_counts(self, channels: Sequence[str] | None = None) -> dict[str, int]:
+        """Rows per state (of ``channels`` only, when given)."""
+        where, params = "", list(channels or ())
+        if channels is not None:
+            where = f" WHERE channel IN ({', '.join('?' for _ in params)})"
         with self._lock:
-            rows = self._conn.execute("SELECT state, count(*) FROM notifications GROUP BY state").fetchall()
+            rows = self._conn.execute(
+                f"SELECT state, count(*) FROM notifications{where} GROUP BY state", params
+            ).fetchall()
         return {str(state): int(count) for state, count in rows}
 
     def pending_count(self) -> int:
@@ -325,13 +377,15 @@ class NotificationStore:
     # -- delivery ------------------------------------------------------------------------
 
     def mark_sent(self, notification: Notification, message_id: int) -> Notification:
+        """Delivered; a Telegram message's id is kept (a reply to it finds its job)."""
+        telegram = notification.channel == TELEGRAM
         with self._write() as conn:
             conn.execute(
                 "UPDATE notifications SET state = 'sent', sent_at = ?, message_id = ?, error = NULL,"
                 " retry_at = NULL, attempts = attempts + 1 WHERE id = ?",
-                (self.clock.iso(), message_id, notification.id),
+                (self.clock.iso(), message_id if telegram else None, notification.id),
             )
-            if notification.job_id is not None:
+            if notification.job_id is not None and telegram:
                 conn.execute(
                     "INSERT OR REPLACE INTO notification_messages (chat_id, message_id, job_id,"
                     " notification_id) VALUES (?, ?, ?, ?)",
@@ -359,11 +413,14 @@ class NotificationStore:
             )
         return self.require(notification_id)
 
-    def clear_backoff(self) -> int:
+    def clear_backoff(self, channels: Sequence[str] = (TELEGRAM,)) -> int:
         """After a restart, pending rows are tried at once (the fix may be why it restarted)."""
+        marks = ", ".join("?" for _ in channels)
         with self._write() as conn:
             return conn.execute(
                 "UPDATE notifications SET retry_at = NULL WHERE state = 'pending' AND retry_at IS NOT NULL"
+                f" AND channel IN ({marks})",
+                list(channels),
             ).rowcount
 
     def job_for_message(self, chat_id: int, message_id: int) -> int | None:
@@ -390,6 +447,28 @@ class NotificationStore:
                 "SELECT chat_id, message_id FROM telegram_origins WHERE job_id = ?", (job_id,)
             ).fetchone()
         return (int(row[0]), row[1]) if row else None
+
+    # -- files sent to the bot -----------------------------------------------------------
+
+    def record_files(self, job_id: int, folder: str) -> None:
+        """``folder`` holds files sent for job ``job_id``: it goes when the job is pruned."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO telegram_files (job_id, folder) VALUES (?, ?)", (job_id, folder)
+            )
+
+    def file_folders(self, job_ids: Sequence[int]) -> list[str]:
+        """The folders of files sent for these jobs."""
+        folders: list[str] = []
+        with self._lock:
+            for index in range(0, len(job_ids), NOTICE_QUERY_CHUNK):
+                chunk = list(job_ids[index : index + NOTICE_QUERY_CHUNK])
+                marks = ", ".join("?" for _ in chunk)
+                rows = self._conn.execute(
+                    f"SELECT DISTINCT folder FROM telegram_files WHERE job_id IN ({marks})", chunk
+                ).fetchall()
+                folders.extend(str(row[0]) for row in rows)
+        return folders
 
     # -- strangers -----------------------------------------------------------------------
 
@@ -473,6 +552,7 @@ class NotificationStore:
                     "notification_messages",
                     "telegram_origins",
                     "telegram_notices",
+                    "telegram_files",
                 ):
                     conn.execute(f"DELETE FROM {table} WHERE job_id IN ({marks})", chunk)
         return deleted

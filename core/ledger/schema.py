@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlite3
 
 from core.jobs import JOB_COLUMNS, JobSource
+from core.ledger.notifications import migrate_notifications
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
+"""8: ``notifications`` gained ``channel`` and ``payload`` (:func:`migrate_notifications`)."""
 
 SOURCE_CHECK = "CHECK (source IN ({}))".format(", ".join(f"'{source}'" for source in JobSource))
 """Built from :class:`JobSource`: a source added there is accepted by the file (after a rebuild)."""
@@ -91,6 +93,7 @@ CREATE TABLE IF NOT EXISTS engine_state (
 def create_or_migrate(conn: sqlite3.Connection) -> None:
     """Create the tables, or migrate older ones keeping every row (inside a transaction)."""
     _migrate_jobs_table(conn)
+    migrate_notifications(conn)  # the outbox's table shares the file (its store creates it)
     for statement in SCHEMA.split(";"):
         if statement.strip():
             conn.execute(statement)

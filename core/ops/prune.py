@@ -45,6 +45,9 @@ class PruneReport:
     transcript_bytes: int = 0
     worktrees: int = 0
     worktree_bytes: int = 0
+    sent_files: int = 0
+    """Folders of files sent to the bot for the jobs (photos, documents, voice notes)."""
+    sent_file_bytes: int = 0
     ledger: Reclaimed | None = None
     kept_for_review: int = 0
     kept_as_parent: int = 0
@@ -53,7 +56,7 @@ class PruneReport:
 
     @property
     def files_bytes(self) -> int:
-        return self.transcript_bytes + self.worktree_bytes
+        return self.transcript_bytes + self.worktree_bytes + self.sent_file_bytes
 
     def lines(self) -> list[str]:
         """How ``flowtui prune`` says it: what went, the space, what stayed and why."""
@@ -64,6 +67,11 @@ class PruneReport:
             f"{self.events} events, {self.inputs} inputs, {self.notifications} notifications, "
             f"{self.transcripts} transcript files ({human_bytes(self.transcript_bytes)}), "
             f"{self.worktrees} worktrees ({human_bytes(self.worktree_bytes)})"
+            + (
+                f", {self.sent_files} folders of files sent on Telegram ({human_bytes(self.sent_file_bytes)})"
+                if self.sent_files
+                else ""
+            )
         ]
         said.append(self._space())
         if self.kept_for_review:
@@ -101,8 +109,14 @@ def prune(ledger: LedgerStore, paths: Paths, older_than: timedelta, dry_run: boo
     before_utc = to_iso(ledger.clock.now() - older_than)
     deleted = ledger.delete_finished(before_utc, dry_run=dry_run)
     job_ids = [job.id for job in deleted.jobs]
+    sent_files, sent_file_bytes = (
+        _delete_sent_files(paths, ledger.clock, job_ids, dry_run) if job_ids else (0, 0)
+    )
     notifications = _delete_notifications(paths, ledger.clock, job_ids, dry_run) if job_ids else 0
     transcripts, transcript_bytes = _delete_transcripts(paths, job_ids, dry_run)
+    if not dry_run:
+        for job_id in job_ids:  # the copies its finish message sent (send_files)
+            shutil.rmtree(paths.outgoing_for(job_id), ignore_errors=True)
     problems: list[str] = []
     worktrees = worktree_bytes = 0
     for job in deleted.jobs:
@@ -122,6 +136,8 @@ def prune(ledger: LedgerStore, paths: Paths, older_than: timedelta, dry_run: boo
         transcript_bytes=transcript_bytes,
         worktrees=worktrees,
         worktree_bytes=worktree_bytes,
+        sent_files=sent_files,
+        sent_file_bytes=sent_file_bytes,
         ledger=None if dry_run or not job_ids else ledger.reclaim_space(),
         kept_for_review=deleted.kept_for_review,
         kept_as_parent=deleted.kept_as_parent,
@@ -138,6 +154,28 @@ def _delete_notifications(paths: Paths, clock: Clock, job_ids: list[int], dry_ru
         return store.delete_for_jobs(job_ids, dry_run)
     finally:
         store.close()
+
+
+def _delete_sent_files(paths: Paths, clock: Clock, job_ids: list[int], dry_run: bool) -> tuple[int, int]:
+    """The folders of files sent to the bot for these jobs (named in the outbox's tables, so
+    read before those rows go); only folders inside the data dir's Telegram files are touched."""
+    if not paths.ledger_db.exists():
+        return 0, 0
+    store = NotificationStore(paths.ledger_db, clock)
+    try:
+        folders = store.file_folders(job_ids)
+    finally:
+        store.close()
+    root = paths.telegram_files_dir.resolve()
+    count = size = 0
+    for folder in map(Path, folders):
+        if folder.resolve().parent != root or not folder.is_dir():
+            continue
+        count += 1
+        size += _tree_bytes(folder)
+        if not dry_run:
+            shutil.rmtree(folder, ignore_errors=True)
+    return count, size
 
 
 def _delete_transcripts(paths: Paths, job_ids: list[int], dry_run: bool) -> tuple[int, int]:

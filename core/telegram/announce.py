@@ -13,14 +13,21 @@ from datetime import timedelta
 
 from core.clock import parse_time
 from core.config.settings import NotifyPolicy, Settings
-from core.errors import ConfigError, InputError
+from core.errors import ConfigError, InputError, describe_os_error
 from core.jobs import Job, JobState
 from core.ledger.notifications import Draft, NotificationStore
 from core.ops.control import Control
 from core.ops.review import JobChanges
 from core.telegram.config import TelegramConfig
-from core.telegram.notify import approval_message, current_token, finished_messages, question_message
-from core.telegram.outbox import Outbox
+from core.telegram.files_out import FilesOut, collect_files
+from core.telegram.notify import (
+    approval_message,
+    current_token,
+    file_caption,
+    finished_messages,
+    question_message,
+)
+from core.telegram.outbox import MAX_DOCUMENT_BYTES, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +59,8 @@ class Announcer:
         self.control = control
         self.store = store
         self.outbox = outbox
+        self.max_file_bytes = MAX_DOCUMENT_BYTES
+        """The largest file ``send_files`` sends (tests make it small)."""
         # Jobs that finished before Telegram was first set up are never announced.
         self.since = store.first_value(SINCE_KEY, control.ledger.clock.iso())
 
@@ -89,11 +98,33 @@ class Announcer:
         if chat_id is None:
             self.store.skip_notice(job.id, FINISHED, "no chat: set [telegram] notify_chat_id")
             return
+        changes = self.changes(job)
+        files = self.files_out(job, changes)
         drafts = [
             Draft(chat_id=chat_id, text=text, kind="job", job_id=job.id, markup=markup)
-            for text, markup in finished_messages(job, self.changes(job))
+            for text, markup in finished_messages(job, changes, files.lines())
+        ]
+        drafts += [
+            Draft(chat_id, file_caption(job, file.name), kind="job", job_id=job.id, document=str(file.copy))
+            for file in files.files
         ]
         self.outbox.enqueue(drafts, notice=(job.id, FINISHED))
+
+    def files_out(self, job: Job, changes: JobChanges | None) -> FilesOut:
+        """The files the workflow's ``send_files`` picks from the job's changes, copied now; none
+        when it was announced already (the copies it queued stay as they are)."""
+        try:
+            globs = self.settings.workflow(job.workflow).send_files
+        except ConfigError:
+            return FilesOut()
+        if not globs or self.store.notice(job.id, FINISHED) is not None:
+            return FilesOut()
+        copies = self.control.paths.outgoing_for(job.id)
+        try:
+            return collect_files(job, changes, globs, copies, self.max_file_bytes)
+        except OSError as error:
+            log.warning("job #%s's files are not sent: %s", job.id, error)
+            return FilesOut(problems=[f"cannot copy the files to send: {describe_os_error(error)}"])
 
     def changes(self, job: Job) -> JobChanges | None:
         """What the job changed, for its finish message; None when this machine cannot tell

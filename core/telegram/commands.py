@@ -1,10 +1,12 @@
 """Incoming Telegram messages and button presses, turned into Control operations and short replies.
 
 Deny by default: only ``allowed_users`` are heard; anyone else is ignored without a reply
-(no hint that a bot is listening), logged with their id and counted. Prompts typed as
-several messages in a row become one job: text is held per chat until the chat has been
-quiet for ``burst_seconds``. Replies go through the outbox like everything else, so they
-are paced, retried and recorded.
+(no hint that a bot is listening), logged with their id and counted; only a stranger's file
+gets one reply, so it is not lost without a word. Prompts typed as several messages in a row
+become one job: text is held per chat until the chat has been quiet for ``burst_seconds``.
+Photos, documents, voice notes and audio files join the same burst: each is downloaded
+(``core.telegram.files``) before its burst may close, and the job's prompt names their paths.
+Replies go through the outbox like everything else, so they are paced, retried and recorded.
 
 A reply to one of a job's messages (found through the notification rows) does what answers
 it best: a reply to a tool question the job still waits on denies it with the text as the
@@ -17,12 +19,17 @@ instead of answering the job's next one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.claude.environment import job_environment
 from core.config.settings import DEFAULT_WORKFLOW
 from core.errors import ConfigError, InputError
 from core.jobs import REVIEW_DISCARDED, REVIEW_KEPT, Job, JobSource, JobState
@@ -32,6 +39,18 @@ from core.ops.control import Control
 from core.summary import excerpt
 from core.telegram.closing import ending
 from core.telegram.config import TelegramConfig, redact
+from core.telegram.files import (
+    TAKEN_KINDS,
+    Incoming,
+    Received,
+    carries_media,
+    files_block,
+    incoming_file,
+    too_large,
+    transcribe,
+    unique_path,
+    unsupported_kind,
+)
 from core.telegram.notify import (
     DISCARD,
     DISCARD_SURE,
@@ -58,6 +77,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EditMessage = Callable[[int, int, str, Markup | None], Awaitable[None]]
+Download = Callable[["Message", Path], Awaitable[None]]
 BURST_SECONDS = 1.5
 BURST_LONGEST_SECONDS = 6.0
 JOBS_SHOWN = 10
@@ -77,6 +97,12 @@ class _Burst:
     started: float
     deadline: float
     texts: list[str] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)
+    """Files downloaded for it; their folder is ``folder``."""
+    folder: Path | None = None
+    pending: int = 0
+    """Downloads (and transcriptions) still under way: the burst waits for them."""
+    messages: int = 0
 
 
 @dataclass(frozen=True)
@@ -113,6 +139,8 @@ class Bot:
         clock: Callable[[], float] = time.monotonic,
         burst_seconds: float = BURST_SECONDS,
         on_change: Callable[[], None] = lambda: None,
+        download: Download | None = None,
+        environ: Mapping[str, str] | None = None,
     ) -> None:
         self.config = config
         self.control = control
@@ -125,9 +153,16 @@ class Bot:
         self.burst_seconds = burst_seconds
         self.on_change = on_change
         """Told when a job was added or a burst started (the service flushes and reconciles)."""
+        self.download = download
+        """Fetches a message's file (the gateway's); None: files are refused with a reply."""
+        self.environ = os.environ if environ is None else environ
+        """The transcription command's environment, less flowtui's secrets."""
         self.username: str | None = None
         self.denied_count = 0
         self._bursts: dict[int, _Burst] = {}
+        self._finishing: list[_Burst] = []
+        """Bursts closed while their files were still downloading: queued when the last one is in."""
+        self._told_strangers: set[int] = set()
         self._edits: list[tuple[int, int, str, Markup | None]] = []
         """Answered messages to rewrite (chat, message, text, the buttons left), once the handler is done."""
 
@@ -136,6 +171,11 @@ class Bot:
     async def on_message(self, message: Message) -> None:
         sender = self._allowed_sender(message.from_user, message)
         if sender is None:
+            self._refuse_strangers_file(message)
+            return
+        if carries_media(message):
+            await self._on_file_message(sender, message)
+            await self._apply_edits()
             return
         text = (message.text or message.caption or "").strip()
         if not text:
@@ -166,14 +206,15 @@ class Bot:
             return
         self._add_to_burst(sender, text, DEFAULT_WORKFLOW)
 
-    def _reply_to_job(self, sender: _From, job_id: int, text: str) -> None:
-        """A reply to a job's message: the rules are in the module's docstring."""
+    def _reply_to_job(self, sender: _From, job_id: int, text: str) -> int:
+        """A reply to a job's message: the rules are in the module's docstring. Returns the job
+        the text went to (a follow-up's is a new one)."""
         job = self.control.get(job_id)
         replied = self._notification(sender.chat_id, sender.reply_to, job_id)
         token = button_token(replied.markup) if replied is not None else None
         if token is not None and token == current_token(job):
             self._deny_question(sender, job, text, replied)
-            return
+            return job.id
         if (
             replied is not None
             and replied.kind == "approval"
@@ -182,15 +223,15 @@ class Bot:
         ):
             self.control.deny(job.id, by=f"Telegram user {sender.label}", reason=text, via="telegram")
             self.reply(sender.chat_id, f"denied #{job.id}: cancelled", job_id=job.id)
-            return
+            return job.id
         if job.state.is_final:
-            self._followup(sender, job_id, text)
-            return
+            return self._followup(sender, job_id, text)
         # running: Claude reads it next; not running yet: the door's one line says what to do
         told = self.control.tell(job.id, text, by=sender.label, via="telegram")
         waits = job_question(told)
         also = f" (it also waits for an answer about {waits.get('tool')})" if waits is not None else ""
         self.reply(sender.chat_id, f"told #{job.id}: Claude reads it at its next turn{also}", job_id=job.id)
+        return job.id
 
     def _deny_question(self, sender: _From, job: Job, reason: str, replied: Notification | None) -> None:
         tool = (job_question(job) or {}).get("tool") or "the tool"
@@ -330,9 +371,10 @@ class Bot:
     def _help(self, sender: _From, args: str) -> None:
         self.reply(sender.chat_id, HELP_TEXT)
 
-    def _followup(self, sender: _From, job_id: int, text: str) -> None:
+    def _followup(self, sender: _From, job_id: int, text: str) -> int:
         job = self.control.followup(job_id, text, source=JobSource.TELEGRAM)
         self._queued(sender, job, f"queued #{job.id} (follow-up of #{job_id})")
+        return job.id
 
     def _job(self, args: str, command: str) -> Job:
         text = args.strip().lstrip("#")
@@ -354,7 +396,7 @@ class Bot:
 
     # -- bursts ----------------------------------------------------------------------------
 
-    def _add_to_burst(self, sender: _From, text: str, workflow: str) -> None:
+    def _add_to_burst(self, sender: _From, text: str, workflow: str) -> _Burst:
         now = self.clock()
         burst = self._bursts.get(sender.chat_id)
         if burst is not None and burst.workflow != workflow:
@@ -363,30 +405,52 @@ class Bot:
         if burst is None:
             burst = _Burst(sender.chat_id, workflow, sender.label, sender.message_id, now, now)
             self._bursts[sender.chat_id] = burst
-        burst.texts.append(text)
+        if text:
+            burst.texts.append(text)
+        burst.messages += 1
+        self._extend(burst, now)
+        return burst
+
+    def _extend(self, burst: _Burst, now: float) -> None:
         burst.deadline = min(now + self.burst_seconds, burst.started + BURST_LONGEST_SECONDS)
         self.on_change()
 
     def next_deadline(self) -> float | None:
-        return min((burst.deadline for burst in self._bursts.values()), default=None)
+        return min((burst.deadline for burst in self._bursts.values() if not burst.pending), default=None)
 
     def flush_due(self, now: float | None = None) -> list[Job]:
-        """Queue every burst whose chat has been quiet long enough."""
+        """Queue every burst whose chat has been quiet long enough and whose files are in."""
         moment = self.clock() if now is None else now
-        due = [chat for chat, burst in self._bursts.items() if burst.deadline <= moment]
+        due = [chat for chat, burst in self._bursts.items() if burst.deadline <= moment and not burst.pending]
         return [job for chat in due if (job := self._flush_chat(chat)) is not None]
 
     def flush_all(self) -> list[Job]:
-        return [job for chat in list(self._bursts) if (job := self._flush_chat(chat)) is not None]
+        """Every burst as a job now (the service stops): files still downloading are left out."""
+        bursts = [*self._bursts.values(), *self._finishing]
+        self._bursts, self._finishing = {}, []
+        return [job for burst in bursts if (job := self._queue_burst(burst)) is not None]
 
     def _flush_chat(self, chat_id: int) -> Job | None:
         burst = self._bursts.pop(chat_id, None)
         if burst is None:
             return None
+        if burst.pending:  # closed (a command, another workflow) while a file downloads
+            self._finishing.append(burst)
+            return None
+        return self._queue_burst(burst)
+
+    def _queue_burst(self, burst: _Burst) -> Job | None:
+        chat_id = burst.chat_id
         sender = _From(chat_id, 0, burst.sender, burst.first_message_id, None)
+        prompt = "\n\n".join(part for part in ("\n".join(burst.texts), files_block(burst.received)) if part)
+        if not burst.received and burst.folder is not None:
+            with contextlib.suppress(OSError):  # every download failed: the empty folder goes
+                burst.folder.rmdir()
+        if not prompt:
+            return None  # only files that could not be had: each was answered already
         try:
             job = self.control.add(
-                "\n".join(burst.texts),
+                prompt,
                 workflow=burst.workflow,
                 source=JobSource.TELEGRAM,
                 trigger=sender.trigger,
@@ -394,9 +458,160 @@ class Bot:
         except (InputError, ConfigError) as error:
             self.reply(chat_id, str(error))
             return None
-        merged = f" from {len(burst.texts)} messages" if len(burst.texts) > 1 else ""
-        self._queued(sender, job, f"queued #{job.id}{merged}")
+        if burst.received and burst.folder is not None:
+            self.store.record_files(job.id, str(burst.folder))
+        merged = f" from {burst.messages} messages" if burst.messages > 1 else ""
+        files = len(burst.received)
+        with_files = f" with {files} file{'s' if files != 1 else ''}" if files else ""
+        notes = "".join(f"\n{entry.path.name} {entry.note}" for entry in burst.received if entry.note)
+        self._queued(sender, job, f"queued #{job.id}{merged}{with_files}{notes}")
         return job
+
+    # -- files -----------------------------------------------------------------------------
+
+    async def _on_file_message(self, sender: _From, message: Message) -> None:
+        """A photo, document, voice note or audio file: downloaded and named in a job's prompt
+        (its caption, else the text it replies to, is the prompt); any other media is refused."""
+        incoming = incoming_file(message)
+        if incoming is None:
+            kind = unsupported_kind(message) or "message of this kind"
+            self.reply(sender.chat_id, f"flowtui cannot take a {kind}: send {TAKEN_KINDS}")
+            return
+        refusal = too_large(incoming, self.config.max_file_bytes)
+        if refusal is not None:
+            self.reply(sender.chat_id, refusal)
+            return
+        if self.download is None:
+            self.reply(sender.chat_id, f"not downloaded: this bot cannot fetch files (the {incoming.kind})")
+            return
+        caption = (message.caption or "").strip()
+        job_id = self.store.job_for_message(sender.chat_id, sender.reply_to) if sender.reply_to else None
+        try:
+            if job_id is not None:
+                await self._file_for_job(sender, message, incoming, caption, job_id)
+                return
+            workflow, prompt = self._caption_prompt(caption, message)
+            await self._file_into_burst(sender, message, incoming, workflow, prompt)
+        except (CommandError, InputError, ConfigError) as error:
+            self.reply(sender.chat_id, str(error))
+        except Exception as error:  # a reply beats silence; the log has the traceback
+            log.exception("Telegram file from user %s failed", sender.user_id)
+            self.reply(sender.chat_id, f"flowtui could not take that file: {self._safe(error)}")
+
+    def _caption_prompt(self, caption: str, message: Message) -> tuple[str, str]:
+        """(workflow, prompt) of a file's caption: text, or ``/run [-w NAME] text``; without one
+        the text of the message it replies to."""
+        if caption.startswith("/"):
+            name, _, rest = caption.partition(" ")
+            if name.partition("@")[0].lower() != "/run":
+                raise CommandError(f"a file goes with a prompt or /run, not {name}: send the command alone")
+            workflow, rest = DEFAULT_WORKFLOW, rest.strip()
+            if rest.startswith(("-w ", "--workflow ")):
+                _, workflow, rest = [*rest.split(maxsplit=2), "", ""][:3]
+            self.control.settings.workflow(workflow)  # unknown: the ConfigError is the reply
+            return workflow, rest.strip()
+        if caption:
+            return DEFAULT_WORKFLOW, caption
+        replied = message.reply_to_message
+        text = (replied.text or replied.caption or "") if replied is not None else ""
+        return DEFAULT_WORKFLOW, str(text).strip()
+
+    async def _file_into_burst(
+        self, sender: _From, message: Message, incoming: Incoming, workflow: str, prompt: str
+    ) -> None:
+        """The file joins the chat's burst (or starts one): the burst waits until it is in."""
+        open_burst = self._bursts.get(sender.chat_id)
+        if open_burst is not None and prompt in open_burst.texts:
+            prompt = ""  # it replies to a message of this very burst: its text is there already
+        burst = self._add_to_burst(sender, prompt, workflow)
+        if burst.folder is None:
+            burst.folder = self._files_dir / f"chat{burst.chat_id}-msg{burst.first_message_id}"
+        burst.pending += 1
+        try:
+            received = await self._fetch(sender, message, incoming, burst.folder)
+        finally:
+            burst.pending -= 1
+        if received is not None:
+            burst.received.append(received)
+        if burst.pending:
+            return
+        if burst in self._finishing:
+            self._finishing.remove(burst)
+            self._queue_burst(burst)
+        elif self._bursts.get(burst.chat_id) is burst:
+            self._extend(burst, self.clock())  # the quiet time counts from the file's arrival here
+
+    async def _file_for_job(
+        self, sender: _From, message: Message, incoming: Incoming, caption: str, job_id: int
+    ) -> None:
+        """A file in reply to a job's message goes where a text reply would (see the module)."""
+        self._flush_chat(sender.chat_id)
+        folder = self._files_dir / f"chat{sender.chat_id}-msg{sender.message_id}"
+        received = await self._fetch(sender, message, incoming, folder)
+        if received is None:
+            return
+        text = "\n\n".join(part for part in (caption, files_block([received])) if part)
+        try:
+            target = self._reply_to_job(sender, job_id, text)
+        except BaseException:  # refused (the reply says why): nothing holds the file now
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        self.store.record_files(target, str(folder))
+        if received.note:
+            self.reply(sender.chat_id, f"{received.path.name} {received.note}", job_id=target)
+
+    async def _fetch(
+        self, sender: _From, message: Message, incoming: Incoming, folder: Path
+    ) -> Received | None:
+        """Download (and transcribe a voice note); a failure is replied and gives None."""
+        assert self.download is not None
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        destination = unique_path(folder, incoming.file_name)
+        destination.touch(mode=0o600)  # taken at once: a file of the same burst picks another name
+        try:
+            await self.download(message, destination)
+        except Exception as error:
+            destination.unlink(missing_ok=True)
+            log.warning("could not download a Telegram %s: %s", incoming.kind, self._safe(error))
+            self.reply(
+                sender.chat_id,
+                f"could not download the {incoming.kind} {incoming.file_name}: {self._safe(error)}",
+            )
+            return None
+        size = destination.stat().st_size
+        if size > self.config.max_file_bytes:  # Telegram did not say its size before
+            destination.unlink(missing_ok=True)
+            self.reply(
+                sender.chat_id,
+                too_large(Incoming(incoming.kind, incoming.file_name, size), self.config.max_file_bytes)
+                or "",
+            )
+            return None
+        if incoming.kind != "voice note":
+            return Received(destination, incoming)
+        environment = job_environment(self.environ, self.control.settings)
+        transcript = await transcribe(
+            self.config.transcribe_command, destination, self.config.transcribe_timeout_seconds, environment
+        )
+        return Received(destination, incoming, transcript.text, transcript.note)
+
+    @property
+    def _files_dir(self) -> Path:
+        return self.control.paths.telegram_files_dir
+
+    def _refuse_strangers_file(self, message: Message | None) -> None:
+        """A stranger's file is never downloaded; in a private chat they are told why, once."""
+        user = message.from_user if message is not None else None
+        if message is None or not carries_media(message) or user is None or message.chat is None:
+            return
+        if message.chat.id != user.id or user.id in self._told_strangers:
+            return
+        self._told_strangers.add(user.id)
+        self.reply(
+            user.id,
+            "not downloaded: this bot takes files only from the users it allows "
+            f"(your id {user.id} is not one)",
+        )
 
     # -- buttons ---------------------------------------------------------------------------
 

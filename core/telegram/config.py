@@ -40,6 +40,9 @@ class TelegramConfig:
     bot_token: SecretStr
     allowed_users: frozenset[int] = field(default_factory=frozenset)
     notify_chat_id: int | None = None
+    max_file_bytes: int = 20 * 1024 * 1024
+    transcribe_command: tuple[str, ...] = ()
+    transcribe_timeout_seconds: float = 120.0
 
     @property
     def bot_id(self) -> int:
@@ -77,6 +80,9 @@ def resolve_config(settings: Settings, environ: Mapping[str, str]) -> TelegramCo
         bot_token=bot_token,
         allowed_users=frozenset(section.allowed_users),
         notify_chat_id=section.notify_chat_id,
+        max_file_bytes=int(section.max_file_mb * 1024 * 1024),
+        transcribe_command=tuple(section.transcribe_command),
+        transcribe_timeout_seconds=section.transcribe_timeout_seconds,
     )
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CALL_TIMEOUT_SECONDS = 60.0
+DOWNLOAD_TIMEOUT_SECONDS = 600.0
 
 MessageCallback = Callable[["Message"], Awaitable[None]]
 CallbackQueryCallback = Callable[["CallbackQuery"], Awaitable[None]]
@@ -86,6 +87,11 @@ class Gateway(Protocol):
         self, chat_id: int, message_id: int, text: str, markup: Markup | None = None
     ) -> None:
         """Replace the text of one of the bot's messages (plain text); no ``markup`` removes its buttons."""
+        ...
+
+    async def download(self, message: Message, destination: Path) -> None:
+        """Download the photo (its largest size), document or audio of ``message`` to the file
+        ``destination`` (its folder exists)."""
         ...
 
 
@@ -336,6 +342,14 @@ class PyrogramGateway:
             self.client.edit_message_text(chat_id, message_id, text, reply_markup=build_markup(markup)),
             CALL_TIMEOUT_SECONDS,
         )
+
+    async def download(self, message: Message, destination: Path) -> None:
+        # pyrogram's Message.photo is already the largest size Telegram offers
+        saved = await asyncio.wait_for(
+            self.client.download_media(message, file_name=str(destination)), DOWNLOAD_TIMEOUT_SECONDS
+        )
+        if saved is None or Path(str(saved)).resolve() != destination.resolve():
+            raise ConnectionError("Telegram did not deliver the file")
 
 
 class TelegramUnreachable(ConnectionError):

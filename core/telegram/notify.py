@@ -245,6 +245,11 @@ DIFF_INLINE_LIMIT = 3500
 """A diff this long (UTF-16 units) or shorter is sent inline as a code block; longer, as a file."""
 
 
+def file_caption(job: Job, name: str) -> str:
+    """The caption of a file a finished job sends (``send_files``): a reply to it is a follow-up."""
+    return f"#{job.id} {_clip(name, 900)}"
+
+
 def diff_caption(job: Job, changes: JobChanges) -> str:
     return f"#{job.id} diff: {describe_changes(changes.files)}"
 
@@ -272,11 +277,13 @@ def code_block(text: str) -> tuple[str, str, str] | None:
     return caption, first.strip()[3:], code
 
 
-def finished_messages(job: Job, changes: JobChanges | None = None) -> list[tuple[str, Markup | None]]:
+def finished_messages(
+    job: Job, changes: JobChanges | None = None, notes: Sequence[str] = ()
+) -> list[tuple[str, Markup | None]]:
     """The notification for a finished job: one message, or several parts with the buttons
     under the last; every part names the job, so a reply to any part is a follow-up. The
-    changed files (``changes``) follow the header."""
-    header = "\n".join([job_header(job), *changes_lines(job, changes)])
+    changed files (``changes``) and ``notes`` (files that could not be sent) follow the header."""
+    header = "\n".join([job_header(job), *changes_lines(job, changes), *(_clip(n, 300) for n in notes)])
     body = job_body(job)
     budget = MESSAGE_LIMIT - utf16_len(header) - 2 - _PART_LABEL_ROOM
     pieces = split_message(body, max(budget, 512))

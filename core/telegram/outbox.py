@@ -5,7 +5,9 @@ answers abuse with ``FloodWait`` (sometimes for hours). The outbox never sends f
 waits out a ``FloodWait`` for its ``value`` seconds (kept across restarts), retries
 network and server errors with growing delays, and gives up on a row only when Telegram
 refuses it for good or after ``max_attempts``. A job never waits for any of this: jobs
-only ever add rows.
+only ever add rows. The loop itself knows channels, not Telegram: :class:`Outbox` sends the
+``telegram`` rows, and ``core/notify/outbox.py`` reuses it for the ``[[notify]]`` channels by
+overriding how a row is delivered, how a failure is sorted and how far apart a channel's rows go.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from pathlib import Path
 
 from core.claude.transcript import render_transcript
 from core.clock import SYSTEM_CLOCK
-from core.ledger.notifications import Draft, Notification, NotificationStore
-from core.telegram.gateway import Failure, Gateway, classify_error
+from core.ledger.notifications import TELEGRAM, Draft, Notification, NotificationStore
+from core.telegram.gateway import Failure, Gateway, SendError, classify_error
 from core.telegram.notify import code_block
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ class Outbox:
         longest_retry_seconds: float = 600.0,
     ) -> None:
         self.store = store
+        self.channels: tuple[str, ...] = (TELEGRAM,)
+        """Whose rows this outbox sends (the others' are left to theirs)."""
         self.gateway = gateway
         self.secrets = tuple(secrets)
         self.clock = clock
@@ -56,7 +60,7 @@ class Outbox:
         self.max_attempts = max_attempts
         self.first_retry_seconds = first_retry_seconds
         self.longest_retry_seconds = longest_retry_seconds
-        self._chat_ready_at: dict[int, float] = {}
+        self._chat_ready_at: dict[tuple[str, int], float] = {}
         self._any_ready_at = 0.0
         self.flood_until = float(store.get_state(FLOOD_KEY) or 0.0)
         self.wake: Callable[[], None] = lambda: None
@@ -79,7 +83,7 @@ class Outbox:
     def ready_at(self, row: Notification) -> float:
         return max(
             row.retry_at or 0.0,
-            self._chat_ready_at.get(row.chat_id, 0.0),
+            self._chat_ready_at.get((row.channel, row.chat_id), 0.0),
             self.flood_until,
             self._any_ready_at,
         )
@@ -87,7 +91,7 @@ class Outbox:
     async def send_due(self) -> float | None:
         """Send what may go now; returns the seconds until the next row may go (None: none pending)."""
         while True:
-            heads = self.store.pending_heads()
+            heads = self.store.pending_heads(self.channels)
             if not heads:
                 return None
             now = self.clock()
@@ -118,9 +122,18 @@ class Outbox:
             self._failed(row, error)
             return
         now = self.clock()
-        self._chat_ready_at[row.chat_id] = now + self.per_chat_seconds
+        self._chat_ready_at[(row.channel, row.chat_id)] = now + self.spacing(row)
         self._any_ready_at = now + self.overall_spacing
         self._changed(self.store.mark_sent(row, message_id))
+
+    def spacing(self, row: Notification) -> float:
+        """Seconds before the next row of ``row``'s chat (or channel) may go."""
+        return self.per_chat_seconds
+
+    def classify(self, error: Exception) -> SendError:
+        """Retry later, wait out a flood, or give up (``wait_seconds`` of a transient error is
+        the least delay before the next try)."""
+        return classify_error(error, self.secrets)
 
     async def _deliver(self, row: Notification) -> int:
         if row.kind == "log" and row.document:
@@ -131,7 +144,7 @@ class Outbox:
             return await self.gateway.send_document(
                 row.chat_id, data, name, caption=row.text, reply_to=row.reply_to
             )
-        if row.kind == "reply" and row.document:  # a file made for the reply (a long diff)
+        if row.kind in ("reply", "job") and row.document:  # a long diff; a job's send_files copy
             path = Path(row.document)
             return await self.gateway.send_document(
                 row.chat_id, _file_bytes(path), path.name, caption=row.text, reply_to=row.reply_to
@@ -143,7 +156,7 @@ class Outbox:
         return await self.gateway.send_message(row.chat_id, row.text, row.markup, row.reply_to)
 
     def _failed(self, row: Notification, error: Exception) -> None:
-        problem = classify_error(error, self.secrets)
+        problem = self.classify(error)
         now = self.clock()
         self._any_ready_at = now + self.overall_spacing
         if problem.failure is Failure.FLOOD:
@@ -154,7 +167,7 @@ class Outbox:
             )
             updated = self.store.mark_retry(row.id, problem.reason, self.flood_until, count_attempt=False)
         elif problem.failure is Failure.PERMANENT:
-            log.warning("notification #%s refused by Telegram: %s", row.id, problem.reason)
+            log.warning("notification #%s refused (%s): %s", row.id, row.channel, problem.reason)
             updated = self.store.mark_failed(row.id, problem.reason)
         elif row.attempts + 1 >= self.max_attempts:
             reason = f"gave up after {row.attempts + 1} attempts: {problem.reason}"
@@ -162,6 +175,7 @@ class Outbox:
             updated = self.store.mark_failed(row.id, reason)
         else:
             delay = min(self.first_retry_seconds * 2**row.attempts, self.longest_retry_seconds)
+            delay = max(delay, problem.wait_seconds)
             log.info("notification #%s not sent (%s); retry in %gs", row.id, problem.reason, delay)
             updated = self.store.mark_retry(row.id, problem.reason, now + delay, count_attempt=True)
         self._changed(updated)

@@ -11,6 +11,7 @@ import asyncio
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.ledger.notifications import Markup
@@ -59,6 +60,10 @@ class RecordingGateway:
     _on_callback: CallbackQueryCallback | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     on_send: Callable[[Sent], None] | None = None
+    files: dict[str, bytes] = field(default_factory=dict)
+    """What :meth:`download` delivers, by file id."""
+    downloads: list[tuple[int, Path]] = field(default_factory=list)
+    """(message id, destination) of every download asked for."""
 
     def fail_next(self, *errors: BaseException) -> None:
         """The next sends raise these, in order (then sends succeed again)."""
@@ -110,6 +115,18 @@ class RecordingGateway:
         self, chat_id: int, message_id: int, text: str, markup: Markup | None = None
     ) -> None:
         self._record(Sent("edit", chat_id, text, message_id, markup))
+
+    async def download(self, message: Message, destination: Path) -> None:
+        """Writes the bytes given for the message's file id in ``files`` (a missing id fails as
+        Telegram would), and records the call."""
+        media = message.photo or message.document or message.voice or message.audio
+        file_id = getattr(media, "file_id", None)
+        self.downloads.append((message.id, destination))
+        if self._failures:
+            raise self._failures.pop(0)
+        if file_id not in self.files:
+            raise ConnectionError(f"no file {file_id!r} on this recording Telegram")
+        destination.write_bytes(self.files[file_id])
 
     # -- the other direction: what a user does --------------------------------------------
 

@@ -241,6 +241,8 @@ class TelegramService:
             edit_message=gateway.edit_message,
             burst_seconds=self.burst_seconds,
             on_change=self._wake_house.set,
+            download=gateway.download,
+            environ=self.environ,
         )
         self.outbox, self.bot = outbox, bot
         self._announcer = announcer

@@ -177,11 +177,13 @@ def test_notifications_list_and_json(flowtui: Flowtui) -> None:
     listed = json.loads(flowtui.ok("notifications", "--json"))
     assert [row["id"] for row in listed] == [pending, failed, sent]
     assert all(
-        set(row) == {"id", "job_id", "chat_id", "state", "error", "created_at", "sent_at"} for row in listed
+        set(row) == {"id", "job_id", "channel", "chat_id", "state", "error", "created_at", "sent_at"}
+        for row in listed
     )
     assert [row["state"] for row in listed] == ["pending", "failed", "sent"]
     assert listed[1]["error"] == "Telegram says: [403 USER_IS_BLOCKED] - The user blocked you"
     assert listed[2]["job_id"] == 1 and listed[2]["sent_at"] and listed[2]["chat_id"] == CHAT
+    assert {row["channel"] for row in listed} == {"telegram"}
     table = flowtui.ok("notifications", "--limit", "2").splitlines()
     assert table[0].split()[:4] == ["ID", "STATE", "KIND", "JOB"] and len(table) == 3
     assert "USER_IS_BLOCKED" in table[2]

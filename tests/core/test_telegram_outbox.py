@@ -183,4 +183,13 @@ async def test_resend_makes_a_new_row_and_keeps_the_old(store: NotificationStore
 
 async def test_json_shape(store: NotificationStore) -> None:
     (row,) = store.enqueue(drafts("x"))
-    assert set(row.to_dict()) == {"id", "job_id", "chat_id", "state", "error", "created_at", "sent_at"}
+    assert set(row.to_dict()) == {
+        "id",
+        "job_id",
+        "channel",
+        "chat_id",
+        "state",
+        "error",
+        "created_at",
+        "sent_at",
+    }

@@ -35,6 +35,8 @@ class NotificationRow:
     excerpt: str
     state: str
     error: str | None
+    channel: str = "telegram"
+    """``telegram`` or the ``[[notify]]`` channel's name."""
 
 
 def _styled(value: str, styles: dict[str, str], variables: dict[str, str]) -> Text:
@@ -69,7 +71,7 @@ class WatchList(RowsTable):
 class NotificationList(RowsTable):
     """The Notifications pane: what was sent, when, and whether it arrived."""
 
-    COLUMNS: ClassVar[tuple[str, ...]] = ("#", "Time", "Job", "Delivery", "Text")
+    COLUMNS: ClassVar[tuple[str, ...]] = ("#", "Time", "Job", "Channel", "Delivery", "Text")
     SORT_REVERSE: ClassVar[bool] = True
 
     def sort_key(self, cell: object) -> int:
@@ -84,7 +86,17 @@ class NotificationList(RowsTable):
                 state.append(f" ({excerpt(note.error, 18)})", style="dim")
             job = f"#{note.job_id}" if note.job_id is not None else "-"
             rows.append(
-                (str(note.id), (str(note.id), note.time, job, state, Text(excerpt(note.excerpt, 40))))
+                (
+                    str(note.id),
+                    (
+                        str(note.id),
+                        note.time,
+                        job,
+                        excerpt(note.channel, 16),
+                        state,
+                        Text(excerpt(note.excerpt, 40)),
+                    ),
+                )
             )
         self.set_rows(rows)
 
