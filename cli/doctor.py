@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from core.config.settings import Settings
 from core.errors import ConfigError
 from core.extras import EXTRAS, REDIS, installed
+from core.http.status import doctor_check as http_check
 from core.ledger.sqlite import Ledger
 from core.paths import Paths
 from core.queue.transport import JobQueue
@@ -43,6 +44,7 @@ def run_checks(
         _check_engine(paths),
         _check_claude(settings, environ),
         Check("telegram", *telegram_check(settings, paths, environ)),
+        _check_http(settings, environ),
         _check_extras(settings, environ),
         check_watch_mounts(settings, mounts),
     ]
@@ -65,6 +67,11 @@ def check_watch_mounts(settings: Settings, mounts: MountTable) -> Check:
         f"raise no event: set `poll = true` on its [[watch]]{more}",
         warning=True,
     )
+
+
+def _check_http(settings: Settings, environ: Mapping[str, str]) -> Check:
+    health = http_check(settings, environ)
+    return Check("http", health.ok, health.detail, warning=health.warning)
 
 
 def _check_config(paths: Paths) -> Check:

@@ -65,6 +65,7 @@ def restart_needed(started: Settings, current: Settings) -> list[str]:
         ),
         ("[ledger] synchronous", started.ledger.synchronous, current.ledger.synchronous),
         ("[telegram] added or removed", started.telegram is None, current.telegram is None),
+        ("[http] listen", started.http.listen, current.http.listen),
     ]
     return [name for name, before, after in fixed if before != after]
 

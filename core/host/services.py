@@ -18,6 +18,10 @@ def default_services(settings: Settings, paths: Paths, environ: Mapping[str, str
     """Every service this config asks for (each registers itself here)."""
     services: list[Service] = []
     services.extend(telegram_services(settings, environ))
+    if settings.http.listen is not None:
+        from core.http.service import HttpService  # uvicorn and starlette only when asked for
+
+        services.append(HttpService(settings, environ))
     services.append(WatchService())
     services.append(ScheduleService())
     services.append(StepsService())
