@@ -21,7 +21,7 @@ def default_services(settings: Settings, paths: Paths, environ: Mapping[str, str
     if settings.http.listen is not None:
         from core.http.service import HttpService  # uvicorn and starlette only when asked for
 
-        services.append(HttpService(settings, environ))
+        services.append(HttpService(environ))
     services.append(WatchService())
     services.append(ScheduleService())
     services.append(StepsService())

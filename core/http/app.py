@@ -96,6 +96,8 @@ def build_app(context: ServiceContext, environ: Mapping[str, str]) -> Starlette:
         event = request.headers.get("x-github-event", "").strip()
         if not event:
             raise Refusal(400, "no X-GitHub-Event header: is this a GitHub webhook delivery?")
+        if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            raise Refusal(400, "the webhook sends a form: set its Content type to application/json")
         payload = _json_object(body)
         if event == "ping":
             return JSONResponse({"ok": True, "event": "ping", "zen": str(payload.get("zen", ""))})

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 
 import uvicorn
 
-from core.config.settings import Settings
 from core.engine.service import ServiceContext
 from core.events import ServiceStateChanged
 from core.http.app import build_app
@@ -47,9 +46,9 @@ class HttpService:
 
     name = "http"
 
-    def __init__(self, settings: Settings, environ: Mapping[str, str]) -> None:
-        self.settings = settings
+    def __init__(self, environ: Mapping[str, str]) -> None:
         self.environ = environ
+        """Where ``$FLOWTUI_HTTP_TOKEN`` and ``$FLOWTUI_HTTP_GITHUB_SECRET`` are read."""
         self.address: HttpAddress | None = None
         """Where it listens, once started (the real port when ``listen`` asked for port 0)."""
         self._server: _Server | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import socket
 from collections.abc import Iterator
@@ -62,7 +63,7 @@ def trigger_engine(
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **(environ or {}), "FLOWTUI_CLAUDE": str(ok_script(home / "claude"))}
     settings = settings_from(config)
-    service = HttpService(settings, env)
+    service = HttpService(env)
     engine = Engine(settings, home_paths(home), environ=env, services=[service])
     events: list[Event] = []
     engine.bus.subscribe(events.append)
@@ -228,6 +229,32 @@ def test_an_unknown_job_or_route_is_404_with_a_reason(running: tuple[Engine, int
     one_line_error(call(port, "GET", "/nowhere", headers=auth), 404, "POST /jobs")
 
 
+def test_requests_never_log_the_token_or_the_secret(
+    tmp_path: Path, work: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with trigger_engine(tmp_path / "home", config_text(work)) as (_, service, _):
+        assert service.address is not None
+        port = service.address.port
+        assert post_job(port, {"prompt": "hi"})[0] == 201
+        assert post_job(port, {"prompt": "hi"}, token=TOKEN + "x")[0] == 401
+        assert post_github(port, "push", {"ref": "x"})[0] == 201
+    assert "HTTP trigger listening on http://127.0.0.1:" in caplog.text
+    assert TOKEN not in caplog.text and GITHUB_SECRET not in caplog.text
+
+
+def test_a_github_form_delivery_is_400_naming_the_content_type(running: tuple[Engine, int]) -> None:
+    engine, port = running
+    body = b"payload=%7B%7D"
+    headers = {
+        "X-GitHub-Event": "push",
+        "X-Hub-Signature-256": signature_for(GITHUB_SECRET, body),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    one_line_error(call(port, "POST", "/github", body, headers), 400, "application/json")
+    assert job_count(engine) == 0
+
+
 def test_a_signed_github_push_queues_a_job_of_the_mapped_workflow(running: tuple[Engine, int]) -> None:
     engine, port = running
     payload = {
@@ -266,8 +293,9 @@ def test_github_ping_is_answered_and_an_unmapped_event_queues_nothing(running: t
 
 
 def test_a_port_in_use_fails_the_trigger_in_one_line_and_the_engine_runs_on(
-    tmp_path: Path, work: Path
+    tmp_path: Path, work: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         config = config_text(work, listen=f"127.0.0.1:{port}")
@@ -279,6 +307,7 @@ def test_a_port_in_use_fails_the_trigger_in_one_line_and_the_engine_runs_on(
             assert "already in use" in reason and TOKEN not in reason
             job = engine.control.add("still working?", workflow="review")
             assert wait_job(engine, job.id, JobState.SUCCEEDED).answer == "fake answer"
+    assert f"port {port} is already in use" in caplog.text and TOKEN not in caplog.text
 
 
 def test_a_missing_token_fails_the_trigger_in_one_line_and_the_engine_runs_on(
