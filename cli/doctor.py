@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from core.config.settings import Settings
 from core.errors import ConfigError
 from core.extras import EXTRAS, REDIS, installed
+from core.http.status import doctor_check as http_check
 from core.ledger.sqlite import Ledger
 from core.notify.status import doctor_check as notify_check
 from core.paths import Paths
@@ -45,6 +46,7 @@ def run_checks(
         _check_claude(settings, environ),
         Check("telegram", *telegram_check(settings, paths, environ)),
         Check("notify", *notify_check(settings, paths)),
+        _check_http(settings, environ),
         _check_extras(settings, environ),
         check_watch_mounts(settings, mounts),
     ]
@@ -67,6 +69,11 @@ def check_watch_mounts(settings: Settings, mounts: MountTable) -> Check:
         f"raise no event: set `poll = true` on its [[watch]]{more}",
         warning=True,
     )
+
+
+def _check_http(settings: Settings, environ: Mapping[str, str]) -> Check:
+    health = http_check(settings, environ)
+    return Check("http", health.ok, health.detail, warning=health.warning)
 
 
 def _check_config(paths: Paths) -> Check:

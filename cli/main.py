@@ -29,6 +29,7 @@ from core.extras import MissingExtra
 from core.host.state import open_shared_state
 from core.jobs import NEEDS_YOU, Job, JobState
 from core.ops.control import Control
+from core.ops.record import job_record
 from core.paths import Paths, resolve_paths
 
 EXIT_USAGE = 2
@@ -253,16 +254,11 @@ def _jobs_in(control: Control, states: tuple[str, ...], limit: int | None) -> li
 def show(app: AppContext, job_id: int, as_json: bool) -> None:
     """One job, with its events and the answer text."""
     with open_control(app) as control:
-        job = control.get(job_id)
-        events = control.ledger.events(job_id)
-        changes = control.changes(job_id)
         if as_json:
-            data = job.to_dict()
-            data["events"] = [event.to_dict() for event in events]
-            data["changes"] = changes.to_list()
-            click.echo(json.dumps(data, indent=2))
-        else:
-            click.echo(format_job_detail(job, events, changes))
+            click.echo(json.dumps(job_record(control, job_id), indent=2))
+            return
+        job = control.get(job_id)
+        click.echo(format_job_detail(job, control.ledger.events(job_id), control.changes(job_id)))
 
 
 @cli.command()

@@ -72,6 +72,7 @@ class JobSource(StrEnum):
     TELEGRAM = "telegram"
     SCHEDULE = "schedule"
     RETRY = "retry"
+    HTTP = "http"
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,15 @@ from collections.abc import Iterator, Mapping
 
 from core.config.check import SecretStr
 from core.config.claude_options import is_private as _is_private
-from core.config.settings import API_HASH_ENV, BOT_TOKEN_ENV, Settings
+from core.config.settings import (
+    API_HASH_ENV,
+    BOT_TOKEN_ENV,
+    HTTP_GITHUB_SECRET_ENV,
+    HTTP_TOKEN_ENV,
+    Settings,
+)
 
-SECRET_ENV_NAMES = (API_HASH_ENV, BOT_TOKEN_ENV)
+SECRET_ENV_NAMES = (API_HASH_ENV, BOT_TOKEN_ENV, HTTP_TOKEN_ENV, HTTP_GITHUB_SECRET_ENV)
 """Variables whose values are secrets: another variable holding the same value is dropped too.
 Which names are flowtui's own or a Claude Code session's: ``core.config.claude_options``."""
 

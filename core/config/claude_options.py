@@ -11,7 +11,7 @@ from typing import Any, Literal
 EffortLevel = Literal["low", "medium", "high", "xhigh", "max"]
 """The levels ``claude --effort`` takes (2.1.197's ``--help``)."""
 
-FLOWTUI_PRIVATE_PREFIXES = ("FLOWTUI_TELEGRAM_",)
+FLOWTUI_PRIVATE_PREFIXES = ("FLOWTUI_TELEGRAM_", "FLOWTUI_HTTP_")
 FLOWTUI_PRIVATE_NAMES = frozenset({"FLOWTUI_QUEUE_URL"})
 """flowtui's own credentials and settings (``settings.QUEUE_ENV``: the queue URL may carry a
 Redis password; the Telegram ones are the bot's secrets)."""

@@ -67,6 +67,7 @@ def restart_needed(started: Settings, current: Settings) -> list[str]:
         ("[telegram] added or removed", started.telegram is None, current.telegram is None),
         # the notify service runs when the engine starts with channels; later edits apply live
         ("the first [[notify]] added", False, not started.notify and bool(current.notify)),
+        ("[http] listen", started.http.listen, current.http.listen),
     ]
     return [name for name, before, after in fixed if before != after]
 

@@ -32,6 +32,9 @@ API_ID_ENV = "FLOWTUI_TELEGRAM_API_ID"
 API_HASH_ENV = "FLOWTUI_TELEGRAM_API_HASH"
 BOT_TOKEN_ENV = "FLOWTUI_TELEGRAM_BOT_TOKEN"
 """The environment overrides of ``[telegram]``'s keys; the secret ones never reach a job."""
+HTTP_TOKEN_ENV = "FLOWTUI_HTTP_TOKEN"
+HTTP_GITHUB_SECRET_ENV = "FLOWTUI_HTTP_GITHUB_SECRET"
+"""The environment overrides of ``[http]``'s secrets; they never reach a job either."""
 NOT_CONFIGURED = (
     "Telegram not configured: add a [telegram] section to the config with allowed_users "
     "(your numeric user id) and notify_chat_id, and set api_id and api_hash (from my.telegram.org) "
@@ -446,6 +449,55 @@ class NotifySettings:
                 )
 
 
+def split_listen(listen: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as the host and the port; ValueError says why not."""
+    host, colon, port_text = listen.strip().rpartition(":")
+    if not colon or not host or not port_text.isdigit():
+        raise ValueError(f"{listen!r} is not HOST:PORT")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    port = int(port_text)
+    if port > 65535:
+        raise ValueError(f"port {port} is over 65535")
+    return host, port
+
+
+def check_listen(listen: str | None) -> str | None:
+    if listen is None:
+        return None
+    try:
+        split_listen(listen)
+    except ValueError as error:
+        return f"{error}: use HOST:PORT, such as 127.0.0.1:8765"
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class HttpSettings:
+    """``[http]``: the HTTP trigger, an endpoint inside the engine that queues jobs."""
+
+    listen: str | None = field(
+        default=None, metadata=expects("HOST:PORT, such as 127.0.0.1:8765", check_listen)
+    )
+    """``HOST:PORT`` to listen on (``[::1]:PORT`` for IPv6; port 0 takes any free one, which the
+    log names); unset, there is no endpoint. Keep it on loopback unless a TLS proxy is in front:
+    ``doctor`` warns otherwise."""
+
+    token: SecretStr | None = None
+    """The bearer token ``POST /jobs`` and ``GET /jobs/ID`` need; ``$FLOWTUI_HTTP_TOKEN`` overrides it."""
+
+    github_secret: SecretStr | None = None
+    """The secret of a GitHub webhook, which turns ``POST /github`` on;
+    ``$FLOWTUI_HTTP_GITHUB_SECRET`` overrides it."""
+
+    github: dict[str, str] = field(default_factory=dict)
+    """``[http.github]``: GitHub event type (``X-GitHub-Event``) to the workflow its jobs run,
+    such as ``push = "deploy"``; an event not named here is answered 202 and queues nothing."""
+
+    behind_tls_proxy: bool = False
+    """A TLS-terminating proxy is in front of a non-loopback ``listen``: ``doctor`` stops warning."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class BudgetSettings:
     """``[budget]``: the whole queue's daily spending limit."""
@@ -479,6 +531,7 @@ class Settings:
     schedule: list[ScheduleSettings] = field(default_factory=list)
     telegram: TelegramSettings | None = None
     notify: list[NotifySettings] = field(default_factory=list)
+    http: HttpSettings = field(default_factory=HttpSettings)
     budget: BudgetSettings = field(default_factory=BudgetSettings)
     ui: UiSettings = field(default_factory=UiSettings)
 
@@ -582,7 +635,15 @@ def _cron_slug(cron: str) -> str:
 
 
 def _check_together(settings: Settings) -> None:
-    """What no single key can say: schedule names clash, a utilization that is not a percentage."""
+    """What no single key can say: schedule names clash, a utilization that is not a percentage,
+    a GitHub event mapped to a workflow that does not exist."""
+    for event, workflow in settings.http.github.items():
+        if workflow != DEFAULT_WORKFLOW and workflow not in settings.workflows:
+            known = ", ".join(settings.workflow_names())
+            raise Problem(
+                ["http", "github", event],
+                f"unknown workflow {workflow!r}: use one of {known}, or add [workflows.{workflow}]",
+            )
     threshold = settings.budget.pause_above_utilization
     if threshold is not None and not 1 <= threshold <= 100:
         raise Problem(

@@ -20,6 +20,10 @@ def default_services(settings: Settings, paths: Paths, environ: Mapping[str, str
     services: list[Service] = []
     services.extend(telegram_services(settings, environ))
     services.extend(notify_services(settings))
+    if settings.http.listen is not None:
+        from core.http.service import HttpService  # uvicorn and starlette only when asked for
+
+        services.append(HttpService(environ))
     services.append(WatchService())
     services.append(ScheduleService())
     services.append(StepsService())

@@ -11,6 +11,7 @@ import pytest
 
 from core.jobs import JobSource
 from core.ledger.redis import RedisLedger
+from core.ledger.schema import SOURCE_CHECK
 from core.ledger.sqlite import Ledger, NewJob
 from core.ledger.store import LedgerStore
 
@@ -46,9 +47,7 @@ def test_a_ledger_from_before_the_tui_source_is_rebuilt_keeping_its_rows(tmp_pat
     Ledger(db).close()
     conn = sqlite3.connect(db)
     (table_sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'jobs'").fetchone()
-    old_sql = table_sql.replace(
-        "CHECK (source IN ('cli', 'tui', 'watch', 'telegram', 'schedule', 'retry'))", V3_JOBS_CHECK
-    )
+    old_sql = table_sql.replace(SOURCE_CHECK, V3_JOBS_CHECK)
     assert old_sql != table_sql
     conn.executescript(
         "DROP TABLE jobs;"
