@@ -169,8 +169,9 @@ class ProgressTracker:
 
     def _start(self, job: Job) -> None:
         announcer = self.announcer
-        wanted = self.config.progress and announcer is not None and announcer.policy(job) == "always"
-        chat_id = announcer.destination(job) if wanted and announcer is not None else None
+        if not self.config.progress or announcer is None:  # its output starts it once switched on
+            return
+        chat_id = announcer.destination(job) if announcer.policy(job) == "always" else None
         if chat_id is None:
             self._ignored.add(job.id)  # its finish message would not come: no progress either
             return
@@ -208,7 +209,7 @@ class ProgressTracker:
             if job_id in self._deleting:
                 waits.append(max(self._free_at(chat_id), self._delete_at))
         for progress in list(self._jobs.values()):
-            if progress.given_up:
+            if progress.given_up or not self.config.progress:  # switched off: left for the finish
                 continue
             content = progress.content()
             if content == progress.shown:

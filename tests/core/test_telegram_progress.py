@@ -234,6 +234,27 @@ async def test_progress_off_or_notify_never_sends_no_progress(tmp_path: Path) ->
         assert kit.store.states(STATE_PREFIX) == {}
 
 
+async def test_progress_switched_on_while_a_job_runs_follows_it_and_off_stops_the_edits(kit: BotKit) -> None:
+    tracker = tracker_for(kit, progress=False)
+    job = running_job(kit, tracker)
+    tracker.output(job.id, [tool()])
+    assert tracker.tracked() == []
+    tracker.config = dataclasses.replace(tracker.config, progress=True)  # the config was edited
+    tracker.output(job.id, [tool(summary="second")])  # its output: looked up, running, followed
+    assert tracker.tracked() == [job.id]
+    kit.clock.advance(SPACING)
+    await pump(tracker)
+    (shown,) = progress_calls(kit.gateway)
+    assert "1 tool call, last: Bash: second" in shown.text
+    tracker.config = dataclasses.replace(tracker.config, progress=False)
+    tracker.output(job.id, [tool(summary="third")])
+    kit.clock.advance(SPACING)
+    assert await pump(tracker) is None and len(progress_calls(kit.gateway)) == 1
+    finished(kit, tracker, job)
+    await pump(tracker)
+    assert [d.message_id for d in kit.gateway.deletes()] == [shown.message_id]  # still replaced
+
+
 async def test_a_restart_deletes_the_progress_message_an_interrupted_job_left(kit: BotKit) -> None:
     tracker = tracker_for(kit)
     job = running_job(kit, tracker)
