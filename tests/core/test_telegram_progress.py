@@ -12,11 +12,12 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from enginekit import wait_for, wait_job
+from enginekit import settings_from, wait_for, wait_job
 from fakeclaude import result_line, write_script
-from pyrogram import errors
+from pyrogram import enums, errors, types
 from telegramkit import (
     BOT_TOKEN,
     CHAT,
@@ -25,13 +26,17 @@ from telegramkit import (
     bot_kit,
     engine_config,
     rows,
+    telegram_config,
     telegram_engine,
 )
 
 from core.claude.events import AssistantText, Finished, TextDelta, ToolCall
 from core.claude.stream import ResultLine
+from core.errors import ConfigError
 from core.jobs import Job, JobState, RunOutcome
 from core.ledger.notifications import Draft, NotificationStore
+from core.telegram.config import resolve_config
+from core.telegram.gateway import PyrogramGateway
 from core.telegram.progress import STATE_PREFIX, ProgressTracker
 from core.telegram.recording import RecordingGateway, Sent
 
@@ -349,3 +354,53 @@ def test_a_running_job_in_the_engine_shows_progress_then_its_finish(tmp_path: Pa
     assert [(d.chat_id, d.message_id) for d in gateway.deletes()] == [(CHAT, shown.message_id)]
     assert finish.text.startswith(f"✓ #{job.id} succeeded") and service.progress is not None
     assert service.progress.tracked() == []
+
+
+async def test_the_pyrogram_gateway_edits_as_plain_text_and_deletes(tmp_path: Path) -> None:
+    gateway = PyrogramGateway(telegram_config(), tmp_path / "bot.session", in_memory=True)
+
+    async def ignore(update: Any) -> None:
+        return None
+
+    client = gateway.prepare(ignore, ignore)
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+
+    async def edit_message_text(*args: Any, **kwargs: Any) -> types.Message:
+        calls.append(("edit_message_text", args, kwargs))
+        return types.Message(id=args[1])
+
+    async def delete_messages(*args: Any, **kwargs: Any) -> int:
+        calls.append(("delete_messages", args, kwargs))
+        return 1
+
+    client.edit_message_text = edit_message_text  # type: ignore[method-assign]
+    client.delete_messages = delete_messages  # type: ignore[method-assign]
+    await gateway.edit_message(42, 7, "⏳ #5 running for 0:05\n**not bold**")
+    await gateway.delete_message(42, 7)
+    assert client.parse_mode is enums.ParseMode.DISABLED  # Claude's text is never parsed as markup
+    assert calls == [
+        ("edit_message_text", (42, 7, "⏳ #5 running for 0:05\n**not bold**"), {"reply_markup": None}),
+        ("delete_messages", (42, 7), {}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ('progress = "yes"', "[telegram] progress: expected true or false (got 'yes')"),
+        ("progress_seconds = 1", "[telegram] progress_seconds: input should be greater than or equal to 3"),
+        ('progress_seconds = "often"', "[telegram] progress_seconds: expected a number (got 'often')"),
+    ],
+)
+def test_the_progress_keys_are_checked_at_load(line: str, error: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        settings_from(f"[telegram]\n{line}\n")
+    assert error in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_the_progress_keys_reach_the_bot_config() -> None:
+    settings = settings_from(TELEGRAM_CONFIG + "progress = true\nprogress_seconds = 8\n")
+    config = resolve_config(settings, {})
+    assert config is not None and (config.progress, config.progress_seconds) == (True, 8.0)
+    default = resolve_config(settings_from(TELEGRAM_CONFIG), {})
+    assert default is not None and (default.progress, default.progress_seconds) == (False, 5.0)
