@@ -37,7 +37,7 @@ from core.jobs import Job, JobState, RunOutcome
 from core.ledger.notifications import Draft, NotificationStore
 from core.telegram.config import resolve_config
 from core.telegram.gateway import PyrogramGateway
-from core.telegram.progress import STATE_PREFIX, ProgressTracker
+from core.telegram.progress import HEARTBEAT_SECONDS, STATE_PREFIX, ProgressTracker
 from core.telegram.recording import RecordingGateway, Sent
 
 SPACING = 5.0
@@ -135,6 +135,11 @@ async def test_edits_are_throttled_and_unchanged_text_is_not_sent_again(kit: Bot
     kit.clock.advance(2 * SPACING)
     await pump(tracker)
     assert len(progress_calls(kit.gateway)) == 6
+    kit.clock.advance(HEARTBEAT_SECONDS)  # still nothing new: once a minute the time moves on
+    await pump(tracker)
+    assert len(progress_calls(kit.gateway)) == 7
+    assert progress_calls(kit.gateway)[-1].text.startswith(f"⏳ #{job.id} running for 1:40\n60 tool calls")
+    kit.clock.advance(SPACING)
     # the streamed block's whole text is not added twice; a block that was not streamed is
     whole = AssistantText("\n".join(f"line {n}" for n in range(60)))
     tracker.output(job.id, [whole, AssistantText("a whole block, not streamed")])
@@ -341,8 +346,11 @@ def test_a_running_job_in_the_engine_shows_progress_then_its_finish(tmp_path: Pa
         wait_for(lambda: gateway.started, what="the gateway to start")
         assert engine.control is not None
         job = engine.control.add("build it", cwd=tmp_path)
-        shown = wait_for(lambda: progress_calls(gateway), what="the progress message")[0]
-        assert shown.text.startswith(f"⏳ #{job.id} running for 0:0")
+        shown = wait_for(
+            lambda: [s for s in progress_calls(gateway) if "1 tool call" in s.text and "building" in s.text],
+            what="the progress message with the tool call and the text",
+        )[0]
+        assert shown.text.startswith(f"⏳ #{job.id} running for ")
         assert "1 tool call, last: Bash: make" in shown.text and shown.text.endswith("building *now*")
         release.touch()
         wait_job(engine, job.id, JobState.SUCCEEDED)
