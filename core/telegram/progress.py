@@ -29,7 +29,7 @@ from core.telegram.outbox import Outbox
 log = logging.getLogger(__name__)
 
 STATE_PREFIX = "progress:"
-"""``telegram_state`` keys ``progress:JOB`` hold ``CHAT:MESSAGE`` of a progress message still up."""
+"""``telegram_state`` keys ``progress:CHAT:MESSAGE`` (a progress message still up) hold the job's id."""
 TAIL_LINES = 6
 TAIL_CHARS = 1_500
 MAX_TEXT = 4_096
@@ -129,16 +129,15 @@ class ProgressTracker:
         self.wake: Callable[[], None] = lambda: None
         self._jobs: dict[int, JobProgress] = {}
         self._ignored: set[int] = set()
-        self._deleting: dict[int, tuple[int, int]] = {}
-        """Job id -> (chat, message) of progress messages to delete (the job ended)."""
+        self._deleting: dict[tuple[int, int], int] = {}
+        """(chat, message) of progress messages to delete (their job ended) -> the job's id."""
         self._delete_at = 0.0
         for key, value in store.states(STATE_PREFIX).items():  # left by an engine that stopped
-            where = _parse_where(value)
-            job_id = key.removeprefix(STATE_PREFIX)
-            if where is None or not job_id.isdigit():
+            where = _parse_where(key.removeprefix(STATE_PREFIX))
+            if where is None or not value.isdigit():
                 store.delete_state(key)
             else:
-                self._deleting[int(job_id)] = where
+                self._deleting[where] = int(value)
 
     def attach(self, gateway: Gateway, outbox: Outbox, announcer: Announcer) -> None:
         self.gateway, self.outbox, self.announcer = gateway, outbox, announcer
@@ -183,7 +182,7 @@ class ProgressTracker:
         self._ignored.discard(job_id)
         progress = self._jobs.pop(job_id, None)
         if progress is not None and progress.message_id is not None:
-            self._deleting[job_id] = (progress.chat_id, progress.message_id)
+            self._deleting[(progress.chat_id, progress.message_id)] = job_id
             self.wake()
 
     def tracked(self) -> list[int]:
@@ -200,13 +199,13 @@ class ProgressTracker:
         if self.gateway is None:
             return None
         waits: list[float] = []
-        for job_id, (chat_id, message_id) in list(self._deleting.items()):
+        for (chat_id, message_id), job_id in list(self._deleting.items()):
             due = max(self._free_at(chat_id), self._delete_at)
             if due > self.clock():
                 waits.append(due)
                 continue
             await self._delete(job_id, chat_id, message_id)
-            if job_id in self._deleting:
+            if (chat_id, message_id) in self._deleting:
                 waits.append(max(self._free_at(chat_id), self._delete_at))
         for progress in list(self._jobs.values()):
             if progress.given_up or not self.config.progress:  # switched off: left for the finish
@@ -244,14 +243,13 @@ class ProgressTracker:
         assert self.gateway is not None
         now = self.clock()
         text = render(progress, content, now, self.config.secrets())
-        key = f"{STATE_PREFIX}{progress.job_id}"
         try:
             if progress.message_id is None:
                 message_id = await self.gateway.send_message(progress.chat_id, text)
                 progress.message_id = message_id
-                self.store.set_state(key, f"{progress.chat_id}:{message_id}")
+                self.store.set_state(_state_key(progress.chat_id, message_id), str(progress.job_id))
                 if self._jobs.get(progress.job_id) is not progress:  # it ended during the send
-                    self._deleting[progress.job_id] = (progress.chat_id, message_id)
+                    self._deleting[(progress.chat_id, message_id)] = progress.job_id
             else:
                 await self.gateway.edit_message(progress.chat_id, progress.message_id, text)
         except asyncio.CancelledError:
@@ -297,8 +295,8 @@ class ProgressTracker:
             log.info("job #%s's progress message not deleted: %s", job_id, problem.reason)
         finally:
             self._spent(chat_id)
-        self._deleting.pop(job_id, None)
-        self.store.delete_state(f"{STATE_PREFIX}{job_id}")
+        self._deleting.pop((chat_id, message_id), None)
+        self.store.delete_state(_state_key(chat_id, message_id))
 
     def _flooded(self, seconds: float, what: str) -> None:
         self.flood_until = max(self.flood_until, self.clock() + seconds)
@@ -307,6 +305,10 @@ class ProgressTracker:
     def _spent(self, chat_id: int) -> None:
         if self.outbox is not None:
             self.outbox.spend(chat_id)
+
+
+def _state_key(chat_id: int, message_id: int) -> str:
+    return f"{STATE_PREFIX}{chat_id}:{message_id}"
 
 
 def _parse_where(value: str) -> tuple[int, int] | None:

@@ -108,7 +108,7 @@ async def test_the_first_message_goes_after_progress_seconds(kit: BotKit) -> Non
         first.text
         == f"⏳ #{job.id} running for 0:05\n1 tool call, last: Bash: echo hi\n\nlooking at the tests"
     )
-    assert kit.store.states(STATE_PREFIX) == {f"{STATE_PREFIX}{job.id}": f"{CHAT}:{first.message_id}"}
+    assert kit.store.states(STATE_PREFIX) == {f"{STATE_PREFIX}{CHAT}:{first.message_id}": str(job.id)}
 
 
 async def test_edits_are_throttled_and_unchanged_text_is_not_sent_again(kit: BotKit) -> None:
@@ -271,18 +271,27 @@ async def test_a_restart_deletes_the_progress_message_an_interrupted_job_left(ki
     kit.clock.advance(SPACING)
     await pump(tracker)
     (left,) = progress_calls(kit.gateway)
-    # the engine stops mid-run; a new one starts on the same ledger file
+    # the engine stops mid-run; a new one starts on the same ledger file, Telegram first asks to wait
     store = NotificationStore(kit.paths.ledger_db)
     try:
         restarted = tracker_for(kit, store=store)
-        while (delay := await pump(restarted)) is not None:
+        kit.gateway.fail_next(errors.FloodWait(value=20))
+        kit.clock.advance(await pump(restarted) or 0.0)  # the chat's pacing from the last send
+        assert await pump(restarted) == pytest.approx(20) and kit.gateway.deletes() == []
+        # the job runs again meanwhile: its output reaches the new tracker, which follows it
+        restarted.output(job.id, [tool(summary="second run")])
+        assert restarted.tracked() == [job.id]
+        while (delay := await pump(restarted)) is not None and len(kit.gateway.messages()) == 1:
             kit.clock.advance(delay)
         assert [(d.chat_id, d.message_id) for d in kit.gateway.deletes()] == [(CHAT, left.message_id)]
+        (new,) = [s for s in kit.gateway.messages() if s.message_id != left.message_id]
+        assert "second run" in new.text
+        assert store.states(STATE_PREFIX) == {f"{STATE_PREFIX}{CHAT}:{new.message_id}": str(job.id)}
+        finished(kit, restarted, job)
+        while (delay := await pump(restarted)) is not None:
+            kit.clock.advance(delay)
+        assert [d.message_id for d in kit.gateway.deletes()] == [left.message_id, new.message_id]
         assert store.states(STATE_PREFIX) == {}
-        # output of a job still running reaches the new engine's tracker: it is followed again
-        again = kit.ledger.require(job.id)
-        restarted.output(again.id, [tool()])
-        assert restarted.tracked() == [job.id]
     finally:
         store.close()
 
