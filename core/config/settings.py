@@ -374,6 +374,14 @@ class TelegramSettings:
     transcribe_timeout_seconds: float = bounded(120.0, gt=0)
     """Longest a transcription may take; then it is stopped and the job gets the audio file."""
 
+    progress: bool = False
+    """While a job runs, keep one message in its chat edited with its progress (tool calls,
+    the last lines of text, elapsed time, cost); the finish message replaces it."""
+
+    progress_seconds: float = bounded(5.0, ge=3)
+    """How long a job runs before its progress message appears, and the least time between two
+    edits of it (Telegram refuses faster edits with a FloodWait)."""
+
 
 NotifyKind = Literal["webhook", "ntfy", "command"]
 NotifyEvent = Literal["succeeded", "failed", "cancelled", "needs_you"]

@@ -506,6 +506,18 @@ class NotificationStore:
                 (key, value),
             )
 
+    def states(self, prefix: str) -> dict[str, str]:
+        """Every stored value whose key starts with ``prefix`` (the progress messages left open)."""
+        with self._lock:
+            found = self._conn.execute(
+                "SELECT key, value FROM telegram_state WHERE substr(key, 1, ?) = ?", (len(prefix), prefix)
+            ).fetchall()
+        return {str(key): str(value) for key, value in found}
+
+    def delete_state(self, key: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM telegram_state WHERE key = ?", (key,))
+
     def first_value(self, key: str, value: str) -> str:
         """The stored value, storing ``value`` first if there is none."""
         with self._write() as conn:

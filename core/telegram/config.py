@@ -43,6 +43,8 @@ class TelegramConfig:
     max_file_bytes: int = 20 * 1024 * 1024
     transcribe_command: tuple[str, ...] = ()
     transcribe_timeout_seconds: float = 120.0
+    progress: bool = False
+    progress_seconds: float = 5.0
 
     @property
     def bot_id(self) -> int:
@@ -83,6 +85,8 @@ def resolve_config(settings: Settings, environ: Mapping[str, str]) -> TelegramCo
         max_file_bytes=int(section.max_file_mb * 1024 * 1024),
         transcribe_command=tuple(section.transcribe_command),
         transcribe_timeout_seconds=section.transcribe_timeout_seconds,
+        progress=section.progress,
+        progress_seconds=section.progress_seconds,
     )
 
 

@@ -89,6 +89,10 @@ class Gateway(Protocol):
         """Replace the text of one of the bot's messages (plain text); no ``markup`` removes its buttons."""
         ...
 
+    async def delete_message(self, chat_id: int, message_id: int) -> None:
+        """Delete one of the bot's messages (a job's progress message, once its finish message comes)."""
+        ...
+
     async def download(self, message: Message, destination: Path) -> None:
         """Download the photo (its largest size), document or audio of ``message`` to the file
         ``destination`` (its folder exists)."""
@@ -342,6 +346,9 @@ class PyrogramGateway:
             self.client.edit_message_text(chat_id, message_id, text, reply_markup=build_markup(markup)),
             CALL_TIMEOUT_SECONDS,
         )
+
+    async def delete_message(self, chat_id: int, message_id: int) -> None:
+        await asyncio.wait_for(self.client.delete_messages(chat_id, message_id), CALL_TIMEOUT_SECONDS)
 
     async def download(self, message: Message, destination: Path) -> None:
         # pyrogram's Message.photo is already the largest size Telegram offers

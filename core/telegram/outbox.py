@@ -88,6 +88,17 @@ class Outbox:
             self._any_ready_at,
         )
 
+    def free_at(self, chat_id: int) -> float:
+        """When the next call to ``chat_id`` may go (pacing and flood), for calls made beside the
+        rows (the progress edits), so both share one budget per chat."""
+        return max(self._chat_ready_at.get((TELEGRAM, chat_id), 0.0), self.flood_until, self._any_ready_at)
+
+    def spend(self, chat_id: int) -> None:
+        """Count a call made to ``chat_id`` outside the rows against the chat's pacing."""
+        now = self.clock()
+        self._chat_ready_at[(TELEGRAM, chat_id)] = now + self.per_chat_seconds
+        self._any_ready_at = now + self.overall_spacing
+
     async def send_due(self) -> float | None:
         """Send what may go now; returns the seconds until the next row may go (None: none pending)."""
         while True:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 class Sent:
     """One call the gateway received."""
 
-    kind: str  # "message", "code", "document", "answer" or "edit" (of the message ``message_id``)
+    kind: str  # "message", "code", "document", "answer", "edit" or "delete" (of the message ``message_id``)
     chat_id: int
     text: str
     message_id: int = 0
@@ -116,6 +116,9 @@ class RecordingGateway:
     ) -> None:
         self._record(Sent("edit", chat_id, text, message_id, markup))
 
+    async def delete_message(self, chat_id: int, message_id: int) -> None:
+        self._record(Sent("delete", chat_id, "", message_id))
+
     async def download(self, message: Message, destination: Path) -> None:
         """Writes the bytes given for the message's file id in ``files`` (a missing id fails as
         Telegram would), and records the call."""
@@ -158,6 +161,9 @@ class RecordingGateway:
 
     def edits(self) -> list[Sent]:
         return [s for s in self.sent if s.kind == "edit"]
+
+    def deletes(self) -> list[Sent]:
+        return [s for s in self.sent if s.kind == "delete"]
 
     def answers(self) -> list[str]:
         return [s.text for s in self.sent if s.kind == "answer"]

@@ -24,6 +24,7 @@ from core.engine.service import ServiceContext
 from core.events import (
     Event,
     JobChanged,
+    JobOutput,
     NotificationChanged,
     ServiceFailed,
     ServiceStateChanged,
@@ -36,6 +37,7 @@ from core.telegram.commands import BURST_SECONDS, Bot
 from core.telegram.config import TelegramConfig, TelegramConfigError, redact, resolve_config
 from core.telegram.gateway import BotIdentity, Gateway, PyrogramGateway, classify_error
 from core.telegram.outbox import Outbox
+from core.telegram.progress import ProgressTracker
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,8 @@ class TelegramService:
         self._wake_house: asyncio.Event | None = None
         self._reconcile_wanted = True
         self._announcer: Announcer | None = None
+        self.progress: ProgressTracker | None = None
+        self._wake_progress: asyncio.Event | None = None
 
     # -- life cycle (engine thread) ------------------------------------------------------
 
@@ -125,6 +129,7 @@ class TelegramService:
         try:
             self.store = NotificationStore(context.paths.ledger_db, context.clock)
             self.store.clear_backoff()
+            self.progress = ProgressTracker(config, self.store, context.clock.timestamp, context.ledger.get)
             self._thread = threading.Thread(target=self._thread_main, name="telegram", daemon=True)
             self._thread.start()
             if not self._ready.wait(START_TIMEOUT_SECONDS) or self._startup_error is not None:
@@ -173,8 +178,13 @@ class TelegramService:
     # -- events from the engine (any thread) ----------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        if isinstance(event, JobChanged) and event.job.state.is_final:
-            self._call_in_loop(self._job_finished, event.job)
+        if isinstance(event, JobChanged):
+            if self.progress is not None:
+                self._call_in_loop(self.progress.job_changed, event.job)
+            if event.job.state.is_final:
+                self._call_in_loop(self._job_finished, event.job)
+        elif isinstance(event, JobOutput) and event.events and self.progress is not None:
+            self._call_in_loop(self.progress.output, event.job_id, event.events)
         elif isinstance(event, SharedStateChanged):
             self._call_in_loop(self._shared_change)
 
@@ -210,6 +220,7 @@ class TelegramService:
         self._reconnect = asyncio.Event()
         self._wake_outbox = asyncio.Event()
         self._wake_house = asyncio.Event()
+        self._wake_progress = asyncio.Event()
         while not self._stopping.is_set():
             self._reconnect.clear()
             await self._connected_while()
@@ -246,6 +257,8 @@ class TelegramService:
         )
         self.outbox, self.bot = outbox, bot
         self._announcer = announcer
+        if self.progress is not None:
+            self.progress.attach(gateway, outbox, announcer)
         self._ready.set()
         tasks = [
             asyncio.create_task(self._connect_and_send(gateway, bot, outbox), name="telegram-outbox"),
@@ -289,7 +302,10 @@ class TelegramService:
             self._context.bus.publish(ServiceStateChanged(self.name))
         bot.username = self.identity.username
         log.info("Telegram bot %s connected", self.identity.describe())
-        await outbox.run(self._wake_outbox)
+        if self.progress is None or self._wake_progress is None:
+            await outbox.run(self._wake_outbox)
+            return
+        await asyncio.gather(outbox.run(self._wake_outbox), self.progress.run(self._wake_progress))
 
     async def _housekeeping(self, bot: Bot, announcer: Announcer) -> None:
         """Flush typed bursts when due, and reconcile on request or every idle sweep."""
@@ -352,6 +368,8 @@ class TelegramService:
             self.bot.config = config
         if self._announcer is not None:
             self._announcer.config = config
+        if self.progress is not None:
+            self.progress.config = config
         log.info("Telegram: settings applied (%s allowed users)", len(config.allowed_users))
 
     def _report(self, reason: str) -> None:
