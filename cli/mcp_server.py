@@ -32,6 +32,7 @@ from core.host.state import open_shared_state
 from core.jobs import Job, JobSource, JobState
 from core.ops.bulk import BulkReport, BulkVerb, JobFilter
 from core.ops.control import Control
+from core.ops.record import job_record
 from core.paths import Paths
 from core.summary import excerpt
 
@@ -161,13 +162,11 @@ class FlowtuiTools:
             return {"text": text, "jobs": [_summary(job) for job in jobs]}
 
     def show_job(self, id: JobId) -> dict[str, Any]:
-        """One job: every ledger field, its history (events) and Claude's whole answer, plus
-        the URIs of its transcript resources once it has run."""
+        """One job as ``flowtui show ID --json`` prints it (every ledger field, its history and
+        what it changed in git), plus the URIs of its transcript resources once it has run."""
         with self._control() as control:
-            job = control.get(id)
-            data = job.to_dict()
-            data["events"] = [event.to_dict() for event in control.ledger.events(id)]
-            if job.attempts:
+            data = job_record(control, id)
+            if data["attempts"]:
                 data["transcript_uris"] = [
                     TRANSCRIPT_URI.format(job_id=id),
                     TRANSCRIPT_JSONL_URI.format(job_id=id),

@@ -168,6 +168,7 @@ async def test_jobs_queue_and_pause_without_an_engine(flowtui: Flowtui, tmp_path
         assert shown["prompt"] == "find the needle" and shown["answer"] is None
         assert [event["state"] for event in shown["events"]] == ["queued"]
         assert "transcript_uris" not in shown
+        assert shown["changes"] == []  # as `flowtui show --json` prints it: outside git, nothing changed
         assert await read_text(session, "flowtui://jobs/1/transcript") == (
             "job #1 has not started yet (queued): no transcript\n"
         )
