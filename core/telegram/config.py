@@ -141,4 +141,5 @@ def telegram_status(settings: Settings, environ: Mapping[str, str]) -> str:
         if config.notify_chat_id is not None
         else "notifications only to the chat a job came from (no notify_chat_id)"
     )
-    return f"Telegram configured for bot {config.bot_id}: {who}; {where}"
+    progress = f"; live progress every {config.progress_seconds:g}s" if config.progress else ""
+    return f"Telegram configured for bot {config.bot_id}: {who}; {where}{progress}"

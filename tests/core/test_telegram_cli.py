@@ -99,6 +99,8 @@ def test_secrets_never_appear_in_repr_status_or_errors() -> None:
     assert telegram_status(settings, {}) == (
         f"Telegram configured for bot 4242: 2 allowed users; notifications to chat {CHAT}"
     )
+    with_progress = settings_from(TELEGRAM_CONFIG.replace("[telegram]", "[telegram]\nprogress = true", 1))
+    assert telegram_status(with_progress, {}).endswith(f"chat {CHAT}; live progress every 5s")
     broken = settings_from(SECTION_ONLY)
     status = telegram_status(broken, {**SECRET_ENV, BOT_TOKEN_ENV: BOT_TOKEN + "!"})
     assert status.startswith("Telegram misconfigured: bad bot token") and BOT_TOKEN not in status
