@@ -51,6 +51,17 @@ class SecretStr:
         return hash(self._value)
 
 
+def secret_from(value: SecretStr | None, environ: Mapping[str, str], name: str) -> SecretStr | None:
+    """A secret's value: the environment variable ``name`` wins over the config's ``value``
+    (so a secret can stay out of the file); blank in both is None."""
+    raw = environ.get(name, "").strip()
+    if raw:
+        return SecretStr(raw)
+    if value is None or not value.get_secret_value().strip():
+        return None
+    return SecretStr(value.get_secret_value().strip())
+
+
 def bounded(default: Any, **limits: float) -> Any:
     """A field with a default and bounds, e.g. ``bounded(1, ge=1, le=64)``."""
     return dataclasses.field(default=default, metadata=limits)

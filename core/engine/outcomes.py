@@ -54,6 +54,8 @@ class Outcomes:
         self._publish = publish
         self._paused = paused
         self._pause_self = pause_self
+        self._held_for_others: set[int] = set()
+        """Jobs whose history says already that they wait for the machine with their worktree."""
         self._usage_paused_for: set[tuple[str, datetime]] = set()
         """The readings (window, read at) that paused the queue already."""
 
@@ -146,19 +148,18 @@ class Outcomes:
     def held_elsewhere(self, job_id: int, machine: str) -> bool:
         """On a shared queue, a job whose worktree is on another machine's disk runs there only:
         it goes back to the queue for a few seconds (any engine may take it; the one on its
-        machine runs it), and its history says once what it waits for."""
+        machine runs it), and its history says what it waits for once per engine."""
         job = self.ledger.get(job_id)
         if job is None or job.state is not JobState.QUEUED or not job.worktree:
             return False
         if job.git_host is None or job.git_host == machine:
             return False
         until = self.ledger.clock.now() + timedelta(seconds=PINNED_RETRY_SECONDS)
-        reason = f"waits for machine {job.git_host}, which holds its worktree"
-        events = self.ledger.events(job_id)
-        if events and events[-1].reason == reason:
+        if job_id in self._held_for_others:
             self.handoff.offer_again(job, until)  # said already: no new line
         else:
-            self.handoff.defer(job_id, until, reason)
+            self._held_for_others.add(job_id)
+            self.handoff.defer(job_id, until, f"waits for machine {job.git_host}, which holds its worktree")
         return True
 
     def requeue_untouched(self, job_id: int) -> None:

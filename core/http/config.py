@@ -11,7 +11,7 @@ import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from core.config.check import SecretStr
+from core.config.check import SecretStr, secret_from
 from core.config.settings import HTTP_GITHUB_SECRET_ENV, HTTP_TOKEN_ENV, Settings, split_listen
 from core.errors import ConfigError
 
@@ -48,12 +48,12 @@ def http_address(settings: Settings) -> HttpAddress | None:
 
 def http_token(settings: Settings, environ: Mapping[str, str]) -> SecretStr | None:
     """``$FLOWTUI_HTTP_TOKEN``, else ``[http] token``; None when neither is set."""
-    return _secret(settings.http.token, environ, HTTP_TOKEN_ENV)
+    return secret_from(settings.http.token, environ, HTTP_TOKEN_ENV)
 
 
 def github_secret(settings: Settings, environ: Mapping[str, str]) -> SecretStr | None:
     """``$FLOWTUI_HTTP_GITHUB_SECRET``, else ``[http] github_secret``; None: no GitHub webhooks."""
-    return _secret(settings.http.github_secret, environ, HTTP_GITHUB_SECRET_ENV)
+    return secret_from(settings.http.github_secret, environ, HTTP_GITHUB_SECRET_ENV)
 
 
 def require_token(settings: Settings, environ: Mapping[str, str]) -> SecretStr:
@@ -78,12 +78,3 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _secret(value: SecretStr | None, environ: Mapping[str, str], name: str) -> SecretStr | None:
-    raw = environ.get(name, "").strip()
-    if raw:
-        return SecretStr(raw)
-    if value is None or not value.get_secret_value().strip():
-        return None
-    return SecretStr(value.get_secret_value().strip())

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from core.config.check import SecretStr
+from core.config.check import SecretStr, secret_from
 from core.config.settings import (
     API_HASH_ENV,
     API_ID_ENV,
@@ -62,8 +62,8 @@ def resolve_config(settings: Settings, environ: Mapping[str, str]) -> TelegramCo
     if section is None:
         return None
     api_id = _api_id(section, environ)
-    api_hash = _secret(section.api_hash, environ, API_HASH_ENV)
-    bot_token = _secret(section.bot_token, environ, BOT_TOKEN_ENV)
+    api_hash = secret_from(section.api_hash, environ, API_HASH_ENV)
+    bot_token = secret_from(section.bot_token, environ, BOT_TOKEN_ENV)
     if api_id is None:
         raise TelegramConfigError(_missing("api_id", API_ID_ENV, "my.telegram.org"))
     if api_hash is None:
@@ -98,15 +98,6 @@ def _api_id(section: TelegramSettings, environ: Mapping[str, str]) -> int | None
         return int(raw)
     except ValueError:
         raise TelegramConfigError(f"${API_ID_ENV} must be a number (got {len(raw)} characters)") from None
-
-
-def _secret(value: SecretStr | None, environ: Mapping[str, str], name: str) -> SecretStr | None:
-    raw = environ.get(name, "").strip()
-    if raw:
-        return SecretStr(raw)
-    if value is None or not value.get_secret_value().strip():
-        return None
-    return SecretStr(value.get_secret_value().strip())
 
 
 def _missing(key: str, env: str, where: str) -> str:

@@ -14,6 +14,7 @@ import pytest
 from clikit import Flowtui
 from enginekit import running_engine, wait_for, wait_job
 from fakeclaude import READ_PROMPT, result_line, write_script
+from gitkit import git
 
 from core.changes.record import record_tree
 from core.changes.worktree import open_worktree, remove_worktree
@@ -29,17 +30,6 @@ workers = 2
 isolation = "worktree"
 retries = 0
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 def make_repo(where: Path) -> Path:

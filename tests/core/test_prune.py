@@ -5,7 +5,6 @@ CLI's ``prune``; ``[ledger] keep_days`` checked at load; and the engine's daily 
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ import pytest
 from clikit import Flowtui
 from enginekit import home_paths, settings_from, wait_for, wait_job
 from fakeclaude import READ_PROMPT, ok_script, result_line, write_script
+from gitkit import git
 
 from core.clock import Clock, to_iso
 from core.config.settings import load_settings
@@ -40,17 +40,6 @@ retries = 0
 retries = 0
 """
 START = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 def make_repo(where: Path) -> Path:

@@ -10,7 +10,6 @@ is set far beyond every wait, so a pass means the change channel carried each re
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from enginekit import running_engine, wait_for, wait_job
 from fakeclaude import READ_PROMPT, result_line, write_script
+from gitkit import git
 
 from core.engine import outcomes
 from core.engine.engine import Engine
@@ -36,17 +36,6 @@ review_answer_seconds = 1
 isolation = "worktree"
 retries = 0
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 @pytest.fixture

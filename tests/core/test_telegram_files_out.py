@@ -10,10 +10,10 @@ for Telegram's servers.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
+from gitkit import git
 from telegramkit import CHAT, TELEGRAM_CONFIG, BotKit, bot_kit, started
 
 from core.config.settings import parse_settings
@@ -32,17 +32,6 @@ CONFIG = (
     + '\n[workflows.plain]\nsend_files = ["*.md"]\n'
     + '\n[workflows.nothing]\nsend_files = ["*.pdf"]\n'
 )
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ reach the bot through the recording gateway.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from gitkit import git
 from telegramkit import CHAT, STRANGER, TELEGRAM_CONFIG, BotKit, bot_kit, message, press, started
 
 from core.engine.workspace import prepare_workspace, record_after, record_before
@@ -22,17 +22,6 @@ from core.telegram.notify import CHANGES_SHOWN, MESSAGE_LIMIT, utf16_len
 from core.telegram.recording import Sent
 
 ISOLATED = TELEGRAM_CONFIG + '\n[workflows.isolated]\nisolation = "worktree"\n'
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
 
 
 @pytest.fixture

@@ -93,18 +93,23 @@ class FakeClock:
         return self.now
 
 
+def pausing_engine(tmp_path: Path, script: Path, clock: FakeClock) -> Engine:
+    """An engine whose queue pauses at 90 % of a window, on ``clock``, running ``script`` as Claude."""
+    return Engine(
+        settings_from("[budget]\npause_above_utilization = 90\n"),
+        home_paths(tmp_path / "home"),
+        environ={**os.environ, "FLOWTUI_CLAUDE": str(script)},
+        clock=Clock(clock, zone_named("Europe/Berlin")),
+    )
+
+
 def test_a_window_above_the_threshold_pauses_the_queue_until_it_resets(tmp_path: Path) -> None:
     clock = FakeClock(datetime(2026, 12, 2, 13, 0, tzinfo=UTC))
     resets = clock.now + timedelta(seconds=2)  # by the engine's clock: the pause ends then
     event = json.loads(RECORDED)
     event["rate_limit_info"]["resetsAt"] = int(resets.timestamp())
     script = write_script(tmp_path / "claude", f"echo '{json.dumps(event)}'\necho '{result_line()}'\n")
-    engine = Engine(
-        settings_from("[budget]\npause_above_utilization = 90\n"),
-        home_paths(tmp_path / "home"),
-        environ={**os.environ, "FLOWTUI_CLAUDE": str(script)},
-        clock=Clock(clock, zone_named("Europe/Berlin")),
-    )
+    engine = pausing_engine(tmp_path, script, clock)
     engine.start()
     try:
         assert engine.control is not None
@@ -135,12 +140,7 @@ def test_a_reading_recorded_elsewhere_pauses_the_queue_before_the_next_job_start
     clock = FakeClock(datetime(2026, 12, 2, 13, 0, tzinfo=UTC))
     resets = clock.now + timedelta(hours=2)
     script = write_script(tmp_path / "claude", f"echo '{result_line()}'\n")
-    engine = Engine(
-        settings_from("[budget]\npause_above_utilization = 90\n"),
-        home_paths(tmp_path / "home"),
-        environ={**os.environ, "FLOWTUI_CLAUDE": str(script)},
-        clock=Clock(clock, zone_named("Europe/Berlin")),
-    )
+    engine = pausing_engine(tmp_path, script, clock)
     engine.start()
     try:
         assert engine.control is not None

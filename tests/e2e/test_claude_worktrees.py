@@ -3,11 +3,11 @@ worktree, a follow-up resumes the session there, and keep merges what both did."
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from enginekit import running_engine, wait_job
+from gitkit import git
 
 from core.jobs import JobState
 
@@ -19,11 +19,6 @@ isolation = "worktree"
 allowed_tools = ["Bash"]
 retries = 0
 """
-
-
-def git(repo: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args]
-    return subprocess.run(command, cwd=repo, capture_output=True, text=True, check=True).stdout
 
 
 def test_claude_works_in_the_worktree_and_a_follow_up_resumes_there(

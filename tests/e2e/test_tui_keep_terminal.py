@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from enginekit import wait_for
+from gitkit import git
 from tmuxkit import TmuxSession, flowtui_command
 
 from core.jobs import Job
@@ -25,11 +26,6 @@ allowed_tools = ["Bash"]
 retries = 0
 """
 PROMPT = "Note it [[bash:echo from claude >> notes.txt]]"
-
-
-def git(repo: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args]
-    return subprocess.run(command, cwd=repo, capture_output=True, text=True, check=True).stdout
 
 
 def ledger_job(home: Path, job_id: int) -> Job | None:
