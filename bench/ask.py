@@ -22,9 +22,11 @@ Each question is answered with the ``y`` key as soon as it is on screen; the fir
 
 (a) request to screen: from the stamp of the question's line to the end of the first frame
 (``App._display`` hooked; the headless driver writes nothing, so each frame is rendered to the
-escape string a terminal driver would write) that draws ``--drawn-text`` (default ``needs you``)
-after the line arrived, once the dashboard has been shown a snapshot holding that very question
-(ours) or the cell was set (bare). A window that never draws that text (checked on the first
+escape string a terminal driver would write) by which, since the line arrived, the window has
+drawn ``--drawn-text`` (default ``needs you``: the job's state and the header) and, ours, also
+``--box-text`` (default ``asks to use Bash``: the title of the question box with the tool's
+input), once the dashboard has been shown a snapshot holding that very question (ours) or the
+cell was set (bare). A window that never draws that text (checked on the first
 question, for 2 s) is timed to the first frame after the dashboard got the snapshot with the
 question instead, and the report says so. (b) key to Claude: from the ``y`` Key event handed to
 the app as a terminal driver does (``driver.send_message``) to the ``control_response``'s flush
@@ -240,12 +242,13 @@ async def answer_each(
     total: int,
     shown: Callable[[str], bool],
     cell: Callable[[], str],
-    needle: str,
+    needles: tuple[str, ...],
     found: dict[str, Any],
 ) -> None:
-    """Answer ``total`` questions with ``y`` as each is on screen, stamping as they go."""
+    """Answer ``total`` questions with ``y`` as each is on screen (every needle drawn by a
+    frame since it arrived), stamping as they go."""
     watch = FrameWatch(app)
-    seen_text: dict[str, bool] = {}
+    seen_text: dict[str, set[str]] = {}
     found["mode"] = "text"
 
     def on_frame(stamp: float, text: str) -> None:
@@ -254,9 +257,9 @@ async def answer_each(
         request_id = stamps.order[-1]
         if request_id in stamps.drawn:
             return
-        if needle in text:
-            seen_text[request_id] = True
-        if shown(request_id) and (found["mode"] == "snapshot" or seen_text.get(request_id)):
+        seen = seen_text.setdefault(request_id, set())
+        seen.update(needle for needle in needles if needle in text)
+        if shown(request_id) and (found["mode"] == "snapshot" or len(seen) == len(needles)):
             stamps.drawn[request_id] = stamp
             stamps.cell_text[request_id] = cell()
 
@@ -404,7 +407,8 @@ async def run_ours(options: dict[str, Any], stamps: Stamps, found: dict[str, Any
             return str(getattr(value, "plain", value))
 
         try:
-            await answer_each(app, stamps, options["total"], shown, cell, options["drawn_text"], found)
+            needles = (options["drawn_text"], options["box_text"])
+            await answer_each(app, stamps, options["total"], shown, cell, needles, found)
             await until(lambda: app.control.get(job.id).state.is_final, STEP_TIMEOUT, "the job to end")
         finally:
             found["job_state"] = str(app.control.get(job.id).state)
@@ -515,7 +519,7 @@ async def run_bare(options: dict[str, Any], stamps: Stamps, found: dict[str, Any
 
         try:
             await answer_each(
-                app, stamps, options["total"], lambda request_id: True, cell, options["drawn_text"], found
+                app, stamps, options["total"], lambda request_id: True, cell, (options["drawn_text"],), found
             )
             await until(app.finished.is_set, STEP_TIMEOUT, "the CLI to end")
         finally:
@@ -572,6 +576,7 @@ def measure(args: argparse.Namespace, bench: Bench) -> None:
                 "total": total,
                 "warmup": args.warmup,
                 "drawn_text": args.drawn_text,
+                "box_text": args.box_text,
             }
             results[side] = bench.run(side, options)
             requests = sorted(r["time"] for r in standin.main_requests() if r["prompt"] == options["prompt"])
@@ -628,10 +633,11 @@ def report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> None
         print(f"   ours (a) step by step, ms after the line p50/p95: {steps}")
     for side in ("ours", "bare"):
         r = results[side]
+        drawn = (args.drawn_text, args.box_text) if side == "ours" else (args.drawn_text,)
         how = (
-            f"the first frame drawing {args.drawn_text!r}"
+            "the first frame by which " + " and ".join(repr(text) for text in drawn) + " were drawn"
             if r.get("mode") == "text"
-            else f"the first frame after the snapshot with the question (it never drew {args.drawn_text!r})"
+            else f"the first frame after the snapshot with the question (it never drew {' and '.join(drawn)})"
         )
         cells = ", ".join(repr(text) for text in r.get("cells", [])) or "?"
         print(
@@ -652,6 +658,11 @@ def main() -> int:
     parser.add_argument("--claude", default=None, help="the Claude Code CLI (default: as the tests find it)")
     parser.add_argument(
         "--drawn-text", default="needs you", help="what the window draws for a question (default 'needs you')"
+    )
+    parser.add_argument(
+        "--box-text",
+        default="asks to use Bash",
+        help="what ours also draws: the question box's title (default 'asks to use Bash')",
     )
     return bench_main("ask", __file__, parser, child, measure)
 

@@ -15,6 +15,7 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -97,6 +98,7 @@ class DashboardScreen(Screen[None]):
         self._settle_timer: Timer | None = None  # the toast and the footer follow when it fires
         self._settle_since = 0.0  # when the change it waits out came (monotonic s)
         self._jobs_title: Text | None = None  # the Jobs pane's border title drawn now
+        self._draw_promptly = False  # a question's widgets changed: draw them without waiting for a tick
         self.operations = Operations(self, lambda: self.post_message(self.RefreshWanted()))
         self.review = Review(self, door, self.operations, lambda: self.person, lambda: self.snapshot)
         """Keep and discard, and the Diff view, for this screen and the ones it opens."""
@@ -150,6 +152,9 @@ class DashboardScreen(Screen[None]):
         """A question asked or ended, as this process's engine said it: only what shows it is
         drawn now (the header, the job's row, the question box), so its frame is small; the
         read that follows draws the rest."""
+        before = self.snapshot
+        asked_before = {question_of(job).get("request_id") for job in before.questions} if before else set()
+        asked = any(question_of(job).get("request_id") not in asked_before for job in snapshot.questions)
         self.snapshot = snapshot
         if not self.composed:
             return
@@ -158,7 +163,36 @@ class DashboardScreen(Screen[None]):
             self._draw_jobs()
             job_id = self.query_one(JobTable).selected_job_id
             self._sync_question(snapshot.job(job_id) if job_id is not None else None)
+            # An answer's frame waits for the tick: the answer goes to Claude first.
+            self._draw_promptly = self._draw_promptly or asked
         self._settle_soon()
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        """A question's frame is drawn once its widgets have handed their changes to this
+        screen, instead of at the next of Textual's 60 fps ticks (up to 17 ms later)."""
+        if (
+            self._draw_promptly
+            and (self._dirty_widgets or self._layout_required)
+            and self._question_widgets_posted()
+            and self.is_current
+            and not self.app._batch_count
+        ):
+            self._on_timer_update()
+            return
+        await super()._on_idle(event)
+
+    def _on_timer_update(self) -> None:
+        self._draw_promptly = False  # whichever way the frame comes, it draws the question
+        super()._on_timer_update()
+
+    def _question_widgets_posted(self) -> bool:
+        """Each widget that shows a question has posted its change to this screen (Textual's
+        Pilot draws a frame the same way, through ``_on_timer_update``)."""
+        try:
+            widgets = (self.query_one(StatusLine), self.query_one(JobTable), self.query_one(QuestionBox))
+        except NoMatches:  # the panes are being taken down
+            return False
+        return not any(widget._repaint_required or widget._layout_required for widget in widgets)
 
     def _settle_soon(self) -> None:
         """The toast of a new question and the footer follow the state once it has held for

@@ -9,14 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
+from textual._types import SegmentLines
+from textual.cache import LRUCache
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from core.display import one_line
+from tui.widgets.pass_style import StyleOncePerPass
 
 CELL_LIMIT = 200
 """A cell is one line: longer outside text ends in … (the detail screen and the CLI have it all)."""
+CELLS_KEPT = 4000
+"""Rendered cells kept: a screenful of rows in a few cursor and hover states."""
 
 
 def literal(cell: object, width: int = CELL_LIMIT) -> object:
@@ -25,11 +31,15 @@ def literal(cell: object, width: int = CELL_LIMIT) -> object:
     return Text(one_line(cell, width)) if isinstance(cell, str) else cell
 
 
+def _key(key: RowKey | ColumnKey | str) -> str | None:
+    return key if isinstance(key, str) else key.value
+
+
 def _plain(cell: Any) -> str:
     return str(getattr(cell, "plain", cell))
 
 
-class RowsTable(DataTable[object]):
+class RowsTable(StyleOncePerPass, DataTable[object]):
     """A table that shows a list of rows, updating cells in place instead of rebuilding."""
 
     COLUMNS: ClassVar[tuple[str, ...]] = ()
@@ -44,6 +54,79 @@ class RowsTable(DataTable[object]):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._fitted_widths: tuple[int, ...] = ()
+        self._cells_drawn: LRUCache[tuple[object, ...], SegmentLines] = LRUCache(CELLS_KEPT)
+        self._cell_versions: dict[str | None, dict[str | None, int]] = {}
+        """By row, then column: bumped when a cell changes, so that cell alone is rendered again."""
+        self._cells_generation = 0
+        """Bumped when every cell may look different (columns, styles, theme)."""
+
+    # DataTable keys each rendered cell on a count of all the table's changes, so one
+    # changed cell renders every cell in view again (a third of a question's frame).
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> SegmentLines:
+        row_key = self._header_row_key if row_index == -1 else self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        row = row_key.value if row_key is not None else None
+        column = column_key.value if column_key is not None else None
+        key = (
+            row_index,
+            column_index,
+            row,
+            self._cell_versions.get(row, {}).get(column, 0),
+            self._cells_generation,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self.show_cursor,
+            self.cursor_type,
+            self._pseudo_class_state,
+        )
+        lines = self._cells_drawn.get(key)
+        if lines is None:
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            self._cells_drawn[key] = lines
+        return lines
+
+    def update_cell(
+        self, row_key: RowKey | str, column_key: ColumnKey | str, value: object, *, update_width: bool = False
+    ) -> None:
+        super().update_cell(row_key, column_key, value, update_width=update_width)
+        row = self._cell_versions.setdefault(_key(row_key), {})
+        column = _key(column_key)
+        row[column] = row.get(column, 0) + 1
+
+    def remove_row(self, row_key: RowKey | str) -> None:
+        super().remove_row(row_key)
+        self._cell_versions.pop(_key(row_key), None)
+        self._cells_generation += 1  # a row of that key added later starts at version 0 again
+
+    def add_column(
+        self, label: Any, *, width: int | None = None, key: str | None = None, default: object = None
+    ) -> ColumnKey:
+        self._cells_generation += 1
+        return super().add_column(label, width=width, key=key, default=default)
+
+    def remove_column(self, column_key: ColumnKey | str) -> None:
+        self._cells_generation += 1
+        super().remove_column(column_key)
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._cells_generation += 1
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._cells_generation += 1
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         """DataTable measures new rows when it is idle, after it may have drawn them (and kept

@@ -24,6 +24,8 @@ from textual.scroll_view import ScrollView
 from textual.selection import Selection
 from textual.strip import Strip
 
+from tui.widgets.pass_style import StyleOncePerPass
+
 SINGLE_ROW = (0,)
 """The row starts of a line that fits on one row (most lines): shared, not one tuple each."""
 
@@ -84,7 +86,7 @@ def _wrap_ascii(text: str, width: int) -> tuple[int, ...]:
     return tuple(starts)
 
 
-class WrappedLog(ScrollView, can_focus=True):
+class WrappedLog(StyleOncePerPass, ScrollView, can_focus=True):
     """Lines of plain text (already made printable), wrapped at the widget's width while
     ``wrap`` is on and scrolled sideways while it is off."""
 
