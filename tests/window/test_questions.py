@@ -184,7 +184,7 @@ async def test_the_selected_question_shows_above_the_output_with_its_diff(tmp_pa
         screen = app.screen
         box = screen.query_one(QuestionBox)
         assert screen.query_one(JobTable).selected_job_id == RUNNING_JOB  # sorted first, so selected
-        assert box.display and box.has_class("-shown")
+        assert box.display and box.shown
         assert str(box.border_title) == "#4 asks to use Edit"
         assert "y allows once · N denies · A allows always" in str(box.border_subtitle)
         content = box.content

@@ -178,11 +178,15 @@ class DashboardScreen(Screen[None]):
             and not self.app._batch_count
         ):
             self._on_timer_update()
+            # It counts as a tick: the next frame (the read that follows) keeps 60 fps away
+            # from it, so a key pressed at the sight of the question is handled first.
+            self._update_timer.reset()
             return
         await super()._on_idle(event)
 
     def _on_timer_update(self) -> None:
-        self._draw_promptly = False  # whichever way the frame comes, it draws the question
+        if self._question_widgets_posted():  # this frame draws the question, however it came
+            self._draw_promptly = False
         super()._on_timer_update()
 
     def _question_widgets_posted(self) -> bool:

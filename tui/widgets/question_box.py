@@ -63,4 +63,4 @@ class QuestionBox(Static):
         self.shown = True
 
     def watch_shown(self, shown: bool) -> None:
-        self.set_class(shown, "-shown")
+        self.display = shown  # not a class: a class change applies the stylesheet again (a ms)

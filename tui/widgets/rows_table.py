@@ -14,7 +14,7 @@ from rich.text import Text
 from textual._types import SegmentLines
 from textual.cache import LRUCache
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, RowKey
+from textual.widgets.data_table import CellDoesNotExist, CellKey, ColumnKey, RowKey
 
 from core.display import one_line
 from tui.widgets.pass_style import StyleOncePerPass
@@ -29,10 +29,6 @@ def literal(cell: object, width: int = CELL_LIMIT) -> object:
     """A cell drawn as typed: DataTable reads a str cell as markup (``[/bold]`` in a
     reason would crash the table), so text becomes a one-line ``Text``."""
     return Text(one_line(cell, width)) if isinstance(cell, str) else cell
-
-
-def _key(key: RowKey | ColumnKey | str) -> str | None:
-    return key if isinstance(key, str) else key.value
 
 
 def _plain(cell: Any) -> str:
@@ -100,14 +96,26 @@ class RowsTable(StyleOncePerPass, DataTable[object]):
     def update_cell(
         self, row_key: RowKey | str, column_key: ColumnKey | str, value: object, *, update_width: bool = False
     ) -> None:
-        super().update_cell(row_key, column_key, value, update_width=update_width)
-        row = self._cell_versions.setdefault(_key(row_key), {})
-        column = _key(column_key)
-        row[column] = row.get(column, 0) + 1
+        """As DataTable's, but only the cell's row is drawn again (DataTable redraws the whole
+        table: every line of it and every line the screen draws around it)."""
+        row = RowKey(row_key) if isinstance(row_key, str) else row_key
+        column = ColumnKey(column_key) if isinstance(column_key, str) else column_key
+        if row not in self._row_locations or column not in self._column_locations:
+            raise CellDoesNotExist(f"No cell exists for row_key={row_key!r}, column_key={column_key!r}.")
+        self._data[row][column] = value
+        self._update_count += 1
+        versions = self._cell_versions.setdefault(row.value, {})
+        versions[column.value] = versions.get(column.value, 0) + 1
+        if update_width:  # a column that grows redraws it all (see _update_dimensions)
+            self._updated_cells.add(CellKey(row, column))
+            self._require_update_dimensions = True
+        index = self._row_locations.get(row)
+        if index is not None:
+            self.refresh_row(index)
 
     def remove_row(self, row_key: RowKey | str) -> None:
         super().remove_row(row_key)
-        self._cell_versions.pop(_key(row_key), None)
+        self._cell_versions.pop(row_key if isinstance(row_key, str) else row_key.value, None)
         self._cells_generation += 1  # a row of that key added later starts at version 0 again
 
     def add_column(
@@ -171,10 +179,20 @@ class RowsTable(StyleOncePerPass, DataTable[object]):
                 self.add_row(*cells, key=key)
                 added = True
         if (added or reorder) and self.COLUMNS:
-            self.sort(self.COLUMNS[0].lower(), key=self.sort_key, reverse=self.SORT_REVERSE)
+            self._sort_if_moved()
         self._measure_now()
         if selected is not None and selected in self.rows:
             self.move_cursor(row=self.get_row_index(selected), scroll=False)
+
+    def _sort_if_moved(self) -> None:
+        """Sort, unless every row is in its place already: a sort redraws the whole table."""
+        column = ColumnKey(self.COLUMNS[0].lower())
+        shown = [row.key for row in self.ordered_rows]
+        wanted = sorted(
+            shown, key=lambda key: self.sort_key(self._data[key][column]), reverse=self.SORT_REVERSE
+        )
+        if wanted != shown:
+            self.sort(column, key=self.sort_key, reverse=self.SORT_REVERSE)
 
     def _measure_now(self) -> None:
         """Measure the new and changed cells on this refresh, before the next frame: DataTable
