@@ -330,8 +330,10 @@ class FlowtuiApp(SurvivesFailures):
         if self._engine_waits:
             self._engine_waits = False
             self.call_after_refresh(self._start_engine)
-        elif self.session is not None and not self.session.engine_pending:
-            self._freeze_memory()  # the engine runs (or this window attached): what lasts is built
+        elif self.session is not None and not self.session.engine_pending and not self._froze_memory:
+            # The engine runs (or this window attached): what lasts is built. After the frame
+            # that shows this read: a collection takes tens of ms.
+            self.call_after_refresh(self._freeze_memory)
 
     def _show_unreachable(self, reason: str) -> None:
         self._reader.mark_unreachable(reason)

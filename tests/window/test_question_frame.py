@@ -6,6 +6,7 @@ style once per drawing pass."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import threading
 from pathlib import Path
@@ -155,3 +156,15 @@ async def test_the_style_is_worked_out_once_per_pass(monkeypatch: pytest.MonkeyP
             widget.render_lines(Region(0, 0, widget.region.width, widget.region.height))
             assert asked.get(type(widget).__name__, 0) <= 1, f"{type(widget).__name__} asked per line"
             assert widget.rich_style == original.fget(widget)  # type: ignore[attr-defined]
+
+
+async def test_what_the_window_built_to_start_is_kept_out_of_full_collections(tmp_path: Path) -> None:
+    app = demo_app(tmp_path, seed=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for _ in range(100):  # after the frame that shows the first read
+            if gc.get_freeze_count():
+                break
+            await pilot.pause()
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0, "the window gives it back to the collector when it closes"
