@@ -12,7 +12,7 @@ from cli.main import JOB_ID, AppContext, fail, open_control
 from core.clock import parse_duration
 from core.display import printable
 from core.jobs import JobState
-from core.ops.bulk import BulkReport, BulkVerb, JobFilter
+from core.ops.bulk import BulkReport, BulkVerb, JobSelection
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,16 +55,16 @@ def filter_options(command: F) -> F:
     return command
 
 
-def job_filter(
+def selection(
     app: AppContext,
     job_id: int | None,
     states: tuple[str, ...],
     workflow: str | None,
     source: str | None,
     since: timedelta | None,
-) -> JobFilter | None:
+) -> JobSelection | None:
     """The filters as given (None: a job id was given instead); both at once is refused."""
-    given = JobFilter(
+    given = JobSelection(
         states=frozenset(JobState(state) for state in states),
         workflow=workflow,
         source=source,
@@ -97,7 +97,7 @@ def retry(
     """Queue a finished job again (a new job, same prompt and workflow); prints the new id.
     With filters instead of an ID, retries every job they match (failed ones unless --state
     says otherwise), leaving out jobs retried already."""
-    chosen = job_filter(app, job_id, states, workflow, source, since)
+    chosen = selection(app, job_id, states, workflow, source, since)
     with open_control(app) as control:
         if chosen is not None:
             print_report(control.bulk(BulkVerb.RETRY, chosen))
@@ -122,7 +122,7 @@ def cancel(
 ) -> None:
     """Cancel a queued job, or end a running one (its whole process group). With filters
     instead of an ID, cancels every waiting or running job they match."""
-    chosen = job_filter(app, job_id, states, workflow, source, since)
+    chosen = selection(app, job_id, states, workflow, source, since)
     with open_control(app) as control:
         if chosen is not None:
             print_report(control.bulk(BulkVerb.CANCEL, chosen))

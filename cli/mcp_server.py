@@ -30,7 +30,7 @@ from core.errors import ConfigError, InputError, describe_os_error, describe_que
 from core.host.logs import configure_logging
 from core.host.state import open_shared_state
 from core.jobs import Job, JobSource, JobState
-from core.ops.bulk import BulkReport, BulkVerb, JobFilter
+from core.ops.bulk import BulkReport, BulkVerb, JobSelection
 from core.ops.control import Control
 from core.ops.record import job_record
 from core.paths import Paths
@@ -222,13 +222,13 @@ class FlowtuiTools:
         workflow: str | None,
         source: str | None,
         since: str | None,
-    ) -> JobFilter | None:
+    ) -> JobSelection | None:
         """The filters given (None: an id instead); an id and filters together is an error."""
         try:
             moment = None if since is None else self._shared.ledger.clock.now() - parse_duration(since)
         except ValueError as error:
             raise ToolError(f"since: {error}") from None
-        chosen = JobFilter(
+        chosen = JobSelection(
             states=frozenset(JobState(name) for name in states or ()),
             workflow=workflow,
             source=source,

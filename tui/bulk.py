@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.jobs import Job, JobState
-from core.ops.bulk import BulkReport, BulkVerb, JobFilter
+from core.ops.bulk import BulkReport, BulkVerb, JobSelection
 
 if TYPE_CHECKING:
     from tui.screens.dashboard import DashboardScreen
@@ -28,7 +28,7 @@ def act_on_shown(dashboard: DashboardScreen, verb: BulkVerb) -> None:
     shown = frozenset(job.id for job in snapshot.jobs if dashboard.job_filter.matches(job))
     door = dashboard.door
     dashboard.operations.add(
-        lambda: door.control.matching(verb, JobFilter(job_ids=shown)),
+        lambda: door.control.matching(verb, JobSelection(job_ids=shown)),
         then=lambda jobs: _ask(dashboard, verb, jobs, which),
     )
 
@@ -39,7 +39,7 @@ def _ask(dashboard: DashboardScreen, verb: BulkVerb, jobs: list[Job], which: str
     if not jobs:
         dashboard.notify(f"no {which} jobs among those shown", severity="warning")
         return
-    chosen = JobFilter(job_ids=frozenset(job.id for job in jobs))
+    chosen = JobSelection(job_ids=frozenset(job.id for job in jobs))
     door = dashboard.door
 
     def confirmed(yes: bool | None) -> None:

@@ -39,7 +39,7 @@ class BulkVerb(StrEnum):
 
 
 @dataclass(frozen=True)
-class JobFilter:
+class JobSelection:
     """Which jobs a bulk verb acts on; every given part must match (an empty filter matches all)."""
 
     states: frozenset[JobState] = frozenset()
@@ -114,32 +114,32 @@ class BulkReport:
         return text
 
 
-def check_filter(verb: BulkVerb, job_filter: JobFilter) -> JobFilter:
+def check_selection(verb: BulkVerb, selection: JobSelection) -> JobSelection:
     """The filter the verb applies: refused when empty, its states defaulted and checked."""
-    if job_filter.empty:
+    if selection.empty:
         raise InputError(
             f"{verb}: give a job id, or filters (state, workflow, source, since) "
             f"to {verb} every job they match"
         )
-    wrong = sorted(str(state) for state in job_filter.states - verb.states)
+    wrong = sorted(str(state) for state in selection.states - verb.states)
     if wrong:
         allowed = ", ".join(sorted(str(state) for state in verb.states))
         raise InputError(f"cannot {verb} {', '.join(wrong)} jobs: {verb} acts on {allowed} jobs")
-    if not job_filter.states:
-        return JobFilter(
+    if not selection.states:
+        return JobSelection(
             states=verb.default_states,
-            workflow=job_filter.workflow,
-            source=job_filter.source,
-            since=job_filter.since,
-            job_ids=job_filter.job_ids,
+            workflow=selection.workflow,
+            source=selection.source,
+            since=selection.since,
+            job_ids=selection.job_ids,
         )
-    return job_filter
+    return selection
 
 
-def select_jobs(ledger: LedgerStore, verb: BulkVerb, job_filter: JobFilter) -> list[Job]:
+def select_jobs(ledger: LedgerStore, verb: BulkVerb, selection: JobSelection) -> list[Job]:
     """The jobs the verb would act on, oldest first. A retry leaves out a job that was retried
     already, so running the same bulk retry twice queues nothing twice."""
-    checked = check_filter(verb, job_filter)
+    checked = check_selection(verb, selection)
     picked = [job for job in ledger.list_jobs(states=sorted(checked.states)) if checked.matches(job)]
     if verb is BulkVerb.RETRY and picked:
         retried = {job.parent_id for job in ledger.list_jobs() if job.source == "retry"}

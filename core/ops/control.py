@@ -36,7 +36,7 @@ from core.ledger.notifications import Notification, NotificationStore
 from core.ledger.review_relay import RelayUnavailable, ReviewAnswer, ReviewRequest, new_request
 from core.ledger.sqlite import LedgerError, NewJob
 from core.ledger.store import LedgerStore
-from core.ops.bulk import BulkReport, BulkVerb, JobFilter, apply_each, select_jobs
+from core.ops.bulk import BulkReport, BulkVerb, JobSelection, apply_each, select_jobs
 from core.ops.handoff import Handoff
 from core.ops.prune import PruneReport, prune
 from core.ops.review import JobChanges, job_changes, job_diff, release_pins
@@ -358,17 +358,17 @@ class Control:
 
     # -- many jobs at once, and retention ------------------------------------------
 
-    def matching(self, verb: BulkVerb, job_filter: JobFilter) -> list[Job]:
+    def matching(self, verb: BulkVerb, selection: JobSelection) -> list[Job]:
         """The jobs :meth:`bulk` would act on now, oldest first (a window counts them before
         it asks); an empty filter, or a state the verb cannot act on, is refused."""
-        return select_jobs(self.ledger, verb, job_filter)
+        return select_jobs(self.ledger, verb, selection)
 
     def bulk(
-        self, verb: BulkVerb, job_filter: JobFilter, reason: str = "cancelled by the user"
+        self, verb: BulkVerb, selection: JobSelection, reason: str = "cancelled by the user"
     ) -> BulkReport:
         """Retry or cancel every job the filter picks, each as :meth:`retry` or :meth:`cancel`
         would; a job that cannot be is a line of the report, not the end of it."""
-        jobs = self.matching(verb, job_filter)
+        jobs = self.matching(verb, selection)
         return apply_each(verb, jobs, self.retry, lambda job_id: self.cancel(job_id, reason))
 
     def prune(self, older_than: timedelta, dry_run: bool = False) -> PruneReport:

@@ -34,7 +34,7 @@ from core.config.settings import DEFAULT_WORKFLOW
 from core.errors import ConfigError, InputError
 from core.jobs import REVIEW_DISCARDED, REVIEW_KEPT, Job, JobSource, JobState
 from core.ledger.notifications import Button, Draft, Markup, Notification, NotificationStore
-from core.ops.bulk import BulkVerb, JobFilter
+from core.ops.bulk import BulkVerb, JobSelection
 from core.ops.control import Control
 from core.summary import excerpt
 from core.telegram.closing import ending
@@ -305,7 +305,7 @@ class Bot:
 
     def _retry_failed(self, sender: _From) -> None:
         """Every failed job not retried yet, queued again; each retry reports to this chat."""
-        report = self.control.bulk(BulkVerb.RETRY, JobFilter(states=frozenset({JobState.FAILED})))
+        report = self.control.bulk(BulkVerb.RETRY, JobSelection(states=frozenset({JobState.FAILED})))
         for job in report.new_jobs:
             self.store.record_origin(job.id, sender.chat_id, sender.message_id)
         if not report.lines:

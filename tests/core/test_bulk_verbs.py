@@ -19,7 +19,7 @@ from core.clock import Clock
 from core.errors import InputError
 from core.jobs import Job, JobSource, JobState, RunOutcome
 from core.ledger.sqlite import Ledger, NewJob
-from core.ops.bulk import BulkVerb, JobFilter
+from core.ops.bulk import BulkVerb, JobSelection
 from core.ops.control import Control
 from core.queue.transport import JobQueue
 from core.wake.changes import Change
@@ -81,7 +81,7 @@ def test_retry_by_state_queues_each_failed_job_once_and_says_so(door: Door) -> N
     door.job(JobState.SUCCEEDED)
     second = door.job(JobState.FAILED, workflow="nightly")
     door.job(JobState.QUEUED)
-    report = door.control.bulk(BulkVerb.RETRY, JobFilter(states=frozenset({JobState.FAILED})))
+    report = door.control.bulk(BulkVerb.RETRY, JobSelection(states=frozenset({JobState.FAILED})))
     assert [line.job_id for line in report.lines] == [first.id, second.id]  # oldest first
     retries = report.new_jobs
     assert [line.text for line in report.lines] == [
@@ -95,7 +95,7 @@ def test_retry_by_state_queues_each_failed_job_once_and_says_so(door: Door) -> N
         assert (stored.prompt, stored.workflow) == (original.prompt, original.workflow)
     assert door.changes.count(Change.JOBS) == 2
     # Run again: the failed jobs were retried already, so nothing is queued twice.
-    again = door.control.bulk(BulkVerb.RETRY, JobFilter(states=frozenset({JobState.FAILED})))
+    again = door.control.bulk(BulkVerb.RETRY, JobSelection(states=frozenset({JobState.FAILED})))
     assert again.lines == [] and again.summary() == "retried 0 jobs"
     assert len(door.ledger.list_jobs(states=[JobState.QUEUED])) == 3
 
@@ -110,16 +110,16 @@ def test_retry_picks_failed_jobs_by_default_and_every_filter_narrows(door: Door)
     control = door.control
     since_12h = door.hands[0] - timedelta(hours=12)
 
-    def picked(job_filter: JobFilter) -> list[int]:
-        return [job.id for job in control.matching(BulkVerb.RETRY, job_filter)]
+    def picked(selection: JobSelection) -> list[int]:
+        return [job.id for job in control.matching(BulkVerb.RETRY, selection)]
 
-    assert picked(JobFilter(workflow="nightly")) == [nightly.id]  # failed only, unless told
+    assert picked(JobSelection(workflow="nightly")) == [nightly.id]  # failed only, unless told
     both = frozenset({JobState.FAILED, JobState.CANCELLED})
-    assert picked(JobFilter(workflow="nightly", states=both)) == [nightly.id, cancelled.id]
-    assert picked(JobFilter(source="watch")) == [old_watch.id, watch.id]
-    assert picked(JobFilter(source="watch", since=since_12h)) == [watch.id]
-    assert picked(JobFilter(since=since_12h)) == [nightly.id, watch.id]
-    assert picked(JobFilter(job_ids=frozenset({old_watch.id, cancelled.id}))) == [old_watch.id]
+    assert picked(JobSelection(workflow="nightly", states=both)) == [nightly.id, cancelled.id]
+    assert picked(JobSelection(source="watch")) == [old_watch.id, watch.id]
+    assert picked(JobSelection(source="watch", since=since_12h)) == [watch.id]
+    assert picked(JobSelection(since=since_12h)) == [nightly.id, watch.id]
+    assert picked(JobSelection(job_ids=frozenset({old_watch.id, cancelled.id}))) == [old_watch.id]
 
 
 def test_cancel_by_filter_cancels_waiting_jobs_and_asks_running_ones_to_end(door: Door) -> None:
@@ -128,7 +128,7 @@ def test_cancel_by_filter_cancels_waiting_jobs_and_asks_running_ones_to_end(door
     running = door.job(JobState.RUNNING)
     door.job(JobState.FAILED)
     other = door.job(JobState.QUEUED, workflow="nightly")
-    report = door.control.bulk(BulkVerb.CANCEL, JobFilter(workflow="default"), "cancelled by test")
+    report = door.control.bulk(BulkVerb.CANCEL, JobSelection(workflow="default"), "cancelled by test")
     assert [line.text for line in report.lines] == [
         f"cancelled #{queued.id}",
         f"cancelled #{waiting.id}",
@@ -149,7 +149,7 @@ def test_a_job_that_cannot_be_retried_is_its_own_line_and_the_rest_go_on(door: D
     gone = door.job(JobState.FAILED, cwd=gone_dir)
     gone_dir.rmdir()
     fine = door.job(JobState.FAILED)
-    report = door.control.bulk(BulkVerb.RETRY, JobFilter(states=frozenset({JobState.FAILED})))
+    report = door.control.bulk(BulkVerb.RETRY, JobSelection(states=frozenset({JobState.FAILED})))
     assert [line.done for line in report.lines] == [False, True]
     assert report.lines[0].text == (
         f"#{gone.id} left as it was: job #{gone.id}'s working directory {gone_dir} is gone: recreate it"
@@ -160,15 +160,15 @@ def test_a_job_that_cannot_be_retried_is_its_own_line_and_the_rest_go_on(door: D
 
 def test_an_empty_filter_or_a_state_the_verb_cannot_act_on_is_one_line(door: Door) -> None:
     with pytest.raises(InputError) as empty:
-        door.control.bulk(BulkVerb.RETRY, JobFilter())
+        door.control.bulk(BulkVerb.RETRY, JobSelection())
     assert str(empty.value) == (
         "retry: give a job id, or filters (state, workflow, source, since) to retry every job they match"
     )
     with pytest.raises(InputError) as queued:
-        door.control.bulk(BulkVerb.RETRY, JobFilter(states=frozenset({JobState.QUEUED, JobState.FAILED})))
+        door.control.bulk(BulkVerb.RETRY, JobSelection(states=frozenset({JobState.QUEUED, JobState.FAILED})))
     assert str(queued.value) == "cannot retry queued jobs: retry acts on cancelled, failed, succeeded jobs"
     with pytest.raises(InputError) as failed:
-        door.control.bulk(BulkVerb.CANCEL, JobFilter(states=frozenset({JobState.FAILED})))
+        door.control.bulk(BulkVerb.CANCEL, JobSelection(states=frozenset({JobState.FAILED})))
     assert (
         str(failed.value)
         == "cannot cancel failed jobs: cancel acts on awaiting_approval, queued, running jobs"
