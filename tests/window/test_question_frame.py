@@ -168,3 +168,15 @@ async def test_what_the_window_built_to_start_is_kept_out_of_full_collections(tm
             await pilot.pause()
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0, "the window gives it back to the collector when it closes"
+
+
+async def test_rows_added_in_order_are_drawn_at_the_widths_they_need() -> None:
+    app = PairApp()
+    async with app.run_test(size=(40, 10)) as pilot:
+        table = app.query_one(Pair)
+        await pilot.pause()  # drawn empty: the header at its labels' widths
+        table.set_rows([("1", ["1", "a name wider than its label"])])  # in order: no sort
+        await pilot.pause()
+        await pilot.pause()
+        screen = "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+        assert "a name wider than its label" in screen

@@ -28,7 +28,7 @@ from core.jobs import REVIEW_DISCARDED, REVIEW_KEPT, Job
 from core.ops.review import JobChanges
 from tui.actions import DIFF_ACTIONS, bindings
 from tui.widgets.diff_log import DiffLog, resolve
-from tui.widgets.rows_table import literal
+from tui.widgets.rows_table import literal, measure_now
 
 if TYPE_CHECKING:
     from tui.review import Review
@@ -228,6 +228,7 @@ class DiffScreen(Screen[None]):
                     Text(f"-{change.removed}", style=removed_style, justify="right"),
                 )
             table.add_row(*counts, literal(change.path), key=str(index))
+        measure_now(table)  # before any frame: DataTable measures at idle, after it may draw
         table.border_title = f"Files ({len(files)})"
         if files:
             table.move_cursor(row=min(max(row, 0), len(files) - 1), scroll=False)

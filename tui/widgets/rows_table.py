@@ -31,6 +31,20 @@ def literal(cell: object, width: int = CELL_LIMIT) -> object:
     return Text(one_line(cell, width)) if isinstance(cell, str) else cell
 
 
+def measure_now(table: DataTable[Any]) -> None:
+    """Measure the new and changed cells on this refresh, before the next frame: DataTable
+    waits for idle, and a frame drawn before that keeps lines at the old column widths."""
+    if table._updated_cells:
+        updated = table._updated_cells.copy()
+        table._updated_cells.clear()
+        table._update_column_widths(updated)
+    if table._require_update_dimensions:
+        table._require_update_dimensions = False
+        new_rows = table._new_rows.copy()
+        table._new_rows.clear()
+        table._update_dimensions(new_rows)
+
+
 def _plain(cell: Any) -> str:
     return str(getattr(cell, "plain", cell))
 
@@ -180,7 +194,9 @@ class RowsTable(StyleOncePerPass, DataTable[object]):
                 added = True
         if (added or reorder) and self.COLUMNS:
             self._sort_if_moved()
-        self._measure_now()
+        if added:
+            self.refresh()  # DataTable's add_row draws nothing itself (a sort used to, every time)
+        measure_now(self)
         if selected is not None and selected in self.rows:
             self.move_cursor(row=self.get_row_index(selected), scroll=False)
 
@@ -193,16 +209,3 @@ class RowsTable(StyleOncePerPass, DataTable[object]):
         )
         if wanted != shown:
             self.sort(column, key=self.sort_key, reverse=self.SORT_REVERSE)
-
-    def _measure_now(self) -> None:
-        """Measure the new and changed cells on this refresh, before the next frame: DataTable
-        waits for idle, and a frame drawn before that clips a new row at the old widths."""
-        if self._updated_cells:
-            updated = self._updated_cells.copy()
-            self._updated_cells.clear()
-            self._update_column_widths(updated)
-        if self._require_update_dimensions:
-            self._require_update_dimensions = False
-            new_rows = self._new_rows.copy()
-            self._new_rows.clear()
-            self._update_dimensions(new_rows)
